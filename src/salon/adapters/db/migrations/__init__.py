@@ -1,0 +1,1 @@
+"""Adapters layer: Alembic migration scripts (generated from ``tables.py``, reviewed by hand)."""

@@ -1,0 +1,54 @@
+"""App layer: rate limits (failed logins, invite creation, waitlist sign-ups, WebSocket messages).
+
+Built on the ``limits`` library's moving-window strategy with in-memory storage (one instance); several instances
+would point it at Redis. Limits are rules of the product, so they are named here, in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from salon.app.settings import Settings
+from salon.domain.errors import ErrorCode, refuse
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    item: RateLimitItem
+    message: str
+
+
+class RateLimits:
+    def __init__(self, settings: Settings) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.failed_login = Limit(
+            "failed_login",
+            RateLimitItemPerMinute(settings.login_failures_per_minute),
+            "Too many failed log-ins; wait a minute and try again.",
+        )
+        self.invite_create = Limit(
+            "invite_create", RateLimitItemPerHour(settings.invites_per_hour), "Too many invites created; slow down."
+        )
+        self.waitlist = Limit("waitlist", RateLimitItemPerHour(20), "Too many waitlist requests from here.")
+        self.ws_message = Limit(
+            "ws_message",
+            RateLimitItemPerSecond(settings.ws_messages_per_second),
+            "Too many messages on this connection.",
+        )
+
+    async def hit(self, limit: Limit, key: str) -> None:
+        """Count one hit; refuse with ``rate_limited`` (and when to retry) once the window is full."""
+        if not await self._limiter.hit(limit.item, limit.name, key):
+            stats = await self._limiter.get_window_stats(limit.item, limit.name, key)
+            raise refuse(ErrorCode.RATE_LIMITED, limit.message, limit=limit.name, reset_at=stats.reset_time)
+
+    async def check(self, limit: Limit, key: str) -> None:
+        """Refuse without counting when the window is already full (a failed log-in is counted after the fact)."""
+        if not await self._limiter.test(limit.item, limit.name, key):
+            stats = await self._limiter.get_window_stats(limit.item, limit.name, key)
+            raise refuse(ErrorCode.RATE_LIMITED, limit.message, limit=limit.name, reset_at=stats.reset_time)

@@ -1,0 +1,23 @@
+"""App layer: the wiring — every port and shared object, built once at start-up (in the web app's lifespan or by a
+CLI command) and handed to use cases. Nothing here is created at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from salon.adapters.db.database import Database
+from salon.app.ports import Clock, EventBus, Ids, MediaPort
+from salon.app.ratelimit import RateLimits
+from salon.app.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    ids: Ids
+    bus: EventBus
+    media: MediaPort
+    limits: RateLimits
+    secret: str

@@ -1,0 +1,72 @@
+"""App layer: configuration — one validated object, built once at start-up from flags and ``SALON_*`` variables."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me"  # noqa: S105 - the placeholder we refuse
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SALON_", extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    public_url: str = ""
+    dev: bool = False
+    secret_key: str = ""
+    secret_key_file: Path | None = None
+
+    invites_per_member: Annotated[int, Field(ge=0, le=1000)] = 2
+    invite_ttl_days: Annotated[int, Field(ge=1, le=365)] = 10
+    session_days: Annotated[int, Field(ge=1, le=365)] = 30
+    room_capacity: Annotated[int, Field(ge=2, le=100_000)] = 5000
+    audience_batch_threshold: Annotated[int, Field(ge=1)] = 200
+    event_window: Annotated[int, Field(ge=10)] = 1000
+    ws_queue_size: Annotated[int, Field(ge=8)] = 256
+    ws_messages_per_second: Annotated[int, Field(ge=1)] = 20
+    login_failures_per_minute: Annotated[int, Field(ge=1)] = 10
+    invites_per_hour: Annotated[int, Field(ge=1)] = 30
+    avatar_max_bytes: Annotated[int, Field(ge=1024)] = 2 * 1024 * 1024
+    extra_origins: list[str] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.secret_key_file is not None and not self.secret_key:
+            object.__setattr__(self, "secret_key", self.secret_key_file.read_text().strip())
+        placeholder = self.secret_key == DEFAULT_SECRET or (self.secret_key and len(self.secret_key) < 32)
+        if placeholder and not self.dev:
+            raise ValueError("SALON_SECRET_KEY is a placeholder or shorter than 32 characters; set a real secret")
+        if not self.public_url:
+            object.__setattr__(self, "public_url", f"http://{self.host}:{self.port}")
+        return self
+
+    @property
+    def https(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @property
+    def allowed_origins(self) -> set[str]:
+        return {self.public_url.rstrip("/"), *(o.rstrip("/") for o in self.extra_origins)}
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'salon.db'}"
+
+    def resolved_secret(self) -> str:
+        """The secret key; when none is configured, one generated on first start and kept in the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()

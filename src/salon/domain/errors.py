@@ -1,0 +1,53 @@
+"""Domain layer: the one error type and its stable machine codes.
+
+Use cases and rules raise :class:`DomainError`; only ``web/errors.py`` maps a code to an HTTP status or a
+WebSocket close code. Codes are part of the public API: never rename one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    INVALID_INPUT = "invalid_input"
+    NOT_AUTHENTICATED = "not_authenticated"
+    BAD_CREDENTIALS = "bad_credentials"
+    CSRF_FAILED = "csrf_failed"
+    NOT_ALLOWED = "not_allowed"
+    NOT_FOUND = "not_found"
+    NOT_IN_ROOM = "not_in_room"
+    ROOM_FULL = "room_full"
+    ROOM_ENDED = "room_ended"
+    REMOVED_FROM_ROOM = "removed_from_room"
+    INVITE_INVALID = "invite_invalid"
+    NO_INVITES_LEFT = "no_invites_left"
+    USERNAME_TAKEN = "username_taken"
+    WEAK_PASSWORD = "weak_password"  # noqa: S105 - an error code, not a secret
+    RATE_LIMITED = "rate_limited"
+    CONFLICT = "conflict"
+    HANDS_DISABLED = "hands_disabled"
+    MUTE_LOCKED = "mute_locked"
+    LAST_MODERATOR = "last_moderator"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA = "unsupported_media"
+    ACCOUNT_DISABLED = "account_disabled"
+
+
+class DomainError(Exception):
+    """A refusal a client can act on: a stable ``code``, a human ``message`` and structured ``data``."""
+
+    def __init__(self, code: ErrorCode, message: str, data: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data: dict[str, Any] = data or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code.value, "message": self.message, "data": self.data}
+
+
+def refuse(code: ErrorCode, message: str, **data: Any) -> DomainError:
+    """Build a :class:`DomainError`; ``data`` keys become the error's structured fields."""
+    return DomainError(code, message, data)

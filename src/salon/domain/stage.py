@@ -1,0 +1,346 @@
+"""Domain layer: the commands of a live room — joining, the hand queue, the stage, mutes, removal, the end.
+
+Pure functions: each takes the state the app loaded (the room, the actor's and target's participation, the stage)
+and the current time, and returns an :class:`~salon.domain.rooms.Outcome` or raises
+:class:`~salon.domain.errors.DomainError`. The server calls these for every route and WebSocket op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from salon.domain.errors import ErrorCode, refuse
+from salon.domain.rooms import (
+    Access,
+    Event,
+    Outcome,
+    Participant,
+    Profile,
+    Role,
+    Room,
+    can_see,
+    participant_data,
+)
+
+
+def _changed(name: str, p: Participant) -> Event:
+    return Event(name, {"participant": participant_data(p)})
+
+
+def join(
+    room: Room, user: Profile, access: Access, existing: Participant | None, headcount: int, now: datetime
+) -> Outcome:
+    """A member enters: as a listener, or straight onto the stage when a moderator invited them up."""
+    if room.ended:
+        raise refuse(ErrorCode.ROOM_ENDED, "This room has ended.")
+    if access.banned:
+        raise refuse(ErrorCode.REMOVED_FROM_ROOM, "A moderator removed you from this room.")
+    if not can_see(room, access, existing):
+        raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+    out = Outcome()
+    if existing is not None:
+        return out
+    if headcount >= room.capacity:
+        raise refuse(ErrorCode.ROOM_FULL, "This room is full.", capacity=room.capacity)
+    if access.stage_invite:
+        p = Participant(room.id, user, Role.SPEAKER, now, stage_since=now, muted=True)
+        out.clear_stage_invite = user.user_id
+    else:
+        p = Participant(room.id, user, Role.LISTENER, now)
+    quiet = p.role is Role.LISTENER and room.audience_batched
+    out.put(p, None if quiet else Event("participant_joined", {"participant": participant_data(p)}))
+    return out
+
+
+# --- the hand queue --------------------------------------------------------------------------------------------
+
+
+def _require_in_room(p: Participant | None) -> Participant:
+    if p is None:
+        raise refuse(ErrorCode.NOT_IN_ROOM, "You are not in this room.")
+    return p
+
+
+def _require_moderator(room: Room, p: Participant | None) -> Participant:
+    actor = _require_in_room(p)
+    if room.ended:
+        raise refuse(ErrorCode.ROOM_ENDED, "This room has ended.")
+    if actor.role is not Role.MODERATOR:
+        raise refuse(ErrorCode.NOT_ALLOWED, "Only a moderator can do that.")
+    return actor
+
+
+def _require_live(room: Room) -> None:
+    if room.ended:
+        raise refuse(ErrorCode.ROOM_ENDED, "This room has ended.")
+
+
+def _require_target(p: Participant | None) -> Participant:
+    if p is None:
+        raise refuse(ErrorCode.NOT_IN_ROOM, "That person is not in this room.")
+    return p
+
+
+def raise_hand(room: Room, actor: Participant | None, now: datetime) -> Outcome:
+    me = _require_in_room(actor)
+    _require_live(room)
+    if me.role is not Role.LISTENER:
+        raise refuse(ErrorCode.CONFLICT, "You are already on stage.")
+    if not room.hands_enabled:
+        raise refuse(ErrorCode.HANDS_DISABLED, "The moderators turned hand-raising off.")
+    out = Outcome()
+    if me.hand_raised_at is None:
+        me = replace(me, hand_raised_at=now)
+        out.put(me, _changed("hand_raised", me))
+    return out
+
+
+def lower_hand(room: Room, actor: Participant | None) -> Outcome:
+    me = _require_in_room(actor)
+    _require_live(room)
+    out = Outcome()
+    if me.hand_raised_at is not None:
+        down = replace(me, hand_raised_at=None)
+        out.put(down, _changed("hand_lowered", down))
+    return out
+
+
+def set_hands_enabled(room: Room, actor: Participant | None, enabled: bool, raised: list[Participant]) -> Outcome:
+    """Turning hand-raising off also clears the queue: a stale queue would surprise everyone later."""
+    _require_moderator(room, actor)
+    out = Outcome()
+    if room.hands_enabled == enabled:
+        return out
+    out.room = replace(room, hands_enabled=enabled)
+    if not enabled:
+        for p in raised:
+            out.put(replace(p, hand_raised_at=None))
+    out.events.append(Event("hands_enabled", {"enabled": enabled}))
+    return out
+
+
+# --- bringing people up and down -------------------------------------------------------------------------------
+
+
+def invite_up(
+    room: Room, actor: Participant | None, target: Participant | None, target_id: str, target_banned: bool
+) -> Outcome:
+    """A moderator invites someone to speak: a listener in the room, or a member not yet in it."""
+    _require_moderator(room, actor)
+    if target_banned:
+        raise refuse(ErrorCode.REMOVED_FROM_ROOM, "That person was removed from this room.")
+    out = Outcome()
+    if target is None:
+        out.stage_invite = target_id
+        return out
+    if target.role.on_stage:
+        raise refuse(ErrorCode.CONFLICT, "That person is already on stage.")
+    if not target.invited_up:
+        invited = replace(target, invited_up=True)
+        out.put(invited, _changed("stage_invited", invited))
+    return out
+
+
+def accept_stage_invite(room: Room, actor: Participant | None, now: datetime) -> Outcome:
+    me = _require_in_room(actor)
+    _require_live(room)
+    if me.role.on_stage:
+        raise refuse(ErrorCode.CONFLICT, "You are already on stage.")
+    if not me.invited_up:
+        raise refuse(ErrorCode.NOT_ALLOWED, "Nobody invited you up.")
+    # Clubhouse brought new speakers up muted; they unmute themselves when ready.
+    up = replace(
+        me, role=Role.SPEAKER, stage_since=now, hand_raised_at=None, invited_up=False, muted=True, mute_locked=False
+    )
+    out = Outcome()
+    out.put(up, _changed("role_changed", up))
+    return out
+
+
+def decline_stage_invite(room: Room, actor: Participant | None) -> Outcome:
+    me = _require_in_room(actor)
+    _require_live(room)
+    if not me.invited_up:
+        raise refuse(ErrorCode.NOT_ALLOWED, "Nobody invited you up.")
+    out = Outcome()
+    declined = replace(me, invited_up=False)
+    out.put(declined, _changed("stage_invite_declined", declined))
+    return out
+
+
+def _successor(stage: list[Participant], leaving: str) -> Participant | None:
+    """The longest-serving speaker (earliest on stage; ties by user id for determinism)."""
+    speakers = [p for p in stage if p.role is Role.SPEAKER and p.user_id != leaving]
+    if not speakers:
+        return None
+    return min(speakers, key=lambda p: (p.stage_since or p.joined_at, p.user_id))
+
+
+def _other_moderators(stage: list[Participant], user_id: str) -> bool:
+    return any(p.role is Role.MODERATOR and p.user_id != user_id for p in stage)
+
+
+def move_to_audience(
+    room: Room, actor: Participant | None, target: Participant | None, stage: list[Participant]
+) -> Outcome:
+    """A moderator moves someone down, or anyone on stage steps down themself."""
+    me = _require_in_room(actor)
+    _require_live(room)
+    who = _require_target(target)
+    if who.user_id != me.user_id and me.role is not Role.MODERATOR:
+        raise refuse(ErrorCode.NOT_ALLOWED, "Only a moderator can do that.")
+    if not who.role.on_stage:
+        raise refuse(ErrorCode.CONFLICT, "That person is not on stage.")
+    out = Outcome()
+    if who.role is Role.MODERATOR and not _other_moderators(stage, who.user_id):
+        heir = _successor(stage, who.user_id)
+        if heir is None:
+            raise refuse(ErrorCode.LAST_MODERATOR, "The last moderator cannot leave the stage empty-handed.")
+        heir = replace(heir, role=Role.MODERATOR)
+        out.put(heir, _changed("role_changed", heir))
+    down = replace(
+        who, role=Role.LISTENER, stage_since=None, muted=False, mute_locked=False, hand_raised_at=None, invited_up=False
+    )
+    out.put(down, _changed("role_changed", down))
+    return out
+
+
+def set_moderator(
+    room: Room, actor: Participant | None, target: Participant | None, make: bool, stage: list[Participant]
+) -> Outcome:
+    _require_moderator(room, actor)
+    who = _require_target(target)
+    if not who.role.on_stage:
+        raise refuse(ErrorCode.CONFLICT, "Only someone on stage can be a moderator.")
+    out = Outcome()
+    wanted = Role.MODERATOR if make else Role.SPEAKER
+    if who.role is wanted:
+        return out
+    if not make and not _other_moderators(stage, who.user_id):
+        raise refuse(ErrorCode.LAST_MODERATOR, "A room needs at least one moderator.")
+    changed = replace(who, role=wanted)
+    out.put(changed, _changed("role_changed", changed))
+    return out
+
+
+# --- mute ------------------------------------------------------------------------------------------------------
+
+
+def _mute_event(p: Participant) -> Event:
+    return _changed("mute_changed", p)
+
+
+def moderator_mute(room: Room, actor: Participant | None, target: Participant | None, lock: bool) -> Outcome:
+    """A moderator mutes a speaker; with ``lock`` the speaker cannot unmute until a moderator unlocks."""
+    _require_moderator(room, actor)
+    who = _require_target(target)
+    if not who.role.on_stage:
+        raise refuse(ErrorCode.CONFLICT, "That person is not on stage.")
+    out = Outcome()
+    if who.muted and who.mute_locked == lock:
+        return out
+    changed = replace(who, muted=True, mute_locked=lock)
+    out.put(changed, _mute_event(changed))
+    return out
+
+
+def unlock_mute(room: Room, actor: Participant | None, target: Participant | None) -> Outcome:
+    _require_moderator(room, actor)
+    who = _require_target(target)
+    out = Outcome()
+    if who.mute_locked:
+        changed = replace(who, mute_locked=False)
+        out.put(changed, _mute_event(changed))
+    return out
+
+
+def set_self_muted(room: Room, actor: Participant | None, muted: bool) -> Outcome:
+    me = _require_in_room(actor)
+    _require_live(room)
+    if not me.role.on_stage:
+        raise refuse(ErrorCode.NOT_ALLOWED, "Only people on stage have a microphone.")
+    if not muted and me.mute_locked:
+        raise refuse(ErrorCode.MUTE_LOCKED, "A moderator muted you; they have to unlock it first.")
+    out = Outcome()
+    if me.muted != muted:
+        changed = replace(me, muted=muted)
+        out.put(changed, _mute_event(changed))
+    return out
+
+
+# --- leaving, removal and the end ------------------------------------------------------------------------------
+
+
+def _departure(
+    room: Room, who: Participant, stage: list[Participant], headcount: int, reason: str, now: datetime, out: Outcome
+) -> Outcome:
+    out.deletes.append(who.user_id)
+    quiet = who.role is Role.LISTENER and room.audience_batched and reason == "left"
+    if not quiet:
+        out.events.append(Event("participant_left", {"user_id": who.user_id, "role": who.role.value, "reason": reason}))
+    if who.role is Role.MODERATOR and not _other_moderators(stage, who.user_id):
+        heir = _successor(stage, who.user_id)
+        if heir is not None:
+            heir = replace(heir, role=Role.MODERATOR)
+            out.put(heir, _changed("role_changed", heir))
+        else:
+            # Nobody on stage could ever speak again: the conversation is over.
+            return _end(room, now, out)
+    if headcount - 1 <= 0:
+        return _end(room, now, out)
+    return out
+
+
+def _end(room: Room, now: datetime, out: Outcome) -> Outcome:
+    out.room = replace(room, ended_at=now)
+    out.events.append(Event("room_ended", {"ended_at": now.isoformat()}))
+    return out
+
+
+def leave(room: Room, actor: Participant | None, stage: list[Participant], headcount: int, now: datetime) -> Outcome:
+    me = _require_in_room(actor)
+    _require_live(room)
+    return _departure(room, me, stage, headcount, "left", now, Outcome())
+
+
+def remove(
+    room: Room,
+    actor: Participant | None,
+    target: Participant | None,
+    target_id: str,
+    stage: list[Participant],
+    headcount: int,
+    now: datetime,
+) -> Outcome:
+    """A moderator removes someone; they cannot come back to this room."""
+    me = _require_moderator(room, actor)
+    if target_id == me.user_id:
+        raise refuse(ErrorCode.CONFLICT, "You cannot remove yourself; leave instead.")
+    out = Outcome(ban=target_id)
+    if target is None:
+        return out
+    return _departure(room, target, stage, headcount, "removed", now, out)
+
+
+def end_room(room: Room, actor: Participant | None, is_admin: bool, now: datetime) -> Outcome:
+    if not is_admin:
+        _require_moderator(room, actor)
+    _require_live(room)
+    return _end(room, now, Outcome())
+
+
+def let_in(room: Room, actor: Participant | None, target_id: str) -> Outcome:
+    """A moderator of a closed room lets a member in (they may then see and join it)."""
+    _require_moderator(room, actor)
+    return Outcome(grant_access=target_id)
+
+
+def audience_batching(room: Room, listeners: int, threshold: int) -> Outcome:
+    """Past ``threshold`` listeners a room reports its audience as a count (for the rest of its life, so clients
+    never flap between the two views)."""
+    out = Outcome()
+    if not room.audience_batched and not room.ended and listeners >= threshold:
+        out.room = replace(room, audience_batched=True)
+        out.events.append(Event("audience_batched", {"listener_count": listeners}))
+    return out

@@ -1,0 +1,66 @@
+"""Web layer: the ASGI application — wiring built in the lifespan, routers, error handlers, OpenAPI docs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from salon.adapters.db.database import Database
+from salon.adapters.db.migrate import upgrade
+from salon.app.fakes import FakeMedia, RecordingBus
+from salon.app.ratelimit import RateLimits
+from salon.app.services import Services
+from salon.app.settings import Settings
+from salon.app.system import RandomIds, SystemClock
+from salon.web.errors import install_error_handlers
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+async def build_services(settings: Settings) -> Services:
+    """Everything the app needs, built once. Applies migrations so a fresh data folder just works."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_url)
+    await upgrade(db)
+    return Services(
+        settings=settings,
+        db=db,
+        clock=SystemClock(),
+        ids=RandomIds(),
+        bus=RecordingBus(),
+        # Until the Janus adapter lands (issue "Real audio"), media calls are recorded, not carried out.
+        media=FakeMedia(),
+        limits=RateLimits(settings),
+        secret=settings.resolved_secret(),
+    )
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """Build the app. Tests pass ready-made ``services``; ``salon serve`` lets the lifespan build them."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services if services is not None else await build_services(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.services.db.dispose()
+
+    app = FastAPI(
+        title="Salon",
+        version="1",
+        summary="Live audio rooms: invites, rooms, the stage and a live event stream.",
+        lifespan=lifespan,
+        docs_url=f"{API_PREFIX}/docs",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    return app

@@ -1,0 +1,98 @@
+"""Web layer: the one table from domain error codes to HTTP statuses, and the handlers that give every error the
+same shape ``{"code", "message", "data"}``. A client mistake is a 4xx, never a 500."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from salon.domain.errors import DomainError, ErrorCode
+
+log = logging.getLogger(__name__)
+
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.INVALID_INPUT: 422,
+    ErrorCode.NOT_AUTHENTICATED: 401,
+    ErrorCode.BAD_CREDENTIALS: 401,
+    ErrorCode.CSRF_FAILED: 403,
+    ErrorCode.NOT_ALLOWED: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.NOT_IN_ROOM: 409,
+    ErrorCode.ROOM_FULL: 409,
+    ErrorCode.ROOM_ENDED: 410,
+    ErrorCode.REMOVED_FROM_ROOM: 403,
+    ErrorCode.INVITE_INVALID: 410,
+    ErrorCode.NO_INVITES_LEFT: 409,
+    ErrorCode.USERNAME_TAKEN: 409,
+    ErrorCode.WEAK_PASSWORD: 422,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.HANDS_DISABLED: 409,
+    ErrorCode.MUTE_LOCKED: 409,
+    ErrorCode.LAST_MODERATOR: 409,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA: 415,
+    ErrorCode.ACCOUNT_DISABLED: 403,
+}
+
+# WebSocket close codes (4000-4999 are for applications).
+WS_CLOSE_NOT_AUTHENTICATED = 4401
+WS_CLOSE_FORBIDDEN_ORIGIN = 4403
+WS_CLOSE_SESSION_ENDED = 4001
+WS_CLOSE_TOO_SLOW = 4008
+WS_CLOSE_RATE_LIMITED = 4029
+WS_CLOSE_PROTOCOL = 4400
+
+_STATUS_CODES: dict[int, ErrorCode] = {
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.NOT_ALLOWED,
+    401: ErrorCode.NOT_AUTHENTICATED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA,
+}
+
+
+def error_body(code: ErrorCode | str, message: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"code": str(code), "message": message, "data": data or {}}
+
+
+def status_for(error: DomainError) -> int:
+    return HTTP_STATUS.get(error.code, 400)
+
+
+def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:
+    out = []
+    for e in errors:
+        out.append({"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": e.get("type")})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+        headers = {}
+        if exc.code is ErrorCode.RATE_LIMITED and "reset_at" in exc.data:
+            headers["Retry-After"] = "60"
+        return JSONResponse(exc.to_dict(), status_code=status_for(exc), headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        body = error_body(
+            ErrorCode.INVALID_INPUT, "Some fields are missing or invalid.", {"errors": _jsonable_errors(exc.errors())}
+        )
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_INPUT)
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error", exc_info=exc)
+        return JSONResponse(error_body("internal", "Something went wrong on our side."), status_code=500)

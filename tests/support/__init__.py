@@ -1,0 +1,1 @@
+"""Shared helpers for salon's test suite (not tests themselves)."""
