@@ -143,9 +143,10 @@ def find_postgres_bindir() -> Path:
     return max(candidates)[1]
 
 
-def create_database(server: PostgresServer, name: str) -> None:
-    """``CREATE DATABASE name`` (owned by the superuser, UTF8, from template1)."""
-    _psql(server, f"CREATE DATABASE {_quote_ident(name)}")
+def create_database(server: PostgresServer, name: str, *, template: str | None = None) -> None:
+    """``CREATE DATABASE name`` (owned by the superuser, UTF8, from ``template`` or template1)."""
+    suffix = f" TEMPLATE {_quote_ident(template)}" if template else ""
+    _psql(server, f"CREATE DATABASE {_quote_ident(name)}{suffix}")
 
 
 def drop_database(server: PostgresServer, name: str) -> None:

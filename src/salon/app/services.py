@@ -3,7 +3,7 @@ CLI command) and handed to use cases. Nothing here is created at import time."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from salon.adapters.db.database import Database
 from salon.app.ports import Clock, EventBus, Ids, MediaPort
@@ -21,3 +21,5 @@ class Services:
     media: MediaPort
     limits: RateLimits
     secret: str
+    # Batched rooms whose listener count changed quietly since the last flush (see app/audience.py).
+    dirty_audiences: set[str] = field(default_factory=set)

@@ -1,0 +1,50 @@
+"""App layer: the audience count of big rooms, published at most once per second per room.
+
+Past the batching threshold a listener arriving or leaving emits no event of its own (5,000 people joining would
+otherwise be 5,000 events to 5,000 clients); ``flush_counts`` turns the rooms marked dirty into one
+``listener_count`` event each. ``run_flusher`` calls it every second for the life of the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from salon.adapters.db import repo_rooms as repo
+from salon.app.ports import RoomMessage
+from salon.app.services import Services
+from salon.domain.rooms import Role
+
+log = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S = 1.0
+
+
+async def flush_counts(services: Services) -> list[RoomMessage]:
+    dirty = sorted(services.dirty_audiences)
+    services.dirty_audiences.clear()
+    published: list[RoomMessage] = []
+    for room_id in dirty:
+        async with services.db.transaction() as conn:
+            found = await repo.get_room(conn, room_id, lock=True)
+            if found is None or found[0].ended:
+                continue
+            count = await repo.headcount(conn, room_id, role=Role.LISTENER)
+            data = {"listener_count": count}
+            seq = found[1] + 1
+            await repo.append_events(
+                conn, room_id, seq, [("listener_count", data)], services.clock.now(), services.settings.event_window
+            )
+        message = RoomMessage(room_id, seq, "listener_count", data)
+        await services.bus.publish_room([message])
+        published.append(message)
+    return published
+
+
+async def run_flusher(services: Services, interval: float = FLUSH_INTERVAL_S) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await flush_counts(services)
+        except Exception:
+            log.exception("listener count flush failed; retrying next tick")

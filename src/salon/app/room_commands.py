@@ -1,0 +1,166 @@
+"""App layer: how every room command runs — load, decide, save, publish after commit, then tell the media plane.
+
+One transaction per command with the room row locked (PostgreSQL ``FOR UPDATE``; SQLite write transactions are
+already exclusive), so two moderators acting at once are applied one after the other, each against fresh state.
+Sequence numbers are assigned inside that transaction; events reach the bus only after the commit succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from salon.adapters.db import repo_rooms as repo
+from salon.app.ports import MediaRole, RoomMessage
+from salon.app.services import Services
+from salon.domain.errors import ErrorCode, refuse
+from salon.domain.rooms import Access, Outcome, Participant, Role, Room, can_see
+from salon.domain.stage import audience_batching
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Context:
+    """The state a room rule may look at, loaded for one command."""
+
+    room: Room
+    seq: int
+    actor_id: str
+    actor: Participant | None
+    actor_is_admin: bool
+    access: Access
+    target_id: str | None
+    target: Participant | None
+    target_banned: bool
+    stage: list[Participant]
+    headcount: int
+    raised: list[Participant]
+
+    @property
+    def listeners(self) -> int:
+        return self.headcount - len(self.stage)
+
+
+@dataclass
+class Result:
+    room: Room
+    messages: list[RoomMessage] = field(default_factory=list)
+    outcome: Outcome = field(default_factory=Outcome)
+
+    @property
+    def seq(self) -> int:
+        return self.messages[-1].seq if self.messages else -1
+
+
+Decide = Callable[[Context], Outcome]
+
+
+async def run_command(
+    services: Services,
+    room_id: str,
+    actor_id: str,
+    decide: Decide,
+    *,
+    target_id: str | None = None,
+    need_raised: bool = False,
+) -> Result:
+    now = services.clock.now()
+    async with services.db.transaction() as conn:
+        found = await repo.get_room(conn, room_id, lock=True)
+        if found is None:
+            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        room, seq = found
+        actor = await repo.get_participant(conn, room_id, actor_id)
+        banned, let_in, invited = await repo.access_flags(conn, room_id, actor_id)
+        admin = await repo.is_admin(conn, actor_id)
+        access = Access(is_admin=admin, banned=banned, let_in=let_in, stage_invite=invited)
+        if not can_see(room, access, actor) and not banned:
+            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        target: Participant | None = None
+        target_banned = False
+        if target_id is not None:
+            if not await repo.user_exists(conn, target_id):
+                raise refuse(ErrorCode.NOT_FOUND, "No such member.")
+            target = await repo.get_participant(conn, room_id, target_id)
+            target_banned = (await repo.access_flags(conn, room_id, target_id))[0]
+        ctx = Context(
+            room=room,
+            seq=seq,
+            actor_id=actor_id,
+            actor=actor,
+            actor_is_admin=admin,
+            access=access,
+            target_id=target_id,
+            target=target,
+            target_banned=target_banned,
+            stage=await repo.stage(conn, room_id),
+            headcount=await repo.headcount(conn, room_id),
+            raised=await repo.raised_hands(conn, room_id) if need_raised else [],
+        )
+        outcome = decide(ctx)
+        _batch_audience(services, ctx, outcome)
+        known = {p.user_id: p for p in [*ctx.stage, *(x for x in (actor, target) if x is not None)]}
+        stored = await repo.stored_participants(conn, room_id, [p.user_id for p in outcome.upserts])
+        await repo.save_participants(conn, outcome.upserts, stored)
+        if outcome.deletes:
+            await repo.delete_participants(conn, room_id, outcome.deletes)
+        if outcome.ban is not None:
+            await repo.add_ban(conn, room_id, outcome.ban, actor_id, now)
+        if outcome.grant_access is not None:
+            await repo.grant_access(conn, room_id, outcome.grant_access, actor_id, now)
+        if outcome.stage_invite is not None:
+            await repo.add_stage_invite(conn, room_id, outcome.stage_invite, actor_id, now)
+        if outcome.clear_stage_invite is not None:
+            await repo.clear_stage_invites(conn, room_id, outcome.clear_stage_invite)
+        final_room = outcome.room or room
+        if outcome.room is not None:
+            await repo.update_room(conn, outcome.room)
+            if outcome.room.ended:
+                await repo.delete_participants(conn, room_id)
+                await repo.clear_stage_invites(conn, room_id)
+        pairs = [(e.name, e.data) for e in outcome.events]
+        await repo.append_events(conn, room_id, seq + 1, pairs, now, services.settings.event_window)
+    messages = [RoomMessage(room_id, seq + 1 + i, name, data) for i, (name, data) in enumerate(pairs)]
+    result = Result(final_room, messages, outcome)
+    if messages:
+        await services.bus.publish_room(messages)
+    await _follow_up(services, ctx, result, known)
+    return result
+
+
+def _batch_audience(services: Services, ctx: Context, outcome: Outcome) -> None:
+    """Quiet listener arrivals and departures of a batched room are counted later (``audience.flush_counts``); a
+    room crossing the threshold switches to a batched audience in the same transaction."""
+    arrived = ctx.actor is None and any(p.user_id == ctx.actor_id and p.role is Role.LISTENER for p in outcome.upserts)
+    if ctx.room.audience_batched:
+        quiet_departure = bool(outcome.deletes) and not any(e.name == "participant_left" for e in outcome.events)
+        if arrived or quiet_departure:
+            services.dirty_audiences.add(ctx.room.id)
+        return
+    current = outcome.room or ctx.room
+    switch = audience_batching(current, ctx.listeners + int(arrived), services.settings.audience_batch_threshold)
+    if switch.room is not None:
+        outcome.room = switch.room
+        outcome.events.extend(switch.events)
+
+
+async def _follow_up(services: Services, ctx: Context, result: Result, known: dict[str, Participant]) -> None:
+    """Make the media plane and the live connections match what was just committed."""
+    room_id = ctx.room.id
+    outcome = result.outcome
+    if result.room.ended:
+        await services.media.destroy_room(room_id)
+        return
+    for p in outcome.upserts:
+        before = known.get(p.user_id)
+        role: MediaRole = "speaker" if p.role.on_stage else "listener"
+        if before is None or before.role.on_stage != p.role.on_stage:
+            await services.media.admit(room_id, p.user_id, role, p.muted)
+        elif before.muted != p.muted:
+            await services.media.set_muted(room_id, p.user_id, p.muted)
+    for user_id in outcome.deletes:
+        await services.media.remove(room_id, user_id)
+        if outcome.ban == user_id:
+            await services.bus.leave_room(room_id, user_id, "removed")

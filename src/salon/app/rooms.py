@@ -1,0 +1,171 @@
+"""App layer: use cases for rooms as a whole — create, list, read a snapshot, resume a stream, end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from salon.adapters.db import repo_rooms as repo
+from salon.app.ports import RoomMessage
+from salon.app.room_commands import Context, Result, run_command
+from salon.app.services import Services
+from salon.domain import stage as rules
+from salon.domain.errors import ErrorCode, refuse
+from salon.domain.room_view import Snapshot, snapshot
+from salon.domain.rooms import (
+    Access,
+    Outcome,
+    Participant,
+    Role,
+    Room,
+    RoomType,
+    can_see,
+    clean_room_fields,
+    participant_data,
+)
+
+
+@dataclass(frozen=True)
+class NewRoom:
+    title: str
+    description: str
+    topics: list[str]
+    type: RoomType
+    capacity: int | None = None
+
+
+async def create_room(services: Services, creator_id: str, spec: NewRoom) -> Snapshot:
+    """Open a room; its creator is a moderator on stage."""
+    title, description, topics, capacity = clean_room_fields(
+        spec.title, spec.description, spec.topics, spec.capacity, services.settings.room_capacity
+    )
+    now = services.clock.now()
+    room = Room(
+        id=services.ids.new_id(),
+        title=title,
+        description=description,
+        topics=topics,
+        type=spec.type,
+        capacity=capacity,
+        hands_enabled=True,
+        created_by=creator_id,
+        created_at=now,
+    )
+    async with services.db.transaction() as conn:
+        profile = await repo.get_profile(conn, creator_id)
+        if profile is None:
+            raise refuse(ErrorCode.NOT_AUTHENTICATED, "Log in first.")
+        await repo.insert_room(conn, room)
+        creator = Participant(room.id, profile, Role.MODERATOR, now, stage_since=now, muted=True)
+        await repo.save_participants(conn, [creator], set())
+    await services.media.create_room(room.id)
+    await services.media.admit(room.id, creator_id, "speaker", True)
+    return snapshot(room, [creator], 0)
+
+
+async def _access(services: Services, conn: Any, room_id: str, user_id: str) -> tuple[Access, Participant | None]:
+    banned, let_in, invited = await repo.access_flags(conn, room_id, user_id)
+    admin = await repo.is_admin(conn, user_id)
+    participant = await repo.get_participant(conn, room_id, user_id)
+    return Access(is_admin=admin, banned=banned, let_in=let_in, stage_invite=invited), participant
+
+
+async def get_snapshot(services: Services, viewer_id: str, room_id: str) -> Snapshot:
+    """The room as a client starts from; its ``seq`` is the last event already reflected."""
+    async with services.db.read() as conn:
+        found = await repo.get_room(conn, room_id)
+        if found is None:
+            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        room, seq = found
+        access, participant = await _access(services, conn, room_id, viewer_id)
+        if not can_see(room, access, participant):
+            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        people = await repo.visible_participants(conn, room_id, room.audience_batched)
+        listeners = await repo.headcount(conn, room_id, role=Role.LISTENER)
+    view = snapshot(room, people, seq)
+    view["listener_count"] = listeners
+    return view
+
+
+async def list_live_rooms(services: Services, viewer_id: str) -> list[dict[str, Any]]:
+    """Live rooms this member may see, busiest first, with the stage and the audience size."""
+    out: list[dict[str, Any]] = []
+    async with services.db.read() as conn:
+        for room in await repo.live_rooms(conn):
+            access, participant = await _access(services, conn, room.id, viewer_id)
+            if not can_see(room, access, participant):
+                continue
+            on_stage = await repo.stage(conn, room.id)
+            on_stage.sort(key=lambda p: (p.stage_since or p.joined_at, p.user_id))
+            listeners = await repo.headcount(conn, room.id, role=Role.LISTENER)
+            out.append(
+                {
+                    "room": {**snapshot(room, [], 0)["room"]},
+                    "stage": [participant_data(p) for p in on_stage[:8]],
+                    "speaker_count": len(on_stage),
+                    "listener_count": listeners,
+                }
+            )
+    out.sort(key=lambda r: -(r["speaker_count"] + r["listener_count"]))
+    return out
+
+
+@dataclass(frozen=True)
+class Missed:
+    """Events after a client's last seq, or ``resync`` when they left the retained window."""
+
+    messages: list[RoomMessage]
+    resync: bool
+    seq: int
+
+
+async def events_since(services: Services, viewer_id: str, room_id: str, after: int) -> Missed:
+    async with services.db.read() as conn:
+        found = await repo.get_room(conn, room_id)
+        if found is None:
+            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        room, seq = found
+        access, participant = await _access(services, conn, room_id, viewer_id)
+        if not can_see(room, access, participant) and not access.banned:
+            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        if after > seq or after < 0:
+            return Missed([], True, seq)
+        if after == seq:
+            return Missed([], False, seq)
+        oldest = await repo.oldest_retained_seq(conn, room_id)
+        if oldest is None or oldest > after + 1:
+            return Missed([], True, seq)
+        rows = await repo.events_after(conn, room_id, after)
+    return Missed([RoomMessage(room_id, s, n, d) for s, n, d in rows], False, seq)
+
+
+async def end_room(services: Services, actor_id: str, room_id: str) -> Result:
+    def decide(ctx: Context) -> Outcome:
+        return rules.end_room(ctx.room, ctx.actor, ctx.actor_is_admin, services.clock.now())
+
+    return await run_command(services, room_id, actor_id, decide)
+
+
+async def end_room_as_operator(services: Services, room_id: str) -> None:
+    """``salon room end``: an operator ends a room without being in it."""
+    now = services.clock.now()
+    async with services.db.transaction() as conn:
+        found = await repo.get_room(conn, room_id, lock=True)
+        if found is None:
+            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        room, seq = found
+        outcome = rules.end_room(room, None, True, now)
+        assert outcome.room is not None
+        await repo.update_room(conn, outcome.room)
+        await repo.delete_participants(conn, room_id)
+        await repo.clear_stage_invites(conn, room_id)
+        pairs = [(e.name, e.data) for e in outcome.events]
+        await repo.append_events(conn, room_id, seq + 1, pairs, now, services.settings.event_window)
+    await services.bus.publish_room([RoomMessage(room_id, seq + 1 + i, n, d) for i, (n, d) in enumerate(pairs)])
+    await services.media.destroy_room(room_id)
+
+
+async def list_rooms_for_operator(services: Services) -> list[dict[str, Any]]:
+    async with services.db.read() as conn:
+        rooms = await repo.live_rooms(conn)
+        return [{**snapshot(r, [], 0)["room"], "people": await repo.headcount(conn, r.id)} for r in rooms]

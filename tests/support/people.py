@@ -1,0 +1,25 @@
+"""Test support: members inserted straight into the database (the sign-up flow has its own tests)."""
+
+from __future__ import annotations
+
+from salon.adapters.db.tables import users
+from salon.app.services import Services
+
+
+async def add_member(services: Services, username: str, *, admin: bool = False) -> str:
+    user_id = services.ids.new_id()
+    async with services.db.transaction() as conn:
+        await conn.execute(
+            users.insert().values(
+                id=user_id,
+                username=username,
+                username_key=username.casefold(),
+                display_name=username.title(),
+                bio="",
+                password_hash="not-a-real-hash",
+                is_admin=admin,
+                invites_left=2,
+                created_at=services.clock.now(),
+            )
+        )
+    return user_id
