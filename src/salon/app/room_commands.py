@@ -11,6 +11,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from salon.adapters.db import repo_rooms as repo
 from salon.app.ports import MediaRole, RoomMessage
 from salon.app.services import Services
@@ -100,7 +102,7 @@ async def run_command(
             raised=await repo.raised_hands(conn, room_id) if need_raised else [],
         )
         outcome = decide(ctx)
-        _batch_audience(services, ctx, outcome)
+        _mark_quiet_changes(services, ctx, outcome)
         known = {p.user_id: p for p in [*ctx.stage, *(x for x in (actor, target) if x is not None)]}
         stored = await repo.stored_participants(conn, room_id, [p.user_id for p in outcome.upserts])
         await repo.save_participants(conn, outcome.upserts, stored)
@@ -114,6 +116,7 @@ async def run_command(
             await repo.add_stage_invite(conn, room_id, outcome.stage_invite, actor_id, now)
         if outcome.clear_stage_invite is not None:
             await repo.clear_stage_invites(conn, room_id, outcome.clear_stage_invite)
+        await _maybe_batch_audience(services, conn, room, outcome)
         final_room = outcome.room or room
         if outcome.room is not None:
             await repo.update_room(conn, outcome.room)
@@ -130,17 +133,24 @@ async def run_command(
     return result
 
 
-def _batch_audience(services: Services, ctx: Context, outcome: Outcome) -> None:
-    """Quiet listener arrivals and departures of a batched room are counted later (``audience.flush_counts``); a
-    room crossing the threshold switches to a batched audience in the same transaction."""
-    arrived = ctx.actor is None and any(p.user_id == ctx.actor_id and p.role is Role.LISTENER for p in outcome.upserts)
-    if ctx.room.audience_batched:
-        quiet_departure = bool(outcome.deletes) and not any(e.name == "participant_left" for e in outcome.events)
-        if arrived or quiet_departure:
-            services.dirty_audiences.add(ctx.room.id)
+def _mark_quiet_changes(services: Services, ctx: Context, outcome: Outcome) -> None:
+    """Quiet listener arrivals and departures of a batched room are counted later (``audience.flush_counts``)."""
+    if not ctx.room.audience_batched:
         return
-    current = outcome.room or ctx.room
-    switch = audience_batching(current, ctx.listeners + int(arrived), services.settings.audience_batch_threshold)
+    arrived = ctx.actor is None and any(p.user_id == ctx.actor_id and p.role is Role.LISTENER for p in outcome.upserts)
+    quiet_departure = bool(outcome.deletes) and not any(e.name == "participant_left" for e in outcome.events)
+    if arrived or quiet_departure:
+        services.dirty_audiences.add(ctx.room.id)
+
+
+async def _maybe_batch_audience(services: Services, conn: AsyncConnection, room: Room, outcome: Outcome) -> None:
+    """A room whose audience reaches the threshold switches to a batched audience in the same transaction; the
+    count is read after this command's own changes were written, so the event carries the true number."""
+    current = outcome.room or room
+    if current.audience_batched or current.ended:
+        return
+    listeners = await repo.headcount(conn, room.id, role=Role.LISTENER)
+    switch = audience_batching(current, listeners, services.settings.audience_batch_threshold)
     if switch.room is not None:
         outcome.room = switch.room
         outcome.events.extend(switch.events)

@@ -276,7 +276,7 @@ def _departure(
     room: Room, who: Participant, stage: list[Participant], headcount: int, reason: str, now: datetime, out: Outcome
 ) -> Outcome:
     out.deletes.append(who.user_id)
-    quiet = who.role is Role.LISTENER and room.audience_batched and reason == "left"
+    quiet = who.role is Role.LISTENER and not who.notable and room.audience_batched and reason == "left"
     if not quiet:
         out.events.append(Event("participant_left", {"user_id": who.user_id, "role": who.role.value, "reason": reason}))
     if who.role is Role.MODERATOR and not _other_moderators(stage, who.user_id):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,12 +12,17 @@ from fastapi import FastAPI
 
 from salon.adapters.db.database import Database
 from salon.adapters.db.migrate import upgrade
-from salon.app.fakes import FakeMedia, RecordingBus
+from salon.app.audience import run_flusher
+from salon.app.fakes import FakeMedia
 from salon.app.ratelimit import RateLimits
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.app.system import RandomIds, SystemClock
 from salon.web.errors import install_error_handlers
+from salon.web.hub import Hub
+from salon.web.routes_accounts import router as accounts_router
+from salon.web.routes_rooms import router as rooms_router
+from salon.web.ws import router as ws_router
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +39,7 @@ async def build_services(settings: Settings) -> Services:
         db=db,
         clock=SystemClock(),
         ids=RandomIds(),
-        bus=RecordingBus(),
+        bus=Hub(settings),
         # Until the Janus adapter lands (issue "Real audio"), media calls are recorded, not carried out.
         media=FakeMedia(),
         limits=RateLimits(settings),
@@ -47,9 +54,15 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services if services is not None else await build_services(settings)
+        flusher = asyncio.create_task(run_flusher(app.state.services), name="listener-count-flusher")
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            if isinstance(app.state.services.bus, Hub):
+                await app.state.services.bus.close_all()
             if owned:
                 await app.state.services.db.dispose()
 
@@ -63,4 +76,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.include_router(accounts_router, prefix=API_PREFIX)
+    app.include_router(rooms_router, prefix=API_PREFIX)
+    app.include_router(ws_router, prefix=API_PREFIX)
     return app

@@ -1,8 +1,8 @@
 """Adapters layer: the database schema (SQLAlchemy Core tables). Alembic migrations are generated from it.
 
-Public IDs are random strings (``salon.app.ids``), never sequential. Secrets (invite codes, session tokens) are
-stored only as SHA-256 digests: they are 256-bit random values, so a fast hash is enough (a slow one protects
-low-entropy passwords, see ``passwords.py``).
+Public IDs are random strings (``salon.app.system.RandomIds``), never sequential. Secrets are stored only as
+digests: invite codes as SHA-256, session tokens as HMAC-SHA256 keyed with the server secret. They are 256-bit
+random values, so a fast hash is enough (a slow one protects low-entropy passwords, see ``app/passwords.py``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
-
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -1,0 +1,47 @@
+# Salon — the targets CI and people call. `make run` and `make test` install whatever is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help install system-deps run test test-fast check bench clean
+
+help:
+	@echo "make run     install what is missing, then serve Salon on http://127.0.0.1:8000"
+	@echo "make test    install what is missing, then lint, type-check and run every test (SQLite and PostgreSQL)"
+	@echo "make check   ruff + mypy --strict"
+	@echo "make bench   benchmarks (results in docs/BENCHMARKS.md)"
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==26.3
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: system-deps $(STAMP)
+
+run: install
+	$(VENV)/bin/salon serve
+
+check: $(STAMP)
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy src
+
+test: install check
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)
+	SALON_TEST_BACKENDS=sqlite $(VENV)/bin/pytest -q -x -p no:cacheprovider
+
+bench: install
+	$(PY) bench/fanout.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

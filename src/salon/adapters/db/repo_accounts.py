@@ -1,0 +1,393 @@
+"""Adapters layer: the accounts repository — users, sessions, invites and the waitlist (SQLAlchemy Core).
+
+Every function takes the caller's ``AsyncConnection``, so a use case decides what one transaction holds. Quotas and
+single use are decided by conditional ``UPDATE``s whose row count says whether this request won: exact under
+concurrency on SQLite (``BEGIN IMMEDIATE`` serialises writers) and on PostgreSQL (the second writer waits for the
+row lock, then re-checks the ``WHERE`` against the committed row).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from salon.adapters.db.tables import invites, sessions, users, waitlist
+from salon.domain.accounts import Invite, username_key
+from salon.domain.errors import ErrorCode, refuse
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: str
+    username: str
+    display_name: str
+    bio: str
+    avatar: str | None
+    password_hash: str
+    is_admin: bool
+    invites_left: int
+    invited_by: str | None
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    """What others see of a member next to something they did."""
+
+    id: str
+    username: str
+    display_name: str
+    avatar: str | None
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A live session with its (enabled) user: what authentication needs, in one query."""
+
+    token_hash: str
+    kind: str
+    csrf_token: str
+    expires_at: datetime
+    user_id: str
+    username: str
+    is_admin: bool
+
+
+@dataclass(frozen=True)
+class WaitlistRecord:
+    id: str
+    name: str
+    contact: str
+    created_at: datetime
+    nominated_by: str | None
+    nominated_at: datetime | None
+
+
+_SUMMARY_COLUMNS = (users.c.id, users.c.username, users.c.display_name, users.c.avatar)
+
+
+def _user(row: Row[Any]) -> UserRecord:
+    m = row._mapping
+    return UserRecord(**{f.name: m[f.name] for f in fields(UserRecord)} | {"is_admin": bool(m["is_admin"])})
+
+
+def _invite(row: Row[Any]) -> Invite:
+    m = row._mapping
+    return Invite(**{f.name: m[f.name] for f in fields(Invite)} | {"grants_admin": bool(m["grants_admin"])})
+
+
+# --- users ---------------------------------------------------------------------------------------------------------
+
+
+async def insert_user(
+    conn: AsyncConnection,
+    *,
+    user_id: str,
+    username: str,
+    display_name: str,
+    password_hash: str,
+    is_admin: bool,
+    invites_left: int,
+    invited_by: str | None,
+    now: datetime,
+) -> None:
+    """Insert a member; the unique ``username_key`` turns a lost race for a name into ``username_taken``."""
+    try:
+        await conn.execute(
+            insert(users).values(
+                id=user_id,
+                username=username,
+                username_key=username_key(username),
+                display_name=display_name,
+                bio="",
+                avatar=None,
+                password_hash=password_hash,
+                is_admin=is_admin,
+                invites_left=invites_left,
+                invited_by=invited_by,
+                created_at=now,
+                disabled_at=None,
+            )
+        )
+    except IntegrityError as exc:
+        raise refuse(ErrorCode.USERNAME_TAKEN, "That username is taken; pick another.", field="username") from exc
+
+
+async def get_user(conn: AsyncConnection, user_id: str) -> UserRecord | None:
+    row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
+    return _user(row) if row else None
+
+
+async def get_user_by_username(conn: AsyncConnection, username: str) -> UserRecord | None:
+    row = (await conn.execute(select(users).where(users.c.username_key == username_key(username)))).first()
+    return _user(row) if row else None
+
+
+async def get_summary(conn: AsyncConnection, user_id: str | None) -> UserSummary | None:
+    if user_id is None:
+        return None
+    row = (await conn.execute(select(*_SUMMARY_COLUMNS).where(users.c.id == user_id))).first()
+    return UserSummary(*row) if row else None
+
+
+async def list_users(conn: AsyncConnection) -> list[UserRecord]:
+    rows = await conn.execute(select(users).order_by(users.c.created_at, users.c.username_key))
+    return [_user(r) for r in rows]
+
+
+async def update_user(conn: AsyncConnection, user_id: str, **values: Any) -> bool:
+    """Set profile fields (display_name, bio, avatar, password_hash); False when the user does not exist."""
+    allowed = {"display_name", "bio", "avatar", "password_hash"}
+    if not values.keys() <= allowed:
+        raise ValueError(f"not a profile field: {sorted(values.keys() - allowed)}")
+    result = await conn.execute(update(users).where(users.c.id == user_id).values(**values))
+    return result.rowcount == 1
+
+
+async def spend_invite(conn: AsyncConnection, user_id: str) -> bool:
+    """Take one invite from the member's quota; False (and no change) when none is left."""
+    result = await conn.execute(
+        update(users)
+        .where(users.c.id == user_id, users.c.invites_left > 0)
+        .values(invites_left=users.c.invites_left - 1)
+    )
+    return result.rowcount == 1
+
+
+async def add_invites(conn: AsyncConnection, user_id: str, count: int) -> int | None:
+    """Give ``count`` invites to a member; their new quota, or None when the user does not exist."""
+    result = await conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(invites_left=users.c.invites_left + count)
+        .returning(users.c.invites_left)
+    )
+    row = result.first()
+    return int(row[0]) if row else None
+
+
+async def invites_left(conn: AsyncConnection, user_id: str) -> int:
+    value = (await conn.execute(select(users.c.invites_left).where(users.c.id == user_id))).scalar_one()
+    return int(value)
+
+
+async def set_disabled(conn: AsyncConnection, user_id: str, at: datetime | None) -> bool:
+    result = await conn.execute(update(users).where(users.c.id == user_id).values(disabled_at=at))
+    return result.rowcount == 1
+
+
+# --- sessions ------------------------------------------------------------------------------------------------------
+
+
+async def insert_session(
+    conn: AsyncConnection,
+    *,
+    token_hash: str,
+    user_id: str,
+    kind: str,
+    csrf_token: str,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        insert(sessions).values(
+            token_hash=token_hash,
+            user_id=user_id,
+            kind=kind,
+            csrf_token=csrf_token,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+async def find_session(conn: AsyncConnection, token_hash: str, now: datetime) -> SessionRecord | None:
+    """The session with this hash when it has not expired and its user is not disabled."""
+    query = (
+        select(
+            sessions.c.token_hash,
+            sessions.c.kind,
+            sessions.c.csrf_token,
+            sessions.c.expires_at,
+            users.c.id,
+            users.c.username,
+            users.c.is_admin,
+        )
+        .join(users, users.c.id == sessions.c.user_id)
+        .where(sessions.c.token_hash == token_hash, sessions.c.expires_at > now, users.c.disabled_at.is_(None))
+    )
+    row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    return SessionRecord(
+        token_hash=row[0],
+        kind=row[1],
+        csrf_token=row[2],
+        expires_at=row[3],
+        user_id=row[4],
+        username=row[5],
+        is_admin=bool(row[6]),
+    )
+
+
+async def delete_session(conn: AsyncConnection, token_hash: str) -> bool:
+    result = await conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+    return result.rowcount == 1
+
+
+async def delete_user_sessions(conn: AsyncConnection, user_id: str) -> list[str]:
+    """End every session of a member; the hashes ended (to close their WebSockets)."""
+    result = await conn.execute(delete(sessions).where(sessions.c.user_id == user_id).returning(sessions.c.token_hash))
+    return [r[0] for r in result]
+
+
+async def delete_expired_sessions(conn: AsyncConnection, now: datetime, user_id: str | None = None) -> int:
+    query = delete(sessions).where(sessions.c.expires_at <= now)
+    if user_id is not None:
+        query = query.where(sessions.c.user_id == user_id)
+    result = await conn.execute(query)
+    return int(result.rowcount)
+
+
+# --- invites -------------------------------------------------------------------------------------------------------
+
+
+async def insert_invite(
+    conn: AsyncConnection,
+    *,
+    invite_id: str,
+    code_hash: str,
+    created_by: str | None,
+    grants_admin: bool,
+    now: datetime,
+    expires_at: datetime,
+    waitlist_id: str | None = None,
+) -> None:
+    await conn.execute(
+        insert(invites).values(
+            id=invite_id,
+            code_hash=code_hash,
+            created_by=created_by,
+            grants_admin=grants_admin,
+            created_at=now,
+            expires_at=expires_at,
+            waitlist_id=waitlist_id,
+        )
+    )
+
+
+async def get_invite(conn: AsyncConnection, invite_id: str) -> Invite | None:
+    row = (await conn.execute(select(invites).where(invites.c.id == invite_id))).first()
+    return _invite(row) if row else None
+
+
+async def get_invite_by_code_hash(conn: AsyncConnection, code_hash: str) -> Invite | None:
+    row = (await conn.execute(select(invites).where(invites.c.code_hash == code_hash))).first()
+    return _invite(row) if row else None
+
+
+async def claim_invite(conn: AsyncConnection, invite_id: str, user_id: str, now: datetime) -> bool:
+    """Mark an open invite used by ``user_id``; False when it is used, revoked or expired (someone else won)."""
+    result = await conn.execute(
+        update(invites)
+        .where(
+            invites.c.id == invite_id,
+            invites.c.used_at.is_(None),
+            invites.c.revoked_at.is_(None),
+            invites.c.expires_at > now,
+        )
+        .values(used_at=now, used_by=user_id)
+    )
+    return result.rowcount == 1
+
+
+async def revoke_invite(conn: AsyncConnection, invite_id: str, now: datetime) -> bool:
+    """Revoke an unused invite; False when it was used or revoked meanwhile."""
+    result = await conn.execute(
+        update(invites)
+        .where(invites.c.id == invite_id, invites.c.used_at.is_(None), invites.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return result.rowcount == 1
+
+
+async def list_invites_by(conn: AsyncConnection, user_id: str) -> list[tuple[Invite, UserSummary | None]]:
+    """A member's invites, newest first, each with a summary of who used it."""
+    used_by = users.alias("used_by_user")
+    query = (
+        select(invites, used_by.c.id, used_by.c.username, used_by.c.display_name, used_by.c.avatar)
+        .select_from(invites.outerjoin(used_by, used_by.c.id == invites.c.used_by))
+        .where(invites.c.created_by == user_id)
+        .order_by(invites.c.created_at.desc(), invites.c.id)
+    )
+    out: list[tuple[Invite, UserSummary | None]] = []
+    for row in await conn.execute(query):
+        m = row._mapping
+        summary = None
+        if m[used_by.c.id] is not None:
+            summary = UserSummary(
+                m[used_by.c.id], m[used_by.c.username], m[used_by.c.display_name], m[used_by.c.avatar]
+            )
+        out.append((_invite(row), summary))
+    return out
+
+
+# --- waitlist ------------------------------------------------------------------------------------------------------
+
+
+def _entry(row: Row[Any]) -> WaitlistRecord:
+    m = row._mapping
+    return WaitlistRecord(**{f.name: m[f.name] for f in fields(WaitlistRecord)})
+
+
+async def insert_waitlist_entry(
+    conn: AsyncConnection, *, entry_id: str, name: str, contact: str, now: datetime
+) -> bool:
+    """Add someone to the waitlist; False (nothing added) when this contact is already waiting."""
+    waiting = await conn.execute(
+        select(waitlist.c.id).where(
+            func.lower(waitlist.c.contact) == contact.lower(), waitlist.c.nominated_at.is_(None)
+        )
+    )
+    if waiting.first() is not None:
+        return False
+    await conn.execute(insert(waitlist).values(id=entry_id, name=name, contact=contact, created_at=now))
+    return True
+
+
+async def get_waitlist_entry(conn: AsyncConnection, entry_id: str) -> WaitlistRecord | None:
+    row = (await conn.execute(select(waitlist).where(waitlist.c.id == entry_id))).first()
+    return _entry(row) if row else None
+
+
+async def list_waiting(conn: AsyncConnection, limit: int) -> list[WaitlistRecord]:
+    """Entries not yet nominated, oldest first."""
+    query = (
+        select(waitlist)
+        .where(waitlist.c.nominated_at.is_(None))
+        .order_by(waitlist.c.created_at, waitlist.c.id)
+        .limit(limit)
+    )
+    return [_entry(r) for r in await conn.execute(query)]
+
+
+async def mark_nominated(conn: AsyncConnection, entry_id: str, by: str, now: datetime) -> bool:
+    """Mark a waiting entry nominated; False when it was nominated meanwhile (or does not exist)."""
+    result = await conn.execute(
+        update(waitlist)
+        .where(waitlist.c.id == entry_id, waitlist.c.nominated_at.is_(None))
+        .values(nominated_by=by, nominated_at=now)
+    )
+    return result.rowcount == 1
+
+
+async def unmark_nominated_by_invite(conn: AsyncConnection, invite_id: str) -> None:
+    """Put the waitlist entry an invite was made for back on the list (its invite was revoked)."""
+    linked = select(invites.c.waitlist_id).where(invites.c.id == invite_id).scalar_subquery()
+    await conn.execute(update(waitlist).where(waitlist.c.id == linked).values(nominated_by=None, nominated_at=None))

@@ -1,0 +1,232 @@
+"""App layer: members — sign up with an invite, log in and out, profiles, and disabling an account.
+
+No answer tells whether an account exists: a failed log-in is always ``bad_credentials`` with one message, whether
+the user is unknown, disabled or the password wrong, and an unknown user costs the same argon2 time (a dummy
+verification). Failed log-ins are rate-limited per username and per client address.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from salon.adapters.db import repo_accounts as repo
+from salon.adapters.db.repo_accounts import UserRecord, UserSummary
+from salon.app.invites import find_invite
+from salon.app.passwords import dummy_verify, hash_password, is_common, needs_rehash, verify_password
+from salon.app.services import Services
+from salon.app.sessions import (
+    Actor,
+    NewSession,
+    SessionKind,
+    create_session,
+    end_session,
+    end_user_sessions,
+    require_admin,
+)
+from salon.domain.accounts import (
+    USERNAME_RE,
+    check_bio,
+    check_display_name,
+    check_password,
+    check_redeemable,
+    check_username,
+    username_key,
+)
+from salon.domain.errors import DomainError, ErrorCode, refuse
+
+BAD_CREDENTIALS_MESSAGE = "Wrong username or password."
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A member as someone sees them. Fields only some viewers may see are None for the others."""
+
+    id: str
+    username: str
+    display_name: str
+    bio: str
+    avatar: str | None
+    created_at: datetime
+    is_admin: bool
+    invited_by: UserSummary | None  # shown to the member themself and to admins
+    invites_left: int | None  # shown to the member themself
+    disabled: bool | None  # shown to admins
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: Profile
+    session: NewSession
+
+
+async def _profile(conn: AsyncConnection, user: UserRecord, viewer: Actor | None) -> Profile:
+    is_self = viewer is not None and viewer.user_id == user.id
+    is_admin = viewer is not None and viewer.is_admin
+    return Profile(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        bio=user.bio,
+        avatar=user.avatar,
+        created_at=user.created_at,
+        is_admin=user.is_admin,
+        invited_by=await repo.get_summary(conn, user.invited_by) if is_self or is_admin else None,
+        invites_left=user.invites_left if is_self else None,
+        disabled=(user.disabled_at is not None) if is_admin else None,
+    )
+
+
+def _self(user: UserRecord, session_hash: str = "") -> Actor:
+    return Actor(user_id=user.id, username=user.username, is_admin=user.is_admin, session_hash=session_hash)
+
+
+async def sign_up_with_invite(
+    services: Services, *, code: str, username: str, display_name: str, password: str, kind: SessionKind
+) -> SignedIn:
+    """Redeem an invite: create the member and their first session. Exactly one account per invite."""
+    check_username(username)
+    display_name = check_display_name(display_name)
+    check_password(password, is_common=is_common(password), username=username)
+    invite = check_redeemable(await find_invite(services, code), services.clock.now())
+    async with services.db.read() as conn:
+        if await repo.get_user_by_username(conn, username) is not None:
+            raise refuse(ErrorCode.USERNAME_TAKEN, "That username is taken; pick another.", field="username")
+    password_hash = await hash_password(password)  # slow: outside the write transaction
+    user_id = services.ids.new_id()
+    async with services.db.transaction() as conn:
+        now = services.clock.now()
+        await repo.insert_user(
+            conn,
+            user_id=user_id,
+            username=username,
+            display_name=display_name,
+            password_hash=password_hash,
+            is_admin=invite.grants_admin,
+            invites_left=services.settings.invites_per_member,
+            invited_by=invite.created_by,
+            now=now,
+        )
+        # The conditional update decides: of concurrent redemptions, one claims the invite, the rest roll back.
+        if not await repo.claim_invite(conn, invite.id, user_id, now):
+            check_redeemable(None, now)  # raises the one "invite not valid" refusal; the block rolls back
+        session = await create_session(services, conn, user_id, kind)
+        user = await repo.get_user(conn, user_id)
+        assert user is not None
+        profile = await _profile(conn, user, _self(user))
+    return SignedIn(profile, session)
+
+
+async def _count_failure(services: Services, keys: list[str]) -> None:
+    limit = services.limits.failed_login
+    for key in keys:
+        with contextlib.suppress(DomainError):  # already full: the next attempt is refused by the check
+            await services.limits.hit(limit, key)
+
+
+async def log_in(services: Services, *, username: str, password: str, kind: SessionKind, client_ip: str) -> SignedIn:
+    keys = [f"user:{username_key(username)[:64]}", f"ip:{client_ip}"]
+    for key in keys:
+        await services.limits.check(services.limits.failed_login, key)
+    user = None
+    if USERNAME_RE.fullmatch(username):
+        async with services.db.read() as conn:
+            user = await repo.get_user_by_username(conn, username)
+    if user is None:
+        await dummy_verify(password)
+        ok = False
+    else:
+        ok = await verify_password(user.password_hash, password) and user.disabled_at is None
+    if user is None or not ok:
+        await _count_failure(services, keys)
+        raise refuse(ErrorCode.BAD_CREDENTIALS, BAD_CREDENTIALS_MESSAGE)
+    new_hash = await hash_password(password) if needs_rehash(user.password_hash) else None
+    async with services.db.transaction() as conn:
+        await repo.delete_expired_sessions(conn, services.clock.now(), user.id)
+        if new_hash is not None:
+            await repo.update_user(conn, user.id, password_hash=new_hash)
+        session = await create_session(services, conn, user.id, kind)
+        profile = await _profile(conn, user, _self(user))
+    return SignedIn(profile, session)
+
+
+async def log_out(services: Services, actor: Actor) -> None:
+    """End this session, and the WebSockets it opened."""
+    await end_session(services, actor.session_hash, "logged_out")
+
+
+async def log_out_everywhere(services: Services, actor: Actor) -> int:
+    """End every session of the actor (all devices); how many ended."""
+    return await end_user_sessions(services, actor.user_id, "logged_out")
+
+
+async def get_me(services: Services, actor: Actor) -> Profile:
+    async with services.db.read() as conn:
+        user = await repo.get_user(conn, actor.user_id)
+        if user is None:
+            raise refuse(ErrorCode.NOT_AUTHENTICATED, "Log in first.")
+        return await _profile(conn, user, actor)
+
+
+async def get_profile(services: Services, actor: Actor, user_id: str) -> Profile:
+    async with services.db.read() as conn:
+        user = await repo.get_user(conn, user_id)
+        if user is None:
+            raise refuse(ErrorCode.NOT_FOUND, "No such member.")
+        return await _profile(conn, user, actor)
+
+
+async def get_profile_by_username(services: Services, actor: Actor, username: str) -> Profile:
+    async with services.db.read() as conn:
+        user = await repo.get_user_by_username(conn, username) if USERNAME_RE.fullmatch(username) else None
+        if user is None:
+            raise refuse(ErrorCode.NOT_FOUND, "No such member.")
+        return await _profile(conn, user, actor)
+
+
+async def update_profile(
+    services: Services, actor: Actor, *, display_name: str | None = None, bio: str | None = None
+) -> Profile:
+    values: dict[str, str] = {}
+    if display_name is not None:
+        values["display_name"] = check_display_name(display_name)
+    if bio is not None:
+        values["bio"] = check_bio(bio)
+    async with services.db.transaction() as conn:
+        if values:
+            await repo.update_user(conn, actor.user_id, **values)
+        user = await repo.get_user(conn, actor.user_id)
+        if user is None:
+            raise refuse(ErrorCode.NOT_AUTHENTICATED, "Log in first.")
+        return await _profile(conn, user, actor)
+
+
+async def disable_user(services: Services, actor: Actor, user_id: str) -> None:
+    """An admin disables a member: their sessions end and their WebSockets close at once; log-ins are refused."""
+    require_admin(actor)
+    if user_id == actor.user_id:
+        raise refuse(ErrorCode.NOT_ALLOWED, "You cannot disable your own account.")
+    async with services.db.transaction() as conn:
+        user = await repo.get_user(conn, user_id)
+        if user is None:
+            raise refuse(ErrorCode.NOT_FOUND, "No such member.")
+        if user.disabled_at is None:
+            await repo.set_disabled(conn, user_id, services.clock.now())
+        await repo.delete_user_sessions(conn, user_id)
+    await services.bus.close_user(user_id, "disabled")
+
+
+async def enable_user(services: Services, actor: Actor, user_id: str) -> None:
+    require_admin(actor)
+    async with services.db.transaction() as conn:
+        if not await repo.set_disabled(conn, user_id, None):
+            raise refuse(ErrorCode.NOT_FOUND, "No such member.")
+
+
+async def list_users(services: Services) -> list[UserRecord]:
+    """Every account, oldest first (for the operator's CLI)."""
+    async with services.db.read() as conn:
+        return await repo.list_users(conn)

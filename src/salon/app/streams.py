@@ -1,0 +1,68 @@
+"""App layer: following a room's live stream — who may, and where a client starts from.
+
+A client starts from a snapshot, or, when it resumes with the last ``seq`` it applied, from the events it missed;
+when those left the retained window (or the ``seq`` makes no sense) it gets ``resync`` and a fresh snapshot. The
+web layer registers the subscription *before* calling :func:`start_stream` and replays what was published meanwhile
+with a ``seq`` above :attr:`StreamStart.seq`, so nothing falls between the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from salon.adapters.db import repo_rooms as repo
+from salon.app import rooms
+from salon.app.ports import RoomMessage
+from salon.app.services import Services
+from salon.domain.errors import ErrorCode, refuse
+from salon.domain.room_view import Snapshot
+from salon.domain.rooms import Access, can_see
+
+ROOM_ENDED = "room_ended"
+
+
+@dataclass(frozen=True)
+class StreamStart:
+    """What to send first: a snapshot (after a ``resync`` notice when ``resync``), or the missed events in order.
+    ``seq`` is the last event reflected; ``ended`` says the room is over, so there is nothing live to follow."""
+
+    seq: int
+    snapshot: Snapshot | None = None
+    resync: bool = False
+    missed: list[RoomMessage] = field(default_factory=list)
+    ended: bool = False
+
+
+async def check_can_follow(services: Services, viewer_id: str, room_id: str) -> bool:
+    """Refuse with ``not_found`` when the member may not know the room exists, ``removed_from_room`` when they were
+    removed from it. Whether the room has ended."""
+    async with services.db.read() as conn:
+        found = await repo.get_room(conn, room_id)
+        if found is None:
+            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        room = found[0]
+        banned, let_in, invited = await repo.access_flags(conn, room_id, viewer_id)
+        access = Access(
+            is_admin=await repo.is_admin(conn, viewer_id), banned=banned, let_in=let_in, stage_invite=invited
+        )
+        participant = await repo.get_participant(conn, room_id, viewer_id)
+    if not can_see(room, access, participant):
+        raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+    if banned:
+        raise refuse(ErrorCode.REMOVED_FROM_ROOM, "You were removed from this room.")
+    return room.ended
+
+
+async def start_stream(services: Services, viewer_id: str, room_id: str, last_seq: int | None) -> StreamStart:
+    """Where a subscriber starts: the missed events after ``last_seq``, or a snapshot (``resync`` when resuming
+    was asked for but is not possible)."""
+    ended = await check_can_follow(services, viewer_id, room_id)
+    if last_seq is not None:
+        missed = await rooms.events_since(services, viewer_id, room_id, last_seq)
+        if not missed.resync:
+            ended = ended or any(m.name == ROOM_ENDED for m in missed.messages)
+            return StreamStart(seq=missed.seq, missed=missed.messages, ended=ended)
+    view = await rooms.get_snapshot(services, viewer_id, room_id)
+    return StreamStart(
+        seq=view["seq"], snapshot=view, resync=last_seq is not None, ended=view["room"]["ended_at"] is not None
+    )

@@ -1,0 +1,179 @@
+"""CLI layer: the ``salon`` command (Typer). Settings come from flags, then ``SALON_*`` variables."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from salon.app import accounts, invites
+from salon.app import rooms as room_cases
+from salon.app.services import Services
+from salon.app.sessions import Actor
+from salon.app.settings import Settings
+from salon.domain.errors import DomainError
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Salon: self-hosted live audio rooms.", no_args_is_help=True, add_completion=False)
+invite_app = typer.Typer(help="Invites.", no_args_is_help=True)
+user_app = typer.Typer(help="Members.", no_args_is_help=True)
+room_app = typer.Typer(help="Rooms.", no_args_is_help=True)
+app.add_typer(invite_app, name="invite")
+app.add_typer(user_app, name="user")
+app.add_typer(room_app, name="room")
+
+# The operator at the console acts with admin rights; it is not a member and has no session.
+OPERATOR = Actor(user_id="", username="operator", is_admin=True, session_hash="")
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data folder (default ./data; SALON_DATA_DIR).")]
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="SQLAlchemy URL (default: SQLite in data dir).")
+]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Validate configuration once; a mistake stops here with a readable message."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()]
+        typer.echo("Invalid configuration:\n" + "\n".join(lines), err=True)
+        raise typer.Exit(2) from None
+
+
+def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
+    from salon.web.app import build_services
+
+    async def _main() -> T:
+        services = await build_services(settings)
+        try:
+            return await work(services)
+        except DomainError as exc:
+            typer.echo(f"error: {exc.message} ({exc.code})", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            await services.db.dispose()
+
+    return asyncio.run(_main())
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    public_url: Annotated[
+        str | None, typer.Option(help="The URL people open (links, cookies, Origin).")
+    ] = None,
+    dev: Annotated[bool | None, typer.Option("--dev/--no-dev", help="Development mode.")] = None,
+) -> None:
+    """Serve Salon: apply migrations, print an admin invite on an empty database, listen."""
+    import uvicorn
+
+    from salon.web.app import create_app
+
+    settings = load_settings(
+        host=host, port=port, data_dir=data_dir, database_url=database_url, public_url=public_url, dev=dev
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def bootstrap(services: Services) -> str | None:
+        if await accounts.list_users(services):
+            return None
+        return (await invites.create_operator_invite(services, grants_admin=True)).link
+
+    link = run_with_services(settings, bootstrap)
+    typer.echo(f"Salon is serving on {settings.public_url}  (API docs: {settings.public_url}/api/v1/docs)")
+    if link:
+        typer.echo(f"No members yet. Open this one-time admin invite to create the first account:\n\n  {link}\n")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        ws="websockets-sansio",
+        ws_max_size=65536,
+    )
+
+
+@app.command()
+def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Apply database migrations (serve does this too)."""
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+
+    async def done(_services: Services) -> None:
+        return None
+
+    run_with_services(settings, done)
+    typer.echo("Database is up to date.")
+
+
+@invite_app.command("create")
+def invite_create(
+    admin: Annotated[bool, typer.Option("--admin", help="The new account will be an admin.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a one-time invite link (an operator invite: it spends nobody's quota)."""
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    new = run_with_services(settings, lambda s: invites.create_operator_invite(s, grants_admin=admin))
+    typer.echo(new.link)
+    typer.echo(f"(single use, expires {new.expires_at:%Y-%m-%d %H:%M} UTC)", err=True)
+
+
+@user_app.command("list")
+def user_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List members: id, username, admin, invites left, disabled."""
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    users = run_with_services(settings, accounts.list_users)
+    typer.echo(f"{'id':<18} {'username':<20} {'admin':<5} {'invites':>7}  status")
+    for u in users:
+        status = "disabled" if u.disabled_at else "active"
+        typer.echo(f"{u.id:<18} {u.username:<20} {'yes' if u.is_admin else 'no':<5} {u.invites_left:>7}  {status}")
+
+
+@user_app.command("disable")
+def user_disable(username: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Disable a member: sessions end and log-ins are refused."""
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+
+    async def work(services: Services) -> None:
+        users = await accounts.list_users(services)
+        match = [u for u in users if u.username.casefold() == username.casefold()]
+        if not match:
+            typer.echo(f"error: no member called {username}", err=True)
+            raise typer.Exit(1)
+        await accounts.disable_user(services, OPERATOR, match[0].id)
+
+    run_with_services(settings, work)
+    typer.echo(f"{username} is disabled.")
+
+
+@room_app.command("list")
+def room_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List live rooms."""
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    rooms = run_with_services(settings, room_cases.list_rooms_for_operator)
+    typer.echo(f"{'id':<18} {'type':<7} {'people':>6}  title")
+    for r in rooms:
+        typer.echo(f"{r['id']:<18} {r['type']:<7} {r['people']:>6}  {r['title']}")
+
+
+@room_app.command("end")
+def room_end(room_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """End a live room."""
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    run_with_services(settings, lambda s: room_cases.end_room_as_operator(s, room_id))
+    typer.echo(f"Room {room_id} has ended.")
+
+
+def main() -> None:
+    app()

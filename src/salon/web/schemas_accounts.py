@@ -1,0 +1,207 @@
+"""Web layer: request and response models of the accounts API (members, sessions, invites, waitlist).
+
+Requests forbid unknown fields and bound every string; the domain rules still run in the use cases (they give
+the precise refusals, e.g. ``weak_password``). Responses are built from app-layer results by the ``from_*``
+helpers, so what a viewer may see is decided once, in the use case.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from salon.adapters.db.repo_accounts import UserSummary
+from salon.app.accounts import Profile
+from salon.app.invites import GRANT_MAX, InviteView, NewInvite
+from salon.app.waitlist import CONTACT_MAX, WaitlistEntry
+from salon.domain.accounts import BIO_MAX, DISPLAY_NAME_MAX
+
+API_PREFIX = "/api/v1"  # the same as web/app.py's (which imports this module, so cannot be imported here)
+
+Username = Annotated[str, Field(min_length=1, max_length=64)]
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+Mode = Literal["cookie", "bearer"]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+def avatar_url(name: str | None) -> str | None:
+    return f"{API_PREFIX}/avatars/{name}" if name else None
+
+
+# --- requests ------------------------------------------------------------------------------------------------------
+
+
+class SignupIn(Request):
+    invite_code: Annotated[str, Field(min_length=1, max_length=100)]
+    username: Annotated[str, Field(min_length=3, max_length=20)]
+    display_name: Annotated[str, Field(min_length=1, max_length=DISPLAY_NAME_MAX * 2)]
+    password: Password
+    mode: Mode = "cookie"
+
+
+class LoginIn(Request):
+    username: Username
+    password: Password
+    mode: Mode = "cookie"
+
+
+class ProfileIn(Request):
+    display_name: Annotated[str | None, Field(min_length=1, max_length=DISPLAY_NAME_MAX * 2)] = None
+    bio: Annotated[str | None, Field(max_length=BIO_MAX * 2)] = None
+
+
+class GrantIn(Request):
+    count: Annotated[int, Field(ge=1, le=GRANT_MAX)]
+
+
+class WaitlistIn(Request):
+    name: Annotated[str, Field(min_length=1, max_length=DISPLAY_NAME_MAX * 2)]
+    contact: Annotated[str, Field(min_length=1, max_length=CONTACT_MAX * 2)]
+
+
+# --- responses -----------------------------------------------------------------------------------------------------
+
+
+class UserSummaryOut(Response):
+    id: str
+    username: str
+    display_name: str
+    avatar_url: str | None
+
+    @classmethod
+    def from_summary(cls, s: UserSummary | None) -> UserSummaryOut | None:
+        if s is None:
+            return None
+        return cls(id=s.id, username=s.username, display_name=s.display_name, avatar_url=avatar_url(s.avatar))
+
+
+class ProfileOut(Response):
+    id: str
+    username: str
+    display_name: str
+    bio: str
+    avatar_url: str | None
+    created_at: datetime
+    is_admin: bool
+    invited_by: UserSummaryOut | None = Field(description="Shown to the member themself and to admins only.")
+    invites_left: int | None = Field(description="Shown to the member themself only.")
+    disabled: bool | None = Field(description="Shown to admins only.")
+
+    @classmethod
+    def from_profile(cls, p: Profile) -> ProfileOut:
+        return cls(
+            id=p.id,
+            username=p.username,
+            display_name=p.display_name,
+            bio=p.bio,
+            avatar_url=avatar_url(p.avatar),
+            created_at=p.created_at,
+            is_admin=p.is_admin,
+            invited_by=UserSummaryOut.from_summary(p.invited_by),
+            invites_left=p.invites_left,
+            disabled=p.disabled,
+        )
+
+
+class AuthOut(Response):
+    user: ProfileOut
+    token: str | None = Field(description="The bearer token (bearer mode only). Shown once.")
+    csrf_token: str | None = Field(description="Send it as X-CSRF-Token with unsafe requests (cookie mode only).")
+
+
+class SessionOut(Response):
+    user: ProfileOut
+    kind: Mode
+    csrf_token: str | None = Field(description="Send it as X-CSRF-Token with unsafe requests (cookie sessions).")
+    expires_at: datetime
+
+
+class LoggedOutOut(Response):
+    sessions_ended: int
+
+
+class InviteCheckOut(Response):
+    valid: bool
+
+
+class InviteOut(Response):
+    id: str
+    status: Literal["open", "used", "revoked", "expired"]
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    used_by: UserSummaryOut | None
+
+    @classmethod
+    def from_view(cls, v: InviteView) -> InviteOut:
+        return cls(
+            id=v.id,
+            status=v.status,
+            created_at=v.created_at,
+            expires_at=v.expires_at,
+            used_at=v.used_at,
+            used_by=UserSummaryOut.from_summary(v.used_by),
+        )
+
+
+class MyInvitesOut(Response):
+    invites: list[InviteOut]
+    invites_left: int
+
+
+class NewInviteOut(Response):
+    id: str
+    code: str = Field(description="The invite code. Shown once: only its hash is stored.")
+    link: str
+    expires_at: datetime
+    invites_left: int | None
+
+    @classmethod
+    def from_new(cls, n: NewInvite) -> NewInviteOut:
+        return cls(id=n.id, code=n.code, link=n.link, expires_at=n.expires_at, invites_left=n.invites_left)
+
+
+class InvitesLeftOut(Response):
+    invites_left: int
+
+
+class UserStateOut(Response):
+    id: str
+    disabled: bool
+
+
+class WaitlistAcceptedOut(Response):
+    message: str
+
+
+class WaitlistEntryOut(Response):
+    id: str
+    name: str
+    created_at: datetime
+    contact: str | None = Field(description="Shown to admins only.")
+
+    @classmethod
+    def from_entry(cls, e: WaitlistEntry) -> WaitlistEntryOut:
+        return cls(id=e.id, name=e.name, created_at=e.created_at, contact=e.contact)
+
+
+class WaitlistOut(Response):
+    entries: list[WaitlistEntryOut]
+
+
+class NominationOut(Response):
+    entry: WaitlistEntryOut
+    invite: NewInviteOut
+
+
+class AvatarOut(Response):
+    avatar_url: str | None

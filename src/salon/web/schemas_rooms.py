@@ -1,0 +1,116 @@
+"""Web layer: request and response models for rooms (validated at the edge, documented in OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from salon.domain.rooms import DESCRIPTION_MAX, TITLE_MAX, TOPIC_MAX, TOPICS_MAX
+
+UserId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateRoom(Strict):
+    title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX)]
+    description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] = ""
+    topics: Annotated[list[Annotated[str, Field(max_length=TOPIC_MAX)]], Field(max_length=TOPICS_MAX)] = []
+    type: Literal["open", "social", "closed"] = "open"
+    capacity: Annotated[int | None, Field(ge=2)] = None
+
+
+class Target(Strict):
+    user_id: UserId
+
+
+class MuteTarget(Strict):
+    user_id: UserId
+    lock: bool = False
+
+
+class ModeratorChange(Strict):
+    user_id: UserId
+    make: bool
+
+
+class HandsSetting(Strict):
+    enabled: bool
+
+
+class SelfMute(Strict):
+    muted: bool
+
+
+class UserCard(BaseModel):
+    id: str
+    username: str
+    display_name: str
+    avatar_url: str | None
+
+
+class ParticipantOut(BaseModel):
+    user: UserCard
+    role: Literal["moderator", "speaker", "listener"]
+    joined_at: str
+    stage_since: str | None
+    hand_raised_at: str | None
+    muted: bool
+    mute_locked: bool
+    invited_up: bool
+
+
+class RoomOut(BaseModel):
+    id: str
+    title: str
+    description: str
+    topics: list[str]
+    type: Literal["open", "social", "closed"]
+    capacity: int
+    hands_enabled: bool
+    created_by: str
+    created_at: str
+    ended_at: str | None
+    audience_batched: bool
+
+
+class SnapshotOut(BaseModel):
+    """A room as a client starts from. ``seq`` is the last event reflected; ``audience`` lists every listener
+    until the room is big (``room.audience_batched``), then only raised hands and invitations up."""
+
+    room: RoomOut
+    seq: int
+    stage: list[ParticipantOut]
+    audience: list[ParticipantOut]
+    listener_count: int
+
+
+class RoomListItem(BaseModel):
+    room: RoomOut
+    stage: list[ParticipantOut]
+    speaker_count: int
+    listener_count: int
+
+
+class CommandDone(BaseModel):
+    """The seq of the last event the command produced (-1 when nothing changed)."""
+
+    seq: int
+
+
+class EventOut(BaseModel):
+    seq: int
+    name: str
+    data: dict[str, Any]
+
+
+class MissedEvents(BaseModel):
+    """Events after ``after``, in order; or ``resync: true`` when they are older than the retained window (load a
+    fresh snapshot)."""
+
+    events: list[EventOut]
+    resync: bool
+    seq: int

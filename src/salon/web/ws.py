@@ -1,0 +1,303 @@
+"""Web layer: the live event stream, one WebSocket per client at ``/api/v1/ws``.
+
+The handshake checks Origin (an ``Origin`` must be one of ours; a cookie session must send one, bearer clients may
+omit it) and authenticates the session, then sends ``hello``. Each client message is size-capped, rate limited per
+connection, validated against ``ws_protocol`` and dispatched to one handler per op; every refusal is an ``error``
+frame and the connection stays usable. Frames leave through the hub's per-connection queue, so replies and room
+events reach a client in one order. Disconnecting does not leave rooms: a client that reconnects resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
+
+import orjson
+from fastapi import APIRouter, WebSocket
+from limits import RateLimitItemPerSecond
+from pydantic import BaseModel
+from starlette.types import Message
+
+from salon.app import rooms, stage, streams
+from salon.app.ratelimit import Limit
+from salon.app.room_commands import Result
+from salon.app.services import Services
+from salon.domain.errors import DomainError, ErrorCode, refuse
+from salon.web import ws_protocol as protocol
+from salon.web.auth import Actor, websocket_actor
+from salon.web.deps import get_services
+from salon.web.errors import (
+    WS_CLOSE_FORBIDDEN_ORIGIN,
+    WS_CLOSE_NOT_AUTHENTICATED,
+    WS_CLOSE_RATE_LIMITED,
+    WS_CLOSE_SESSION_ENDED,
+)
+from salon.web.hub import Connection, Hub
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["events"])
+
+FLOOD_FACTOR = 3  # a client sending at more than this many times its rate limit is disconnected
+MAX_SUBSCRIPTIONS = 50
+_UNREADABLE = object()
+
+
+class Session:
+    """One authenticated connection: who it is, and the rate limits it runs under."""
+
+    def __init__(self, services: Services, hub: Hub, conn: Connection, actor: Actor) -> None:
+        self.services = services
+        self.hub = hub
+        self.conn = conn
+        self.actor = actor
+        self.key = services.ids.new_id()
+        per_second = services.settings.ws_messages_per_second * FLOOD_FACTOR
+        self.flood = Limit("ws_flood", RateLimitItemPerSecond(per_second), "Far too many messages; disconnected.")
+
+    @property
+    def user_id(self) -> str:
+        return self.actor.user_id
+
+    def send(self, frame: dict[str, Any]) -> None:
+        self.hub.send(self.conn, frame)
+
+    async def handle(self, raw: str | bytes) -> None:
+        """Answer one client message with a ``reply`` or an ``error`` frame; never raise for a client mistake.
+        Every message counts against the rate limit, whether it parses or not."""
+        decoded: object = _UNREADABLE
+        if len(raw) <= protocol.MAX_MESSAGE_CHARS:
+            with contextlib.suppress(orjson.JSONDecodeError):
+                decoded = orjson.loads(raw)
+        ref = protocol.ref_of(decoded)
+        try:
+            if not await self._within_limits():
+                return
+            if len(raw) > protocol.MAX_MESSAGE_CHARS:
+                raise refuse(ErrorCode.PAYLOAD_TOO_LARGE, "Message too large.", max_chars=protocol.MAX_MESSAGE_CHARS)
+            if not isinstance(decoded, dict):
+                raise refuse(ErrorCode.INVALID_INPUT, "Messages are JSON objects: {op, ref, data}.")
+            message = protocol.parse(decoded)
+            if self.conn.closed:
+                return
+            data = await HANDLERS[type(message)](self, message)
+            self.send(protocol.reply(ref, data))
+        except DomainError as exc:
+            self.send(protocol.error(ref, exc))
+        except Exception:
+            log.exception("ws %s: op failed", self.conn.id)
+            self.send(protocol.internal_error(ref))
+
+    async def _within_limits(self) -> bool:
+        limits = self.services.limits
+        try:
+            await limits.hit(self.flood, self.key)
+        except DomainError:
+            log.info("ws %s (user %s): flooding, disconnected", self.conn.id, self.user_id)
+            self.hub.close(self.conn, WS_CLOSE_RATE_LIMITED, "too many messages")
+            return False
+        await limits.hit(limits.ws_message, self.key)
+        return True
+
+
+# --- one handler per op ------------------------------------------------------------------------------------------
+
+Op = TypeVar("Op", bound=BaseModel)
+Reply = dict[str, Any]
+Handler = Callable[[Session, Op], Awaitable[Reply]]
+HANDLERS: dict[type[BaseModel], Callable[[Session, Any], Awaitable[Reply]]] = {}
+
+
+def handles(model: type[Op]) -> Callable[[Handler[Op]], Handler[Op]]:
+    def register(handler: Handler[Op]) -> Handler[Op]:
+        HANDLERS[model] = handler
+        return handler
+
+    return register
+
+
+def _seq(result: Result) -> Reply:
+    return {"seq": result.seq}
+
+
+@handles(protocol.Subscribe)
+async def _subscribe(s: Session, m: protocol.Subscribe) -> Reply:
+    room_id = m.data.room_id
+    if len(s.conn.rooms) >= MAX_SUBSCRIPTIONS and room_id not in s.conn.rooms:
+        raise refuse(ErrorCode.INVALID_INPUT, "Too many rooms followed on one connection.", max=MAX_SUBSCRIPTIONS)
+    s.hub.begin_subscribe(s.conn, room_id)  # buffer from now on: nothing falls between the start and live events
+    try:
+        start = await streams.start_stream(s.services, s.user_id, room_id, m.data.last_seq)
+    except BaseException:
+        s.hub.cancel_subscribe(s.conn, room_id)
+        raise
+    frames: list[dict[str, Any]] = [protocol.event(e) for e in start.missed]
+    if start.snapshot is not None:
+        if start.resync:
+            frames.append(protocol.resync(room_id, start.seq))
+        frames.append(protocol.snapshot(room_id, start.snapshot))
+    if not s.hub.finish_subscribe(s.conn, room_id, frames, start.seq, ended=start.ended):
+        raise refuse(ErrorCode.REMOVED_FROM_ROOM, "You were removed from this room.")
+    return {"room_id": room_id, "seq": start.seq}
+
+
+@handles(protocol.Unsubscribe)
+async def _unsubscribe(s: Session, m: protocol.Unsubscribe) -> Reply:
+    s.hub.unsubscribe(s.conn, m.data.room_id)
+    return {"room_id": m.data.room_id}
+
+
+@handles(protocol.Ping)
+async def _ping(s: Session, m: protocol.Ping) -> Reply:
+    return {}
+
+
+@handles(protocol.Join)
+async def _join(s: Session, m: protocol.Join) -> Reply:
+    return _seq(await stage.join(s.services, s.user_id, m.data.room_id))
+
+
+@handles(protocol.Leave)
+async def _leave(s: Session, m: protocol.Leave) -> Reply:
+    return _seq(await stage.leave(s.services, s.user_id, m.data.room_id))
+
+
+@handles(protocol.RaiseHand)
+async def _raise_hand(s: Session, m: protocol.RaiseHand) -> Reply:
+    return _seq(await stage.raise_hand(s.services, s.user_id, m.data.room_id))
+
+
+@handles(protocol.LowerHand)
+async def _lower_hand(s: Session, m: protocol.LowerHand) -> Reply:
+    return _seq(await stage.lower_hand(s.services, s.user_id, m.data.room_id))
+
+
+@handles(protocol.SetHandsEnabled)
+async def _set_hands_enabled(s: Session, m: protocol.SetHandsEnabled) -> Reply:
+    return _seq(await stage.set_hands_enabled(s.services, s.user_id, m.data.room_id, m.data.enabled))
+
+
+@handles(protocol.InviteUp)
+async def _invite_up(s: Session, m: protocol.InviteUp) -> Reply:
+    return _seq(await stage.invite_up(s.services, s.user_id, m.data.room_id, m.data.user_id))
+
+
+@handles(protocol.AcceptInvite)
+async def _accept_invite(s: Session, m: protocol.AcceptInvite) -> Reply:
+    return _seq(await stage.accept_stage_invite(s.services, s.user_id, m.data.room_id))
+
+
+@handles(protocol.DeclineInvite)
+async def _decline_invite(s: Session, m: protocol.DeclineInvite) -> Reply:
+    return _seq(await stage.decline_stage_invite(s.services, s.user_id, m.data.room_id))
+
+
+@handles(protocol.Mute)
+async def _mute(s: Session, m: protocol.Mute) -> Reply:
+    return _seq(await stage.mute(s.services, s.user_id, m.data.room_id, m.data.user_id, m.data.lock))
+
+
+@handles(protocol.UnlockMute)
+async def _unlock_mute(s: Session, m: protocol.UnlockMute) -> Reply:
+    return _seq(await stage.unlock_mute(s.services, s.user_id, m.data.room_id, m.data.user_id))
+
+
+@handles(protocol.SelfMute)
+async def _self_mute(s: Session, m: protocol.SelfMute) -> Reply:
+    return _seq(await stage.set_self_muted(s.services, s.user_id, m.data.room_id, m.data.muted))
+
+
+@handles(protocol.MoveToAudience)
+async def _move_to_audience(s: Session, m: protocol.MoveToAudience) -> Reply:
+    return _seq(await stage.move_to_audience(s.services, s.user_id, m.data.room_id, m.data.user_id))
+
+
+@handles(protocol.SetModerator)
+async def _set_moderator(s: Session, m: protocol.SetModerator) -> Reply:
+    return _seq(await stage.set_moderator(s.services, s.user_id, m.data.room_id, m.data.user_id, m.data.make))
+
+
+@handles(protocol.Remove)
+async def _remove(s: Session, m: protocol.Remove) -> Reply:
+    return _seq(await stage.remove(s.services, s.user_id, m.data.room_id, m.data.user_id))
+
+
+@handles(protocol.LetIn)
+async def _let_in(s: Session, m: protocol.LetIn) -> Reply:
+    return _seq(await stage.let_in(s.services, s.user_id, m.data.room_id, m.data.user_id))
+
+
+@handles(protocol.EndRoom)
+async def _end_room(s: Session, m: protocol.EndRoom) -> Reply:
+    return _seq(await rooms.end_room(s.services, s.user_id, m.data.room_id))
+
+
+_unhandled = set(protocol.WS_OPS.values()) - set(HANDLERS)
+if _unhandled:  # pragma: no cover - a programming error caught at import
+    raise RuntimeError(f"WebSocket ops without a handler: {sorted(m.__name__ for m in _unhandled)}")
+
+
+# --- the endpoint ------------------------------------------------------------------------------------------------
+
+
+def _hub(services: Services) -> Hub:
+    if not isinstance(services.bus, Hub):
+        raise RuntimeError("the WebSocket endpoint needs services.bus to be a web.hub.Hub")
+    return services.bus
+
+
+@router.websocket("/ws")
+async def event_stream(websocket: WebSocket) -> None:
+    services = get_services(websocket)
+    hub = _hub(services)
+    origin = websocket.headers.get("origin")
+    if origin is not None and origin.rstrip("/") not in services.settings.allowed_origins:
+        await websocket.close(WS_CLOSE_FORBIDDEN_ORIGIN, "origin not allowed")
+        return
+    authenticated_at = hub.now()
+    actor = await websocket_actor(websocket)
+    if actor is not None and origin is None and "authorization" not in websocket.headers:
+        # A cookie came without an Origin: only a browser holds our cookie, and browsers always send Origin.
+        await websocket.close(WS_CLOSE_FORBIDDEN_ORIGIN, "origin required")
+        return
+    await websocket.accept()
+    if actor is None:
+        # Accepted first so that a browser can read the code (a refused handshake is opaque to scripts).
+        await websocket.close(WS_CLOSE_NOT_AUTHENTICATED, "not authenticated")
+        return
+    conn = hub.connect(websocket, actor.user_id, actor.session_hash, authenticated_at)
+    if conn is None:
+        await websocket.close(WS_CLOSE_SESSION_ENDED, "session ended")
+        return
+    session = Session(services, hub, conn, actor)
+    session.send(protocol.hello(actor.user_id))
+    try:
+        while (message := await _next_message(websocket, conn)) is not None:
+            raw = message.get("text")
+            if raw is None:
+                raw = cast(bytes, message.get("bytes") or b"")
+            await session.handle(raw)  # an op under way finishes even if the hub lets go meanwhile
+    finally:
+        await hub.finish(conn)
+
+
+async def _next_message(websocket: WebSocket, conn: Connection) -> Message | None:
+    """The client's next message; None once it disconnected or the hub let go of the connection (a closed session,
+    a dropped slow client), even if the client never sends anything again."""
+    if conn.closed:
+        return None
+    receiving = asyncio.ensure_future(websocket.receive())
+    gone = asyncio.ensure_future(conn.gone.wait())
+    try:
+        await asyncio.wait([receiving, gone], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not receiving.done():
+            receiving.cancel()
+    if receiving.cancelled():
+        return None
+    message = receiving.result()
+    return None if message["type"] == "websocket.disconnect" or conn.closed else message
