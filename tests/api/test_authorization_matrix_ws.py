@@ -1,0 +1,123 @@
+"""The authorization matrix over the WebSocket: every op in ``WS_OPS`` × every kind of caller, on a real server.
+
+Room commands expect exactly what their HTTP twin expects (tests/support/matrix.py), so the two doors cannot drift
+apart; an op missing from ``WS_EXPECT`` fails ``test_every_ws_op_is_in_the_matrix``. Anonymous callers never get
+as far as an op: the connection is closed with 4401. Runs on SQLite only (see test_authorization_matrix.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from salon.adapters.db.database import Database
+from salon.adapters.db.migrate import upgrade
+from salon.app.fakes import FakeClock, FakeMedia
+from salon.app.ratelimit import RateLimits
+from salon.app.services import Services
+from salon.app.settings import Settings
+from salon.app.system import RandomIds
+from salon.web.app import create_app
+from salon.web.errors import WS_CLOSE_NOT_AUTHENTICATED
+from salon.web.hub import Hub
+from salon.web.ws_protocol import WS_OPS
+from tests.support.matrix import EVERY_MEMBER, REMOVED, ROLES, ROOM_OPS, row, scene, token
+
+Expect = dict[str, tuple[int, str | None]]
+
+# op → (the HTTP row whose expectations it shares, or its own; the data it sends, with placeholders)
+WS_EXPECT: dict[str, tuple[Expect, dict[str, Any]]] = {
+    "subscribe": (row(**{**EVERY_MEMBER, "removed": REMOVED}), {"room_id": "{room}"}),
+    "unsubscribe": (row(**EVERY_MEMBER), {"room_id": "{room}"}),
+    "ping": (row(**EVERY_MEMBER), {}),
+    "join": (ROOM_OPS["join"].expect, {"room_id": "{room}"}),
+    "leave": (ROOM_OPS["leave"].expect, {"room_id": "{room}"}),
+    "raise_hand": (ROOM_OPS["raise_hand"].expect, {"room_id": "{room}"}),
+    "lower_hand": (ROOM_OPS["lower_hand"].expect, {"room_id": "{room}"}),
+    "set_hands_enabled": (ROOM_OPS["hands"].expect, {"room_id": "{room}", "enabled": False}),
+    "invite_up": (ROOM_OPS["invite_up"].expect, {"room_id": "{room}", "user_id": "{lis}"}),
+    "accept_invite": (ROOM_OPS["accept"].expect, {"room_id": "{room}"}),
+    "decline_invite": (ROOM_OPS["decline"].expect, {"room_id": "{room}"}),
+    "mute": (ROOM_OPS["mute"].expect, {"room_id": "{room}", "user_id": "{spk}", "lock": True}),
+    "unlock_mute": (ROOM_OPS["unlock"].expect, {"room_id": "{room}", "user_id": "{spk}"}),
+    "self_mute": (ROOM_OPS["self_mute"].expect, {"room_id": "{room}", "muted": False}),
+    "move_to_audience": (ROOM_OPS["move_down"].expect, {"room_id": "{room}", "user_id": "{spk}"}),
+    "set_moderator": (ROOM_OPS["moderators"].expect, {"room_id": "{room}", "user_id": "{spk}", "make": True}),
+    "remove": (ROOM_OPS["remove"].expect, {"room_id": "{room}", "user_id": "{lis}"}),
+    "let_in": (ROOM_OPS["let_in"].expect, {"room_id": "{room}", "user_id": "{out}"}),
+    "end_room": (ROOM_OPS["end"].expect, {"room_id": "{room}"}),
+}
+
+
+def test_every_ws_op_is_in_the_matrix() -> None:
+    assert set(WS_OPS) == set(WS_EXPECT)
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[tuple[Services, str]]:
+    settings = Settings(data_dir=tmp_path / "data", dev=True, secret_key="x" * 40, ws_messages_per_second=1000)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'matrix.db'}")
+    await upgrade(db)
+    services = Services(
+        settings, db, FakeClock(), RandomIds(), Hub(settings), FakeMedia(), RateLimits(settings), settings.secret_key
+    )
+    app = create_app(settings, services)
+    app.state.services = services
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("uvicorn stopped before it started")
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield services, f"ws://127.0.0.1:{port}/api/v1/ws"
+    server.should_exit = True
+    await task
+    await db.dispose()
+
+
+async def _outcome(url: str, bearer: str | None, op: str, data: dict[str, Any]) -> tuple[str, str | None]:
+    """("reply", None), ("error", code) or ("closed", close code)."""
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
+    async with connect(url, additional_headers=headers, proxy=None) as ws:
+        try:
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert hello["type"] == "hello"
+            await ws.send(json.dumps({"op": op, "ref": 1, "data": data}))
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                if frame["type"] in {"reply", "error"} and frame["ref"] == 1:
+                    return ("reply", None) if frame["type"] == "reply" else ("error", frame["error"]["code"])
+        except ConnectionClosed:
+            return "closed", str(ws.close_code)
+
+
+@pytest.mark.parametrize("op", sorted(WS_EXPECT))
+async def test_ws_authorization_matrix(op: str, live: tuple[Services, str]) -> None:
+    services, url = live
+    expect, template = WS_EXPECT[op]
+    failures = []
+    for n, role in enumerate(ROLES):
+        ids, names = await scene(services, n)
+        bearer = None if role == "anonymous" else await token(services, ids[role])
+        data = {k: v.format(**names) if isinstance(v, str) else v for k, v in template.items()}
+        got = await _outcome(url, bearer, op, data)
+        status, code = expect[role]
+        if role == "anonymous":
+            wanted: tuple[str, str | None] = ("closed", str(WS_CLOSE_NOT_AUTHENTICATED))
+        elif status < 400:
+            wanted = ("reply", None)
+        else:
+            wanted = ("error", code)
+        if got != wanted:
+            failures.append(f"{role}: expected {wanted}, got {got}")
+    assert failures == []

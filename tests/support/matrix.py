@@ -1,0 +1,111 @@
+"""Test support: the callers and the expected outcomes of the authorization matrix, shared by the HTTP and the
+WebSocket matrices (tests/api/test_authorization_matrix*.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from salon.app import stage
+from salon.app.rooms import NewRoom, create_room
+from salon.app.services import Services
+from salon.app.sessions import create_session
+from salon.domain.rooms import RoomType
+from tests.support.people import add_member
+
+ROLES = (
+    "anonymous",
+    "outsider",
+    "listener",
+    "hand_raised",
+    "speaker",
+    "moderator",
+    "removed",
+    "other_moderator",
+    "admin",
+)
+
+OK = (200, None)
+CREATED = (201, None)
+UNAUTH = (401, "not_authenticated")
+NOT_IN = (409, "not_in_room")
+FORBID = (403, "not_allowed")
+CONFLICT = (409, "conflict")
+REMOVED = (403, "removed_from_room")
+
+
+def row(**cells: tuple[int, str | None]) -> dict[str, tuple[int, str | None]]:
+    """Defaults: anonymous → 401; outsiders (not in the room) → not_in_room; people in the room → not_allowed."""
+    base = {
+        "anonymous": UNAUTH,
+        "outsider": NOT_IN,
+        "removed": NOT_IN,
+        "other_moderator": NOT_IN,
+        "admin": NOT_IN,
+        "listener": FORBID,
+        "hand_raised": FORBID,
+        "speaker": FORBID,
+        "moderator": FORBID,
+    }
+    base.update(cells)
+    assert set(base) == set(ROLES)
+    return base
+
+
+EVERY_MEMBER = {r: OK for r in ROLES if r != "anonymous"}
+IN_ROOM_OK = {r: OK for r in ("listener", "hand_raised", "speaker", "moderator")}
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    expect: dict[str, tuple[int, str | None]]
+
+
+# Targets: "{spk}" is the speaker, "{lis}" the listener, "{out}" the outsider.
+ROOM_OPS: dict[str, Op] = {
+    "snapshot": Op("GET", "/rooms/{room}", None, row(**EVERY_MEMBER)),
+    "events": Op("GET", "/rooms/{room}/events?after=0", None, row(**EVERY_MEMBER)),
+    "join": Op("POST", "/rooms/{room}/join", None, row(**{**EVERY_MEMBER, "removed": REMOVED})),
+    "leave": Op("POST", "/rooms/{room}/leave", None, row(**IN_ROOM_OK)),
+    "raise_hand": Op(
+        "POST", "/rooms/{room}/hand/raise", None, row(listener=OK, hand_raised=OK, speaker=CONFLICT, moderator=CONFLICT)
+    ),
+    "lower_hand": Op("POST", "/rooms/{room}/hand/lower", None, row(**IN_ROOM_OK)),
+    "hands": Op("POST", "/rooms/{room}/hands", {"enabled": False}, row(moderator=OK)),
+    "invite_up": Op("POST", "/rooms/{room}/invite-up", {"user_id": "{lis}"}, row(moderator=OK)),
+    "accept": Op("POST", "/rooms/{room}/invite-up/accept", None, row(speaker=CONFLICT, moderator=CONFLICT)),
+    "decline": Op("POST", "/rooms/{room}/invite-up/decline", None, row()),
+    "mute": Op("POST", "/rooms/{room}/mute", {"user_id": "{spk}", "lock": True}, row(moderator=OK)),
+    "unlock": Op("POST", "/rooms/{room}/unlock-mute", {"user_id": "{spk}"}, row(moderator=OK)),
+    "self_mute": Op("POST", "/rooms/{room}/self-mute", {"muted": False}, row(speaker=OK, moderator=OK)),
+    "move_down": Op("POST", "/rooms/{room}/move-to-audience", {"user_id": "{spk}"}, row(speaker=OK, moderator=OK)),
+    "moderators": Op("POST", "/rooms/{room}/moderators", {"user_id": "{spk}", "make": True}, row(moderator=OK)),
+    "remove": Op("POST", "/rooms/{room}/remove", {"user_id": "{lis}"}, row(moderator=OK)),
+    "let_in": Op("POST", "/rooms/{room}/let-in", {"user_id": "{out}"}, row(moderator=OK)),
+    "end": Op("POST", "/rooms/{room}/end", None, row(moderator=OK, admin=OK)),
+    "create": Op("POST", "/rooms", {"title": "Another"}, {**{r: CREATED for r in ROLES}, "anonymous": UNAUTH}),
+    "list": Op("GET", "/rooms", None, {**{r: OK for r in ROLES}, "anonymous": UNAUTH}),
+}
+
+
+async def scene(services: Services, n: int) -> tuple[dict[str, str], dict[str, str]]:
+    """A live room with one person of each kind; returns (user ids by role, ids used in bodies and paths)."""
+    ids = {role: await add_member(services, f"{role[:10]}{n}", admin=role == "admin") for role in ROLES[1:]}
+    mod, spk = ids["moderator"], ids["speaker"]
+    room = (await create_room(services, mod, NewRoom("Matrix", "", [], RoomType.OPEN)))["room"]["id"]
+    for who in ("speaker", "listener", "hand_raised", "removed"):
+        await stage.join(services, ids[who], room)
+    await stage.invite_up(services, mod, room, spk)
+    await stage.accept_stage_invite(services, spk, room)
+    await stage.raise_hand(services, ids["hand_raised"], room)
+    await stage.remove(services, mod, room, ids["removed"])
+    await create_room(services, ids["other_moderator"], NewRoom("Elsewhere", "", [], RoomType.OPEN))
+    return ids, {"room": room, "spk": spk, "lis": ids["listener"], "out": ids["outsider"]}
+
+
+async def token(services: Services, user_id: str) -> str:
+    async with services.db.transaction() as conn:
+        return (await create_session(services, conn, user_id, "bearer")).token
