@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -25,10 +24,10 @@ from salon.app.ratelimit import RateLimits
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.app.system import RandomIds
-from salon.web.app import create_app
 from salon.web.errors import WS_CLOSE_NOT_AUTHENTICATED
 from salon.web.hub import Hub
 from salon.web.ws_protocol import WS_OPS
+from tests.support.live_server import serve
 from tests.support.matrix import EVERY_MEMBER, REMOVED, ROLES, ROOM_OPS, row, scene, token
 
 Expect = dict[str, tuple[int, str | None]]
@@ -69,19 +68,8 @@ async def live(tmp_path: Path) -> AsyncIterator[tuple[Services, str]]:
     services = Services(
         settings, db, FakeClock(), RandomIds(), Hub(settings), FakeMedia(), RateLimits(settings), settings.secret_key
     )
-    app = create_app(settings, services)
-    app.state.services = services
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("uvicorn stopped before it started")
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield services, f"ws://127.0.0.1:{port}/api/v1/ws"
-    server.should_exit = True
-    await task
+    async with serve(services) as port:
+        yield services, f"ws://127.0.0.1:{port}/api/v1/ws"
     await db.dispose()
 
 

@@ -41,16 +41,22 @@ async def test_only_the_code_hash_is_stored(services: Services) -> None:
     assert stored == hashlib.sha256(new.code.encode()).hexdigest()
 
 
-async def test_admins_do_not_spend_quota(services: Services) -> None:
+async def test_admins_spend_quota_and_can_grant_themselves_more(services: Services) -> None:
     root = await member(services, "root", admin=True)
-    made = [await invites.create_invite(services, root) for _ in range(4)]
-    assert {m.invites_left for m in made} == {services.settings.invites_per_member}
+    made = [await invites.create_invite(services, root) for _ in range(2)]
+    assert [m.invites_left for m in made] == [1, 0]
+    with pytest.raises(DomainError) as exc:
+        await invites.create_invite(services, root)
+    assert exc.value.code is ErrorCode.NO_INVITES_LEFT
+    assert await invites.grant_invites(services, root, root.user_id, 3) == 3
+    assert (await invites.create_invite(services, root)).invites_left == 2
 
 
 async def test_invite_creation_is_rate_limited(services: Services) -> None:
     settings = services.settings.model_copy(update={"invites_per_hour": 2})
     services.limits = RateLimits(settings)
     root = await member(services, "root", admin=True)
+    await invites.grant_invites(services, root, root.user_id, 5)
     await invites.create_invite(services, root)
     await invites.create_invite(services, root)
     with pytest.raises(DomainError) as exc:
@@ -128,12 +134,14 @@ async def test_others_cannot_see_or_revoke_my_invites_but_admins_can(services: S
         await invites.revoke_invite(services, bob, "no-such-invite")
     assert exc.value.code is ErrorCode.NOT_FOUND
     assert (await invites.list_my_invites(services, bob)).invites == []
-    # The admin's own quota does not change; the slot returns to ada.
-    assert await invites.revoke_invite(services, root, new.id) == services.settings.invites_per_member
+    # An admin may revoke it; the slot returns to ada, not to the admin (who spent two inviting ada and bob).
+    assert await invites.revoke_invite(services, root, new.id) == services.settings.invites_per_member - 2
     assert (await invites.list_my_invites(services, ada)).invites_left == 2
 
 
-async def test_revoking_an_admin_or_operator_invite_returns_nothing(services: Services) -> None:
+async def test_revoking_gives_the_slot_back_to_its_creator_and_an_operator_invite_returns_nothing(
+    services: Services,
+) -> None:
     root = await member(services, "root", admin=True)
     mine = await invites.create_invite(services, root)
     operator = await invites.create_operator_invite(services)
@@ -168,6 +176,7 @@ async def test_admins_grant_invites(services: Services) -> None:
 
 async def test_list_is_newest_first(services: Services, clock: FakeClock) -> None:
     root = await member(services, "root", admin=True)
+    await invites.grant_invites(services, root, root.user_id, 1)
     ids = []
     for _ in range(3):
         ids.append((await invites.create_invite(services, root)).id)

@@ -2,7 +2,8 @@
 
 An invite code is ``ids.new_secret()`` (256 random bits), shown once in its link ``{public_url}/invite/{code}``
 and stored only as its SHA-256 digest (a fast hash is enough for a 256-bit random value). Members spend one of
-their quota per invite; admins' and operators' invites spend nothing.
+their quota per invite, admins included (an admin grants themself more when needed); operators' invites (the CLI)
+spend nothing.
 """
 
 from __future__ import annotations
@@ -92,9 +93,8 @@ async def issue_invite(
 
 
 async def spend_quota(conn: AsyncConnection, actor: Actor) -> None:
-    """Take one invite from a member's quota (admins spend nothing); ``no_invites_left`` when it is empty."""
-    if actor.is_admin:
-        return
+    """Take one invite from a member's quota; ``no_invites_left`` when it is empty. Admins hold a quota too, so the
+    growth rule is visible to everyone; they can grant themselves more."""
     if not await repo.spend_invite(conn, actor.user_id):
         raise refuse(ErrorCode.NO_INVITES_LEFT, "You have no invites left.")
 
@@ -141,7 +141,7 @@ async def list_my_invites(services: Services, actor: Actor) -> MyInvites:
 
 
 async def revoke_invite(services: Services, actor: Actor, invite_id: str) -> int:
-    """Revoke an unused invite (its creator, or an admin); the slot goes back to a member creator.
+    """Revoke an unused invite (its creator, or an admin); the slot goes back to its creator.
 
     Returns the actor's invites left afterwards.
     """
@@ -152,7 +152,7 @@ async def revoke_invite(services: Services, actor: Actor, invite_id: str) -> int
             raise refuse(ErrorCode.CONFLICT, "This invite was used or revoked meanwhile.")
         await repo.unmark_nominated_by_invite(conn, invite.id)
         creator = await repo.get_user(conn, invite.created_by) if invite.created_by else None
-        if creator is not None and not creator.is_admin:
+        if creator is not None:
             await repo.add_invites(conn, creator.id, 1)
         return await repo.invites_left(conn, actor.user_id)
 
