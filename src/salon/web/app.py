@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from salon.adapters.db.database import Database
 from salon.adapters.db.migrate import upgrade
@@ -20,6 +21,8 @@ from salon.app.settings import Settings
 from salon.app.system import RandomIds, SystemClock
 from salon.web.errors import install_error_handlers
 from salon.web.hub import Hub
+from salon.web.pages import STATIC
+from salon.web.pages import router as pages_router
 from salon.web.routes_accounts import router as accounts_router
 from salon.web.routes_rooms import router as rooms_router
 from salon.web.ws import router as ws_router
@@ -78,5 +81,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(accounts_router, prefix=API_PREFIX)
     app.include_router(rooms_router, prefix=API_PREFIX)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ws_router, prefix=API_PREFIX)
     return app
