@@ -10,6 +10,7 @@ import pytest
 
 from salon.app import audience, stage
 from salon.app.fakes import FakeClock, FakeMedia, RecordingBus
+from salon.app.ports import RoomMessage
 from salon.app.room_commands import Result
 from salon.app.rooms import NewRoom, create_room, end_room, events_since, get_snapshot
 from salon.app.services import Services
@@ -246,3 +247,35 @@ async def test_resume_returns_missed_events_or_resync(services: Services) -> Non
     assert late.messages == []
     recent = await events_since(services, ann, room, late.seq - 3)
     assert [m.seq for m in recent.messages] == [late.seq - 2, late.seq - 1, late.seq]
+
+
+class CommitCheckingBus(RecordingBus):
+    """A bus that, when handed events, reads them back through a separate connection: they must be committed."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+        self.checked = 0
+
+    async def publish_room(self, messages: list[RoomMessage]) -> None:
+        from salon.adapters.db import repo_rooms
+
+        async with self.services.db.read() as conn:
+            stored = await repo_rooms.events_after(conn, messages[0].room_id, messages[0].seq - 1)
+        assert [(s, n) for s, n, _ in stored][: len(messages)] == [(m.seq, m.name) for m in messages]
+        self.checked += len(messages)
+        await super().publish_room(messages)
+
+
+async def test_events_are_published_only_after_their_commit(services: Services) -> None:
+    bus = CommitCheckingBus(services)
+    services.bus = bus
+    mod = await add_member(services, "moda")
+    ann = await add_member(services, "ann")
+    room = (await create_room(services, mod, NewRoom("Commit", "", [], RoomType.OPEN)))["room"]["id"]
+    await stage.join(services, ann, room)
+    await stage.raise_hand(services, ann, room)
+    await stage.invite_up(services, mod, room, ann)
+    await stage.accept_stage_invite(services, ann, room)
+    await end_room(services, mod, room)
+    assert bus.checked == 5

@@ -132,3 +132,10 @@ def require_admin(actor: Actor) -> None:
     """Refuse unless the actor is an admin (use cases call this before any admin-only change)."""
     if not actor.is_admin:
         raise refuse(ErrorCode.NOT_ALLOWED, "Only an admin can do this.")
+
+
+async def standing_sessions(services: Services, token_hashes: list[str]) -> set[str]:
+    """Which of these sessions still stand. Sessions can end outside this process (``salon user disable`` from the
+    console, another instance, expiry), so the WebSocket layer asks this periodically."""
+    async with services.db.read() as conn:
+        return await repo.live_session_hashes(conn, token_hashes, services.clock.now())

@@ -70,9 +70,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
-    public_url: Annotated[
-        str | None, typer.Option(help="The URL people open (links, cookies, Origin).")
-    ] = None,
+    public_url: Annotated[str | None, typer.Option(help="The URL people open (links, cookies, Origin).")] = None,
     dev: Annotated[bool | None, typer.Option("--dev/--no-dev", help="Development mode.")] = None,
 ) -> None:
     """Serve Salon: apply migrations, print an admin invite on an empty database, listen."""
@@ -145,16 +143,17 @@ def user_disable(username: str, data_dir: DataDir = None, database_url: Database
     """Disable a member: sessions end and log-ins are refused."""
     settings = load_settings(data_dir=data_dir, database_url=database_url)
 
-    async def work(services: Services) -> None:
+    async def work(services: Services) -> str:
         users = await accounts.list_users(services)
         match = [u for u in users if u.username.casefold() == username.casefold()]
         if not match:
             typer.echo(f"error: no member called {username}", err=True)
             raise typer.Exit(1)
         await accounts.disable_user(services, OPERATOR, match[0].id)
+        return match[0].username
 
-    run_with_services(settings, work)
-    typer.echo(f"{username} is disabled.")
+    name = run_with_services(settings, work)
+    typer.echo(f"{name} is disabled. Their sessions have ended.")
 
 
 @room_app.command("list")

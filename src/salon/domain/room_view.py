@@ -81,8 +81,14 @@ def apply_event(view: Snapshot, seq: int, name: str, data: dict[str, Any]) -> Sn
         if p["role"] == Role.LISTENER.value:
             v["listener_count"] += 1
         _place(v, p)
-    elif name in {"hand_raised", "hand_lowered", "stage_invited", "stage_invite_declined",
-                  "role_changed", "mute_changed"}:
+    elif name in {
+        "hand_raised",
+        "hand_lowered",
+        "stage_invited",
+        "stage_invite_declined",
+        "role_changed",
+        "mute_changed",
+    }:
         p = data["participant"]
         where, _old = _pop(v, p["user"]["id"])
         was_listener = where != "stage"  # absent means a listener the batched view did not list

@@ -25,6 +25,7 @@ from salon.web.pages import STATIC
 from salon.web.pages import router as pages_router
 from salon.web.routes_accounts import router as accounts_router
 from salon.web.routes_rooms import router as rooms_router
+from salon.web.sweeper import run_sweeper
 from salon.web.ws import router as ws_router
 
 log = logging.getLogger(__name__)
@@ -57,13 +58,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services if services is not None else await build_services(settings)
-        flusher = asyncio.create_task(run_flusher(app.state.services), name="listener-count-flusher")
+        background = [asyncio.create_task(run_flusher(app.state.services), name="listener-count-flusher")]
+        if isinstance(app.state.services.bus, Hub):
+            background.append(asyncio.create_task(run_sweeper(app.state.services, app.state.services.bus)))
         try:
             yield
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if isinstance(app.state.services.bus, Hub):
                 await app.state.services.bus.close_all()
             if owned:

@@ -126,6 +126,10 @@ class Hub:
     def connection_count(self) -> int:
         return len(self._connections)
 
+    def session_hashes(self) -> list[str]:
+        """The sessions that have live connections."""
+        return list(self._by_session)
+
     def subscribers(self, room_id: str) -> int:
         return len(self._rooms.get(room_id, ()))
 

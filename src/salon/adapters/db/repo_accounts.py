@@ -236,6 +236,18 @@ async def find_session(conn: AsyncConnection, token_hash: str, now: datetime) ->
     )
 
 
+async def live_session_hashes(conn: AsyncConnection, token_hashes: list[str], now: datetime) -> set[str]:
+    """Which of these sessions still stand (not ended, not expired, user not disabled)."""
+    if not token_hashes:
+        return set()
+    query = (
+        select(sessions.c.token_hash)
+        .join(users, users.c.id == sessions.c.user_id)
+        .where(sessions.c.token_hash.in_(token_hashes), sessions.c.expires_at > now, users.c.disabled_at.is_(None))
+    )
+    return set((await conn.execute(query)).scalars())
+
+
 async def delete_session(conn: AsyncConnection, token_hash: str) -> bool:
     result = await conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
     return result.rowcount == 1

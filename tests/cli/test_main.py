@@ -1,0 +1,109 @@
+"""The ``salon`` command: operator invites, members, rooms, migrations and configuration errors (SQLite)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from salon.app import accounts
+from salon.app.rooms import NewRoom, create_room, get_snapshot
+from salon.app.services import Services
+from salon.app.settings import Settings
+from salon.cli.main import app
+from salon.domain.rooms import RoomType
+from salon.web.app import build_services
+from tests.support.accounts import sign_up_code
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SALON_SECRET_KEY", "k" * 40)
+    return tmp_path / "data"
+
+
+def salon(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def run(data_dir: Path, work: object) -> object:
+    async def main() -> object:
+        services = await build_services(Settings(data_dir=data_dir, secret_key="k" * 40))
+        try:
+            return await work(services)  # type: ignore[operator]
+        finally:
+            await services.db.dispose()
+
+    return asyncio.run(main())
+
+
+def test_migrate_creates_the_database(data_dir: Path) -> None:
+    assert "up to date" in salon("migrate", "--data-dir", str(data_dir))
+    assert (data_dir / "salon.db").exists()
+
+
+def test_an_admin_invite_makes_an_admin_and_users_can_be_listed_and_disabled(data_dir: Path) -> None:
+    out = salon("invite", "create", "--admin", "--data-dir", str(data_dir))
+    link = re.search(r"http://127\.0\.0\.1:8000/invite/(\S+)", out)
+    assert link is not None
+    code = link.group(1)
+
+    async def redeem(services: Services) -> bool:
+        return (await sign_up_code(services, code, "root")).user.is_admin
+
+    assert run(data_dir, redeem) is True
+    listing = salon("user", "list", "--data-dir", str(data_dir))
+    assert re.search(r"root\s+yes\s+2\s+active", listing)
+
+    assert "root is disabled" in salon("user", "disable", "ROOT", "--data-dir", str(data_dir))
+
+    async def disabled(services: Services) -> bool:
+        users = await accounts.list_users(services)
+        return users[0].disabled_at is not None
+
+    assert run(data_dir, disabled) is True
+    missing = runner.invoke(app, ["user", "disable", "nobody", "--data-dir", str(data_dir)])
+    assert missing.exit_code == 1
+    assert "no member called nobody" in missing.output
+
+
+def test_rooms_can_be_listed_and_ended(data_dir: Path) -> None:
+    code = re.findall(r"invite/(\S+)", salon("invite", "create", "--data-dir", str(data_dir)))[0]
+
+    async def open_room(services: Services) -> str:
+        ada = await sign_up_code(services, code, "ada")
+        view = await create_room(services, ada.user.id, NewRoom("Late jazz", "", ["jazz"], RoomType.OPEN))
+        return str(view["room"]["id"])
+
+    room_id = run(data_dir, open_room)
+    assert isinstance(room_id, str)
+    assert re.search(
+        rf"{re.escape(room_id)}\s+open\s+1\s+Late jazz", salon("room", "list", "--data-dir", str(data_dir))
+    )
+    assert "has ended" in salon("room", "end", room_id, "--data-dir", str(data_dir))
+
+    async def ended(services: Services) -> object:
+        users = await accounts.list_users(services)
+        return (await get_snapshot(services, users[0].id, room_id))["room"]["ended_at"]
+
+    assert run(data_dir, ended) is not None
+    assert room_id not in salon("room", "list", "--data-dir", str(data_dir))
+    again = runner.invoke(app, ["room", "end", room_id, "--data-dir", str(data_dir)])
+    assert again.exit_code == 1
+    assert "room_ended" in again.output
+
+
+def test_bad_configuration_is_reported_before_anything_starts(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALON_SECRET_KEY", "change-me")
+    result = runner.invoke(app, ["migrate", "--data-dir", str(data_dir)])
+    assert result.exit_code == 2
+    assert "Invalid configuration" in result.output
+    assert "SALON_SECRET_KEY" in result.output
+    assert not data_dir.exists()

@@ -1,0 +1,58 @@
+"""Configuration is validated once: placeholder or short secrets are refused outside dev mode; defaults are sane."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from salon.app.settings import DEFAULT_SECRET, Settings
+
+
+def test_defaults_serve_sqlite_on_loopback(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path)
+    assert (s.host, s.port) == ("127.0.0.1", 8000)
+    assert s.db_url == f"sqlite+aiosqlite:///{tmp_path / 'salon.db'}"
+    assert s.public_url == "http://127.0.0.1:8000"
+    assert s.allowed_origins == {"http://127.0.0.1:8000"}
+    assert not s.https
+    assert s.invites_per_member == 2
+    assert s.room_capacity == 5000
+
+
+@pytest.mark.parametrize("secret", [DEFAULT_SECRET, "short"])
+def test_placeholder_or_short_secrets_are_refused_outside_dev(secret: str) -> None:
+    with pytest.raises(ValidationError, match="SALON_SECRET_KEY"):
+        Settings(secret_key=secret)
+    assert Settings(secret_key=secret, dev=True).secret_key == secret
+
+
+def test_a_generated_secret_is_kept_in_the_data_folder(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path / "data")
+    first = s.resolved_secret()
+    assert len(first) >= 48
+    assert (tmp_path / "data" / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert Settings(data_dir=tmp_path / "data").resolved_secret() == first
+
+
+def test_secret_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "secret"
+    path.write_text("s" * 40 + "\n")
+    assert Settings(secret_key_file=path).resolved_secret() == "s" * 40
+
+
+def test_environment_variables_are_read_and_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALON_PORT", "9000")
+    monkeypatch.setenv("SALON_PUBLIC_URL", "https://salon.example.org")
+    s = Settings()
+    assert s.port == 9000
+    assert s.https
+    monkeypatch.setenv("SALON_PORT", "99999")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_unknown_settings_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        Settings(colour="blue")  # type: ignore[call-arg]
