@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from salon.adapters.db import repo_accounts
+from salon.adapters.db import repo_accounts, repo_invites
 from salon.adapters.db.tables import invites as invites_table
 from salon.adapters.db.tables import users
 from salon.app import invites
@@ -25,9 +26,9 @@ from salon.domain.errors import DomainError
 from tests.support.accounts import PASSWORD, member
 
 
-def count_decisions(monkeypatch: pytest.MonkeyPatch, name: str) -> list[bool]:
+def count_decisions(monkeypatch: pytest.MonkeyPatch, module: ModuleType, name: str) -> list[bool]:
     """Record what each call of a conditional-update repository function decided (proof that all of them raced)."""
-    real: Callable[..., Awaitable[bool]] = getattr(repo_accounts, name)
+    real: Callable[..., Awaitable[bool]] = getattr(module, name)
     decided: list[bool] = []
 
     async def spy(*args: Any, **kwargs: Any) -> bool:
@@ -35,7 +36,7 @@ def count_decisions(monkeypatch: pytest.MonkeyPatch, name: str) -> list[bool]:
         decided.append(result)
         return result
 
-    monkeypatch.setattr(repo_accounts, name, spy)
+    monkeypatch.setattr(module, name, spy)
     return decided
 
 
@@ -54,7 +55,7 @@ async def test_fifty_simultaneous_invites_from_a_member_with_two(
     services.limits = RateLimits(services.settings.model_copy(update={"invites_per_hour": 1000}))
     ada = await member(services, "ada")
     assert services.settings.invites_per_member == 2
-    decided = count_decisions(monkeypatch, "spend_invite")
+    decided = count_decisions(monkeypatch, repo_accounts, "spend_invite")
 
     results = await asyncio.gather(*(invites.create_invite(services, ada) for _ in range(50)), return_exceptions=True)
 
@@ -71,7 +72,7 @@ async def test_twenty_simultaneous_redemptions_of_one_invite(
 ) -> None:
     root = await member(services, "root", admin=True)
     code = (await invites.create_invite(services, root)).code
-    decided = count_decisions(monkeypatch, "claim_invite")
+    decided = count_decisions(monkeypatch, repo_invites, "claim_invite")
 
     results = await asyncio.gather(
         *(

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.adapters.db import repo_accounts as repo
+from salon.adapters.db import repo_invites
 from salon.adapters.db.repo_accounts import UserRecord, UserSummary
 from salon.app.invites import find_invite
 from salon.app.passwords import dummy_verify, hash_password, is_common, needs_rehash, verify_password
@@ -111,7 +112,7 @@ async def sign_up_with_invite(
             now=now,
         )
         # The conditional update decides: of concurrent redemptions, one claims the invite, the rest roll back.
-        if not await repo.claim_invite(conn, invite.id, user_id, now):
+        if not await repo_invites.claim_invite(conn, invite.id, user_id, now):
             check_redeemable(None, now)  # raises the one "invite not valid" refusal; the block rolls back
         session = await create_session(services, conn, user_id, kind)
         user = await repo.get_user(conn, user_id)

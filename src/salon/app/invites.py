@@ -16,6 +16,7 @@ from typing import Literal, cast
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.adapters.db import repo_accounts as repo
+from salon.adapters.db import repo_invites
 from salon.adapters.db.repo_accounts import UserSummary
 from salon.app.services import Services
 from salon.app.sessions import Actor, require_admin
@@ -79,7 +80,7 @@ async def issue_invite(
     invite_id = services.ids.new_id()
     code = services.ids.new_secret()
     expires_at = now + timedelta(days=services.settings.invite_ttl_days)
-    await repo.insert_invite(
+    await repo_invites.insert_invite(
         conn,
         invite_id=invite_id,
         code_hash=hash_code(code),
@@ -119,7 +120,7 @@ async def find_invite(services: Services, code: str) -> Invite | None:
     if not code or len(code) > CODE_MAX:
         return None
     async with services.db.read() as conn:
-        return await repo.get_invite_by_code_hash(conn, hash_code(code))
+        return await repo_invites.get_invite_by_code_hash(conn, hash_code(code))
 
 
 async def check_invite(services: Services, code: str) -> bool:
@@ -131,7 +132,7 @@ async def check_invite(services: Services, code: str) -> bool:
 async def list_my_invites(services: Services, actor: Actor) -> MyInvites:
     now = services.clock.now()
     async with services.db.read() as conn:
-        rows = await repo.list_invites_by(conn, actor.user_id)
+        rows = await repo_invites.list_invites_by(conn, actor.user_id)
         left = await repo.invites_left(conn, actor.user_id)
     views = [
         InviteView(inv.id, cast(InviteStatus, inv.status(now)), inv.created_at, inv.expires_at, inv.used_at, used_by)
@@ -147,10 +148,10 @@ async def revoke_invite(services: Services, actor: Actor, invite_id: str) -> int
     """
     async with services.db.transaction() as conn:
         now = services.clock.now()
-        invite = check_revocable(await repo.get_invite(conn, invite_id), actor.user_id, actor.is_admin, now)
-        if not await repo.revoke_invite(conn, invite.id, now):
+        invite = check_revocable(await repo_invites.get_invite(conn, invite_id), actor.user_id, actor.is_admin, now)
+        if not await repo_invites.revoke_invite(conn, invite.id, now):
             raise refuse(ErrorCode.CONFLICT, "This invite was used or revoked meanwhile.")
-        await repo.unmark_nominated_by_invite(conn, invite.id)
+        await repo_invites.unmark_nominated_by_invite(conn, invite.id)
         creator = await repo.get_user(conn, invite.created_by) if invite.created_by else None
         if creator is not None:
             await repo.add_invites(conn, creator.id, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from datetime import UTC, datetime
 
@@ -13,8 +14,9 @@ class SystemClock:
 
 class RandomIds:
     def new_id(self) -> str:
-        # 96 random bits: not guessable, not sequential, short enough for URLs.
-        return secrets.token_urlsafe(12)
+        # 120 random bits in lower-case base32 (a-z, 2-7): not guessable, not sequential, safe in URLs and on a
+        # command line (a URL-safe base64 id may start with "-" and read as an option).
+        return base64.b32encode(secrets.token_bytes(15)).decode().lower()
 
     def new_secret(self) -> str:
         # 256 random bits.

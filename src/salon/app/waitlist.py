@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from salon.adapters.db import repo_accounts as repo
-from salon.adapters.db.repo_accounts import WaitlistRecord
+from salon.adapters.db import repo_invites
+from salon.adapters.db.repo_invites import WaitlistRecord
 from salon.app.invites import NewInvite, invite_link, issue_invite, spend_quota
 from salon.app.services import Services
 from salon.app.sessions import Actor
@@ -59,7 +60,7 @@ async def join_waitlist(services: Services, *, name: str, contact: str, client_i
     await services.limits.hit(services.limits.waitlist, client_ip)
     name, contact = check_entry(name, contact)
     async with services.db.transaction() as conn:
-        await repo.insert_waitlist_entry(
+        await repo_invites.insert_waitlist_entry(
             conn, entry_id=services.ids.new_id(), name=name, contact=contact, now=services.clock.now()
         )
 
@@ -67,7 +68,7 @@ async def join_waitlist(services: Services, *, name: str, contact: str, client_i
 async def list_waitlist(services: Services, actor: Actor) -> list[WaitlistEntry]:
     """The people still waiting, oldest first."""
     async with services.db.read() as conn:
-        records = await repo.list_waiting(conn, LIST_MAX)
+        records = await repo_invites.list_waiting(conn, LIST_MAX)
     return [_entry(r, actor) for r in records]
 
 
@@ -75,13 +76,13 @@ async def nominate(services: Services, actor: Actor, entry_id: str) -> Nominatio
     """Spend one invite on someone waiting: an invite linked to the entry, whose link the member passes on."""
     await services.limits.hit(services.limits.invite_create, actor.user_id)
     async with services.db.transaction() as conn:
-        record = await repo.get_waitlist_entry(conn, entry_id)
+        record = await repo_invites.get_waitlist_entry(conn, entry_id)
         if record is None:
             raise refuse(ErrorCode.NOT_FOUND, "No such waitlist entry.")
         if record.nominated_at is not None:
             raise refuse(ErrorCode.CONFLICT, "Someone has already nominated this person.")
         await spend_quota(conn, actor)
-        if not await repo.mark_nominated(conn, entry_id, actor.user_id, services.clock.now()):
+        if not await repo_invites.mark_nominated(conn, entry_id, actor.user_id, services.clock.now()):
             raise refuse(ErrorCode.CONFLICT, "Someone has already nominated this person.")
         invite_id, code, expires_at = await issue_invite(services, conn, created_by=actor.user_id, waitlist_id=entry_id)
         left = await repo.invites_left(conn, actor.user_id)
