@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install system-deps run test test-fast check bench clean
+.PHONY: help install system-deps run test test-fast check domain-coverage bench clean
 
 help:
 	@echo "make run     install what is missing, then serve Salon on http://127.0.0.1:8000"
@@ -34,8 +34,14 @@ check: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests
 	$(VENV)/bin/mypy src
 
-test: install check
+test: install check domain-coverage
 	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+# The rules are the product: every line and branch of domain/ is exercised by its unit tests.
+domain-coverage: $(STAMP)
+	$(VENV)/bin/coverage run --data-file=.coverage.domain --branch --source=salon.domain \
+		-m pytest -q -p no:cacheprovider tests/unit/domain
+	$(VENV)/bin/coverage report --data-file=.coverage.domain --fail-under=100 --skip-covered
 
 test-fast: $(STAMP)
 	SALON_TEST_BACKENDS=sqlite $(VENV)/bin/pytest -q -x -p no:cacheprovider

@@ -19,7 +19,7 @@ from salon.app.ratelimit import RateLimits
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.app.system import RandomIds, SystemClock
-from salon.web.errors import install_error_handlers
+from salon.web.errors import ERROR_RESPONSES, install_error_handlers
 from salon.web.hub import Hub
 from salon.web.pages import STATIC
 from salon.web.pages import router as pages_router
@@ -83,8 +83,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.include_router(accounts_router, prefix=API_PREFIX)
-    app.include_router(rooms_router, prefix=API_PREFIX)
+    app.include_router(accounts_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(rooms_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ws_router, prefix=API_PREFIX)

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from salon.domain.errors import DomainError, ErrorCode
@@ -38,6 +39,19 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA: 415,
     ErrorCode.ACCOUNT_DISABLED: 403,
+}
+
+class ErrorOut(BaseModel):
+    """Every error: a stable machine ``code`` (see ``salon.domain.errors.ErrorCode``), a human ``message``, and
+    structured ``data`` (e.g. the invalid ``field``, a room's ``capacity``)."""
+
+    code: str
+    message: str
+    data: dict[str, Any]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorOut, "description": "Refused: the error shape, with a stable code"},
 }
 
 # WebSocket close codes (4000-4999 are for applications).
