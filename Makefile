@@ -30,9 +30,9 @@ run: install
 	$(VENV)/bin/salon serve
 
 check: $(STAMP)
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
-	$(VENV)/bin/mypy src
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy src bench
 
 test: install check domain-coverage
 	$(VENV)/bin/pytest -q -p no:cacheprovider

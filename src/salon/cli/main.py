@@ -16,6 +16,7 @@ from salon.app import rooms as room_cases
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.app.settings import Settings
+from salon.cli.runtime import tune_gc
 from salon.domain.errors import DomainError
 
 T = TypeVar("T")
@@ -92,8 +93,10 @@ def serve(
     typer.echo(f"Salon is serving on {settings.public_url}  (API docs: {settings.public_url}/api/v1/docs)")
     if link:
         typer.echo(f"No members yet. Open this one-time admin invite to create the first account:\n\n  {link}\n")
+    app = create_app(settings)
+    tune_gc()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level="info",
