@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from salon.adapters.db.tables import sessions
 from salon.app.fakes import FakeClock
 from salon.app.services import Services
+from salon.web import sweeper
 from salon.web.errors import WS_CLOSE_SESSION_ENDED
 from salon.web.hub import Hub
 from salon.web.sweeper import sweep_once
@@ -25,7 +28,10 @@ class Socket:
         self.closed = code
 
 
-async def test_sessions_ended_elsewhere_or_expired_lose_their_sockets(services: Services, clock: FakeClock) -> None:
+async def test_sessions_ended_elsewhere_or_expired_lose_their_sockets(
+    services: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweeper, "SWEEP_CHUNK", 2)  # three sessions: the check runs in two chunks
     hub = Hub(services.settings)
     ada = await sign_up(services, "ada")
     bob = await sign_up(services, "bob")

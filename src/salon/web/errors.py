@@ -41,6 +41,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.ACCOUNT_DISABLED: 403,
 }
 
+
 class ErrorOut(BaseModel):
     """Every error: a stable machine ``code`` (see ``salon.domain.errors.ErrorCode``), a human ``message``, and
     structured ``data`` (e.g. the invalid ``field``, a room's ``capacity``)."""

@@ -18,12 +18,19 @@ from salon.web.hub import Hub
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 15.0
+# Sessions checked per query: one query for 5,000 hashes held the event loop for ~45 ms (docs/BENCHMARKS.md);
+# chunks keep each step short and let fan-out run in between.
+SWEEP_CHUNK = 250
 
 
 async def sweep_once(services: Services, hub: Hub) -> list[str]:
     """Close the connections of sessions that no longer stand; the session hashes closed."""
     connected = hub.session_hashes()
-    gone = sorted(set(connected) - await standing_sessions(services, connected))
+    standing: set[str] = set()
+    for start in range(0, len(connected), SWEEP_CHUNK):
+        standing |= await standing_sessions(services, connected[start : start + SWEEP_CHUNK])
+        await asyncio.sleep(0)
+    gone = sorted(set(connected) - standing)
     if gone:
         log.info("closing WebSockets of %d ended session(s)", len(gone))
         await hub.close_sessions(gone, "session_ended")
