@@ -4,8 +4,6 @@ exists."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -18,17 +16,6 @@ from tests.support.accounts import PASSWORD
 from tests.support.api import API, app_for, assert_error, bearer, client_for, signup
 
 Client = httpx.AsyncClient
-
-
-@pytest.fixture
-def app(settings: Settings, services: Services) -> FastAPI:
-    return app_for(settings, services)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[Client]:
-    async with client_for(app) as c:
-        yield c
 
 
 # --- sign-up, cookies, CSRF ----------------------------------------------------------------------------------------

@@ -8,25 +8,12 @@ from io import BytesIO
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from PIL import Image
 
 from salon.app.services import Services
-from salon.app.settings import Settings
-from tests.support.api import API, app_for, assert_error, bearer, client_for, png_bytes, signup
+from tests.support.api import API, assert_error, bearer, png_bytes, signup
 
 Client = httpx.AsyncClient
-
-
-@pytest.fixture
-def app(settings: Settings, services: Services) -> FastAPI:
-    return app_for(settings, services)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[Client]:
-    async with client_for(app) as c:
-        yield c
 
 
 # --- avatars ----------------------------------------------------------------------------------------------------------

@@ -3,28 +3,12 @@ waitlist's same-answer sign-up, member listing and nomination."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
-from fastapi import FastAPI
 
 from salon.app.services import Services
-from salon.app.settings import Settings
-from tests.support.api import app_for, assert_error, bearer, client_for, signup
+from tests.support.api import assert_error, bearer, signup
 
 Client = httpx.AsyncClient
-
-
-@pytest.fixture
-def app(settings: Settings, services: Services) -> FastAPI:
-    return app_for(settings, services)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[Client]:
-    async with client_for(app) as c:
-        yield c
 
 
 # --- invites -------------------------------------------------------------------------------------------------------

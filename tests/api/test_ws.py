@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
@@ -32,7 +31,6 @@ from salon.app.settings import Settings
 from salon.app.system import RandomIds
 from salon.domain.room_view import Snapshot, apply_event
 from salon.domain.rooms import RoomType
-from salon.web.app import create_app
 from salon.web.errors import (
     WS_CLOSE_NOT_AUTHENTICATED,
     WS_CLOSE_RATE_LIMITED,
@@ -40,6 +38,7 @@ from salon.web.errors import (
     WS_CLOSE_TOO_SLOW,
 )
 from salon.web.hub import Hub
+from tests.support.live_server import serve
 from tests.support.people import add_member
 
 ORIGIN = Origin("http://127.0.0.1:8000")
@@ -74,19 +73,8 @@ async def services(database: Database, settings: Settings) -> Services:
 
 @pytest.fixture
 async def url(services: Services) -> AsyncIterator[str]:
-    app = create_app(services.settings, services)
-    app.state.services = services
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # uvicorn offers no event for this
-        if task.done():
-            task.result()  # the server failed to start: show why
-            raise RuntimeError("uvicorn stopped before it started")
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"ws://127.0.0.1:{port}/api/v1/ws"
-    server.should_exit = True
-    await task
+    async with serve(services) as port:
+        yield f"ws://127.0.0.1:{port}/api/v1/ws"
 
 
 class Member:

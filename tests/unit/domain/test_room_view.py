@@ -10,7 +10,7 @@ import copy
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -19,28 +19,12 @@ from salon.domain import stage
 from salon.domain.errors import DomainError
 from salon.domain.room_view import Snapshot, apply_event, hand_queue, snapshot
 from salon.domain.rooms import Access, Outcome, Participant, Profile, Role, Room, RoomType, participant_data
-
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-_ROOM = Room(
-    id="r1",
-    title="Evening chat",
-    description="",
-    topics=(),
-    type=RoomType.OPEN,
-    capacity=5000,
-    hands_enabled=True,
-    created_by="ada",
-    created_at=T0,
-)
-
-
-def at(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
+from tests.support.domain import at
+from tests.support.domain import room as base_room
 
 
 def room(**overrides: Any) -> Room:
-    return replace(_ROOM, **overrides)
+    return base_room(**{"capacity": 5000, **overrides})
 
 
 def batched() -> Room:

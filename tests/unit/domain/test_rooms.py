@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from salon.domain.rooms import (
     Participant,
     Profile,
     Role,
-    Room,
     RoomType,
     can_see,
     check_visible,
@@ -28,29 +26,9 @@ from salon.domain.rooms import (
     participant_data,
     room_data,
 )
+from tests.support.domain import T0, at, room
 
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 MAX_CAPACITY = 5000
-
-_ROOM = Room(
-    id="r1",
-    title="Evening chat",
-    description="",
-    topics=(),
-    type=RoomType.OPEN,
-    capacity=10,
-    hands_enabled=True,
-    created_by="ada",
-    created_at=T0,
-)
-
-
-def at(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def room(**overrides: Any) -> Room:
-    return replace(_ROOM, **overrides)
 
 
 def person(user_id: str, role: Role = Role.LISTENER, **overrides: Any) -> Participant:

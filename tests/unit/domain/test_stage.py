@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,29 +16,9 @@ import pytest
 from salon.domain import stage
 from salon.domain.errors import DomainError, ErrorCode
 from salon.domain.rooms import Access, Event, Outcome, Participant, Profile, Role, Room, RoomType, participant_data
+from tests.support.domain import T0, at, room
 
-T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=1)
-
-_ROOM = Room(
-    id="r1",
-    title="Evening chat",
-    description="",
-    topics=(),
-    type=RoomType.OPEN,
-    capacity=10,
-    hands_enabled=True,
-    created_by="ada",
-    created_at=T0,
-)
-
-
-def at(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def room(**overrides: Any) -> Room:
-    return replace(_ROOM, **overrides)
 
 
 def ended_room() -> Room:
