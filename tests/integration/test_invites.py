@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from salon.adapters.db.tables import invites as invites_table
-from salon.app import invites
+from salon.app import accounts, invites
 from salon.app.fakes import FakeClock
 from salon.app.ratelimit import RateLimits
 from salon.app.services import Services
@@ -188,3 +188,17 @@ async def test_a_signed_up_member_can_invite(services: Services) -> None:
     root = await member(services, "root", admin=True)
     ada = await sign_up(services, "ada", invited_by=root)
     assert ada.user.invites_left == services.settings.invites_per_member
+
+
+async def test_a_disabled_members_open_invites_stop_working(services: Services) -> None:
+    root = await member(services, "root", admin=True)
+    ada = await member(services, "ada", invited_by=root)
+    new = await invites.create_invite(services, ada)
+    await accounts.disable_user(services, root, ada.user_id)
+    assert not await invites.check_invite(services, new.code)
+    with pytest.raises(DomainError) as exc:
+        await redeem(services, new.code, "bob")
+    assert exc.value.code is ErrorCode.INVITE_INVALID
+    await accounts.enable_user(services, root, ada.user_id)
+    assert await invites.check_invite(services, new.code)
+    assert (await redeem(services, new.code, "bob")).user.username == "bob"

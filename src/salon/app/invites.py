@@ -117,10 +117,17 @@ async def create_operator_invite(services: Services, *, grants_admin: bool = Fal
 
 
 async def find_invite(services: Services, code: str) -> Invite | None:
+    """The invite behind a code; None when there is none, or when its creator's account is disabled (a disabled
+    member's open invites stop working with them, and come back if the account is enabled again)."""
     if not code or len(code) > CODE_MAX:
         return None
     async with services.db.read() as conn:
-        return await repo_invites.get_invite_by_code_hash(conn, hash_code(code))
+        invite = await repo_invites.get_invite_by_code_hash(conn, hash_code(code))
+        if invite is not None and invite.created_by is not None:
+            creator = await repo.get_user(conn, invite.created_by)
+            if creator is None or creator.disabled_at is not None:
+                return None
+        return invite
 
 
 async def check_invite(services: Services, code: str) -> bool:
