@@ -75,10 +75,8 @@ async def run_command(
             raise refuse(ErrorCode.NOT_FOUND, "No such room.")
         room, seq = found
         actor = await repo.get_participant(conn, room_id, actor_id)
-        banned, let_in, invited = await repo.access_flags(conn, room_id, actor_id)
-        admin = await repo.is_admin(conn, actor_id)
-        access = Access(is_admin=admin, banned=banned, let_in=let_in, stage_invite=invited)
-        if not can_see(room, access, actor) and not banned:
+        access = await repo.load_access(conn, room_id, actor_id)
+        if not can_see(room, access, actor) and not access.banned:
             raise refuse(ErrorCode.NOT_FOUND, "No such room.")
         target: Participant | None = None
         target_banned = False
@@ -92,7 +90,7 @@ async def run_command(
             seq=seq,
             actor_id=actor_id,
             actor=actor,
-            actor_is_admin=admin,
+            actor_is_admin=access.is_admin,
             access=access,
             target_id=target_id,
             target=target,

@@ -22,6 +22,7 @@ from salon.domain.rooms import (
     can_see,
     clean_room_fields,
     participant_data,
+    room_data,
 )
 
 
@@ -64,10 +65,7 @@ async def create_room(services: Services, creator_id: str, spec: NewRoom) -> Sna
 
 
 async def _access(services: Services, conn: Any, room_id: str, user_id: str) -> tuple[Access, Participant | None]:
-    banned, let_in, invited = await repo.access_flags(conn, room_id, user_id)
-    admin = await repo.is_admin(conn, user_id)
-    participant = await repo.get_participant(conn, room_id, user_id)
-    return Access(is_admin=admin, banned=banned, let_in=let_in, stage_invite=invited), participant
+    return await repo.load_access(conn, room_id, user_id), await repo.get_participant(conn, room_id, user_id)
 
 
 async def get_snapshot(services: Services, viewer_id: str, room_id: str) -> Snapshot:
@@ -100,7 +98,7 @@ async def list_live_rooms(services: Services, viewer_id: str) -> list[dict[str, 
             listeners = await repo.headcount(conn, room.id, role=Role.LISTENER)
             out.append(
                 {
-                    "room": {**snapshot(room, [], 0)["room"]},
+                    "room": room_data(room),
                     "stage": [participant_data(p) for p in on_stage[:8]],
                     "speaker_count": len(on_stage),
                     "listener_count": listeners,
@@ -168,4 +166,4 @@ async def end_room_as_operator(services: Services, room_id: str) -> None:
 async def list_rooms_for_operator(services: Services) -> list[dict[str, Any]]:
     async with services.db.read() as conn:
         rooms = await repo.live_rooms(conn)
-        return [{**snapshot(r, [], 0)["room"], "people": await repo.headcount(conn, r.id)} for r in rooms]
+        return [{**room_data(r), "people": await repo.headcount(conn, r.id)} for r in rooms]

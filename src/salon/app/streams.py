@@ -14,9 +14,8 @@ from salon.adapters.db import repo_rooms as repo
 from salon.app import rooms
 from salon.app.ports import RoomMessage
 from salon.app.services import Services
-from salon.domain.errors import ErrorCode, refuse
 from salon.domain.room_view import Snapshot
-from salon.domain.rooms import Access, can_see
+from salon.domain.rooms import check_followable
 
 ROOM_ENDED = "room_ended"
 
@@ -38,19 +37,9 @@ async def check_can_follow(services: Services, viewer_id: str, room_id: str) -> 
     removed from it. Whether the room has ended."""
     async with services.db.read() as conn:
         found = await repo.get_room(conn, room_id)
-        if found is None:
-            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
-        room = found[0]
-        banned, let_in, invited = await repo.access_flags(conn, room_id, viewer_id)
-        access = Access(
-            is_admin=await repo.is_admin(conn, viewer_id), banned=banned, let_in=let_in, stage_invite=invited
-        )
+        access = await repo.load_access(conn, room_id, viewer_id)
         participant = await repo.get_participant(conn, room_id, viewer_id)
-    if not can_see(room, access, participant):
-        raise refuse(ErrorCode.NOT_FOUND, "No such room.")
-    if banned:
-        raise refuse(ErrorCode.REMOVED_FROM_ROOM, "You were removed from this room.")
-    return room.ended
+    return check_followable(found[0] if found else None, access, participant).ended
 
 
 async def start_stream(services: Services, viewer_id: str, room_id: str, last_seq: int | None) -> StreamStart:

@@ -177,6 +177,14 @@ def check_visible(room: Room | None, access: Access, participant: Participant | 
     return room
 
 
+def check_followable(room: Room | None, access: Access, participant: Participant | None) -> Room:
+    """Who may follow a room's live stream: whoever may see it, except someone a moderator removed."""
+    visible = check_visible(room, access, participant)
+    if access.banned:
+        raise refuse(ErrorCode.REMOVED_FROM_ROOM, "You were removed from this room.")
+    return visible
+
+
 # --- wire shapes -----------------------------------------------------------------------------------------------
 
 

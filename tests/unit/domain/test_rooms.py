@@ -19,8 +19,10 @@ from salon.domain.rooms import (
     Participant,
     Profile,
     Role,
+    Room,
     RoomType,
     can_see,
+    check_followable,
     check_visible,
     clean_room_fields,
     participant_data,
@@ -259,3 +261,16 @@ def test_room_data_of_an_ended_batched_room() -> None:
     data = room_data(room(ended_at=at(90), audience_batched=True))
     assert data["ended_at"] == "2024-05-01T13:30:00+00:00"
     assert data["audience_batched"] is True
+
+
+def test_whoever_may_see_a_room_may_follow_it_except_someone_removed() -> None:
+    assert check_followable(room(), Access(), None) == room()
+    assert code_of_followable(room(type=RoomType.CLOSED), Access()) is ErrorCode.NOT_FOUND
+    assert code_of_followable(None, Access()) is ErrorCode.NOT_FOUND
+    assert code_of_followable(room(), Access(banned=True)) is ErrorCode.REMOVED_FROM_ROOM
+
+
+def code_of_followable(r: Room | None, access: Access) -> ErrorCode:
+    with pytest.raises(DomainError) as caught:
+        check_followable(r, access, None)
+    return caught.value.code

@@ -16,7 +16,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.adapters.db.tables import participants, room_access, room_bans, room_events, rooms, stage_invites, users
-from salon.domain.rooms import Participant, Profile, Role, Room, RoomType
+from salon.domain.rooms import Access, Participant, Profile, Role, Room, RoomType
 
 
 def _room(row: RowMapping) -> Room:
@@ -203,6 +203,12 @@ async def access_flags(conn: AsyncConnection, room_id: str, user_id: str) -> tup
         return (await conn.execute(query)).first() is not None
 
     return await _exists(room_bans), await _exists(room_access), await _exists(stage_invites)
+
+
+async def load_access(conn: AsyncConnection, room_id: str, user_id: str) -> Access:
+    """Everything the room rules need to know about one member's relation to one room."""
+    banned, let_in, invited = await access_flags(conn, room_id, user_id)
+    return Access(is_admin=await is_admin(conn, user_id), banned=banned, let_in=let_in, stage_invite=invited)
 
 
 async def add_ban(conn: AsyncConnection, room_id: str, user_id: str, by: str, now: datetime) -> None:
