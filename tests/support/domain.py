@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from salon.domain.rooms import Room, RoomType
+from salon.domain.rooms import Participant, Profile, Role, Room, RoomType
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -29,3 +29,31 @@ def at(minutes: int) -> datetime:
 
 def room(**overrides: Any) -> Room:
     return replace(BASE_ROOM, **overrides)
+
+
+def profile(user_id: str) -> Profile:
+    return Profile(user_id, user_id, user_id.title())
+
+
+def person(user_id: str, role: Role = Role.LISTENER, *, since: int = 0, **overrides: Any) -> Participant:
+    """A participant who joined ``since`` minutes after T0 (and, on stage, has been there since then)."""
+    p = Participant(
+        room_id="r1",
+        user=profile(user_id),
+        role=role,
+        joined_at=at(since),
+        stage_since=at(since) if role.on_stage else None,
+    )
+    return replace(p, **overrides)
+
+
+def moderator(user_id: str = "ada", **overrides: Any) -> Participant:
+    return person(user_id, Role.MODERATOR, **overrides)
+
+
+def speaker(user_id: str = "bob", **overrides: Any) -> Participant:
+    return person(user_id, Role.SPEAKER, **overrides)
+
+
+def listener(user_id: str = "dee", **overrides: Any) -> Participant:
+    return person(user_id, Role.LISTENER, **overrides)

@@ -19,7 +19,7 @@ from salon.domain import stage
 from salon.domain.errors import DomainError
 from salon.domain.room_view import Snapshot, apply_event, hand_queue, snapshot
 from salon.domain.rooms import Access, Outcome, Participant, Profile, Role, Room, RoomType, participant_data
-from tests.support.domain import at
+from tests.support.domain import at, listener, moderator, speaker
 from tests.support.domain import room as base_room
 
 
@@ -29,29 +29,6 @@ def room(**overrides: Any) -> Room:
 
 def batched() -> Room:
     return room(audience_batched=True)
-
-
-def person(user_id: str, role: Role = Role.LISTENER, *, since: int = 0, **overrides: Any) -> Participant:
-    p = Participant(
-        room_id="r1",
-        user=Profile(user_id, user_id, user_id.title()),
-        role=role,
-        joined_at=at(since),
-        stage_since=at(since) if role.on_stage else None,
-    )
-    return replace(p, **overrides)
-
-
-def moderator(user_id: str = "ada", **overrides: Any) -> Participant:
-    return person(user_id, Role.MODERATOR, **overrides)
-
-
-def speaker(user_id: str = "bob", **overrides: Any) -> Participant:
-    return person(user_id, Role.SPEAKER, **overrides)
-
-
-def listener(user_id: str = "dee", **overrides: Any) -> Participant:
-    return person(user_id, Role.LISTENER, **overrides)
 
 
 def about(p: Participant) -> dict[str, Any]:

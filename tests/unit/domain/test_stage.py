@@ -15,42 +15,14 @@ import pytest
 
 from salon.domain import stage
 from salon.domain.errors import DomainError, ErrorCode
-from salon.domain.rooms import Access, Event, Outcome, Participant, Profile, Role, Room, RoomType, participant_data
-from tests.support.domain import T0, at, room
+from salon.domain.rooms import Access, Event, Outcome, Participant, Role, Room, RoomType, participant_data
+from tests.support.domain import T0, at, listener, moderator, profile, room, speaker
 
 NOW = T0 + timedelta(hours=1)
 
 
 def ended_room() -> Room:
     return room(ended_at=at(30))
-
-
-def profile(user_id: str) -> Profile:
-    return Profile(user_id, user_id, user_id.title())
-
-
-def person(user_id: str, role: Role = Role.LISTENER, *, since: int = 0, **overrides: Any) -> Participant:
-    """A participant who joined ``since`` minutes after T0 (and, on stage, has been there since then)."""
-    p = Participant(
-        room_id="r1",
-        user=profile(user_id),
-        role=role,
-        joined_at=at(since),
-        stage_since=at(since) if role.on_stage else None,
-    )
-    return replace(p, **overrides)
-
-
-def moderator(user_id: str = "ada", **overrides: Any) -> Participant:
-    return person(user_id, Role.MODERATOR, **overrides)
-
-
-def speaker(user_id: str = "bob", **overrides: Any) -> Participant:
-    return person(user_id, Role.SPEAKER, **overrides)
-
-
-def listener(user_id: str = "dee", **overrides: Any) -> Participant:
-    return person(user_id, Role.LISTENER, **overrides)
 
 
 def refusal(call: Callable[[], object]) -> DomainError:
