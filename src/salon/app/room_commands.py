@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -102,33 +103,40 @@ async def run_command(
         outcome = decide(ctx)
         _mark_quiet_changes(services, ctx, outcome)
         known = {p.user_id: p for p in [*ctx.stage, *(x for x in (actor, target) if x is not None)]}
-        stored = await repo.stored_participants(conn, room_id, [p.user_id for p in outcome.upserts])
-        await repo.save_participants(conn, outcome.upserts, stored)
-        if outcome.deletes:
-            await repo.delete_participants(conn, room_id, outcome.deletes)
-        if outcome.ban is not None:
-            await repo.add_ban(conn, room_id, outcome.ban, actor_id, now)
-        if outcome.grant_access is not None:
-            await repo.grant_access(conn, room_id, outcome.grant_access, actor_id, now)
-        if outcome.stage_invite is not None:
-            await repo.add_stage_invite(conn, room_id, outcome.stage_invite, actor_id, now)
-        if outcome.clear_stage_invite is not None:
-            await repo.clear_stage_invites(conn, room_id, outcome.clear_stage_invite)
-        await _maybe_batch_audience(services, conn, room, outcome)
-        final_room = outcome.room or room
-        if outcome.room is not None:
-            await repo.update_room(conn, outcome.room)
-            if outcome.room.ended:
-                await repo.delete_participants(conn, room_id)
-                await repo.clear_stage_invites(conn, room_id)
-        pairs = [(e.name, e.data) for e in outcome.events]
-        await repo.append_events(conn, room_id, seq + 1, pairs, now, services.settings.event_window)
-    messages = [RoomMessage(room_id, seq + 1 + i, name, data) for i, (name, data) in enumerate(pairs)]
+        messages = await save_outcome(services, conn, room, seq, outcome, actor_id, now)
+    final_room = outcome.room or room
     result = Result(final_room, messages, outcome)
     if messages:
         await services.bus.publish_room(messages)
     await _follow_up(services, ctx, result, known)
     return result
+
+
+async def save_outcome(
+    services: Services, conn: AsyncConnection, room: Room, seq: int, outcome: Outcome, actor_id: str, now: datetime
+) -> list[RoomMessage]:
+    """Write what a rule decided, inside the caller's transaction; the events numbered from ``seq + 1``."""
+    stored = await repo.stored_participants(conn, room.id, [p.user_id for p in outcome.upserts])
+    await repo.save_participants(conn, outcome.upserts, stored)
+    if outcome.deletes:
+        await repo.delete_participants(conn, room.id, outcome.deletes)
+    if outcome.ban is not None:
+        await repo.add_ban(conn, room.id, outcome.ban, actor_id, now)
+    if outcome.grant_access is not None:
+        await repo.grant_access(conn, room.id, outcome.grant_access, actor_id, now)
+    if outcome.stage_invite is not None:
+        await repo.add_stage_invite(conn, room.id, outcome.stage_invite, actor_id, now)
+    if outcome.clear_stage_invite is not None:
+        await repo.clear_stage_invites(conn, room.id, outcome.clear_stage_invite)
+    await _maybe_batch_audience(services, conn, room, outcome)
+    if outcome.room is not None:
+        await repo.update_room(conn, outcome.room)
+        if outcome.room.ended:
+            await repo.delete_participants(conn, room.id)
+            await repo.clear_stage_invites(conn, room.id)
+    pairs = [(e.name, e.data) for e in outcome.events]
+    await repo.append_events(conn, room.id, seq + 1, pairs, now, services.settings.event_window)
+    return [RoomMessage(room.id, seq + 1 + i, name, data) for i, (name, data) in enumerate(pairs)]
 
 
 def _mark_quiet_changes(services: Services, ctx: Context, outcome: Outcome) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from salon.adapters.db import repo_rooms as repo
 from salon.app.ports import RoomMessage
-from salon.app.room_commands import Context, Result, run_command
+from salon.app.room_commands import Context, Result, run_command, save_outcome
 from salon.app.services import Services
 from salon.domain import stage as rules
 from salon.domain.errors import ErrorCode, refuse
@@ -153,13 +153,8 @@ async def end_room_as_operator(services: Services, room_id: str) -> None:
             raise refuse(ErrorCode.NOT_FOUND, "No such room.")
         room, seq = found
         outcome = rules.end_room(room, None, True, now)
-        assert outcome.room is not None
-        await repo.update_room(conn, outcome.room)
-        await repo.delete_participants(conn, room_id)
-        await repo.clear_stage_invites(conn, room_id)
-        pairs = [(e.name, e.data) for e in outcome.events]
-        await repo.append_events(conn, room_id, seq + 1, pairs, now, services.settings.event_window)
-    await services.bus.publish_room([RoomMessage(room_id, seq + 1 + i, n, d) for i, (n, d) in enumerate(pairs)])
+        messages = await save_outcome(services, conn, room, seq, outcome, "", now)
+    await services.bus.publish_room(messages)
     await services.media.destroy_room(room_id)
 
 
