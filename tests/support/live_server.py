@@ -10,6 +10,7 @@ import uvicorn
 
 from salon.app.services import Services
 from salon.web.app import create_app
+from salon.web.ws_server import UVICORN_WS_OPTIONS
 
 
 @asynccontextmanager
@@ -17,7 +18,10 @@ async def serve(services: Services) -> AsyncIterator[int]:
     """Serve ``services`` (already built) until the block ends; yields the port."""
     app = create_app(services.settings, services)
     app.state.services = services
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", **UVICORN_WS_OPTIONS
+    )  # the WebSocket protocol and options `salon serve` runs
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:  # uvicorn offers no event for this
         if task.done():

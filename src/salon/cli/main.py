@@ -78,6 +78,7 @@ def serve(
     import uvicorn
 
     from salon.web.app import create_app
+    from salon.web.ws_server import UVICORN_WS_OPTIONS
 
     settings = load_settings(
         host=host, port=port, data_dir=data_dir, database_url=database_url, public_url=public_url, dev=dev
@@ -100,8 +101,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level="info",
-        ws="websockets-sansio",
-        ws_max_size=65536,
+        **UVICORN_WS_OPTIONS,
     )
 
 

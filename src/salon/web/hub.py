@@ -1,10 +1,12 @@
 """Web layer: the WebSocket hub — live connections, room subscriptions and the fan-out of committed events.
 
-The hub implements the app's ``EventBus`` port for one instance. Each connection owns a bounded queue of frames that
-are already serialised text, and one sender task that drains it to the socket. Publishing serialises an event once
-and puts the same string on every subscriber's queue with ``put_nowait``: the publisher never awaits a client. A
-client whose queue is full is dropped (close ``4008``) and resumes later from its last ``seq``; it never slows the
-room down.
+The hub implements the app's ``EventBus`` port for one instance. Publishing serialises an event once, as an
+``Outgoing`` frame every subscriber shares, and never awaits a client. Each connection has a bounded queue and one
+sender task that drains it to the socket. When the server offers a ``FrameWriter`` (``web/ws_server.py``, what
+``salon serve`` runs) and a connection has nothing queued, the frame is written to its socket at once, encoded once
+for everyone: no task wakes, no queue is touched. Otherwise the frame waits in the queue, behind the ones before it,
+so frames reach a client in the order they were sent either way. A client whose queue is full is dropped (close
+``4008``) and resumes later from its last ``seq``; it never slows the room down.
 
 Subscribing is two-phase so a client misses nothing between its snapshot and the live stream: ``begin_subscribe``
 buffers the room's events for the connection while the caller loads the snapshot (or the missed events), then
@@ -27,6 +29,7 @@ from salon.app.ports import RoomMessage
 from salon.app.settings import Settings
 from salon.web import ws_protocol as protocol
 from salon.web.errors import WS_CLOSE_SESSION_ENDED, WS_CLOSE_TOO_SLOW
+from salon.web.ws_server import encode_text_frame
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +49,32 @@ class Transport(Protocol):
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
 
 
+class Writer(Protocol):
+    """Direct writes of encoded frames to one socket (``web.ws_server.FrameWriter``)."""
+
+    def write_now(self, wire: bytes) -> bool: ...
+
+    async def write(self, wire: bytes) -> None: ...
+
+
 def dumps(frame: dict[str, Any]) -> str:
     return orjson.dumps(frame).decode()
+
+
+class Outgoing:
+    """One frame on its way out: the JSON text, and its wire encoding made on first use and shared by everyone."""
+
+    __slots__ = ("_wire", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._wire: bytes | None = None
+
+    @property
+    def wire(self) -> bytes:
+        if self._wire is None:
+            self._wire = encode_text_frame(self.text)
+        return self._wire
 
 
 @dataclass(eq=False)
@@ -58,9 +85,11 @@ class Connection:
     user_id: str
     session_hash: str
     transport: Transport
-    queue: asyncio.Queue[str]
+    queue: asyncio.Queue[Outgoing]
+    writer: Writer | None = None
     rooms: set[str] = field(default_factory=set)  # live subscriptions
     sender: asyncio.Task[None] | None = None
+    sending: bool = False  # the sender holds a frame it took from the queue and has not written yet
     closer: asyncio.Task[None] | None = None
     closed: bool = False
     close_code: int | None = None
@@ -81,7 +110,7 @@ class Hub:
         self._by_session: dict[str, set[Connection]] = {}
         self._rooms: dict[str, set[Connection]] = {}
         # Subscriptions being set up: room -> connection -> events (seq, name, frame) published meanwhile.
-        self._pending: dict[str, dict[Connection, list[tuple[int, str, str]]]] = {}
+        self._pending: dict[str, dict[Connection, list[tuple[int, str, Outgoing]]]] = {}
         self._closers: set[asyncio.Task[None]] = set()
         self._ended: dict[str, float] = {}  # session hash or user id -> when its connections were closed
 
@@ -92,16 +121,22 @@ class Hub:
     # --- connections ---------------------------------------------------------------------------------------------
 
     def connect(
-        self, transport: Transport, user_id: str, session_hash: str, authenticated_at: float | None = None
+        self,
+        transport: Transport,
+        user_id: str,
+        session_hash: str,
+        authenticated_at: float | None = None,
+        writer: Writer | None = None,
     ) -> Connection | None:
         """Register an accepted socket and start its sender. None when its session or user was ended after
-        ``authenticated_at`` (the handshake read a session that was being logged out)."""
+        ``authenticated_at`` (the handshake read a session that was being logged out). With a ``writer``, frames
+        are written to the socket directly whenever it can take them at once."""
         if authenticated_at is not None and any(
             self._ended.get(key, -1.0) >= authenticated_at for key in (session_hash, user_id)
         ):
             return None
         self._next_id += 1
-        conn = Connection(self._next_id, user_id, session_hash, transport, asyncio.Queue(self._queue_size))
+        conn = Connection(self._next_id, user_id, session_hash, transport, asyncio.Queue(self._queue_size), writer)
         self._connections[conn.id] = conn
         self._by_user.setdefault(user_id, set()).add(conn)
         self._by_session.setdefault(session_hash, set()).add(conn)
@@ -135,23 +170,32 @@ class Hub:
 
     def send(self, conn: Connection, frame: dict[str, Any]) -> bool:
         """Queue one frame for one connection; a full queue drops it. Whether the frame was queued."""
-        return self._put(conn, dumps(frame))
+        return self._put(conn, Outgoing(dumps(frame)))
 
-    def _put(self, conn: Connection, text: str) -> bool:
+    def _put(self, conn: Connection, frame: Outgoing) -> bool:
         if conn.closed:
             return False
+        writer = conn.writer
+        if writer is not None and not conn.sending and conn.queue.empty() and writer.write_now(frame.wire):
+            return True
         try:
-            conn.queue.put_nowait(text)
+            conn.queue.put_nowait(frame)
         except asyncio.QueueFull:
             self.close(conn, WS_CLOSE_TOO_SLOW, "too slow")
             return False
         return True
 
     async def _send_loop(self, conn: Connection) -> None:
-        queue, transport = conn.queue, conn.transport
+        queue, transport, writer = conn.queue, conn.transport, conn.writer
         try:
             while True:
-                await transport.send_text(await queue.get())
+                frame = await queue.get()
+                conn.sending = True
+                if writer is not None:
+                    await writer.write(frame.wire)
+                else:
+                    await transport.send_text(frame.text)
+                conn.sending = False
         except asyncio.CancelledError:
             raise
         except Exception:  # the socket went away under us; the reader sees the disconnect
@@ -229,12 +273,12 @@ class Hub:
         buffered = pending.pop(conn)
         if not pending:
             del self._pending[room_id]
-        for frame in start:
-            if not self.send(conn, frame):
+        for start_frame in start:
+            if not self.send(conn, start_frame):
                 return False
-        for event_seq, name, text in buffered:
+        for event_seq, name, event_frame in buffered:
             if event_seq > seq:
-                if not self._put(conn, text):
+                if not self._put(conn, event_frame):
                     return False
                 ended = ended or name == ROOM_ENDED
         if not ended:
@@ -274,20 +318,28 @@ class Hub:
 
     def _publish(self, message: RoomMessage) -> None:
         room_id = message.room_id
-        text = dumps(protocol.event(message))
+        frame = Outgoing(dumps(protocol.event(message)))
         live = self._rooms.get(room_id)
         if live:
             too_slow: list[Connection] = []
-            for conn in live:
+            wire: bytes | None = None
+            for conn in live:  # the hot loop of a big room: _put, inlined
+                writer = conn.writer
+                queue = conn.queue
+                if writer is not None and not conn.sending and queue.empty():
+                    if wire is None:
+                        wire = frame.wire
+                    if writer.write_now(wire):
+                        continue
                 try:
-                    conn.queue.put_nowait(text)
+                    queue.put_nowait(frame)
                 except asyncio.QueueFull:
                     too_slow.append(conn)
             for conn in too_slow:
                 self.close(conn, WS_CLOSE_TOO_SLOW, "too slow")
         pending = self._pending.get(room_id)
         if pending:
-            entry = (message.seq, message.name, text)
+            entry = (message.seq, message.name, frame)
             for buffer in pending.values():
                 buffer.append(entry)
         if message.name == ROOM_ENDED:
@@ -297,9 +349,9 @@ class Hub:
     async def publish_user(self, user_id: str, name: str, data: dict[str, Any]) -> None:
         conns = self._by_user.get(user_id)
         if conns:
-            text = dumps(protocol.user_event(name, data))
+            frame = Outgoing(dumps(protocol.user_event(name, data)))
             for conn in list(conns):
-                self._put(conn, text)
+                self._put(conn, frame)
 
     def _remember_ended(self, key: str) -> None:
         now = self.now()

@@ -36,6 +36,7 @@ from salon.web.errors import (
     WS_CLOSE_SESSION_ENDED,
 )
 from salon.web.hub import Connection, Hub
+from salon.web.ws_server import FRAMES_EXTENSION
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +269,8 @@ async def event_stream(websocket: WebSocket) -> None:
         # Accepted first so that a browser can read the code (a refused handshake is opaque to scripts).
         await websocket.close(WS_CLOSE_NOT_AUTHENTICATED, "not authenticated")
         return
-    conn = hub.connect(websocket, actor.user_id, actor.session_hash, authenticated_at)
+    writer = websocket.scope.get("extensions", {}).get(FRAMES_EXTENSION)  # offered by `salon serve`'s protocol
+    conn = hub.connect(websocket, actor.user_id, actor.session_hash, authenticated_at, writer)
     if conn is None:
         await websocket.close(WS_CLOSE_SESSION_ENDED, "session ended")
         return

@@ -272,3 +272,94 @@ async def test_publishing_to_5000_connections_is_cheap(hub: Hub) -> None:
     assert all(c.queue.qsize() == 1 for c in conns)
     assert elapsed < 0.25, f"publish to 5,000 took {elapsed * 1000:.1f} ms"
     await hub.close_all()
+
+
+class FakeWriter:
+    """A direct writer (``web.ws_server.FrameWriter``): takes frames at once unless ``paused``, like a socket whose
+    buffer is full; ``write`` waits until it is resumed."""
+
+    def __init__(self) -> None:
+        self.wires: list[bytes] = []
+        self.writable = asyncio.Event()
+        self.writable.set()
+
+    def write_now(self, wire: bytes) -> bool:
+        if not self.writable.is_set():
+            return False
+        self.wires.append(wire)
+        return True
+
+    async def write(self, wire: bytes) -> None:
+        await self.writable.wait()
+        self.wires.append(wire)
+
+    def texts(self) -> list[dict[str, Any]]:
+        parsed = []
+        for wire in self.wires:
+            assert wire[0] == 0x81, "one unfragmented text frame"
+            length = wire[1]
+            assert length < 126 or length == 126, "test frames are short"
+            start = 2 if length < 126 else 4
+            parsed.append(json.loads(wire[start:]))
+        return parsed
+
+    def seqs(self) -> list[int]:
+        return [f["seq"] for f in self.texts() if f["type"] == "event"]
+
+
+def connect_direct(hub: Hub, user_id: str) -> tuple[Connection, FakeSocket, FakeWriter]:
+    sock, writer = FakeSocket(), FakeWriter()
+    conn = hub.connect(sock, user_id, f"s-{user_id}", writer=writer)
+    assert conn is not None
+    return conn, sock, writer
+
+
+async def test_with_a_writer_events_are_written_at_once_encoded_once(hub: Hub) -> None:
+    direct = [connect_direct(hub, f"u{i}") for i in range(30)]
+    for conn, _, _ in direct:
+        follow(hub, conn, "r")
+    await hub.publish_room([msg("r", 1)])  # no await in between: nothing ran but the publish
+    wires = [writer.wires for _, _, writer in direct]
+    assert all(len(w) == 1 for w in wires), "written during the publish, no sender task involved"
+    assert len({id(w[0]) for w in wires}) == 1, "one encoding shared by every subscriber"
+    assert all(conn.queue.empty() for conn, _, _ in direct)
+    assert direct[0][2].texts()[0] == {
+        "type": "event",
+        "room_id": "r",
+        "seq": 1,
+        "name": "hand_raised",
+        "data": {"n": 1},
+    }
+    assert all(sock.sent == [] for _, sock, _ in direct), "the ASGI path was not used"
+
+
+async def test_a_full_socket_queues_and_nothing_overtakes_what_is_queued(hub: Hub) -> None:
+    conn, _, writer = connect_direct(hub, "u")
+    follow(hub, conn, "r")
+    writer.writable.clear()  # the socket's buffer is full
+    await hub.publish_room([msg("r", 1), msg("r", 2)])
+    assert writer.wires == []
+    assert conn.queue.qsize() == 2
+    writer.writable.set()  # it drains; the next event must still come after 1 and 2
+    await hub.publish_room([msg("r", 3)])
+    assert hub.send(conn, {"type": "reply", "ref": "x", "data": {}})
+    await settle()
+    assert writer.seqs() == [1, 2, 3]
+    assert writer.texts()[-1]["type"] == "reply"
+    await hub.publish_room([msg("r", 4)])
+    assert writer.seqs() == [1, 2, 3, 4], "with the queue empty again, written at once"
+
+
+async def test_a_socket_that_stays_full_is_dropped(hub: Hub) -> None:
+    slow, slow_sock, slow_writer = connect_direct(hub, "slow")
+    fast, _, fast_writer = connect_direct(hub, "fast")
+    follow(hub, slow, "r")
+    follow(hub, fast, "r")
+    slow_writer.writable.clear()
+    for seq in range(1, 21):
+        await hub.publish_room([msg("r", seq)])
+    assert slow.closed
+    assert slow.close_code == WS_CLOSE_TOO_SLOW
+    await settle()
+    assert slow_sock.closed == (WS_CLOSE_TOO_SLOW, "too slow")
+    assert fast_writer.seqs() == list(range(1, 21))
