@@ -10,6 +10,7 @@ set -euo pipefail
 # One list; append packages here (e.g. janus, chromium).
 PACKAGES=(
     postgresql
+    janus
 )
 
 SUDO=()
@@ -30,36 +31,38 @@ systemd_running() {
     [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1
 }
 
-# Stop and disable the system-wide cluster service that Debian's package creates
-# (and may start). salon's tests run their own throwaway clusters and must never
-# depend on, or collide with, the system one.
-neutralise_postgresql_service() {
+# Stop and disable a system-wide service that a Debian package creates (and may
+# start): postgresql's cluster, janus with its stock config (API open on all
+# interfaces, no secret). salon's tests run their own throwaway servers and salon
+# runs its own locked-down Janus; neither may depend on, or collide with, these.
+neutralise_service() {
+    local name="$1"
     # 1. Stop it if it is running.
     if systemd_running; then
-        if systemctl is-active --quiet postgresql 2>/dev/null; then
-            echo "stopping postgresql service (systemd)"
-            "${SUDO[@]}" systemctl stop postgresql
+        if systemctl is-active --quiet "$name" 2>/dev/null; then
+            echo "stopping $name service (systemd)"
+            "${SUDO[@]}" systemctl stop "$name"
         fi
-    elif [[ -x /etc/init.d/postgresql ]] && command -v service >/dev/null 2>&1; then
+    elif [[ -x "/etc/init.d/$name" ]] && command -v service >/dev/null 2>&1; then
         # No systemd (e.g. a container): the SysV init script.
-        if service postgresql status >/dev/null 2>&1; then
-            echo "stopping postgresql service (sysv)"
-            "${SUDO[@]}" service postgresql stop
+        if service "$name" status >/dev/null 2>&1; then
+            echo "stopping $name service (sysv)"
+            "${SUDO[@]}" service "$name" stop
         fi
     fi
     # 2. Keep it from starting at boot. systemctl enable/disable also works offline
     #    (systemd installed but not PID 1), so check the unit either way.
     if command -v systemctl >/dev/null 2>&1 \
-        && systemctl is-enabled --quiet postgresql 2>/dev/null; then
-        echo "disabling postgresql service (systemd)"
-        "${SUDO[@]}" systemctl disable --quiet postgresql 2>/dev/null \
-            || echo "warning: could not disable postgresql.service" >&2
+        && systemctl is-enabled --quiet "$name" 2>/dev/null; then
+        echo "disabling $name service (systemd)"
+        "${SUDO[@]}" systemctl disable --quiet "$name" 2>/dev/null \
+            || echo "warning: could not disable $name.service" >&2
     fi
-    if compgen -G '/etc/rc[2345].d/S*postgresql' >/dev/null \
+    if compgen -G "/etc/rc[2345].d/S*$name" >/dev/null \
         && command -v update-rc.d >/dev/null 2>&1; then
-        echo "disabling postgresql service (sysv)"
-        "${SUDO[@]}" update-rc.d postgresql disable >/dev/null 2>&1 \
-            || echo "warning: could not disable /etc/init.d/postgresql" >&2
+        echo "disabling $name service (sysv)"
+        "${SUDO[@]}" update-rc.d "$name" disable >/dev/null 2>&1 \
+            || echo "warning: could not disable /etc/init.d/$name" >&2
     fi
     return 0
 }
@@ -91,6 +94,8 @@ if ((${#missing[@]} > 0)); then
 fi
 
 # Post-install fix-ups; cheap and idempotent, so they run every time.
-if is_installed postgresql; then
-    neutralise_postgresql_service
-fi
+for service in postgresql janus; do
+    if is_installed "$service"; then
+        neutralise_service "$service"
+    fi
+done

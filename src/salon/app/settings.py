@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     invites_per_hour: Annotated[int, Field(ge=1)] = 30
     avatar_max_bytes: Annotated[int, Field(ge=1024)] = 2 * 1024 * 1024
     extra_origins: list[str] = []
+    # An external Janus node (DESIGN.md "Janus must stay private"); empty: `salon serve` runs its own.
+    janus_url: str = ""
+    janus_api_secret: Annotated[str, Field(repr=False)] = ""
+    janus_admin_key: Annotated[str, Field(repr=False)] = ""
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -44,9 +48,25 @@ class Settings(BaseSettings):
         placeholder = self.secret_key == DEFAULT_SECRET or (self.secret_key and len(self.secret_key) < 32)
         if placeholder and not self.dev:
             raise ValueError("SALON_SECRET_KEY is a placeholder or shorter than 32 characters; set a real secret")
+        if self.janus_url:
+            if not self.janus_url.startswith(("http://", "https://")):
+                raise ValueError(
+                    "SALON_JANUS_URL must be the http(s) URL of the Janus API, e.g. http://10.0.0.5:8088/janus"
+                )
+            if not (self.janus_api_secret and self.janus_admin_key):
+                raise ValueError("SALON_JANUS_URL needs SALON_JANUS_API_SECRET and SALON_JANUS_ADMIN_KEY")
+        elif self.janus_api_secret or self.janus_admin_key:
+            raise ValueError(
+                "SALON_JANUS_API_SECRET and SALON_JANUS_ADMIN_KEY are for an external Janus: set SALON_JANUS_URL"
+            )
         if not self.public_url:
             object.__setattr__(self, "public_url", f"http://{self.host}:{self.port}")
         return self
+
+    @property
+    def managed_janus(self) -> bool:
+        """True when Salon runs its own Janus (no ``SALON_JANUS_URL``)."""
+        return not self.janus_url
 
     @property
     def https(self) -> bool:

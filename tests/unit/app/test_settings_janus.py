@@ -1,0 +1,51 @@
+"""Janus settings: empty means Salon runs its own; an external node needs its API secret and plugin admin key."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from salon.app.settings import Settings
+
+URL = "http://10.0.0.5:8088/janus"
+SECRET = "s" * 32
+KEY = "k" * 32
+
+
+def external(url: str = URL, secret: str = SECRET, key: str = KEY) -> Settings:
+    return Settings(dev=True, janus_url=url, janus_api_secret=secret, janus_admin_key=key)
+
+
+def test_by_default_salon_runs_its_own_janus() -> None:
+    assert Settings(dev=True).managed_janus
+
+
+def test_an_external_janus() -> None:
+    s = external()
+    assert not s.managed_janus
+    assert SECRET not in repr(s)
+    assert KEY not in repr(s)
+
+
+@pytest.mark.parametrize(("secret", "key"), [("", KEY), (SECRET, "")])
+def test_an_external_janus_without_its_secrets_is_refused(secret: str, key: str) -> None:
+    with pytest.raises(ValidationError, match="SALON_JANUS_URL needs"):
+        external(secret=secret, key=key)
+
+
+def test_secrets_without_a_url_are_refused() -> None:
+    with pytest.raises(ValidationError, match="set SALON_JANUS_URL"):
+        Settings(dev=True, janus_api_secret=SECRET)
+
+
+def test_the_url_must_be_http() -> None:
+    with pytest.raises(ValidationError, match="http"):
+        external(url="ws://10.0.0.5:8188")
+
+
+def test_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALON_JANUS_URL", URL)
+    monkeypatch.setenv("SALON_JANUS_API_SECRET", SECRET)
+    monkeypatch.setenv("SALON_JANUS_ADMIN_KEY", KEY)
+    s = Settings(dev=True)
+    assert (s.janus_url, s.janus_api_secret, s.janus_admin_key) == (URL, SECRET, KEY)
