@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from salon.app.ports import MediaEvent, MediaRole, RoomMessage
+from salon.app.ports import Jsep, MediaEvent, MediaKind, MediaRefused, MediaRole, RoomMessage
 
 
 @dataclass
@@ -51,10 +51,13 @@ class RecordingBus:
 
 @dataclass
 class FakeMedia:
-    """Keeps the media state the app asked for: rooms, and each admitted user's role and mute."""
+    """Keeps the media state the app asked for — rooms, each admitted user's role and mute, open connections — and
+    refuses connections the way the real media plane does. Offers and answers are placeholders."""
 
     rooms: set[str] = field(default_factory=set)
     members: dict[tuple[str, str], tuple[MediaRole, bool]] = field(default_factory=dict)
+    connections: dict[tuple[str, str, MediaKind], str] = field(default_factory=dict)  # -> "offered" | "open"
+    candidates: list[tuple[str, str, MediaKind]] = field(default_factory=list)
     calls: list[tuple[str, ...]] = field(default_factory=list)
     queue: asyncio.Queue[MediaEvent] = field(default_factory=asyncio.Queue)
 
@@ -67,10 +70,14 @@ class FakeMedia:
         self.rooms.discard(room_id)
         for key in [k for k in self.members if k[0] == room_id]:
             del self.members[key]
+        for conn in [k for k in self.connections if k[0] == room_id]:
+            del self.connections[conn]
 
     async def admit(self, room_id: str, user_id: str, role: MediaRole, muted: bool) -> None:
         self.calls.append(("admit", room_id, user_id, role))
         self.members[(room_id, user_id)] = (role, muted)
+        if role == "listener":
+            self.connections.pop((room_id, user_id, "speak"), None)
 
     async def set_muted(self, room_id: str, user_id: str, muted: bool) -> None:
         self.calls.append(("set_muted", room_id, user_id, str(muted)))
@@ -81,6 +88,43 @@ class FakeMedia:
     async def remove(self, room_id: str, user_id: str) -> None:
         self.calls.append(("remove", room_id, user_id))
         self.members.pop((room_id, user_id), None)
+        for media in ("listen", "speak"):
+            self.connections.pop((room_id, user_id, media), None)
+
+    def _admitted(self, room_id: str, user_id: str, need: MediaRole | None = None) -> None:
+        member = self.members.get((room_id, user_id))
+        if room_id not in self.rooms or member is None or (need is not None and member[0] != need):
+            raise MediaRefused(f"{user_id} is not admitted to {room_id}" + (f" as a {need}" if need else ""))
+
+    async def open_listen(self, room_id: str, user_id: str) -> Jsep:
+        self.calls.append(("open_listen", room_id, user_id))
+        self._admitted(room_id, user_id)
+        self.connections[(room_id, user_id, "listen")] = "offered"
+        return {"type": "offer", "sdp": f"v=0 fake offer to {user_id}"}
+
+    async def answer_listen(self, room_id: str, user_id: str, answer: Jsep) -> None:
+        self.calls.append(("answer_listen", room_id, user_id))
+        self._admitted(room_id, user_id)
+        if self.connections.get((room_id, user_id, "listen")) != "offered":
+            raise MediaRefused("no offer to answer")
+        self.connections[(room_id, user_id, "listen")] = "open"
+
+    async def open_speak(self, room_id: str, user_id: str, offer: Jsep) -> Jsep:
+        self.calls.append(("open_speak", room_id, user_id))
+        self._admitted(room_id, user_id, "speaker")
+        self.connections[(room_id, user_id, "speak")] = "open"
+        return {"type": "answer", "sdp": f"v=0 fake answer to {user_id}"}
+
+    async def add_candidate(
+        self, room_id: str, user_id: str, media: MediaKind, candidate: dict[str, Any] | None
+    ) -> None:
+        if (room_id, user_id, media) not in self.connections:
+            raise MediaRefused("no such connection")
+        self.candidates.append((room_id, user_id, media))
+
+    async def close(self, room_id: str, user_id: str, media: MediaKind) -> None:
+        self.calls.append(("close", room_id, user_id, media))
+        self.connections.pop((room_id, user_id, media), None)
 
     async def events(self) -> AsyncIterator[MediaEvent]:
         while True:

@@ -54,32 +54,76 @@ class EventBus(Protocol):
 
 
 MediaRole = Literal["speaker", "listener"]
+# The two kinds of WebRTC connection a member can have in a room: hearing the room's mix (every participant not
+# on stage), or speaking into the stage (and hearing the others, minus oneself).
+MediaKind = Literal["listen", "speak"]
+# A session description as WebRTC and Janus write it: {"type": "offer" | "answer", "sdp": "v=0..."}.
+Jsep = dict[str, str]
 
 
 @dataclass(frozen=True)
 class MediaEvent:
-    """Something the media plane noticed: ``speaking`` on/off, or that it lost and re-created its state."""
+    """Something the media plane noticed: ``speaking`` on/off, that a user's connection ended on its side
+    (``hung_up``), or that it lost and re-created its state (``media_reset``: every client must reconnect)."""
 
     room_id: str
-    kind: Literal["speaking", "stopped_speaking", "media_reset"]
+    kind: Literal["speaking", "stopped_speaking", "hung_up", "media_reset"]
     user_id: str | None = None
+    media: MediaKind | None = None
+
+
+class MediaRefused(Exception):
+    """The media plane refused a connection: the user is not admitted to the room with the role it needs."""
 
 
 class MediaPort(Protocol):
-    """The media plane (Janus in production). Each call is idempotent; the app calls it after its own commit."""
+    """The media plane (Janus in production). The app decides every permission from the database and tells the
+    media plane (``admit``, ``set_muted``, ``remove``); the media plane enforces it on its own side too, so a
+    client never gets media it was not admitted to. Calls are idempotent; the app makes them after its commit.
+
+    Signalling goes through the app, never from a client to the media server: ``open_listen`` gives the offer for
+    a receive-only connection (the client answers with ``answer_listen``); ``open_speak`` takes the client's offer
+    and gives the answer. Opening again replaces that user's previous connection of the same kind."""
 
     async def create_room(self, room_id: str) -> None: ...
 
-    async def destroy_room(self, room_id: str) -> None: ...
+    async def destroy_room(self, room_id: str) -> None:
+        """Tear down the room's media: every connection, the stage, the audience's stream."""
+        ...
 
     async def admit(self, room_id: str, user_id: str, role: MediaRole, muted: bool) -> None:
-        """Allow this user's media in the room with this role (speaker: publish into the mix; listener: hear it)."""
+        """Allow this user's media in the room with this role (speaker: publish into the mix; listener: hear it).
+        Admitting a speaker as a listener ends their speaking connection at once."""
         ...
 
     async def set_muted(self, room_id: str, user_id: str, muted: bool) -> None: ...
 
     async def remove(self, room_id: str, user_id: str) -> None:
-        """Tear down this user's media in the room and refuse new handles until admitted again."""
+        """Tear down this user's media in the room and refuse new connections until admitted again."""
+        ...
+
+    async def open_listen(self, room_id: str, user_id: str) -> Jsep:
+        """A receive-only connection to the room's mix; the media server's offer. ``MediaRefused`` unless
+        admitted."""
+        ...
+
+    async def answer_listen(self, room_id: str, user_id: str, answer: Jsep) -> None:
+        """The client's answer to ``open_listen``'s offer: audio starts flowing."""
+        ...
+
+    async def open_speak(self, room_id: str, user_id: str, offer: Jsep) -> Jsep:
+        """Publish into the stage with the client's offer; the media server's answer. ``MediaRefused`` unless
+        admitted as a speaker."""
+        ...
+
+    async def add_candidate(
+        self, room_id: str, user_id: str, media: MediaKind, candidate: dict[str, Any] | None
+    ) -> None:
+        """A trickled ICE candidate from the client (None: end of candidates)."""
+        ...
+
+    async def close(self, room_id: str, user_id: str, media: MediaKind) -> None:
+        """End one of the user's connections (the client left the stage, or stopped listening)."""
         ...
 
     def events(self) -> AsyncIterator[MediaEvent]: ...
