@@ -28,9 +28,10 @@ from salon.web.errors import WS_CLOSE_NOT_AUTHENTICATED
 from salon.web.hub import Hub
 from salon.web.ws_protocol import WS_OPS
 from tests.support.live_server import serve
-from tests.support.matrix import EVERY_MEMBER, REMOVED, ROLES, ROOM_OPS, row, scene, token
+from tests.support.matrix import CONFLICT, EVERY_MEMBER, IN_ROOM_OK, OK, REMOVED, ROLES, ROOM_OPS, row, scene, token
 
 Expect = dict[str, tuple[int, str | None]]
+CANDIDATE = "candidate:1 1 udp 2122260223 198.18.0.1 9 typ host"
 
 # op → (the HTTP row whose expectations it shares, or its own; the data it sends, with placeholders)
 WS_EXPECT: dict[str, tuple[Expect, dict[str, Any]]] = {
@@ -53,6 +54,22 @@ WS_EXPECT: dict[str, tuple[Expect, dict[str, Any]]] = {
     "remove": (ROOM_OPS["remove"].expect, {"room_id": "{room}", "user_id": "{lis}"}),
     "let_in": (ROOM_OPS["let_in"].expect, {"room_id": "{room}", "user_id": "{out}"}),
     "end_room": (ROOM_OPS["end"].expect, {"room_id": "{room}"}),
+    # Media: hearing needs being in the room, speaking being on stage. Answering with no offer, or a candidate for
+    # no connection, is a conflict for those allowed to ask at all; closing one's own connection is always fine.
+    "media_listen": (row(**IN_ROOM_OK, removed=REMOVED), {"room_id": "{room}"}),
+    "media_answer": (
+        row(**dict.fromkeys(IN_ROOM_OK, CONFLICT), removed=REMOVED),
+        {"room_id": "{room}", "jsep": {"type": "answer", "sdp": "v=0"}},
+    ),
+    "media_speak": (
+        row(speaker=OK, moderator=OK, removed=REMOVED),
+        {"room_id": "{room}", "jsep": {"type": "offer", "sdp": "v=0"}},
+    ),
+    "media_candidate": (
+        row(**dict.fromkeys(IN_ROOM_OK, CONFLICT), removed=REMOVED),
+        {"room_id": "{room}", "media": "listen", "candidate": {"candidate": CANDIDATE}},
+    ),
+    "media_close": (row(**EVERY_MEMBER), {"room_id": "{room}", "media": "speak"}),
 }
 
 

@@ -32,12 +32,16 @@ class RecordingBus:
     closed_sessions: list[str] = field(default_factory=list)
     closed_users: list[str] = field(default_factory=list)
     left: list[tuple[str, str]] = field(default_factory=list)
+    signals: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
     async def publish_room(self, messages: list[RoomMessage]) -> None:
         self.rooms.extend(messages)
 
     async def publish_user(self, user_id: str, name: str, data: dict[str, Any]) -> None:
         self.users.append((user_id, name, data))
+
+    async def publish_signal(self, room_id: str, name: str, data: dict[str, Any]) -> None:
+        self.signals.append((room_id, name, data))
 
     async def close_sessions(self, token_hashes: list[str], reason: str) -> None:
         self.closed_sessions.extend(token_hashes)
@@ -125,6 +129,13 @@ class FakeMedia:
     async def close(self, room_id: str, user_id: str, media: MediaKind) -> None:
         self.calls.append(("close", room_id, user_id, media))
         self.connections.pop((room_id, user_id, media), None)
+
+    async def reconnect(self) -> None:
+        """A media plane that lost everything: no rooms, nobody admitted, no connections."""
+        self.calls.append(("reconnect",))
+        self.rooms.clear()
+        self.members.clear()
+        self.connections.clear()
 
     async def events(self) -> AsyncIterator[MediaEvent]:
         while True:

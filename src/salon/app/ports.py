@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from salon.domain.media import MediaKind as MediaKind  # re-exported: the port speaks the domain's word
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
@@ -42,6 +44,11 @@ class EventBus(Protocol):
 
     async def publish_user(self, user_id: str, name: str, data: dict[str, Any]) -> None: ...
 
+    async def publish_signal(self, room_id: str, name: str, data: dict[str, Any]) -> None:
+        """A passing state of a room that is not kept in its event log (who is speaking now, "reconnect your
+        media"): sent to the room's live followers only, without a ``seq``."""
+        ...
+
     async def close_sessions(self, token_hashes: list[str], reason: str) -> None:
         """Close every open WebSocket authenticated by one of these sessions."""
         ...
@@ -54,17 +61,18 @@ class EventBus(Protocol):
 
 
 MediaRole = Literal["speaker", "listener"]
-# The two kinds of WebRTC connection a member can have in a room: hearing the room's mix (every participant not
-# on stage), or speaking into the stage (and hearing the others, minus oneself).
-MediaKind = Literal["listen", "speak"]
 # A session description as WebRTC and Janus write it: {"type": "offer" | "answer", "sdp": "v=0..."}.
 Jsep = dict[str, str]
+
+
+ALL_ROOMS = "*"
 
 
 @dataclass(frozen=True)
 class MediaEvent:
     """Something the media plane noticed: ``speaking`` on/off, that a user's connection ended on its side
-    (``hung_up``), or that it lost and re-created its state (``media_reset``: every client must reconnect)."""
+    (``hung_up``), or that it lost its state (``media_reset``, once per loss, with ``room_id`` ``ALL_ROOMS``: the
+    app calls ``reconnect`` and re-creates every live room; every client must reconnect its media)."""
 
     room_id: str
     kind: Literal["speaking", "stopped_speaking", "hung_up", "media_reset"]
@@ -73,7 +81,12 @@ class MediaEvent:
 
 
 class MediaRefused(Exception):
-    """The media plane refused a connection: the user is not admitted to the room with the role it needs."""
+    """The media plane refused a connection: the user is not admitted to the room with the role it needs, or the
+    request does not fit the connection's state (an answer with no offer, a candidate for no connection)."""
+
+
+class MediaUnavailable(Exception):
+    """The media plane cannot be reached right now (it is restarting, or down); worth retrying later."""
 
 
 class MediaPort(Protocol):
@@ -124,6 +137,11 @@ class MediaPort(Protocol):
 
     async def close(self, room_id: str, user_id: str, media: MediaKind) -> None:
         """End one of the user's connections (the client left the stage, or stopped listening)."""
+        ...
+
+    async def reconnect(self) -> None:
+        """After ``media_reset``: wait until the media plane answers again, with none of the old state. The app
+        then re-creates every live room from the database."""
         ...
 
     def events(self) -> AsyncIterator[MediaEvent]: ...

@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA = "unsupported_media"
     ACCOUNT_DISABLED = "account_disabled"
+    MEDIA_UNAVAILABLE = "media_unavailable"
 
 
 class DomainError(Exception):

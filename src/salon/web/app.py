@@ -15,6 +15,7 @@ from salon.adapters.db.database import Database
 from salon.adapters.db.migrate import upgrade
 from salon.app.audience import run_flusher
 from salon.app.fakes import FakeMedia
+from salon.app.media_events import run_media_events
 from salon.app.ratelimit import RateLimits
 from salon.app.services import Services
 from salon.app.settings import Settings
@@ -58,7 +59,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services if services is not None else await build_services(settings)
-        background = [asyncio.create_task(run_flusher(app.state.services), name="listener-count-flusher")]
+        background = [
+            asyncio.create_task(run_flusher(app.state.services), name="listener-count-flusher"),
+            asyncio.create_task(run_media_events(app.state.services), name="media-events"),
+        ]
         if isinstance(app.state.services.bus, Hub):
             background.append(asyncio.create_task(run_sweeper(app.state.services, app.state.services.bus)))
         try:

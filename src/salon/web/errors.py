@@ -39,6 +39,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA: 415,
     ErrorCode.ACCOUNT_DISABLED: 403,
+    ErrorCode.MEDIA_UNAVAILABLE: 503,
 }
 
 

@@ -346,6 +346,13 @@ class Hub:
             for conn in self._rooms.pop(room_id, ()):
                 conn.rooms.discard(room_id)
 
+    async def publish_signal(self, room_id: str, name: str, data: dict[str, Any]) -> None:
+        live = self._rooms.get(room_id)
+        if live:
+            frame = Outgoing(dumps(protocol.signal(room_id, name, data)))
+            for conn in list(live):
+                self._put(conn, frame)
+
     async def publish_user(self, user_id: str, name: str, data: dict[str, Any]) -> None:
         conns = self._by_user.get(user_id)
         if conns:

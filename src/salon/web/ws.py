@@ -21,7 +21,7 @@ from limits import RateLimitItemPerSecond
 from pydantic import BaseModel
 from starlette.types import Message
 
-from salon.app import rooms, stage, streams
+from salon.app import media, rooms, stage, streams
 from salon.app.ratelimit import Limit
 from salon.app.room_commands import Result
 from salon.app.services import Services
@@ -234,6 +234,36 @@ async def _let_in(s: Session, m: protocol.LetIn) -> Reply:
 @handles(protocol.EndRoom)
 async def _end_room(s: Session, m: protocol.EndRoom) -> Reply:
     return _seq(await rooms.end_room(s.services, s.user_id, m.data.room_id))
+
+
+@handles(protocol.MediaListen)
+async def _media_listen(s: Session, m: protocol.MediaListen) -> Reply:
+    return {"room_id": m.data.room_id, "jsep": await media.open_listen(s.services, s.user_id, m.data.room_id)}
+
+
+@handles(protocol.MediaAnswer)
+async def _media_answer(s: Session, m: protocol.MediaAnswer) -> Reply:
+    await media.answer_listen(s.services, s.user_id, m.data.room_id, m.data.jsep.model_dump())
+    return {"room_id": m.data.room_id}
+
+
+@handles(protocol.MediaSpeak)
+async def _media_speak(s: Session, m: protocol.MediaSpeak) -> Reply:
+    jsep = await media.open_speak(s.services, s.user_id, m.data.room_id, m.data.jsep.model_dump())
+    return {"room_id": m.data.room_id, "jsep": jsep}
+
+
+@handles(protocol.MediaCandidate)
+async def _media_candidate(s: Session, m: protocol.MediaCandidate) -> Reply:
+    candidate = m.data.candidate.model_dump(by_alias=True, exclude_none=True) if m.data.candidate else None
+    await media.add_candidate(s.services, s.user_id, m.data.room_id, m.data.media, candidate)
+    return {"room_id": m.data.room_id}
+
+
+@handles(protocol.MediaClose)
+async def _media_close(s: Session, m: protocol.MediaClose) -> Reply:
+    await media.close(s.services, s.user_id, m.data.room_id, m.data.media)
+    return {"room_id": m.data.room_id}
 
 
 _unhandled = set(protocol.WS_OPS.values()) - set(HANDLERS)

@@ -3,7 +3,8 @@
 A client sends ``{"op", "ref", "data"}``: ``op`` picks one model of a union (``Literal`` tags, ``extra="forbid"``,
 strict types), ``ref`` is the client's own tag echoed in the ``reply`` or ``error`` frame that answers it. Every
 op is listed in :data:`WS_OPS`; the authorization matrix test iterates that table. The server sends frames with a
-``type``: ``hello``, ``reply``, ``error``, ``snapshot``, ``resync``, ``event``, ``removed``, ``user_event``.
+``type``: ``hello``, ``reply``, ``error``, ``snapshot``, ``resync``, ``event``, ``signal``, ``removed``,
+``user_event``.
 Room ``event`` frames carry the room's ``seq``; a client that resubscribes with its last ``seq`` misses nothing.
 """
 
@@ -61,6 +62,50 @@ class SelfMuteData(RoomData):
 
 class ModeratorData(TargetData):
     make: StrictBool
+
+
+MAX_SDP_CHARS = 12 * 1024  # an audio-only offer from Chromium or aiortc is 2–5 KB
+Sdp = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=MAX_SDP_CHARS)]
+Kind = Literal["listen", "speak"]
+
+
+class Offer(_Closed):
+    type: Literal["offer"]
+    sdp: Sdp
+
+
+class Answer(_Closed):
+    type: Literal["answer"]
+    sdp: Sdp
+
+
+class Candidate(_Closed):
+    """An RTCIceCandidateInit as browsers serialise it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    candidate: Annotated[str, StringConstraints(strict=True, max_length=1024)]
+    sdp_mid: Annotated[str, StringConstraints(strict=True, max_length=64)] | None = Field(None, alias="sdpMid")
+    sdp_mline_index: Annotated[int, Field(strict=True, ge=0, le=64)] | None = Field(None, alias="sdpMLineIndex")
+    username_fragment: Annotated[str, StringConstraints(strict=True, max_length=256)] | None = Field(
+        None, alias="usernameFragment"
+    )
+
+
+class MediaAnswerData(RoomData):
+    jsep: Answer
+
+
+class MediaSpeakData(RoomData):
+    jsep: Offer
+
+
+class MediaCandidateData(RoomData):
+    media: Kind
+    candidate: Candidate | None  # null: the client has no more candidates
+
+
+class MediaCloseData(RoomData):
+    media: Kind
 
 
 # --- ops: one model each -----------------------------------------------------------------------------------------
@@ -165,6 +210,31 @@ class EndRoom(_Op):
     data: RoomData
 
 
+class MediaListen(_Op):
+    op: Literal["media_listen"]
+    data: RoomData
+
+
+class MediaAnswer(_Op):
+    op: Literal["media_answer"]
+    data: MediaAnswerData
+
+
+class MediaSpeak(_Op):
+    op: Literal["media_speak"]
+    data: MediaSpeakData
+
+
+class MediaCandidate(_Op):
+    op: Literal["media_candidate"]
+    data: MediaCandidateData
+
+
+class MediaClose(_Op):
+    op: Literal["media_close"]
+    data: MediaCloseData
+
+
 ClientMessage = Annotated[
     Subscribe
     | Unsubscribe
@@ -184,7 +254,12 @@ ClientMessage = Annotated[
     | SetModerator
     | Remove
     | LetIn
-    | EndRoom,
+    | EndRoom
+    | MediaListen
+    | MediaAnswer
+    | MediaSpeak
+    | MediaCandidate
+    | MediaClose,
     Field(discriminator="op"),
 ]
 
@@ -208,6 +283,11 @@ WS_OPS: dict[str, type[BaseModel]] = {
     "remove": Remove,
     "let_in": LetIn,
     "end_room": EndRoom,
+    "media_listen": MediaListen,
+    "media_answer": MediaAnswer,
+    "media_speak": MediaSpeak,
+    "media_candidate": MediaCandidate,
+    "media_close": MediaClose,
 }
 
 _MESSAGE: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
@@ -269,6 +349,11 @@ def resync(room_id: str, seq: int) -> dict[str, Any]:
 
 def event(message: RoomMessage) -> dict[str, Any]:
     return {"type": "event", "room_id": message.room_id, "seq": message.seq, "name": message.name, "data": message.data}
+
+
+def signal(room_id: str, name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A passing state of a room (``speakers``, ``media_reset``): no ``seq``, not replayed on resume."""
+    return {"type": "signal", "room_id": room_id, "name": name, "data": data}
 
 
 def removed(room_id: str, reason: str) -> dict[str, Any]:

@@ -363,3 +363,14 @@ async def test_a_socket_that_stays_full_is_dropped(hub: Hub) -> None:
     await settle()
     assert slow_sock.closed == (WS_CLOSE_TOO_SLOW, "too slow")
     assert fast_writer.seqs() == list(range(1, 21))
+
+
+async def test_signals_reach_live_followers_without_a_seq(hub: Hub) -> None:
+    inside, pending, outside = FakeSocket(), FakeSocket(), FakeSocket()
+    follow(hub, connect(hub, inside, "u1", "s1"), "r")
+    hub.begin_subscribe(connect(hub, pending, "u2", "s2"), "r")
+    connect(hub, outside, "u3", "s3")
+    await hub.publish_signal("r", "speakers", {"user_ids": ["u1"]})
+    await settle()
+    assert inside.frames() == [{"type": "signal", "room_id": "r", "name": "speakers", "data": {"user_ids": ["u1"]}}]
+    assert pending.sent == outside.sent == [], "passing state: not buffered for subscriptions being set up"

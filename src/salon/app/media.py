@@ -1,0 +1,65 @@
+"""App layer: a member's media connections in a room — signalling relayed through the app, never to Janus directly.
+
+Each verb checks the member's right from the database (``domain.media.check_media``) and only then asks the media
+port, which enforces the same admission on its own side. The media port's refusals become domain errors:
+``conflict`` when a request does not fit the connection's state, ``media_unavailable`` when the media plane is down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from salon.adapters.db import repo_rooms as repo
+from salon.app.ports import Jsep, MediaKind, MediaRefused, MediaUnavailable
+from salon.app.services import Services
+from salon.domain.errors import ErrorCode, refuse
+from salon.domain.media import check_media
+
+T = TypeVar("T")
+
+
+async def _check(services: Services, user_id: str, room_id: str, kind: MediaKind) -> None:
+    async with services.db.read() as conn:
+        found = await repo.get_room(conn, room_id)
+        participant = await repo.get_participant(conn, room_id, user_id)
+        banned = participant is None and (await repo.load_access(conn, room_id, user_id)).banned
+    check_media(found[0] if found else None, participant, kind, banned=banned)
+
+
+async def _ask(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except MediaRefused as exc:
+        raise refuse(ErrorCode.CONFLICT, f"Media: {exc}") from None
+    except MediaUnavailable:
+        raise refuse(ErrorCode.MEDIA_UNAVAILABLE, "Audio is not available right now; try again shortly.") from None
+
+
+async def open_listen(services: Services, user_id: str, room_id: str) -> Jsep:
+    """Start hearing the room: the media server's offer, for the client to answer."""
+    await _check(services, user_id, room_id, "listen")
+    return await _ask(services.media.open_listen(room_id, user_id))
+
+
+async def answer_listen(services: Services, user_id: str, room_id: str, answer: Jsep) -> None:
+    await _check(services, user_id, room_id, "listen")
+    await _ask(services.media.answer_listen(room_id, user_id, answer))
+
+
+async def open_speak(services: Services, user_id: str, room_id: str, offer: Jsep) -> Jsep:
+    """Start speaking into the stage (and hearing it minus oneself): the client's offer in, the answer out."""
+    await _check(services, user_id, room_id, "speak")
+    return await _ask(services.media.open_speak(room_id, user_id, offer))
+
+
+async def add_candidate(
+    services: Services, user_id: str, room_id: str, kind: MediaKind, candidate: dict[str, Any] | None
+) -> None:
+    await _check(services, user_id, room_id, kind)
+    await _ask(services.media.add_candidate(room_id, user_id, kind, candidate))
+
+
+async def close(services: Services, user_id: str, room_id: str, kind: MediaKind) -> None:
+    """End one of one's own connections; always allowed (it only ever takes media away)."""
+    await _ask(services.media.close(room_id, user_id, kind))

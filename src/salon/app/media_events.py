@@ -1,0 +1,108 @@
+"""App layer: what the media plane notices, turned into what rooms see — who is speaking, and recovery.
+
+* ``speaking`` / ``stopped_speaking`` change a room's set of current speakers; ``flush_speakers`` sends each changed
+  set as one ``speakers`` signal, and ``run_media_events`` calls it at most every ``SPEAKERS_INTERVAL_S`` (≤ 5
+  updates per second per room, however chatty the media plane is).
+* ``media_reset`` (the media server restarted and lost everything): ``recover_media`` waits for it to answer, then
+  re-creates every live room from the database — the stage and the audience, each participant admitted with their
+  role and mute — and tells each room's followers to reconnect their media (``media_reset`` signal). The rooms'
+  own state is untouched: the database is the source of truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from salon.adapters.db import repo_rooms as repo
+from salon.app.ports import MediaEvent
+from salon.app.services import Services
+
+log = logging.getLogger(__name__)
+
+SPEAKERS_INTERVAL_S = 0.2
+
+
+@dataclass
+class Speaking:
+    """Who is speaking in each room, and which rooms changed since the last flush."""
+
+    now: dict[str, set[str]] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+
+    def apply(self, event: MediaEvent) -> None:
+        if event.user_id is None or event.kind not in ("speaking", "stopped_speaking"):
+            return
+        speakers = self.now.setdefault(event.room_id, set())
+        before = len(speakers)
+        if event.kind == "speaking":
+            speakers.add(event.user_id)
+        else:
+            speakers.discard(event.user_id)
+        if len(speakers) != before:
+            self.dirty.add(event.room_id)
+        if not speakers:
+            del self.now[event.room_id]
+
+    def forget_room(self, room_id: str) -> None:
+        self.now.pop(room_id, None)
+        self.dirty.add(room_id)
+
+
+async def flush_speakers(services: Services, speaking: Speaking) -> None:
+    dirty = sorted(speaking.dirty)
+    speaking.dirty.clear()
+    for room_id in dirty:
+        await services.bus.publish_signal(room_id, "speakers", {"user_ids": sorted(speaking.now.get(room_id, ()))})
+
+
+async def recover_media(services: Services) -> list[str]:
+    """Re-create the media of every live room after the media plane lost its state; the rooms re-created."""
+    await services.media.reconnect()
+    async with services.db.read() as conn:
+        live = await repo.live_rooms(conn)
+        people = {room.id: await repo.visible_participants(conn, room.id, False) for room in live}
+    for room in live:
+        await services.media.create_room(room.id)
+        for p in people[room.id]:
+            await services.media.admit(room.id, p.user_id, "speaker" if p.role.on_stage else "listener", p.muted)
+    for room in live:
+        await services.bus.publish_signal(room.id, "media_reset", {})
+    log.info("media re-created for %d live rooms", len(live))
+    return [room.id for room in live]
+
+
+async def handle(services: Services, speaking: Speaking, event: MediaEvent) -> None:
+    if event.kind == "media_reset":  # one per loss, for every room (room_id ALL_ROOMS)
+        for room_id in list(speaking.now):
+            speaking.forget_room(room_id)
+        await recover_media(services)
+    else:
+        speaking.apply(event)
+
+
+async def run_media_events(services: Services, interval: float = SPEAKERS_INTERVAL_S) -> None:
+    """For the life of the app: follow the media plane's events, flushing speaker changes every ``interval``."""
+    speaking = Speaking()
+
+    async def flusher() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await flush_speakers(services, speaking)
+            except Exception:
+                log.exception("speakers flush failed; retrying next tick")
+
+    task = asyncio.create_task(flusher(), name="speakers-flusher")
+    try:
+        async for event in services.media.events():
+            try:
+                await handle(services, speaking, event)
+            except Exception:
+                log.exception("media event %s failed", event.kind)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,39 @@
+"""Who may hear a room and who may speak into it: the media rule, decided by the server."""
+
+from __future__ import annotations
+
+import pytest
+
+from salon.domain.errors import DomainError, ErrorCode
+from salon.domain.media import MediaKind, check_media
+from salon.domain.rooms import Participant
+from tests.support.domain import at, listener, moderator, room, speaker
+
+
+def refused(kind: MediaKind, participant: Participant | None, **options: object) -> ErrorCode:
+    room_ = options.pop("room", room())
+    with pytest.raises(DomainError) as caught:
+        check_media(room_, participant, kind, **options)  # type: ignore[arg-type]
+    return caught.value.code
+
+
+@pytest.mark.parametrize("participant", [moderator(), speaker(), listener()])
+def test_everyone_in_the_room_may_listen(participant: Participant) -> None:
+    check_media(room(), participant, "listen")
+
+
+@pytest.mark.parametrize("participant", [moderator(), speaker()])
+def test_the_stage_may_speak(participant: Participant) -> None:
+    check_media(room(), participant, "speak")
+
+
+def test_a_listener_may_not_speak() -> None:
+    assert refused("speak", listener()) == ErrorCode.NOT_ALLOWED
+
+
+@pytest.mark.parametrize("kind", ["listen", "speak"])
+def test_outsiders_removed_members_and_ended_rooms_get_nothing(kind: MediaKind) -> None:
+    assert refused(kind, None) == ErrorCode.NOT_IN_ROOM
+    assert refused(kind, None, banned=True) == ErrorCode.REMOVED_FROM_ROOM
+    assert refused(kind, moderator(), room=room(ended_at=at(5))) == ErrorCode.ROOM_ENDED
+    assert refused(kind, None, room=None) == ErrorCode.NOT_FOUND
