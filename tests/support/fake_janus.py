@@ -293,8 +293,10 @@ class PluginModel:
         if request == "create":
             if body.get("admin_key") != self.admin_key:
                 return error(457, "Unauthorized (wrong admin_key)")
+            if body["id"] in self.mountpoints:
+                return error(456, "A stream with the provided ID already exists")
             port = body["media"][0]["port"] or 20000 + len(self.mountpoints)
-            self.mountpoints[body["id"]] = {**body, "viewers": 0}
+            self.mountpoints[body["id"]] = {**body, "viewers": 0, "port": port}
             ports = [{"type": "audio", "mid": "a", "port": port}]
             stream = {"id": body["id"], "type": "rtp", "is_private": body["is_private"], "ports": ports}
             return {"streaming": "created", "create": str(body["id"]), "permanent": False, "stream": stream}
@@ -311,6 +313,9 @@ class PluginModel:
             return error(455, f"No such mountpoint/stream {body.get('id')}")
         if request == "info":
             info = {"id": body["id"], "type": "rtp", "viewers": mountpoint["viewers"], "enabled": True}
+            if mountpoint.get("secret") is not None and body.get("secret") == mountpoint["secret"]:
+                # Like Janus, the ports only to whoever gives the mountpoint's secret.
+                info["media"] = [{"type": "audio", "mid": "a", "port": mountpoint["port"]}]
             return {"streaming": "info", "info": info}
         if request == "destroy":
             del self.mountpoints[body["id"]]

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Final, NotRequired, TypedDict
 
+from salon.app.ports import MediaUnavailable
+
 log = logging.getLogger(__name__)
 
 # Core error codes (janus apierror.h). Plugins have their own code spaces that overlap these (the Streaming
@@ -33,7 +35,7 @@ class JanusError(JanusException):
         self.plugin = plugin
 
 
-class JanusUnavailable(JanusException):
+class JanusUnavailable(JanusException, MediaUnavailable):
     """Janus could not be reached, or answered something that is not its API: treat the media plane as down."""
 
 
