@@ -6,7 +6,7 @@
 * ``media_reset`` (the media server restarted and lost everything): ``recover_media`` waits for it to answer, then
   re-creates every live room from the database — the stage and the audience, each participant admitted with their
   role and mute — and tells each room's followers to reconnect their media (``media_reset`` signal). The rooms'
-  own state is untouched: the database is the source of truth.
+  own state is untouched: the database is the source of truth. ``release_media`` is the shutdown counterpart.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 
 from salon.adapters.db import repo_rooms as repo
-from salon.app.ports import MediaEvent
+from salon.app.ports import MediaEvent, MediaUnavailable
 from salon.app.services import Services
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,19 @@ async def recover_media(services: Services) -> list[str]:
         await services.bus.publish_signal(room.id, "media_reset", {})
     log.info("media re-created for %d live rooms", len(live))
     return [room.id for room in live]
+
+
+async def release_media(services: Services) -> None:
+    """At shutdown: take every live room's media down, so a media server that outlives the app keeps nothing (the
+    rooms stay live in the database; the next start re-creates their media)."""
+    async with services.db.read() as conn:
+        live = await repo.live_rooms(conn)
+    for room in live:
+        try:
+            await services.media.destroy_room(room.id)
+        except MediaUnavailable:
+            log.warning("media of room %s not released: the media plane is unreachable", room.id)
+            return
 
 
 async def handle(services: Services, speaking: Speaking, event: MediaEvent) -> None:

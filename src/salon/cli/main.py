@@ -84,6 +84,7 @@ def serve(
         host=host, port=port, data_dir=data_dir, database_url=database_url, public_url=public_url, dev=dev
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Janus request, long polls included
 
     async def bootstrap(services: Services) -> str | None:
         if await accounts.list_users(services):

@@ -13,9 +13,11 @@ from fastapi.staticfiles import StaticFiles
 
 from salon.adapters.db.database import Database
 from salon.adapters.db.migrate import upgrade
+from salon.adapters.janus.runtime import open_janus_media
 from salon.app.audience import run_flusher
 from salon.app.fakes import FakeMedia
-from salon.app.media_events import run_media_events
+from salon.app.media_events import recover_media, release_media, run_media_events
+from salon.app.ports import MediaPort
 from salon.app.ratelimit import RateLimits
 from salon.app.services import Services
 from salon.app.settings import Settings
@@ -32,10 +34,13 @@ from salon.web.ws import router as ws_router
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+SHUTDOWN_MEDIA_S = 10.0  # releasing rooms' media must not hold a shutdown forever
 
 
-async def build_services(settings: Settings) -> Services:
-    """Everything the app needs, built once. Applies migrations so a fresh data folder just works."""
+async def build_services(settings: Settings, media: MediaPort | None = None) -> Services:
+    """Everything the app needs, built once. Applies migrations so a fresh data folder just works. Without a
+    ``media`` plane, media calls are only recorded (``FakeMedia``): for console commands and seeding, which carry
+    no audio; ``salon serve`` passes Janus."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
     await upgrade(db)
@@ -45,8 +50,7 @@ async def build_services(settings: Settings) -> Services:
         clock=SystemClock(),
         ids=RandomIds(),
         bus=Hub(settings),
-        # Until the Janus adapter lands (issue "Real audio"), media calls are recorded, not carried out.
-        media=FakeMedia(),
+        media=media if media is not None else FakeMedia(),
         limits=RateLimits(settings),
         secret=settings.resolved_secret(),
     )
@@ -58,7 +62,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
-        app.state.services = services if services is not None else await build_services(settings)
+        stack = contextlib.AsyncExitStack()
+        if owned:
+            media = await stack.enter_async_context(open_janus_media(settings))
+            app.state.services = await build_services(settings, media)
+            await recover_media(app.state.services)  # rooms live before a restart get their stage and audience back
+        else:
+            app.state.services = services
         background = [
             asyncio.create_task(run_flusher(app.state.services), name="listener-count-flusher"),
             asyncio.create_task(run_media_events(app.state.services), name="media-events"),
@@ -75,7 +85,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             if isinstance(app.state.services.bus, Hub):
                 await app.state.services.bus.close_all()
             if owned:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(SHUTDOWN_MEDIA_S):
+                        await release_media(app.state.services)
                 await app.state.services.db.dispose()
+            await stack.aclose()
 
     app = FastAPI(
         title="Salon",
