@@ -11,6 +11,7 @@ set -euo pipefail
 PACKAGES=(
     postgresql
     janus
+    iproute2
 )
 
 SUDO=()
