@@ -224,7 +224,7 @@ class WavTrack(PacedAudioTrack):
         return cast(Pcm, chunk.reshape(-1))
 
 
-def _mono(frame: AudioFrame) -> Pcm:
+def mono(frame: AudioFrame) -> Pcm:
     """A decoded frame as mono float PCM in [-1, 1] (channels averaged)."""
     data = frame.to_ndarray()
     channels = len(frame.layout.channels)
@@ -288,7 +288,7 @@ class ToneMeter:
                 self._arrived.notify_all()
 
     def _add(self, frame: AudioFrame, now: float) -> None:
-        pcm = _mono(frame)
+        pcm = mono(frame)
         self.sample_rate = frame.sample_rate or self.sample_rate
         if self.first_frame_at is None:
             self.first_frame_at = now

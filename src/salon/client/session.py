@@ -1,0 +1,189 @@
+"""Client layer: one member's connection to a Salon server — its WebSocket, room ops, and audio through the app.
+
+For bots, recording, load tests and Salon's own integration tests. It speaks only Salon's public protocol: a bearer
+token, the WebSocket at ``/api/v1/ws`` (ops answered by ``reply`` or ``error`` frames), and WebRTC audio whose
+signalling goes through the app (``media_listen`` / ``media_answer`` / ``media_speak``) — never to the media server
+directly. aiortc gathers its ICE candidates before it hands out a description, so no candidate is trickled.
+
+    async with SalonClient("http://127.0.0.1:8000", token) as me:
+        await me.call("join", room_id=room)
+        heard = await me.listen(room)               # the room's mix, as a remote audio track
+        await me.speak(room, ToneTrack(440.0))      # once on stage
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from types import TracebackType
+from typing import Any, Literal, cast
+
+import orjson
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from websockets.asyncio.client import ClientConnection, connect
+
+log = logging.getLogger(__name__)
+
+Media = Literal["listen", "speak"]
+CALL_TIMEOUT_S = 15.0
+TRACK_TIMEOUT_S = 15.0
+
+
+class SalonError(Exception):
+    """The server refused an op: its stable ``code``, ``message`` and ``data``."""
+
+    def __init__(self, code: str, message: str, data: dict[str, Any]) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.data = code, message, data
+
+
+def _peer() -> RTCPeerConnection:
+    # No STUN/TURN: aiortc would otherwise ask a public STUN server; Salon's media server is reachable directly.
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+class SalonClient:
+    """A logged-in member (``token``) on the server at ``base_url``; one WebSocket, one connection per media kind
+    and room. Frames other than replies (events, signals, removals) are kept in ``frames`` for the caller."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.ws_url = base_url.rstrip("/").replace("http", "ws", 1) + "/api/v1/ws"
+        self.token = token
+        self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.user_id: str | None = None
+        self._ws: ClientConnection | None = None
+        self._refs = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._peers: dict[tuple[str, Media], RTCPeerConnection] = {}
+
+    async def __aenter__(self) -> SalonClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # --- the WebSocket -------------------------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        self._ws = await connect(self.ws_url, additional_headers=headers, proxy=None, compression=None)
+        hello = orjson.loads(await asyncio.wait_for(self._ws.recv(), CALL_TIMEOUT_S))
+        if hello.get("type") != "hello":
+            raise SalonError("unexpected", "the server did not say hello", hello)
+        self.user_id = hello["user_id"]
+        self._reader = asyncio.create_task(self._read(), name="salon-client-reader")
+
+    async def _read(self) -> None:
+        assert self._ws is not None
+        try:
+            async for raw in self._ws:
+                frame: dict[str, Any] = orjson.loads(raw)
+                waiter = self._waiting.pop(frame["ref"], None) if frame["type"] in ("reply", "error") else None
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(frame)
+                else:
+                    self.frames.put_nowait(frame)
+        finally:
+            for waiter in self._waiting.values():
+                if not waiter.done():
+                    waiter.set_exception(ConnectionError("the WebSocket closed"))
+
+    async def call(self, op: str, **data: Any) -> dict[str, Any]:
+        """Send one op and return its reply's data; ``SalonError`` with the server's code when refused."""
+        if self._ws is None:
+            raise ConnectionError("not connected")
+        ref = next(self._refs)
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[ref] = waiter
+        await self._ws.send(orjson.dumps({"op": op, "ref": ref, "data": data}).decode())
+        try:
+            frame = await asyncio.wait_for(waiter, CALL_TIMEOUT_S)
+        finally:
+            self._waiting.pop(ref, None)
+        if frame["type"] == "error":
+            error = frame["error"]
+            raise SalonError(error["code"], error["message"], error.get("data", {}))
+        return cast(dict[str, Any], frame["data"])
+
+    async def next_frame(self, kind: str, *, name: str | None = None) -> dict[str, Any]:
+        """The next kept frame of this ``type`` (and ``name``), skipping others; wrap in ``asyncio.timeout``."""
+        while True:
+            frame = await self.frames.get()
+            if frame["type"] == kind and (name is None or frame.get("name") == name):
+                return frame
+
+    # --- audio ---------------------------------------------------------------------------------------------------
+
+    async def listen(self, room_id: str) -> MediaStreamTrack:
+        """Hear the room's mix (anyone in the room): the remote audio track, once the media server sends it."""
+        await self.close_media(room_id, "listen")
+        pc = _peer()
+        self._peers[(room_id, "listen")] = pc
+        arrived: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio" and not arrived.done():
+                arrived.set_result(track)
+
+        offer = (await self.call("media_listen", room_id=room_id))["jsep"]
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type=offer["type"]))
+        await pc.setLocalDescription(await pc.createAnswer())
+        answer = pc.localDescription
+        await self.call("media_answer", room_id=room_id, jsep={"type": answer.type, "sdp": answer.sdp})
+        return await asyncio.wait_for(arrived, TRACK_TIMEOUT_S)
+
+    async def speak(self, room_id: str, source: MediaStreamTrack) -> MediaStreamTrack:
+        """Publish ``source`` into the stage (moderators and speakers only); returns what one hears there: the
+        other speakers, minus oneself."""
+        await self.close_media(room_id, "speak")
+        pc = _peer()
+        self._peers[(room_id, "speak")] = pc
+        arrived: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio" and not arrived.done():
+                arrived.set_result(track)
+
+        pc.addTransceiver(source, direction="sendrecv")
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = pc.localDescription
+        try:
+            answer = (await self.call("media_speak", room_id=room_id, jsep={"type": offer.type, "sdp": offer.sdp}))[
+                "jsep"
+            ]
+        except BaseException:
+            await self.close_media(room_id, "speak", tell_server=False)
+            raise
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
+        return await asyncio.wait_for(arrived, TRACK_TIMEOUT_S)
+
+    def peer(self, room_id: str, media: Media) -> RTCPeerConnection | None:
+        return self._peers.get((room_id, media))
+
+    async def close_media(self, room_id: str, media: Media, *, tell_server: bool = True) -> None:
+        """End one connection, here and on the server (closing is always allowed)."""
+        pc = self._peers.pop((room_id, media), None)
+        if pc is None:
+            return
+        await pc.close()
+        if tell_server and self._ws is not None:
+            with contextlib.suppress(SalonError, ConnectionError, TimeoutError):
+                await self.call("media_close", room_id=room_id, media=media)
+
+    async def close(self) -> None:
+        for room_id, media in list(self._peers):
+            await self.close_media(room_id, media, tell_server=False)
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await self._reader
