@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import statistics
 import time
 import wave
@@ -25,10 +27,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from salon.adapters.janus.config import config_folder
 from salon.adapters.janus.runtime import open_janus_media
 from salon.app import sessions
 from salon.app.media_events import run_media_events
-from salon.app.rooms import NewRoom, create_room
+from salon.app.rooms import NewRoom, create_room, get_snapshot
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.client import bot
@@ -36,6 +39,7 @@ from salon.client.audio import ToneMeter, ToneTrack
 from salon.client.session import SalonClient, SalonError
 from salon.domain.rooms import RoomType
 from salon.web.app import build_services
+from tests.support.janus import janus_pids
 from tests.support.live_server import serve
 from tests.support.netns import ADDRESS, INTERFACE, NetNamespace
 from tests.support.people import add_member
@@ -193,5 +197,63 @@ async def scenario(tmp_path: Path) -> dict[str, float]:
 
 def test_a_salon_room_carries_real_voices_and_the_server_enforces_roles(netns: NetNamespace, tmp_path: Path) -> None:
     timings = netns.run(lambda: scenario(tmp_path), timeout=WHOLE_TIMEOUT)
+    for name, seconds in timings.items():
+        print(f"{name}: {seconds:.3f}")
+
+
+async def restart_scenario(tmp_path: Path) -> dict[str, float]:
+    """Janus killed mid-room: the app re-creates the room's media, clients reconnect on the ``media_reset`` signal,
+    the listener hears the speaker again, and the room's state is exactly what it was."""
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        dev=True,
+        secret_key="s" * 48,
+        janus_interface=ADDRESS,
+        janus_ice_enforce_list=INTERFACE,
+    )
+    timings: dict[str, float] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        media = await stack.enter_async_context(open_janus_media(settings))
+        services = await build_services(settings, media)
+        stack.push_async_callback(services.db.dispose)
+        events = asyncio.create_task(run_media_events(services))
+        stack.callback(events.cancel)
+        mod, bob, cat = [await add_member(services, n) for n in ("moda", "bob", "cat")]
+        room = (await create_room(services, mod, NewRoom("Restart", "", [], RoomType.OPEN)))["room"]["id"]
+        port = await stack.enter_async_context(serve(services))
+        base = f"http://127.0.0.1:{port}"
+        a, b, c = [
+            await stack.enter_async_context(SalonClient(base, await token(services, u))) for u in (mod, bob, cat)
+        ]
+        await a.speak(room, ToneTrack(A_HZ))
+        await a.call("self_mute", room_id=room, muted=False)
+        for member in (b, c):
+            await member.call("join", room_id=room)
+        await b.call("raise_hand", room_id=room)
+        await c.call("subscribe", room_id=room)
+        c_ears = await stack.enter_async_context(ToneMeter(await c.listen(room)))
+        await until(c_ears, hears(A_HZ), "C hears A before the crash")
+        before = await get_snapshot(services, mod, room)
+
+        (janus_pid,) = janus_pids(config_folder(settings.data_dir))
+        killed = time.monotonic()
+        os.kill(janus_pid, signal.SIGKILL)
+        async with asyncio.timeout(10):
+            await c.next_frame("signal", name="media_reset")
+        timings["kill -9 → media_reset signal (s)"] = time.monotonic() - killed
+        # What a client does on media_reset: open its connections again.
+        await a.speak(room, ToneTrack(A_HZ))
+        c_ears = await stack.enter_async_context(ToneMeter(await c.listen(room)))
+        await until(c_ears, hears(A_HZ), "C hears A after the restart")
+        back = time.monotonic() - killed
+        timings["kill -9 → listener hears the speaker again (s)"] = back
+        assert back <= 30.0
+        after = await get_snapshot(services, mod, room)
+        assert after == before, "roles, hands and mutes are exactly as they were"
+    return timings
+
+
+def test_a_janus_crash_mid_room_is_recovered_with_sound_and_state(netns: NetNamespace, tmp_path: Path) -> None:
+    timings = netns.run(lambda: restart_scenario(tmp_path), timeout=WHOLE_TIMEOUT)
     for name, seconds in timings.items():
         print(f"{name}: {seconds:.3f}")
