@@ -7,8 +7,8 @@ import asyncio
 
 from salon.app import stage
 from salon.app.fakes import FakeMedia, RecordingBus
-from salon.app.media_events import Speaking, flush_speakers, handle, run_media_events
-from salon.app.ports import ALL_ROOMS, MediaEvent
+from salon.app.media_events import Speaking, flush_speakers, handle, recover_until_done, run_media_events
+from salon.app.ports import ALL_ROOMS, MediaEvent, MediaUnavailable
 from salon.app.rooms import NewRoom, create_room, end_room
 from salon.app.services import Services
 from salon.domain.rooms import RoomType
@@ -81,3 +81,24 @@ async def test_run_media_events_follows_the_media_plane(services: Services) -> N
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_recovery_is_retried_until_the_media_plane_answers(services: Services) -> None:
+    media, bus = fakes(services)
+    mod = await add_member(services, "moda")
+    room = (await create_room(services, mod, NewRoom("Live", "", [], RoomType.OPEN)))["room"]["id"]
+    failures = 2
+    real_reconnect = media.reconnect
+
+    async def flaky_reconnect() -> None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise MediaUnavailable("still down")
+        await real_reconnect()
+
+    media.reconnect = flaky_reconnect  # type: ignore[method-assign]
+    await recover_until_done(services, retry_s=(0.01, 0.02))
+    assert failures == 0
+    assert media.rooms == {room}
+    assert (room, "media_reset", {}) in bus.signals

@@ -23,6 +23,7 @@ from salon.app.services import Services
 log = logging.getLogger(__name__)
 
 SPEAKERS_INTERVAL_S = 0.2
+RECOVERY_RETRY_S = (1.0, 30.0)  # first wait after a failed recovery, and the longest
 
 
 @dataclass
@@ -87,11 +88,25 @@ async def release_media(services: Services) -> None:
             return
 
 
+async def recover_until_done(services: Services, retry_s: tuple[float, float] = RECOVERY_RETRY_S) -> None:
+    """``recover_media`` until it succeeds: a media plane down for longer than one ``reconnect`` waits still gets
+    its rooms back once it answers. Waits ``retry_s[0]`` after the first failure, doubling up to ``retry_s[1]``."""
+    delay, longest = retry_s
+    while True:
+        try:
+            await recover_media(services)
+            return
+        except MediaUnavailable:
+            log.warning("media plane still unreachable; recovering again in %.0f s", delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, longest)
+
+
 async def handle(services: Services, speaking: Speaking, event: MediaEvent) -> None:
     if event.kind == "media_reset":  # one per loss, for every room (room_id ALL_ROOMS)
         for room_id in list(speaking.now):
             speaking.forget_room(room_id)
-        await recover_media(services)
+        await recover_until_done(services)
     else:
         speaking.apply(event)
 
