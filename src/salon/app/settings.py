@@ -6,10 +6,29 @@ import secrets
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me"  # noqa: S105 - the placeholder we refuse
+
+
+def _check_janus_url(url: str, name: str) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"{name} must be the http(s) URL of the Janus API, e.g. http://10.0.0.5:8088/janus")
+
+
+class JanusNode(BaseModel):
+    """One external Janus node: its API URL, its ``api_secret`` and its plugins' ``admin_key``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    url: str
+    api_secret: Annotated[str, Field(min_length=1, repr=False)]
+    admin_key: Annotated[str, Field(min_length=1, repr=False)]
+
+    @model_validator(mode="after")
+    def _check(self) -> JanusNode:
+        _check_janus_url(self.url, "a Janus node's url")
+        return self
 
 
 class Settings(BaseSettings):
@@ -36,7 +55,9 @@ class Settings(BaseSettings):
     invites_per_hour: Annotated[int, Field(ge=1)] = 30
     avatar_max_bytes: Annotated[int, Field(ge=1024)] = 2 * 1024 * 1024
     extra_origins: list[str] = []
-    # An external Janus node (DESIGN.md "Janus must stay private"); empty: `salon serve` runs its own.
+    # An external Janus node (DESIGN.md "Janus must stay private"), or several in SALON_JANUS_NODES (a JSON list of
+    # {url, api_secret, admin_key}); neither: `salon serve` runs its own.
+    janus_nodes: list[JanusNode] = []
     janus_url: str = ""
     janus_api_secret: Annotated[str, Field(repr=False)] = ""
     janus_admin_key: Annotated[str, Field(repr=False)] = ""
@@ -52,11 +73,10 @@ class Settings(BaseSettings):
         placeholder = self.secret_key == DEFAULT_SECRET or (self.secret_key and len(self.secret_key) < 32)
         if placeholder and not self.dev:
             raise ValueError("SALON_SECRET_KEY is a placeholder or shorter than 32 characters; set a real secret")
+        if self.janus_url and self.janus_nodes:
+            raise ValueError("set SALON_JANUS_URL (one node) or SALON_JANUS_NODES (several), not both")
         if self.janus_url:
-            if not self.janus_url.startswith(("http://", "https://")):
-                raise ValueError(
-                    "SALON_JANUS_URL must be the http(s) URL of the Janus API, e.g. http://10.0.0.5:8088/janus"
-                )
+            _check_janus_url(self.janus_url, "SALON_JANUS_URL")
             if not (self.janus_api_secret and self.janus_admin_key):
                 raise ValueError("SALON_JANUS_URL needs SALON_JANUS_API_SECRET and SALON_JANUS_ADMIN_KEY")
         elif self.janus_api_secret or self.janus_admin_key:
@@ -69,8 +89,14 @@ class Settings(BaseSettings):
 
     @property
     def managed_janus(self) -> bool:
-        """True when Salon runs its own Janus (no ``SALON_JANUS_URL``)."""
-        return not self.janus_url
+        """True when Salon runs its own Janus (no external node configured)."""
+        return not self.external_janus_nodes
+
+    @property
+    def external_janus_nodes(self) -> list[JanusNode]:
+        if self.janus_url:
+            return [JanusNode(url=self.janus_url, api_secret=self.janus_api_secret, admin_key=self.janus_admin_key)]
+        return list(self.janus_nodes)
 
     @property
     def https(self) -> bool:

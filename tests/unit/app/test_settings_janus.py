@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -49,3 +51,22 @@ def test_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SALON_JANUS_ADMIN_KEY", KEY)
     s = Settings(dev=True)
     assert (s.janus_url, s.janus_api_secret, s.janus_admin_key) == (URL, SECRET, KEY)
+
+
+def test_several_external_nodes_come_as_a_json_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nodes = '[{"url": "http://10.0.0.5:8088/janus", "api_secret": "secret-one", "admin_key": "key-one"},'
+    nodes += ' {"url": "http://10.0.0.6:8088/janus", "api_secret": "c", "admin_key": "d"}]'
+    monkeypatch.setenv("SALON_JANUS_NODES", nodes)
+    settings = Settings(data_dir=tmp_path, dev=True)
+    assert not settings.managed_janus
+    assert [n.url for n in settings.external_janus_nodes] == [
+        "http://10.0.0.5:8088/janus",
+        "http://10.0.0.6:8088/janus",
+    ]
+    assert "secret-one" not in repr(settings.external_janus_nodes), "secrets stay out of logs"
+    assert "key-one" not in repr(settings)
+    with pytest.raises(ValueError, match="not both"):
+        Settings(data_dir=tmp_path, dev=True, janus_url="http://x/janus", janus_api_secret="s", janus_admin_key="k")
+    monkeypatch.setenv("SALON_JANUS_NODES", '[{"url": "ftp://x", "api_secret": "a", "admin_key": "b"}]')
+    with pytest.raises(ValueError, match="http"):
+        Settings(data_dir=tmp_path, dev=True)
