@@ -186,3 +186,121 @@ room_events = Table(
     Column("data", JSON, nullable=False),
     Column("created_at", TS, nullable=False),
 )
+
+# --- people find each other (issue "People find each other") ---------------------------------------------------
+
+follows = Table(
+    "follows",
+    metadata,
+    Column("follower_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("followee_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", TS, nullable=False),
+    Index("ix_follows_followee", "followee_id", "created_at"),
+    Index("ix_follows_follower_created", "follower_id", "created_at"),
+)
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("blocker_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("blocked_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", TS, nullable=False),
+    Index("ix_blocks_blocked", "blocked_id"),
+)
+
+# Reports on a member or a room, kept for admins (`salon report list`); exactly one target is set.
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("reporter_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("target_user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("target_room_id", ID, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=True),
+    Column("reason", String(30), nullable=False),
+    Column("details", Text, nullable=False, default=""),
+    Column("created_at", TS, nullable=False),
+    Column("resolved_at", TS, nullable=True),
+    Index("ix_reports_created", "created_at"),
+)
+
+# Every moderator action in a room: who did what to whom, when (readable by the room's moderators and admins).
+moderation_log = Table(
+    "moderation_log",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("room_id", ID, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    Column("actor_id", ID, ForeignKey("users.id"), nullable=True),  # NULL: the system (e.g. an operator's end)
+    Column("action", String(30), nullable=False),
+    Column("target_id", ID, ForeignKey("users.id"), nullable=True),
+    Column("data", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index("ix_moderation_log_room", "room_id", "created_at"),
+)
+
+# Scheduled conversations: announced with their topics, hosted, RSVPed; starting one opens a live room.
+events = Table(
+    "events",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("title", String(120), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("topics", JSON, nullable=False),
+    Column("starts_at", TS, nullable=False),
+    Column("timezone", String(64), nullable=False),  # the creator's IANA zone, for display and the .ics
+    Column("room_type", String(10), nullable=False),
+    Column("created_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("cancelled_at", TS, nullable=True),
+    Column("started_at", TS, nullable=True),
+    Column("room_id", ID, ForeignKey("rooms.id"), nullable=True),
+    Column("sequence", Integer, nullable=False, default=0),  # iCalendar SEQUENCE: bumped by every edit
+    Index("ix_events_starts", "starts_at"),
+)
+
+event_hosts = Table(
+    "event_hosts",
+    metadata,
+    Column("event_id", ID, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+event_rsvps = Table(
+    "event_rsvps",
+    metadata,
+    Column("event_id", ID, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("created_at", TS, nullable=False),
+)
+
+# A member's personal calendar feed: a secret-token URL (stored hashed), revocable by replacing or deleting it.
+calendar_feeds = Table(
+    "calendar_feeds",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+)
+
+# Reminders that went out, one row per (event, kind): the scheduler's memory across restarts, so that no reminder
+# is sent twice (the row is written in the transaction that creates the notifications) and none is lost.
+event_reminders = Table(
+    "event_reminders",
+    metadata,
+    Column("event_id", ID, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(20), primary_key=True),  # "soon" (10 minutes before) | "started"
+    Column("sent_at", TS, nullable=False),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("read_at", TS, nullable=True),
+    Index("ix_notifications_user", "user_id", "created_at"),
+    Index("ix_notifications_unread", "user_id", "read_at"),
+)

@@ -1,0 +1,23 @@
+"""The migrations build exactly the schema ``adapters/db/tables.py`` declares, on every engine: a table or index
+added to one and not the other fails here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Connection
+
+from salon.adapters.db.database import Database
+from salon.adapters.db.tables import metadata
+
+
+async def test_migrated_schema_matches_the_declared_tables(database: Database) -> None:
+    def diff(connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    async with database.engine.connect() as conn:
+        differences = await conn.run_sync(diff)
+    assert differences == []
