@@ -158,6 +158,8 @@ class Access:
     let_in: bool = False
     stage_invite: bool = False
     follows_a_moderator: bool = True  # social rooms: True until follows exist (see docs/ARCHITECTURE.md)
+    blocked_by_a_moderator: bool = False  # a moderator of the room blocked this member
+    invited_as_moderator: bool = False  # the stage invitation makes them a moderator (a scheduled event's host)
 
 
 def can_see(room: Room, access: Access, participant: Participant | None) -> bool:

@@ -15,7 +15,17 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db.tables import participants, room_access, room_bans, room_events, rooms, stage_invites, users
+from salon.adapters.db.tables import (
+    blocks,
+    follows,
+    participants,
+    room_access,
+    room_bans,
+    room_events,
+    rooms,
+    stage_invites,
+    users,
+)
 from salon.domain.rooms import Access, Participant, Profile, Role, Room, RoomType
 
 
@@ -205,10 +215,45 @@ async def access_flags(conn: AsyncConnection, room_id: str, user_id: str) -> tup
     return await _exists(room_bans), await _exists(room_access), await _exists(stage_invites)
 
 
+def _moderator_ids(room_id: str) -> Any:
+    return select(participants.c.user_id).where(
+        participants.c.room_id == room_id, participants.c.role == Role.MODERATOR.value
+    )
+
+
+async def follows_a_moderator(conn: AsyncConnection, room_id: str, user_id: str) -> bool:
+    query = select(follows.c.followee_id).where(
+        follows.c.follower_id == user_id, follows.c.followee_id.in_(_moderator_ids(room_id))
+    )
+    return (await conn.execute(query.limit(1))).first() is not None
+
+
+async def blocked_by_a_moderator(conn: AsyncConnection, room_id: str, user_id: str) -> bool:
+    query = select(blocks.c.blocker_id).where(
+        blocks.c.blocked_id == user_id, blocks.c.blocker_id.in_(_moderator_ids(room_id))
+    )
+    return (await conn.execute(query.limit(1))).first() is not None
+
+
+async def invited_as_moderator(conn: AsyncConnection, room_id: str, user_id: str) -> bool:
+    query = select(stage_invites.c.as_moderator).where(
+        stage_invites.c.room_id == room_id, stage_invites.c.user_id == user_id
+    )
+    return bool((await conn.execute(query)).scalar())
+
+
 async def load_access(conn: AsyncConnection, room_id: str, user_id: str) -> Access:
     """Everything the room rules need to know about one member's relation to one room."""
     banned, let_in, invited = await access_flags(conn, room_id, user_id)
-    return Access(is_admin=await is_admin(conn, user_id), banned=banned, let_in=let_in, stage_invite=invited)
+    return Access(
+        is_admin=await is_admin(conn, user_id),
+        banned=banned,
+        let_in=let_in,
+        stage_invite=invited,
+        follows_a_moderator=await follows_a_moderator(conn, room_id, user_id),
+        blocked_by_a_moderator=await blocked_by_a_moderator(conn, room_id, user_id),
+        invited_as_moderator=invited and await invited_as_moderator(conn, room_id, user_id),
+    )
 
 
 async def add_ban(conn: AsyncConnection, room_id: str, user_id: str, by: str, now: datetime) -> None:

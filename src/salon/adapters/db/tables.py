@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 
 metadata = MetaData(
@@ -156,6 +157,7 @@ stage_invites = Table(
     Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("invited_by", ID, ForeignKey("users.id"), nullable=False),
     Column("created_at", TS, nullable=False),
+    Column("as_moderator", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 room_access = Table(
