@@ -32,13 +32,19 @@ def test_code_run_in_the_namespace_binds_the_test_address_and_the_rest_of_pytest
     async def inside() -> tuple[tuple[str, int], list[str], str, tuple[int, int], tuple[int, int]]:
         bound = bind_udp(ADDRESS)
         names = sorted(name for _, name in socket.if_nameindex())
-        # A process spawned from the namespace's thread is in the namespace too.
+        # A process spawned from the namespace's thread is in the namespace too: it names its own (read by the
+        # child itself, since a short-lived child may be gone before the parent could look at /proc/<pid>).
         proc = await asyncio.create_subprocess_exec(
-            "ip", "-o", "link", "show", INTERFACE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            "sh",
+            "-c",
+            f"ip -o link show {INTERFACE} && stat -L -c '%i' /proc/self/ns/net",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
-        child = net_ns_of(proc.pid)
         out, _ = await proc.communicate()
-        return bound, names, out.decode(), child, net_ns_of(f"self/task/{threading.get_native_id()}")
+        link, child_inode = out.decode().rsplit("\n", 2)[:2]
+        thread_ns = net_ns_of(f"self/task/{threading.get_native_id()}")
+        return bound, names, link, (thread_ns[0], int(child_inode)), thread_ns
 
     bound, names, link, child_ns, thread_ns = netns.run(inside, timeout=10)
 
