@@ -27,6 +27,7 @@ from salon.web.hub import Hub
 from salon.web.pages import STATIC
 from salon.web.pages import router as pages_router
 from salon.web.routes_accounts import router as accounts_router
+from salon.web.routes_hallway import router as hallway_router
 from salon.web.routes_rooms import router as rooms_router
 from salon.web.sweeper import run_sweeper
 from salon.web.ws import router as ws_router
@@ -103,6 +104,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(accounts_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(rooms_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(hallway_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ws_router, prefix=API_PREFIX)

@@ -1,0 +1,27 @@
+"""The hallway over HTTP: members only, validated paging, the documented shape."""
+
+from __future__ import annotations
+
+import httpx
+
+from salon.app.rooms import NewRoom, create_room
+from salon.app.services import Services
+from salon.domain.rooms import RoomType
+from tests.support.accounts import sign_up
+from tests.support.api import assert_error, bearer
+
+
+async def test_the_hallway_needs_a_login_and_pages_are_validated(services: Services, client: httpx.AsyncClient) -> None:
+    assert (await client.get("/hallway")).status_code == 401
+    ada = await sign_up(services, "ada")
+    await create_room(services, ada.user.id, NewRoom("Evening chat", "", ["books"], RoomType.OPEN))
+    headers = bearer(ada.session.token)
+    assert_error(await client.get("/hallway?limit=500", headers=headers), 422, "invalid_input")
+    page = (await client.get("/hallway?limit=10", headers=headers)).json()
+    assert page["total"] == 1
+    assert page["next_offset"] is None
+    [entry] = page["rooms"]
+    assert entry["room"]["title"] == "Evening chat"
+    assert entry["room"]["topics"] == ["books"]
+    assert [s["user"]["username"] for s in entry["speakers"]] == ["ada"]
+    assert (entry["speaker_count"], entry["listener_count"], entry["followed_on_stage"]) == (1, 0, 0)

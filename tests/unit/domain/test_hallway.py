@@ -1,0 +1,29 @@
+"""The hallway's order: people you follow on stage first, then the busier room, then the newer one."""
+
+from __future__ import annotations
+
+from salon.domain.hallway import HallwayRoom, rank
+from tests.support.domain import at, moderator, room
+
+
+def entry(room_id: str, *, listeners: int = 0, followed: int = 0, created: int = 0) -> HallwayRoom:
+    return HallwayRoom(room(id=room_id, created_at=at(created)), (moderator(),), listeners, followed)
+
+
+def test_rooms_with_people_you_follow_on_stage_come_first_then_the_busiest() -> None:
+    quiet_friends = entry("friends", listeners=1, followed=2)
+    other_friends = entry("more-friends", listeners=5, followed=1)
+    busy = entry("busy", listeners=500)
+    small = entry("small", listeners=3)
+    assert [e.room.id for e in rank([small, busy, quiet_friends, other_friends])] == [
+        "more-friends",
+        "friends",
+        "busy",
+        "small",
+    ]
+
+
+def test_ties_go_to_the_newer_room_then_the_id() -> None:
+    old, new, twin = entry("a-old", created=0), entry("b-new", created=5), entry("c-new", created=5)
+    assert [e.room.id for e in rank([twin, old, new])] == ["b-new", "c-new", "a-old"]
+    assert new.audience == 1
