@@ -77,7 +77,7 @@ async def test_what_a_member_sees_and_in_which_order(services: Services) -> None
     assert "Closed" in await titles(services, viewer), "a closed room shows once a moderator lets you in"
     entries = await hallway.visible_live_rooms(services, viewer)
     busy_entry = next(e for e in entries if e.room.id == busy)
-    assert (busy_entry.listener_count, len(busy_entry.stage), busy_entry.followed_on_stage) == (4, 1, 0)
+    assert (busy_entry.listener_count, busy_entry.speaker_count, busy_entry.followed_on_stage) == (4, 1, 0)
     assert next(e for e in entries if e.room.id == small).followed_on_stage == 1
 
 
@@ -105,4 +105,4 @@ async def test_the_number_of_queries_does_not_grow_with_the_rooms(services: Serv
         await new_room(services, mod, f"More {i}", RoomType.SOCIAL if i % 2 else RoomType.OPEN)
     with counting_queries(services) as many:
         await hallway.live_rooms_page(services, viewer, 0, 20)
-    assert len(many) == len(few) <= 12
+    assert len(many) == len(few) <= 14  # two transactions (BEGIN) + 11 reads

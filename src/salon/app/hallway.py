@@ -13,7 +13,7 @@ from typing import Any
 from salon.adapters.db import repo_hallway as repo
 from salon.app.services import Services
 from salon.domain.hallway import HallwayRoom, rank
-from salon.domain.rooms import can_see, participant_data, room_data
+from salon.domain.rooms import Participant, can_see, participant_data, room_data
 
 FACES = 3  # speakers shown per room
 MAX_PAGE = 50
@@ -26,11 +26,11 @@ class Page:
     next_offset: int | None
 
 
-def entry_data(entry: HallwayRoom) -> dict[str, Any]:
+def entry_data(entry: HallwayRoom, stage: list[Participant]) -> dict[str, Any]:
     return {
         "room": room_data(entry.room),
-        "speakers": [participant_data(p) for p in entry.stage[:FACES]],
-        "speaker_count": len(entry.stage),
+        "speakers": [participant_data(p) for p in stage[:FACES]],
+        "speaker_count": entry.speaker_count,
         "listener_count": entry.listener_count,
         "followed_on_stage": entry.followed_on_stage,
     }
@@ -41,25 +41,21 @@ async def visible_live_rooms(services: Services, viewer_id: str) -> list[Hallway
     async with services.db.read() as conn:
         inputs = await repo.hallway_inputs(conn, viewer_id)
         visible = [r for r in inputs.rooms if can_see(r, inputs.access(r.id), inputs.memberships.get(r.id))]
-        ids = [room.id for room in visible]
-        counts = await repo.listener_counts(conn, ids)
-        stages = await repo.stages(conn, ids)
-        followed = await repo.followed_ids(conn, viewer_id)
-    entries = [
-        HallwayRoom(
-            room,
-            tuple(stages.get(room.id, ())),
-            counts.get(room.id, 0),
-            sum(p.user_id in followed for p in stages.get(room.id, ())),
-        )
-        for room in visible
-    ]
-    return rank(entries)
+        counts = await repo.headcounts(conn)
+        followed = await repo.followed_on_stage(conn, viewer_id)
+    return rank([HallwayRoom(room, *counts.get(room.id, (0, 0)), followed.get(room.id, 0)) for room in visible])
 
 
 async def live_rooms_page(services: Services, viewer_id: str, offset: int, limit: int) -> Page:
+    """One page of the ranked hallway, with the faces on each room's stage (loaded for that page only)."""
     ranked = await visible_live_rooms(services, viewer_id)
     limit = max(1, min(limit, MAX_PAGE))
     page = ranked[offset : offset + limit]
+    async with services.db.read() as conn:
+        stages = await repo.stages(conn, [e.room.id for e in page])
     following = offset + len(page)
-    return Page([entry_data(e) for e in page], len(ranked), following if following < len(ranked) else None)
+    return Page(
+        [entry_data(e, stages.get(e.room.id, [])) for e in page],
+        len(ranked),
+        following if following < len(ranked) else None,
+    )

@@ -9,22 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from salon.domain.rooms import Participant, Room
+from salon.domain.rooms import Room
 
 
 @dataclass(frozen=True)
 class HallwayRoom:
-    """One live room as the hallway shows it: who is on stage (in stage order), how many listen, and how many of
-    the people on stage the viewer follows."""
+    """One live room as the hallway ranks it: how many are on stage and listening, and how many of the people on
+    stage the viewer follows."""
 
     room: Room
-    stage: tuple[Participant, ...]
+    speaker_count: int
     listener_count: int
     followed_on_stage: int
 
     @property
     def audience(self) -> int:
-        return len(self.stage) + self.listener_count
+        return self.speaker_count + self.listener_count
 
 
 def rank_key(entry: HallwayRoom) -> tuple[int, int, float, str]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from salon.domain.hallway import HallwayRoom, rank
-from tests.support.domain import at, moderator, room
+from tests.support.domain import at, room
 
 
 def entry(room_id: str, *, listeners: int = 0, followed: int = 0, created: int = 0) -> HallwayRoom:
-    return HallwayRoom(room(id=room_id, created_at=at(created)), (moderator(),), listeners, followed)
+    return HallwayRoom(room(id=room_id, created_at=at(created)), 1, listeners, followed)
 
 
 def test_rooms_with_people_you_follow_on_stage_come_first_then_the_busiest() -> None:
