@@ -52,6 +52,7 @@ NON_ROOM_ROUTES = {
     ("GET", "/api/v1/waitlist"),
     ("POST", "/api/v1/waitlist/{entry_id}/nominate"),
     ("GET", "/api/v1/hallway"),  # tests/api/test_hallway_api.py
+    ("GET", "/api/v1/search"),  # tests/api/test_hallway_api.py
 }
 
 

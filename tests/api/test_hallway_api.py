@@ -25,3 +25,15 @@ async def test_the_hallway_needs_a_login_and_pages_are_validated(services: Servi
     assert entry["room"]["topics"] == ["books"]
     assert [s["user"]["username"] for s in entry["speakers"]] == ["ada"]
     assert (entry["speaker_count"], entry["listener_count"], entry["followed_on_stage"]) == (1, 0, 0)
+
+
+async def test_search_needs_a_login_and_a_sensible_query(services: Services, client: httpx.AsyncClient) -> None:
+    assert (await client.get("/search?q=ada")).status_code == 401
+    ada = await sign_up(services, "ada")
+    await create_room(services, ada.user.id, NewRoom("Adagio", "", ["music"], RoomType.OPEN))
+    headers = bearer(ada.session.token)
+    assert_error(await client.get("/search?q=a", headers=headers), 422, "invalid_input")
+    assert_error(await client.get("/search", headers=headers), 422, "invalid_input")
+    found = (await client.get("/search?q=ada", headers=headers)).json()
+    assert [m["username"] for m in found["members"]] == ["ada"]
+    assert [r["room"]["title"] for r in found["rooms"]] == ["Adagio"]

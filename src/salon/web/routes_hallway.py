@@ -1,4 +1,5 @@
-"""Web layer: the hallway — live rooms a member may join, ranked for them (people they follow on stage first)."""
+"""Web layer: the hallway — live rooms a member may join, ranked for them (people they follow on stage first) —
+and search over members and live rooms."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from salon.app import hallway
+from salon.app import hallway, search
 from salon.web.auth import CurrentActor
 from salon.web.deps import ServicesDep
-from salon.web.schemas_rooms import ParticipantOut, RoomOut
+from salon.web.schemas_rooms import ParticipantOut, RoomOut, UserCard
 
 router = APIRouter(tags=["hallway"])
 
@@ -38,3 +39,19 @@ async def get_hallway(
 ) -> HallwayPage:
     page = await hallway.live_rooms_page(services, actor.user_id, offset, limit)
     return HallwayPage.model_validate({"rooms": page.items, "total": page.total, "next_offset": page.next_offset})
+
+
+class SearchResults(BaseModel):
+    members: list[UserCard]
+    rooms: list[HallwayRoomOut]
+
+
+@router.get("/search", response_model=SearchResults, summary="Find members and live rooms")
+async def get_search(
+    actor: CurrentActor,
+    services: ServicesDep,
+    q: Annotated[str, Query(min_length=search.MIN_QUERY, max_length=search.MAX_QUERY)],
+    limit: Annotated[int, Query(ge=1, le=search.MAX_RESULTS)] = search.MAX_RESULTS,
+) -> SearchResults:
+    found = await search.search(services, actor.user_id, q, limit)
+    return SearchResults.model_validate({"members": found.members, "rooms": found.rooms})
