@@ -195,6 +195,12 @@ async def test_profiles(app: FastAPI, services: Services) -> None:
             "invited_by",
             "invites_left",
             "disabled",
+            "followers_count",
+            "following_count",
+            "followed_by_you",
+            "follows_you",
+            "blocked_by_you",
+            "known_followers",
         }
         by_admin = (await c.get("/users/by-username/ADA", headers=bearer(root["token"]))).json()
         assert by_admin["invited_by"]["username"] == "root"

@@ -51,8 +51,35 @@ NON_ROOM_ROUTES = {
     ("POST", "/api/v1/waitlist"),
     ("GET", "/api/v1/waitlist"),
     ("POST", "/api/v1/waitlist/{entry_id}/nominate"),
+    # the follow graph and blocks: tests/api/test_social_api.py (anonymous, disabled, CSRF, blocked, self)
+    ("PUT", "/api/v1/users/{user_id}/follow"),
+    ("DELETE", "/api/v1/users/{user_id}/follow"),
+    ("GET", "/api/v1/users/{user_id}/followers"),
+    ("GET", "/api/v1/users/{user_id}/following"),
+    ("PUT", "/api/v1/users/{user_id}/block"),
+    ("DELETE", "/api/v1/users/{user_id}/block"),
+    ("GET", "/api/v1/me/blocks"),
     ("GET", "/api/v1/hallway"),  # tests/api/test_hallway_api.py
+    ("POST", "/api/v1/reports"),  # tests/api/test_moderation_api.py
+    ("GET", "/api/v1/admin/reports"),  # tests/api/test_moderation_api.py
     ("GET", "/api/v1/search"),  # tests/api/test_hallway_api.py
+    # scheduled events, calendar feeds, notifications: tests/api/test_events_authorization.py (every route × caller)
+    ("POST", "/api/v1/events"),
+    ("GET", "/api/v1/events"),
+    ("GET", "/api/v1/events/{event_id}"),
+    ("GET", "/api/v1/events/{event_id}.ics"),
+    ("PATCH", "/api/v1/events/{event_id}"),
+    ("POST", "/api/v1/events/{event_id}/cancel"),
+    ("PUT", "/api/v1/events/{event_id}/rsvp"),
+    ("DELETE", "/api/v1/events/{event_id}/rsvp"),
+    ("POST", "/api/v1/events/{event_id}/invite"),
+    ("POST", "/api/v1/events/{event_id}/start"),
+    ("GET", "/api/v1/me/calendar-feed"),
+    ("POST", "/api/v1/me/calendar-feed"),
+    ("DELETE", "/api/v1/me/calendar-feed"),
+    ("GET", "/api/v1/calendar/{token}.ics"),
+    ("GET", "/api/v1/notifications"),
+    ("POST", "/api/v1/notifications/read"),
 }
 
 

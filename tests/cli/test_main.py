@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from salon.app import accounts
+from salon.app import accounts, moderation
 from salon.app.rooms import NewRoom, create_room, get_snapshot
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.cli.main import app
 from salon.domain.rooms import RoomType
 from salon.web.app import build_services
-from tests.support.accounts import sign_up_code
+from tests.support.accounts import actor_of, sign_up_code
 
 runner = CliRunner()
 
@@ -107,3 +107,26 @@ def test_bad_configuration_is_reported_before_anything_starts(data_dir: Path, mo
     assert "Invalid configuration" in result.output
     assert "SALON_SECRET_KEY" in result.output
     assert not data_dir.exists()
+
+
+def test_reports_are_listed_newest_first_at_the_console(data_dir: Path) -> None:
+    assert "No reports." in salon("report", "list", "--data-dir", str(data_dir))
+    codes = re.findall(r"invite/(\S+)", salon("invite", "create", "--data-dir", str(data_dir)))
+    codes += re.findall(r"invite/(\S+)", salon("invite", "create", "--data-dir", str(data_dir)))
+
+    async def send(services: Services) -> str:
+        ada, bob = [actor_of(await sign_up_code(services, c, n)) for c, n in zip(codes, ("ada", "bob"), strict=True)]
+        room = await create_room(services, bob.user_id, NewRoom("Loud room", "", [], RoomType.OPEN))
+        await moderation.report(services, ada, user_id=bob.user_id, reason="harassment", details="He\nshouts.")
+        await moderation.report(services, ada, room_id=room["room"]["id"], reason="spam", details="x" * 200)
+        return bob.user_id
+
+    bob_id = run(data_dir, send)
+    lines = salon("report", "list", "--data-dir", str(data_dir)).splitlines()
+    assert lines[0].split()[:3] == ["when", "(UTC)", "reason"]
+    assert re.search(r"spam\s+@ada\s+room 'Loud room' \(\w+\)\s+x{59}…$", lines[1])
+    assert re.search(rf"harassment\s+@ada\s+@bob \({bob_id}\)\s+He shouts\.$", lines[2])
+    one = runner.invoke(app, ["report", "list", "--limit", "1", "--data-dir", str(data_dir)])
+    assert one.exit_code == 0
+    assert "spam" in one.output
+    assert "harassment" not in one.output

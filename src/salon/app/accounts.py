@@ -28,6 +28,7 @@ from salon.app.sessions import (
     end_user_sessions,
     require_admin,
 )
+from salon.app.social import ProfileSocial, profile_social
 from salon.domain.accounts import (
     USERNAME_RE,
     check_bio,
@@ -56,6 +57,7 @@ class Profile:
     invited_by: UserSummary | None  # shown to the member themself and to admins
     invites_left: int | None  # shown to the member themself
     disabled: bool | None  # shown to admins
+    social: ProfileSocial  # counts for everyone; how the viewer relates to them on others' profiles
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ async def _profile(conn: AsyncConnection, user: UserRecord, viewer: Actor | None
         invited_by=await repo.get_summary(conn, user.invited_by) if is_self or is_admin else None,
         invites_left=user.invites_left if is_self else None,
         disabled=(user.disabled_at is not None) if is_admin else None,
+        social=await profile_social(conn, user.id, viewer.user_id if viewer is not None else None),
     )
 
 

@@ -1,4 +1,4 @@
-"""App layer: rate limits (failed logins, invite creation, waitlist sign-ups, WebSocket messages).
+"""App layer: rate limits (failed logins, invite creation, waitlist sign-ups, reports, WebSocket messages).
 
 Built on the ``limits`` library's moving-window strategy with in-memory storage (one instance); several instances
 would point it at Redis. Limits are rules of the product, so they are named here, in one place.
@@ -14,6 +14,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from salon.app.settings import Settings
 from salon.domain.errors import ErrorCode, refuse
+
+REPORTS_PER_HOUR = 10  # per reporter: enough for a bad evening, too few to flood the admins
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class RateLimits:
             "invite_create", RateLimitItemPerHour(settings.invites_per_hour), "Too many invites created; slow down."
         )
         self.waitlist = Limit("waitlist", RateLimitItemPerHour(20), "Too many waitlist requests from here.")
+        self.report = Limit(
+            "report", RateLimitItemPerHour(REPORTS_PER_HOUR), "Too many reports in an hour; admins read every one sent."
+        )
         self.ws_message = Limit(
             "ws_message",
             RateLimitItemPerSecond(settings.ws_messages_per_second),

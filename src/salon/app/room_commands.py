@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from salon.adapters.db import repo_moderation
 from salon.adapters.db import repo_rooms as repo
 from salon.app.ports import MediaRole, RoomMessage
 from salon.app.services import Services
@@ -40,6 +41,8 @@ class Context:
     stage: list[Participant]
     headcount: int
     raised: list[Participant]
+    target_let_in: bool = False
+    target_invited: bool = False  # holds an invitation up (stage_invites) while not in the room
 
     @property
     def listeners(self) -> int:
@@ -80,12 +83,12 @@ async def run_command(
         if not can_see(room, access, actor) and not access.banned:
             raise refuse(ErrorCode.NOT_FOUND, "No such room.")
         target: Participant | None = None
-        target_banned = False
+        target_banned = target_let_in = target_invited = False
         if target_id is not None:
             if not await repo.user_exists(conn, target_id):
                 raise refuse(ErrorCode.NOT_FOUND, "No such member.")
             target = await repo.get_participant(conn, room_id, target_id)
-            target_banned = (await repo.access_flags(conn, room_id, target_id))[0]
+            target_banned, target_let_in, target_invited = await repo.access_flags(conn, room_id, target_id)
         ctx = Context(
             room=room,
             seq=seq,
@@ -99,6 +102,8 @@ async def run_command(
             stage=await repo.stage(conn, room_id),
             headcount=await repo.headcount(conn, room_id),
             raised=await repo.raised_hands(conn, room_id) if need_raised else [],
+            target_let_in=target_let_in,
+            target_invited=target_invited,
         )
         outcome = decide(ctx)
         _mark_quiet_changes(services, ctx, outcome)
@@ -128,6 +133,8 @@ async def save_outcome(
         await repo.add_stage_invite(conn, room.id, outcome.stage_invite, actor_id, now)
     if outcome.clear_stage_invite is not None:
         await repo.clear_stage_invites(conn, room.id, outcome.clear_stage_invite)
+    if outcome.moderation:
+        await repo_moderation.append_entries(conn, room.id, outcome.moderation, now, services.ids.new_id)
     await _maybe_batch_audience(services, conn, room, outcome)
     if outcome.room is not None:
         await repo.update_room(conn, outcome.room)

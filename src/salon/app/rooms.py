@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from salon.adapters.db import repo_rooms as repo
 from salon.app.ports import RoomMessage
 from salon.app.room_commands import Context, Result, run_command, save_outcome
@@ -37,6 +39,17 @@ class NewRoom:
 
 async def create_room(services: Services, creator_id: str, spec: NewRoom) -> Snapshot:
     """Open a room; its creator is a moderator on stage."""
+    async with services.db.transaction() as conn:
+        room, creator = await insert_new_room(services, conn, creator_id, spec)
+    await open_room_media(services, room, creator_id)
+    return snapshot(room, [creator], 0)
+
+
+async def insert_new_room(
+    services: Services, conn: AsyncConnection, creator_id: str, spec: NewRoom
+) -> tuple[Room, Participant]:
+    """The database half of :func:`create_room`, inside the caller's transaction (starting a scheduled event opens
+    its room in the transaction that marks it started); call :func:`open_room_media` after the commit."""
     title, description, topics, capacity = clean_room_fields(
         spec.title, spec.description, spec.topics, spec.capacity, services.settings.room_capacity
     )
@@ -52,16 +65,18 @@ async def create_room(services: Services, creator_id: str, spec: NewRoom) -> Sna
         created_by=creator_id,
         created_at=now,
     )
-    async with services.db.transaction() as conn:
-        profile = await repo.get_profile(conn, creator_id)
-        if profile is None:
-            raise refuse(ErrorCode.NOT_AUTHENTICATED, "Log in first.")
-        await repo.insert_room(conn, room)
-        creator = Participant(room.id, profile, Role.MODERATOR, now, stage_since=now, muted=True)
-        await repo.save_participants(conn, [creator], set())
+    profile = await repo.get_profile(conn, creator_id)
+    if profile is None:
+        raise refuse(ErrorCode.NOT_AUTHENTICATED, "Log in first.")
+    await repo.insert_room(conn, room)
+    creator = Participant(room.id, profile, Role.MODERATOR, now, stage_since=now, muted=True)
+    await repo.save_participants(conn, [creator], set())
+    return room, creator
+
+
+async def open_room_media(services: Services, room: Room, creator_id: str) -> None:
     await services.media.create_room(room.id)
     await services.media.admit(room.id, creator_id, "speaker", True)
-    return snapshot(room, [creator], 0)
 
 
 async def _access(services: Services, conn: Any, room_id: str, user_id: str) -> tuple[Access, Participant | None]:
@@ -139,7 +154,7 @@ async def events_since(services: Services, viewer_id: str, room_id: str, after: 
 
 async def end_room(services: Services, actor_id: str, room_id: str) -> Result:
     def decide(ctx: Context) -> Outcome:
-        return rules.end_room(ctx.room, ctx.actor, ctx.actor_is_admin, services.clock.now())
+        return rules.end_room(ctx.room, actor_id, ctx.actor, ctx.actor_is_admin, ctx.stage, services.clock.now())
 
     return await run_command(services, room_id, actor_id, decide)
 
@@ -152,7 +167,7 @@ async def end_room_as_operator(services: Services, room_id: str) -> None:
         if found is None:
             raise refuse(ErrorCode.NOT_FOUND, "No such room.")
         room, seq = found
-        outcome = rules.end_room(room, None, True, now)
+        outcome = rules.end_room(room, None, None, True, await repo.stage(conn, room_id), now)
         messages = await save_outcome(services, conn, room, seq, outcome, "", now)
     await services.bus.publish_room(messages)
     await services.media.destroy_room(room_id)

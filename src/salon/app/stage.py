@@ -52,7 +52,9 @@ async def set_hands_enabled(services: Services, actor_id: str, room_id: str, ena
 
 async def invite_up(services: Services, actor_id: str, room_id: str, target_id: str) -> Result:
     def decide(ctx: Context) -> Outcome:
-        return rules.invite_up(ctx.room, ctx.actor, ctx.target, target_id, ctx.target_banned)
+        return rules.invite_up(
+            ctx.room, ctx.actor, ctx.target, target_id, ctx.target_banned, already_invited=ctx.target_invited
+        )
 
     return await run_command(services, room_id, actor_id, decide, target_id=target_id)
 
@@ -101,12 +103,16 @@ async def set_moderator(services: Services, actor_id: str, room_id: str, target_
 
 async def remove(services: Services, actor_id: str, room_id: str, target_id: str) -> Result:
     def decide(ctx: Context) -> Outcome:
-        return rules.remove(ctx.room, ctx.actor, ctx.target, target_id, ctx.stage, ctx.headcount, services.clock.now())
+        now = services.clock.now()
+        return rules.remove(
+            ctx.room, ctx.actor, ctx.target, target_id, ctx.stage, ctx.headcount, now, already_removed=ctx.target_banned
+        )
 
     return await run_command(services, room_id, actor_id, decide, target_id=target_id)
 
 
 async def let_in(services: Services, actor_id: str, room_id: str, target_id: str) -> Result:
-    return await run_command(
-        services, room_id, actor_id, lambda ctx: rules.let_in(ctx.room, ctx.actor, target_id), target_id=target_id
-    )
+    def decide(ctx: Context) -> Outcome:
+        return rules.let_in(ctx.room, ctx.actor, target_id, already_let_in=ctx.target_let_in)
+
+    return await run_command(services, room_id, actor_id, decide, target_id=target_id)

@@ -11,13 +11,14 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 
-from salon.app import accounts, invites
+from salon.app import accounts, invites, moderation
 from salon.app import rooms as room_cases
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.app.settings import Settings
 from salon.cli.runtime import tune_gc
 from salon.domain.errors import DomainError
+from salon.domain.paging import PAGE_MAX
 
 T = TypeVar("T")
 
@@ -25,9 +26,11 @@ app = typer.Typer(help="Salon: self-hosted live audio rooms.", no_args_is_help=T
 invite_app = typer.Typer(help="Invites.", no_args_is_help=True)
 user_app = typer.Typer(help="Members.", no_args_is_help=True)
 room_app = typer.Typer(help="Rooms.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports members sent about members and rooms.", no_args_is_help=True)
 app.add_typer(invite_app, name="invite")
 app.add_typer(user_app, name="user")
 app.add_typer(room_app, name="room")
+app.add_typer(report_app, name="report")
 
 # The operator at the console acts with admin rights; it is not a member and has no session.
 OPERATOR = Actor(user_id="", username="operator", is_admin=True, session_hash="")
@@ -176,6 +179,33 @@ def room_end(room_id: str, data_dir: DataDir = None, database_url: DatabaseUrl =
     settings = load_settings(data_dir=data_dir, database_url=database_url)
     run_with_services(settings, lambda s: room_cases.end_room_as_operator(s, room_id))
     typer.echo(f"Room {room_id} has ended.")
+
+
+@report_app.command("list")
+def report_list(
+    limit: Annotated[int, typer.Option("--limit", min=1, max=PAGE_MAX, help="How many, newest first.")] = 50,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List reports, newest first: when, reason, who reported, whom or which room, details."""
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    page = run_with_services(settings, lambda s: moderation.list_reports(s, OPERATOR, None, limit))
+    if not page.items:
+        typer.echo("No reports.")
+        return
+    typer.echo(f"{'when (UTC)':<16}  {'reason':<14} {'reporter':<20} {'about':<40} details")
+    for r in page.items:
+        if r.target_user is not None:
+            about = f"@{r.target_user.username} ({r.target_user.user_id})"
+        else:
+            assert r.target_room is not None
+            about = f"room {r.target_room.title!r} ({r.target_room.id})"
+        details = " ".join(r.details.split())
+        details = details if len(details) <= 60 else details[:59] + "…"
+        when = f"{r.created_at:%Y-%m-%d %H:%M}"
+        typer.echo(f"{when:<16}  {r.reason.value:<14} @{r.reporter.username:<19} {about:<40} {details}")
+    if page.next_cursor is not None:
+        typer.echo(f"(the {limit} newest; --limit up to {PAGE_MAX} shows more)", err=True)
 
 
 def main() -> None:

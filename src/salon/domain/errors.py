@@ -34,6 +34,9 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA = "unsupported_media"
     ACCOUNT_DISABLED = "account_disabled"
     MEDIA_UNAVAILABLE = "media_unavailable"
+    SELF_TARGET = "self_target"  # following or blocking yourself
+    BLOCKED = "blocked"  # the other member blocked you
+    UNBLOCK_FIRST = "unblock_first"  # you blocked the other member
 
 
 class DomainError(Exception):

@@ -11,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from salon.domain.errors import ErrorCode, refuse
+
+if TYPE_CHECKING:  # moderation.py reads rooms; Outcome only names its entries
+    from salon.domain.moderation import ModerationEntry
 
 
 class RoomType(StrEnum):
@@ -110,6 +113,7 @@ class Outcome:
     grant_access: str | None = None
     stage_invite: str | None = None
     clear_stage_invite: str | None = None
+    moderation: list[ModerationEntry] = field(default_factory=list)  # the moderation log's entries (moderation.py)
 
     def put(self, participant: Participant, event: Event | None = None) -> None:
         self.upserts = [p for p in self.upserts if p.user_id != participant.user_id] + [participant]
@@ -157,15 +161,19 @@ class Access:
     banned: bool = False
     let_in: bool = False
     stage_invite: bool = False
-    follows_a_moderator: bool = True  # social rooms: True until follows exist (see docs/ARCHITECTURE.md)
+    follows_a_moderator: bool = False  # follows at least one of the room's moderators (social rooms)
     blocked_by_a_moderator: bool = False  # a moderator of the room blocked this member
     invited_as_moderator: bool = False  # the stage invitation makes them a moderator (a scheduled event's host)
 
 
 def can_see(room: Room, access: Access, participant: Participant | None) -> bool:
-    """Whether a member may know the room exists. A closed room is invisible to outsiders."""
+    """Whether a member may know the room exists. A closed room is invisible to outsiders, a social room to those
+    who follow none of its moderators, and any room to someone one of its moderators blocked (unless they are
+    already inside, or are invited up as a moderator: a scheduled event's host)."""
     if access.is_admin or participant is not None:
         return True
+    if access.blocked_by_a_moderator and not access.invited_as_moderator:
+        return False
     if room.type is RoomType.CLOSED:
         return access.let_in or access.stage_invite
     if room.type is RoomType.SOCIAL:

@@ -3,6 +3,9 @@
 Pure functions: each takes the state the app loaded (the room, the actor's and target's participation, the stage)
 and the current time, and returns an :class:`~salon.domain.rooms.Outcome` or raises
 :class:`~salon.domain.errors.DomainError`. The server calls these for every route and WebSocket op.
+
+A moderator's action against someone or the room also returns its moderation-log entry (``Outcome.moderation``,
+see ``moderation.py``), and so do the room's automatic transitions; a command that changes nothing returns none.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from salon.domain.errors import ErrorCode, refuse
+from salon.domain.moderation import ModAction, SystemReason, by_moderator, by_system, room_ended
 from salon.domain.rooms import (
     Access,
     Event,
@@ -31,7 +35,8 @@ def _changed(name: str, p: Participant) -> Event:
 def join(
     room: Room, user: Profile, access: Access, existing: Participant | None, headcount: int, now: datetime
 ) -> Outcome:
-    """A member enters: as a listener, or straight onto the stage when a moderator invited them up."""
+    """A member enters: as a listener, or straight onto the stage when a moderator invited them up (as a moderator
+    when the invitation says so: how a scheduled event's other hosts take their place)."""
     if room.ended:
         raise refuse(ErrorCode.ROOM_ENDED, "This room has ended.")
     if access.banned:
@@ -44,7 +49,8 @@ def join(
     if headcount >= room.capacity:
         raise refuse(ErrorCode.ROOM_FULL, "This room is full.", capacity=room.capacity)
     if access.stage_invite:
-        p = Participant(room.id, user, Role.SPEAKER, now, stage_since=now, muted=True)
+        role = Role.MODERATOR if access.invited_as_moderator else Role.SPEAKER
+        p = Participant(room.id, user, role, now, stage_since=now, muted=True)
         out.clear_stage_invite = user.user_id
     else:
         p = Participant(room.id, user, Role.LISTENER, now)
@@ -108,7 +114,7 @@ def lower_hand(room: Room, actor: Participant | None) -> Outcome:
 
 def set_hands_enabled(room: Room, actor: Participant | None, enabled: bool, raised: list[Participant]) -> Outcome:
     """Turning hand-raising off also clears the queue: a stale queue would surprise everyone later."""
-    _require_moderator(room, actor)
+    me = _require_moderator(room, actor)
     out = Outcome()
     if room.hands_enabled == enabled:
         return out
@@ -117,6 +123,7 @@ def set_hands_enabled(room: Room, actor: Participant | None, enabled: bool, rais
         for p in raised:
             out.put(replace(p, hand_raised_at=None))
     out.events.append(Event("hands_enabled", {"enabled": enabled}))
+    out.moderation.append(by_moderator(ModAction.ENABLE_HANDS if enabled else ModAction.DISABLE_HANDS, me))
     return out
 
 
@@ -124,21 +131,31 @@ def set_hands_enabled(room: Room, actor: Participant | None, enabled: bool, rais
 
 
 def invite_up(
-    room: Room, actor: Participant | None, target: Participant | None, target_id: str, target_banned: bool
+    room: Room,
+    actor: Participant | None,
+    target: Participant | None,
+    target_id: str,
+    target_banned: bool,
+    *,
+    already_invited: bool = False,
 ) -> Outcome:
-    """A moderator invites someone to speak: a listener in the room, or a member not yet in it."""
-    _require_moderator(room, actor)
+    """A moderator invites someone to speak: a listener in the room, or a member not yet in it (``already_invited``:
+    that member holds an invitation up already)."""
+    me = _require_moderator(room, actor)
     if target_banned:
         raise refuse(ErrorCode.REMOVED_FROM_ROOM, "That person was removed from this room.")
     out = Outcome()
     if target is None:
-        out.stage_invite = target_id
+        if not already_invited:
+            out.stage_invite = target_id
+            out.moderation.append(by_moderator(ModAction.INVITE_UP, me, target_id))
         return out
     if target.role.on_stage:
         raise refuse(ErrorCode.CONFLICT, "That person is already on stage.")
     if not target.invited_up:
         invited = replace(target, invited_up=True)
         out.put(invited, _changed("stage_invited", invited))
+        out.moderation.append(by_moderator(ModAction.INVITE_UP, me, target_id))
     return out
 
 
@@ -193,12 +210,13 @@ def move_to_audience(
     if not who.role.on_stage:
         raise refuse(ErrorCode.CONFLICT, "That person is not on stage.")
     out = Outcome()
+    if who.user_id != me.user_id:
+        out.moderation.append(by_moderator(ModAction.MOVE_TO_AUDIENCE, me, who.user_id))
     if who.role is Role.MODERATOR and not _other_moderators(stage, who.user_id):
         heir = _successor(stage, who.user_id)
         if heir is None:
             raise refuse(ErrorCode.LAST_MODERATOR, "The last moderator cannot leave the stage empty-handed.")
-        heir = replace(heir, role=Role.MODERATOR)
-        out.put(heir, _changed("role_changed", heir))
+        _promote(heir, out)
     down = replace(
         who, role=Role.LISTENER, stage_since=None, muted=False, mute_locked=False, hand_raised_at=None, invited_up=False
     )
@@ -206,10 +224,17 @@ def move_to_audience(
     return out
 
 
+def _promote(heir: Participant, out: Outcome) -> None:
+    """The last moderator left (the room or the stage): the longest-serving speaker takes over."""
+    heir = replace(heir, role=Role.MODERATOR)
+    out.put(heir, _changed("role_changed", heir))
+    out.moderation.append(by_system(ModAction.MAKE_MODERATOR, SystemReason.LAST_MODERATOR_LEFT, heir.user_id))
+
+
 def set_moderator(
     room: Room, actor: Participant | None, target: Participant | None, make: bool, stage: list[Participant]
 ) -> Outcome:
-    _require_moderator(room, actor)
+    me = _require_moderator(room, actor)
     who = _require_target(target)
     if not who.role.on_stage:
         raise refuse(ErrorCode.CONFLICT, "Only someone on stage can be a moderator.")
@@ -221,6 +246,9 @@ def set_moderator(
         raise refuse(ErrorCode.LAST_MODERATOR, "A room needs at least one moderator.")
     changed = replace(who, role=wanted)
     out.put(changed, _changed("role_changed", changed))
+    out.moderation.append(
+        by_moderator(ModAction.MAKE_MODERATOR if make else ModAction.UNMAKE_MODERATOR, me, who.user_id)
+    )
     return out
 
 
@@ -233,7 +261,7 @@ def _mute_event(p: Participant) -> Event:
 
 def moderator_mute(room: Room, actor: Participant | None, target: Participant | None, lock: bool) -> Outcome:
     """A moderator mutes a speaker; with ``lock`` the speaker cannot unmute until a moderator unlocks."""
-    _require_moderator(room, actor)
+    me = _require_moderator(room, actor)
     who = _require_target(target)
     if not who.role.on_stage:
         raise refuse(ErrorCode.CONFLICT, "That person is not on stage.")
@@ -242,16 +270,18 @@ def moderator_mute(room: Room, actor: Participant | None, target: Participant | 
         return out
     changed = replace(who, muted=True, mute_locked=lock)
     out.put(changed, _mute_event(changed))
+    out.moderation.append(by_moderator(ModAction.MUTE, me, who.user_id, lock=lock))
     return out
 
 
 def unlock_mute(room: Room, actor: Participant | None, target: Participant | None) -> Outcome:
-    _require_moderator(room, actor)
+    me = _require_moderator(room, actor)
     who = _require_target(target)
     out = Outcome()
     if who.mute_locked:
         changed = replace(who, mute_locked=False)
         out.put(changed, _mute_event(changed))
+        out.moderation.append(by_moderator(ModAction.UNLOCK_MUTE, me, who.user_id))
     return out
 
 
@@ -282,19 +312,26 @@ def _departure(
     if who.role is Role.MODERATOR and not _other_moderators(stage, who.user_id):
         heir = _successor(stage, who.user_id)
         if heir is not None:
-            heir = replace(heir, role=Role.MODERATOR)
-            out.put(heir, _changed("role_changed", heir))
+            _promote(heir, out)
         else:
             # Nobody on stage could ever speak again: the conversation is over.
-            return _end(room, now, out)
+            return _end(room, now, out, None, stage, SystemReason.LAST_MODERATOR_LEFT)
     if headcount - 1 <= 0:
-        return _end(room, now, out)
+        return _end(room, now, out, None, stage, SystemReason.ROOM_EMPTY)
     return out
 
 
-def _end(room: Room, now: datetime, out: Outcome) -> Outcome:
+def _end(
+    room: Room,
+    now: datetime,
+    out: Outcome,
+    actor_id: str | None,
+    stage: list[Participant],
+    reason: SystemReason | None,
+) -> Outcome:
     out.room = replace(room, ended_at=now)
     out.events.append(Event("room_ended", {"ended_at": now.isoformat()}))
+    out.moderation.append(room_ended(actor_id, stage, reason))
     return out
 
 
@@ -312,28 +349,43 @@ def remove(
     stage: list[Participant],
     headcount: int,
     now: datetime,
+    *,
+    already_removed: bool = False,
 ) -> Outcome:
-    """A moderator removes someone; they cannot come back to this room."""
+    """A moderator removes someone; they cannot come back to this room. Removing again someone already removed (and
+    so not in the room) changes nothing."""
     me = _require_moderator(room, actor)
     if target_id == me.user_id:
         raise refuse(ErrorCode.CONFLICT, "You cannot remove yourself; leave instead.")
-    out = Outcome(ban=target_id)
+    if target is None and already_removed:
+        return Outcome()
+    out = Outcome(ban=target_id, moderation=[by_moderator(ModAction.REMOVE, me, target_id)])
     if target is None:
         return out
     return _departure(room, target, stage, headcount, "removed", now, out)
 
 
-def end_room(room: Room, actor: Participant | None, is_admin: bool, now: datetime) -> Outcome:
+def end_room(
+    room: Room,
+    actor_id: str | None,
+    actor: Participant | None,
+    is_admin: bool,
+    stage: list[Participant],
+    now: datetime,
+) -> Outcome:
+    """A moderator or an admin ends the room; ``actor_id`` None is an operator at the console."""
     if not is_admin:
         _require_moderator(room, actor)
     _require_live(room)
-    return _end(room, now, Outcome())
+    return _end(room, now, Outcome(), actor_id, stage, SystemReason.OPERATOR if actor_id is None else None)
 
 
-def let_in(room: Room, actor: Participant | None, target_id: str) -> Outcome:
+def let_in(room: Room, actor: Participant | None, target_id: str, *, already_let_in: bool = False) -> Outcome:
     """A moderator of a closed room lets a member in (they may then see and join it)."""
-    _require_moderator(room, actor)
-    return Outcome(grant_access=target_id)
+    me = _require_moderator(room, actor)
+    if already_let_in:
+        return Outcome()
+    return Outcome(grant_access=target_id, moderation=[by_moderator(ModAction.LET_IN, me, target_id)])
 
 
 def audience_batching(room: Room, listeners: int, threshold: int) -> Outcome:

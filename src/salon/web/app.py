@@ -19,6 +19,7 @@ from salon.app.fakes import FakeMedia
 from salon.app.media_events import recover_media, release_media, run_media_events
 from salon.app.ports import MediaPort
 from salon.app.ratelimit import RateLimits
+from salon.app.reminders import run_reminders
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.app.system import RandomIds, SystemClock
@@ -27,8 +28,12 @@ from salon.web.hub import Hub
 from salon.web.pages import STATIC
 from salon.web.pages import router as pages_router
 from salon.web.routes_accounts import router as accounts_router
+from salon.web.routes_events import router as events_router
 from salon.web.routes_hallway import router as hallway_router
+from salon.web.routes_moderation import router as moderation_router
+from salon.web.routes_notifications import router as notifications_router
 from salon.web.routes_rooms import router as rooms_router
+from salon.web.routes_social import router as social_router
 from salon.web.sweeper import run_sweeper
 from salon.web.ws import router as ws_router
 
@@ -73,6 +78,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         background = [
             asyncio.create_task(run_flusher(app.state.services), name="listener-count-flusher"),
             asyncio.create_task(run_media_events(app.state.services), name="media-events"),
+            asyncio.create_task(run_reminders(app.state.services), name="event-reminders"),
         ]
         if isinstance(app.state.services.bus, Hub):
             background.append(asyncio.create_task(run_sweeper(app.state.services, app.state.services.bus)))
@@ -105,6 +111,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(accounts_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(rooms_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(hallway_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(social_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(moderation_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(events_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(notifications_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ws_router, prefix=API_PREFIX)

@@ -40,6 +40,9 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNSUPPORTED_MEDIA: 415,
     ErrorCode.ACCOUNT_DISABLED: 403,
     ErrorCode.MEDIA_UNAVAILABLE: 503,
+    ErrorCode.SELF_TARGET: 422,
+    ErrorCode.BLOCKED: 403,
+    ErrorCode.UNBLOCK_FIRST: 409,
 }
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from salon.adapters.db.repo_accounts import UserSummary
 from salon.app.accounts import Profile
 from salon.app.invites import GRANT_MAX, InviteView, NewInvite
+from salon.app.social import KnownFollowers
 from salon.app.waitlist import CONTACT_MAX, WaitlistEntry
 from salon.domain.accounts import BIO_MAX, DISPLAY_NAME_MAX
 
@@ -79,9 +80,22 @@ class UserSummaryOut(Response):
 
     @classmethod
     def from_summary(cls, s: UserSummary | None) -> UserSummaryOut | None:
-        if s is None:
-            return None
+        return None if s is None else cls.of(s)
+
+    @classmethod
+    def of(cls, s: UserSummary) -> UserSummaryOut:
         return cls(id=s.id, username=s.username, display_name=s.display_name, avatar_url=avatar_url(s.avatar))
+
+
+class KnownFollowersOut(Response):
+    count: int = Field(description="How many of this member's followers you follow.")
+    users: list[UserSummaryOut] = Field(description="Up to three of them, the most recent followers first.")
+
+    @classmethod
+    def from_known(cls, k: KnownFollowers | None) -> KnownFollowersOut | None:
+        if k is None:
+            return None
+        return cls(count=k.count, users=[UserSummaryOut.of(u) for u in k.users])
 
 
 class ProfileOut(Response):
@@ -95,6 +109,14 @@ class ProfileOut(Response):
     invited_by: UserSummaryOut | None = Field(description="Shown to the member themself and to admins only.")
     invites_left: int | None = Field(description="Shown to the member themself only.")
     disabled: bool | None = Field(description="Shown to admins only.")
+    followers_count: int = Field(description="Enabled members who follow them.")
+    following_count: int = Field(description="Enabled members they follow.")
+    followed_by_you: bool | None = Field(description="Whether you follow them (None on your own profile).")
+    follows_you: bool | None = Field(description="Whether they follow you (None on your own profile).")
+    blocked_by_you: bool | None = Field(description="Whether you blocked them (None on your own profile).")
+    known_followers: KnownFollowersOut | None = Field(
+        description="Followed by people you follow: how many, and up to three of them (None on your own profile)."
+    )
 
     @classmethod
     def from_profile(cls, p: Profile) -> ProfileOut:
@@ -109,6 +131,12 @@ class ProfileOut(Response):
             invited_by=UserSummaryOut.from_summary(p.invited_by),
             invites_left=p.invites_left,
             disabled=p.disabled,
+            followers_count=p.social.followers_count,
+            following_count=p.social.following_count,
+            followed_by_you=p.social.followed_by_you,
+            follows_you=p.social.follows_you,
+            blocked_by_you=p.social.blocked_by_you,
+            known_followers=KnownFollowersOut.from_known(p.social.known_followers),
         )
 
 

@@ -467,7 +467,7 @@ class Server:
             (1, lambda now: stage.let_in(r, mod, target_id)),
         ]
         if rng.random() < 0.004:
-            self.run(lambda now: stage.end_room(r, mod, rng.random() < 0.5, now))
+            self.run(lambda now: stage.end_room(r, "root", mod, rng.random() < 0.5, self.stage, now))
             return
         weights = [w for w, _ in commands]
         self.run(rng.choices([c for _, c in commands], weights)[0])

@@ -182,6 +182,25 @@ def test_a_social_room_is_visible_to_followers_of_a_moderator_or_those_invited_u
     assert not can_see(social, Access(follows_a_moderator=False, let_in=True), None)
 
 
+def test_a_social_room_is_hidden_by_default_from_someone_following_none_of_its_moderators() -> None:
+    assert not can_see(room(type=RoomType.SOCIAL), Access(), None)
+
+
+@pytest.mark.parametrize("kind", list(RoomType))
+def test_a_room_is_hidden_from_someone_one_of_its_moderators_blocked(kind: RoomType) -> None:
+    blocked = Access(blocked_by_a_moderator=True, follows_a_moderator=True, let_in=True, stage_invite=True)
+    assert not can_see(room(type=kind), blocked, None)
+
+
+@pytest.mark.parametrize("kind", list(RoomType))
+def test_a_blocked_member_still_sees_a_room_they_host_or_are_already_in(kind: RoomType) -> None:
+    # A scheduled event's host is invited up as a moderator: a co-host's block does not lock them out of it.
+    host = Access(blocked_by_a_moderator=True, stage_invite=True, invited_as_moderator=True)
+    assert can_see(room(type=kind), host, None)
+    assert can_see(room(type=kind), Access(blocked_by_a_moderator=True), person("bob"))
+    assert can_see(room(type=kind), Access(blocked_by_a_moderator=True, is_admin=True), None)
+
+
 @pytest.mark.parametrize("kind", list(RoomType))
 def test_admins_and_people_already_inside_always_see_the_room(kind: RoomType) -> None:
     hidden = Access(follows_a_moderator=False)

@@ -271,10 +271,17 @@ async def grant_access(conn: AsyncConnection, room_id: str, user_id: str, by: st
     await conn.execute(insert(room_access).values(room_id=room_id, user_id=user_id, granted_by=by, created_at=now))
 
 
-async def add_stage_invite(conn: AsyncConnection, room_id: str, user_id: str, by: str, now: datetime) -> None:
+async def add_stage_invite(
+    conn: AsyncConnection, room_id: str, user_id: str, by: str, now: datetime, *, as_moderator: bool = False
+) -> None:
+    """Invite a member not in the room up; ``as_moderator``: joining makes them a moderator (an event's host)."""
     if (await access_flags(conn, room_id, user_id))[2]:
         return
-    await conn.execute(insert(stage_invites).values(room_id=room_id, user_id=user_id, invited_by=by, created_at=now))
+    await conn.execute(
+        insert(stage_invites).values(
+            room_id=room_id, user_id=user_id, invited_by=by, created_at=now, as_moderator=as_moderator
+        )
+    )
 
 
 async def clear_stage_invites(conn: AsyncConnection, room_id: str, user_id: str | None = None) -> None:

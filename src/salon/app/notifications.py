@@ -1,0 +1,95 @@
+"""App layer: notifications — an in-app list per member (unread count, mark read) plus a live push.
+
+Any use case that has something to tell members calls :func:`notify` inside its own write transaction (the rows
+commit or roll back with what caused them), then :func:`publish` after the commit: every connection of each
+recipient gets a ``user_event`` frame named ``notification`` with the notification as data. A member who is not
+connected finds it in the list later. ``kind`` says what happened and ``data`` carries what a client needs to show
+it (ids, a title); both are free-form here so that pings, follows, invites and the like can use the same path.
+
+Kinds produced so far: ``event_starting_soon`` (an event you host or RSVPed starts in 10 minutes, sent by
+``app/reminders.py``), ``event_started`` (it became a live room), ``event_cancelled``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from salon.adapters.db import repo_notifications as repo
+from salon.adapters.db.repo_notifications import NotificationRecord
+from salon.app.services import Services
+from salon.app.sessions import Actor
+from salon.domain.errors import ErrorCode, refuse
+from salon.domain.paging import PAGE_DEFAULT, Cursor, decode_cursor, encode_cursor
+
+PUSH_NAME = "notification"
+READ_PUSH_NAME = "notifications_read"
+KIND_MAX = 30  # the column's width
+# At most this many ids in one "mark read" request.
+MARK_MAX = 500
+
+
+@dataclass(frozen=True)
+class Page:
+    notifications: list[NotificationRecord]
+    unread_count: int
+    next_cursor: str | None
+
+
+def notification_data(note: NotificationRecord) -> dict[str, Any]:
+    """The wire shape, in the list and in the push."""
+    return {
+        "id": note.id,
+        "kind": note.kind,
+        "data": note.data,
+        "created_at": note.created_at.isoformat(),
+        "read_at": note.read_at.isoformat() if note.read_at else None,
+    }
+
+
+async def notify(
+    services: Services, conn: AsyncConnection, user_ids: Iterable[str], kind: str, data: dict[str, Any]
+) -> list[NotificationRecord]:
+    """Write one notification per recipient (each once, in the order given) inside the caller's transaction; pass
+    the result to :func:`publish` after the commit."""
+    if not 1 <= len(kind) <= KIND_MAX:
+        raise ValueError(f"notification kind {kind!r} does not fit")
+    now = services.clock.now()
+    records = [
+        NotificationRecord(services.ids.new_id(), user_id, kind, data, now) for user_id in dict.fromkeys(user_ids)
+    ]
+    await repo.insert_notifications(conn, records)
+    return records
+
+
+async def publish(services: Services, records: Sequence[NotificationRecord]) -> None:
+    """Push committed notifications to their recipients' live connections."""
+    for note in records:
+        await services.bus.publish_user(note.user_id, PUSH_NAME, notification_data(note))
+
+
+async def list_notifications(services: Services, actor: Actor, cursor: str | None, limit: int = PAGE_DEFAULT) -> Page:
+    before = None if cursor is None else decode_cursor(cursor)
+    async with services.db.read() as conn:
+        notes = await repo.list_for(conn, actor.user_id, before, limit + 1)
+        unread = await repo.unread_count(conn, actor.user_id)
+    more = len(notes) > limit
+    notes = notes[:limit]
+    next_cursor = encode_cursor(Cursor(notes[-1].created_at, notes[-1].id)) if more else None
+    return Page(notes, unread, next_cursor)
+
+
+async def mark_read(services: Services, actor: Actor, ids: Sequence[str] | None) -> int:
+    """Mark some (``ids``) or all (None) of my notifications read; the unread count after. Ids that are not mine
+    or already read are ignored, so marking is idempotent. My other connections hear the new count."""
+    if ids is not None and len(ids) > MARK_MAX:
+        raise refuse(ErrorCode.INVALID_INPUT, f"Mark at most {MARK_MAX} notifications at once.", field="ids")
+    async with services.db.transaction() as conn:
+        changed = await repo.mark_read(conn, actor.user_id, ids, services.clock.now())
+        unread = await repo.unread_count(conn, actor.user_id)
+    if changed:
+        await services.bus.publish_user(actor.user_id, READ_PUSH_NAME, {"unread_count": unread})
+    return unread

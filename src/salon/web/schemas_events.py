@@ -1,0 +1,181 @@
+"""Web layer: request and response models for scheduled events, calendar feeds and notifications."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, model_validator
+
+from salon.adapters.db.repo_notifications import NotificationRecord
+from salon.app.calendar import NewFeed
+from salon.app.events import EventView
+from salon.app.notifications import MARK_MAX, notification_data
+from salon.domain.events import COHOSTS_MAX, TIMEZONE_MAX
+from salon.domain.rooms import DESCRIPTION_MAX, TITLE_MAX, TOPIC_MAX, TOPICS_MAX
+from salon.web.schemas_rooms import Strict, UserCard, UserId
+
+API_PREFIX = "/api/v1"  # the same as web/app.py's (which imports the routers, so cannot be imported here)
+
+Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX)]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
+Topics = Annotated[list[Annotated[str, Field(max_length=TOPIC_MAX)]], Field(max_length=TOPICS_MAX)]
+Zone = Annotated[str, Field(min_length=1, max_length=TIMEZONE_MAX, examples=["Europe/Paris"])]
+RoomTypeIn = Literal["open", "social", "closed"]
+Hosts = Annotated[list[UserId], Field(max_length=COHOSTS_MAX + 1)]
+
+
+class CreateEvent(Strict):
+    """``starts_at`` must carry its offset (``2026-05-01T19:00:00+02:00``); ``timezone`` is your IANA zone, kept to
+    show the event as you meant it. ``hosts``: the members who host with you (up to 5)."""
+
+    title: Title
+    description: Description = ""
+    topics: Topics = Field(default_factory=list)
+    starts_at: datetime
+    timezone: Zone = "UTC"
+    room_type: RoomTypeIn = "open"
+    hosts: Hosts = Field(default_factory=list)
+
+
+class EditEvent(Strict):
+    """Only the fields sent change. ``hosts`` (the co-hosts) can be changed by the event's creator only."""
+
+    title: Title | None = None
+    description: Description | None = None
+    topics: Topics | None = None
+    starts_at: datetime | None = None
+    timezone: Zone | None = None
+    room_type: RoomTypeIn | None = None
+    hosts: Hosts | None = None
+
+
+class Guest(Strict):
+    user_id: UserId
+
+
+def _iso(at: datetime | None, zone: tzinfo) -> str | None:
+    return None if at is None else at.astimezone(zone).isoformat()
+
+
+class ScheduledEventOut(BaseModel):
+    """A scheduled conversation. Times are ISO 8601 with their offset, in ``shown_in``: the zone asked for with
+    ``?tz=``, else the event's own ``timezone``. ``status``: scheduled, live (a host started it: ``room_id``),
+    ended, cancelled, or missed (nobody started it within an hour of its time)."""
+
+    id: str
+    title: str
+    description: str
+    topics: list[str]
+    starts_at: str
+    timezone: str
+    shown_in: str
+    room_type: RoomTypeIn
+    status: Literal["scheduled", "live", "ended", "cancelled", "missed"]
+    hosts: list[UserCard]
+    created_by: str
+    created_at: str
+    updated_at: str
+    cancelled_at: str | None
+    started_at: str | None
+    room_id: str | None
+    sequence: int
+    rsvp_count: int
+    rsvped: bool
+    is_host: bool
+    ics_url: str
+
+    @classmethod
+    def from_view(cls, view: EventView, zone: ZoneInfo | None = None) -> ScheduledEventOut:
+        e = view.event
+        shown = zone or ZoneInfo(e.timezone)
+        return cls(
+            id=e.id,
+            title=e.title,
+            description=e.description,
+            topics=list(e.topics),
+            starts_at=e.starts_at.astimezone(shown).isoformat(),
+            timezone=e.timezone,
+            shown_in=shown.key,
+            room_type=e.room_type.value,
+            status=view.status.value,
+            hosts=[
+                UserCard(id=p.user_id, username=p.username, display_name=p.display_name, avatar_url=p.avatar_url)
+                for p in view.hosts
+            ],
+            created_by=e.created_by,
+            created_at=e.created_at.astimezone(shown).isoformat(),
+            updated_at=e.updated_at.astimezone(shown).isoformat(),
+            cancelled_at=_iso(e.cancelled_at, shown),
+            started_at=_iso(e.started_at, shown),
+            room_id=e.room_id,
+            sequence=e.sequence,
+            rsvp_count=view.rsvp_count,
+            rsvped=view.rsvped,
+            is_host=view.is_host,
+            ics_url=f"{API_PREFIX}/events/{e.id}.ics",
+        )
+
+
+class EventPageOut(BaseModel):
+    """Upcoming events, soonest first; pass ``next_cursor`` as ``cursor`` for the next page (null: no more)."""
+
+    events: list[ScheduledEventOut]
+    next_cursor: str | None
+
+
+class FeedOut(BaseModel):
+    """Your calendar feed's secret URL, shown only now: subscribe to it in a calendar app. Creating another one
+    revokes this one."""
+
+    url: str
+    created_at: datetime
+
+    @classmethod
+    def from_new(cls, feed: NewFeed) -> FeedOut:
+        return cls(url=feed.url, created_at=feed.created_at)
+
+
+class FeedStatusOut(BaseModel):
+    """Whether you have a calendar feed (its URL cannot be shown again: create a new one if you lost it)."""
+
+    active: bool
+    created_at: datetime | None
+
+
+class NotificationOut(BaseModel):
+    id: str
+    kind: str
+    data: dict[str, Any]
+    created_at: str
+    read_at: str | None
+
+    @classmethod
+    def from_record(cls, note: NotificationRecord) -> NotificationOut:
+        return cls(**notification_data(note))
+
+
+class NotificationPageOut(BaseModel):
+    """Newest first; ``unread_count`` counts all your unread notifications, not only this page's."""
+
+    notifications: list[NotificationOut]
+    unread_count: int
+    next_cursor: str | None
+
+
+class MarkRead(Strict):
+    """Either ``ids`` (yours; others are ignored) or ``all: true``."""
+
+    ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=MARK_MAX)] | None = None
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _one_of(self) -> MarkRead:
+        if (self.ids is None) == (not self.all):
+            raise ValueError("send either ids or all: true")
+        return self
+
+
+class UnreadOut(BaseModel):
+    unread_count: int
