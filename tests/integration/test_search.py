@@ -12,6 +12,7 @@ from salon.app.rooms import NewRoom, create_room
 from salon.app.services import Services
 from salon.domain.errors import DomainError, ErrorCode
 from salon.domain.rooms import RoomType
+from tests.support.events import actor, schedule
 from tests.support.people import add_member
 
 
@@ -53,3 +54,15 @@ async def test_queries_too_short_or_too_long_are_refused(services: Services, tex
     with pytest.raises(DomainError) as caught:
         await search.search(services, viewer, text)
     assert caught.value.code is ErrorCode.INVALID_INPUT
+
+
+async def test_upcoming_events_by_title_or_topic_only_where_visible(services: Services) -> None:
+    host = await actor(services, "host")
+    viewer = await add_member(services, "viewer")
+    await schedule(services, host, title="Bebop hour", topics=["jazz"])
+    await schedule(services, host, title="Private jazz", topics=["jazz"], room_type=RoomType.CLOSED)
+    await schedule(services, host, title="Poems", topics=["spoken word"])
+    found = await search.search(services, viewer, "JAZZ")
+    assert [v.event.title for v in found.events] == ["Bebop hour"], "a closed event stays with its list"
+    hosted = await search.search(services, host.user_id, "jazz")
+    assert sorted(v.event.title for v in hosted.events) == ["Bebop hour", "Private jazz"]

@@ -15,6 +15,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from salon.app.settings import Settings
 from salon.domain.errors import ErrorCode, refuse
 
+SEARCHES_PER_MINUTE = 30  # per member: typing-as-you-search pace, not a scraper's
 REPORTS_PER_HOUR = 10  # per reporter: enough for a bad evening, too few to flood the admins
 
 
@@ -40,6 +41,7 @@ class RateLimits:
         self.report = Limit(
             "report", RateLimitItemPerHour(REPORTS_PER_HOUR), "Too many reports in an hour; admins read every one sent."
         )
+        self.search = Limit("search", RateLimitItemPerMinute(SEARCHES_PER_MINUTE), "Too many searches; wait a moment.")
         self.ws_message = Limit(
             "ws_message",
             RateLimitItemPerSecond(settings.ws_messages_per_second),

@@ -1,28 +1,33 @@
 """App layer: search — members by username or display name, live rooms by title or topics.
 
-Results respect visibility exactly as the hallway does (a closed room one was not let into never shows; rooms come
-from ``hallway.visible_live_rooms``, ranked the same way), and nobody who blocked the searcher is found. Scheduled
-events join the results once they exist (issue "People find each other").
+Results respect visibility exactly as the hallway and the events list do (a closed room one was not let into never
+shows; rooms come from ``hallway.visible_live_rooms``, ranked the same way; events from ``repo_events.upcoming``,
+soonest first), and nobody who blocked the searcher is found. Events are matched among the next
+``EVENT_CANDIDATES`` upcoming ones the searcher may see: search looks ahead, it is not an archive.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from salon.adapters.db import repo_search
-from salon.app import hallway
+from salon.adapters.db import repo_events, repo_search
+from salon.app import events, hallway
 from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
+from salon.domain.events import LAPSE_AFTER
 
 MIN_QUERY, MAX_QUERY = 2, 100
 MAX_RESULTS = 20
+EVENT_CANDIDATES = 500
 
 
 @dataclass(frozen=True)
 class Results:
     members: list[dict[str, Any]]
     rooms: list[dict[str, Any]]
+    events: list[events.EventView]
 
 
 def _normalised(text: str) -> str:
@@ -37,16 +42,27 @@ def _normalised(text: str) -> str:
     return query
 
 
-async def search(services: Services, viewer_id: str, text: str, limit: int = MAX_RESULTS) -> Results:
+def _matches(folded: str, title: str, topics: Sequence[str]) -> bool:
+    return folded in title.casefold() or any(folded in t.casefold() for t in topics)
+
+
+async def search(
+    services: Services, viewer_id: str, text: str, limit: int = MAX_RESULTS, *, is_admin: bool = False
+) -> Results:
     query = _normalised(text)
     limit = max(1, min(limit, MAX_RESULTS))
+    folded = query.casefold()
+    now = services.clock.now()
     async with services.db.read() as conn:
         people = await repo_search.find_members(conn, viewer_id, query, limit)
-    folded = query.casefold()
+        upcoming = await repo_events.upcoming(conn, viewer_id, is_admin, now - LAPSE_AFTER, None, EVENT_CANDIDATES)
+        found_events = await events.views(
+            conn, [e for e in upcoming if _matches(folded, e.title, e.topics)][:limit], viewer_id, now
+        )
     rooms = [
         entry
         for entry in await hallway.visible_live_rooms(services, viewer_id)
-        if folded in entry.room.title.casefold() or any(folded in t.casefold() for t in entry.room.topics)
+        if _matches(folded, entry.room.title, entry.room.topics)
     ][:limit]
     return Results(
         members=[
@@ -54,4 +70,5 @@ async def search(services: Services, viewer_id: str, text: str, limit: int = MAX
             for p in people
         ],
         rooms=[hallway.entry_data(entry, []) for entry in rooms],
+        events=found_events,
     )

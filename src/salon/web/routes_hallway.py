@@ -8,12 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from salon.app import hallway, search
+from salon.app import events, hallway, search
+from salon.domain.events import check_timezone
 from salon.web.auth import CurrentActor
 from salon.web.deps import ServicesDep
+from salon.web.routes_events import Tz
+from salon.web.schemas_events import ScheduledEventOut
 from salon.web.schemas_rooms import ParticipantOut, RoomOut, UserCard
 
 router = APIRouter(tags=["hallway"])
+
+UPCOMING_SHOWN = 5
 
 
 class HallwayRoomOut(BaseModel):
@@ -25,9 +30,12 @@ class HallwayRoomOut(BaseModel):
 
 
 class HallwayPage(BaseModel):
+    """Live rooms (a page), and, on the first page, the next scheduled events one may see (the rest: /events)."""
+
     rooms: list[HallwayRoomOut]
     total: int
     next_offset: int | None
+    upcoming: list[ScheduledEventOut]
 
 
 @router.get("/hallway", response_model=HallwayPage, summary="Live rooms for you, people you follow on stage first")
@@ -36,14 +44,25 @@ async def get_hallway(
     services: ServicesDep,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=hallway.MAX_PAGE)] = 20,
+    tz: Tz = None,
 ) -> HallwayPage:
+    zone = None if tz is None else check_timezone(tz, field="tz")
     page = await hallway.live_rooms_page(services, actor.user_id, offset, limit)
-    return HallwayPage.model_validate({"rooms": page.items, "total": page.total, "next_offset": page.next_offset})
+    upcoming = (await events.list_upcoming(services, actor, None, UPCOMING_SHOWN)).events if offset == 0 else []
+    return HallwayPage.model_validate(
+        {
+            "rooms": page.items,
+            "total": page.total,
+            "next_offset": page.next_offset,
+            "upcoming": [ScheduledEventOut.from_view(v, zone) for v in upcoming],
+        }
+    )
 
 
 class SearchResults(BaseModel):
     members: list[UserCard]
     rooms: list[HallwayRoomOut]
+    events: list[ScheduledEventOut]
 
 
 @router.get("/search", response_model=SearchResults, summary="Find members and live rooms")
@@ -52,6 +71,15 @@ async def get_search(
     services: ServicesDep,
     q: Annotated[str, Query(min_length=search.MIN_QUERY, max_length=search.MAX_QUERY)],
     limit: Annotated[int, Query(ge=1, le=search.MAX_RESULTS)] = search.MAX_RESULTS,
+    tz: Tz = None,
 ) -> SearchResults:
-    found = await search.search(services, actor.user_id, q, limit)
-    return SearchResults.model_validate({"members": found.members, "rooms": found.rooms})
+    zone = None if tz is None else check_timezone(tz, field="tz")
+    await services.limits.hit(services.limits.search, actor.user_id)
+    found = await search.search(services, actor.user_id, q, limit, is_admin=actor.is_admin)
+    return SearchResults.model_validate(
+        {
+            "members": found.members,
+            "rooms": found.rooms,
+            "events": [ScheduledEventOut.from_view(v, zone) for v in found.events],
+        }
+    )
