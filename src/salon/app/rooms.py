@@ -22,6 +22,7 @@ from salon.domain.rooms import (
     Room,
     RoomType,
     can_see,
+    check_followable,
     clean_room_fields,
     participant_data,
     room_data,
@@ -139,8 +140,7 @@ async def events_since(services: Services, viewer_id: str, room_id: str, after: 
             raise refuse(ErrorCode.NOT_FOUND, "No such room.")
         room, seq = found
         access, participant = await _access(services, conn, room_id, viewer_id)
-        if not can_see(room, access, participant) and not access.banned:
-            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        check_followable(room, access, participant)  # as for subscribing: a removed member reads no more
         if after > seq or after < 0:
             return Missed([], True, seq)
         if after == seq:
