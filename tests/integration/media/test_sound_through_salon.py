@@ -19,6 +19,7 @@ import contextlib
 import os
 import signal
 import statistics
+import sys
 import time
 import wave
 from collections.abc import Callable
@@ -257,3 +258,72 @@ def test_a_janus_crash_mid_room_is_recovered_with_sound_and_state(netns: NetName
     timings = netns.run(lambda: restart_scenario(tmp_path), timeout=WHOLE_TIMEOUT)
     for name, seconds in timings.items():
         print(f"{name}: {seconds:.3f}")
+
+
+def tone_levels(path: Path, frequencies: tuple[float, ...]) -> dict[float, float]:
+    """The level (dB, relative to the loudest bin) of each frequency in a recorded WAV."""
+    with wave.open(str(path), "rb") as w:
+        rate, pcm = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(pcm * np.hanning(len(pcm))))
+    bins = np.fft.rfftfreq(len(pcm), 1 / rate)
+    peak = float(spectrum.max())
+    return {f: 20 * float(np.log10(spectrum[int(np.argmin(np.abs(bins - f)))] / peak)) for f in frequencies}
+
+
+async def processes_scenario(tmp_path: Path) -> dict[float, float]:
+    """A (this process) and B (another process, ``python -m salon.client``) talk; C (a third process) records."""
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        dev=True,
+        secret_key="s" * 48,
+        janus_interface=ADDRESS,
+        janus_ice_enforce_list=INTERFACE,
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        media = await stack.enter_async_context(open_janus_media(settings))
+        services = await build_services(settings, media)
+        stack.push_async_callback(services.db.dispose)
+        mod, bob, cat = [await add_member(services, n) for n in ("moda", "bob", "cat")]
+        room = (await create_room(services, mod, NewRoom("Three processes", "", [], RoomType.OPEN)))["room"]["id"]
+        port = await stack.enter_async_context(serve(services))
+        base = f"http://127.0.0.1:{port}"
+        a = await stack.enter_async_context(SalonClient(base, await token(services, mod)))
+        a_ears = await stack.enter_async_context(ToneMeter(await a.speak(room, ToneTrack(A_HZ))))
+        await a.call("self_mute", room_id=room, muted=False)
+        await a.call("invite_up", room_id=room, user_id=bob)  # B joins straight onto the stage
+
+        def bot(user_token: str, *extra: str) -> list[str]:
+            return [sys.executable, "-m", "salon.client", "--url", base, "--token", user_token, "--room", room, *extra]
+
+        recording = tmp_path / "c-heard.wav"
+        b_proc = await asyncio.create_subprocess_exec(
+            *bot(await token(services, bob), "--speak-tone", str(B_HZ), "--seconds", "20")
+        )
+        stack.push_async_callback(_stop, b_proc)
+        await until(a_ears, hears(B_HZ), "A hears B, who speaks from another process")
+        c_proc = await asyncio.create_subprocess_exec(
+            *bot(await token(services, cat), "--record", str(recording), "--seconds", "3")
+        )
+        stack.push_async_callback(_stop, c_proc)
+        async with asyncio.timeout(STEP_TIMEOUT + 10):
+            assert await c_proc.wait() == 0
+        return tone_levels(recording, (A_HZ, B_HZ, 660.0))
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.terminate()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await proc.wait()
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+
+
+def test_two_people_in_two_processes_talk_and_a_third_hears_both(netns: NetNamespace, tmp_path: Path) -> None:
+    levels = netns.run(lambda: processes_scenario(tmp_path), timeout=WHOLE_TIMEOUT)
+    print("C's recording, dB below its loudest bin:", {f: round(v, 1) for f, v in levels.items()})
+    assert levels[A_HZ] > -6, "C hears A"
+    assert levels[B_HZ] > -6, "C hears B"
+    assert levels[660.0] < levels[A_HZ] - 30, "and not noise: a frequency nobody sent is far below"
