@@ -53,6 +53,7 @@ WS_EXPECT: dict[str, tuple[Expect, dict[str, Any]]] = {
     "set_moderator": (ROOM_OPS["moderators"].expect, {"room_id": "{room}", "user_id": "{spk}", "make": True}),
     "remove": (ROOM_OPS["remove"].expect, {"room_id": "{room}", "user_id": "{lis}"}),
     "let_in": (ROOM_OPS["let_in"].expect, {"room_id": "{room}", "user_id": "{out}"}),
+    "ping_member": (ROOM_OPS["ping"].expect, {"room_id": "{room}", "user_id": "{out}"}),
     "end_room": (ROOM_OPS["end"].expect, {"room_id": "{room}"}),
     # Media: hearing needs being in the room, speaking being on stage. Answering with no offer, or a candidate for
     # no connection, is a conflict for those allowed to ask at all; closing one's own connection is always fine.

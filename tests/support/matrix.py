@@ -85,6 +85,9 @@ ROOM_OPS: dict[str, Op] = {
     "moderators": Op("POST", "/rooms/{room}/moderators", {"user_id": "{spk}", "make": True}, row(moderator=OK)),
     "remove": Op("POST", "/rooms/{room}/remove", {"user_id": "{lis}"}, row(moderator=OK)),
     "let_in": Op("POST", "/rooms/{room}/let-in", {"user_id": "{out}"}, row(moderator=OK)),
+    # Nobody in the scene follows the outsider: only the moderator may ping them (tests/integration/test_pings.py
+    # covers pings between followers, blocks and closed rooms).
+    "ping": Op("POST", "/rooms/{room}/ping", {"user_id": "{out}"}, row(moderator=OK)),
     "end": Op("POST", "/rooms/{room}/end", None, row(moderator=OK, admin=OK)),
     "create": Op("POST", "/rooms", {"title": "Another"}, {**{r: CREATED for r in ROLES}, "anonymous": UNAUTH}),
     "list": Op("GET", "/rooms", None, {**{r: OK for r in ROLES}, "anonymous": UNAUTH}),

@@ -3,6 +3,10 @@
 No answer tells whether an account exists: a failed log-in is always ``bad_credentials`` with one message, whether
 the user is unknown, disabled or the password wrong, and an unknown user costs the same argon2 time (a dummy
 verification). Failed log-ins are rate-limited per username and per client address.
+
+Signing up with a member's invite tells that member (``invite_redeemed``); an operator's invite tells nobody. When
+the invite was a nomination off the waitlist, the new member's first notification says who nominated them
+(``nominated``): before signing up they had no account to be told in.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from salon.adapters.db import repo_accounts as repo
 from salon.adapters.db import repo_invites
 from salon.adapters.db.repo_accounts import UserRecord, UserSummary
+from salon.adapters.db.repo_notifications import NotificationRecord
+from salon.adapters.db.repo_rooms import avatar_url
 from salon.app.invites import find_invite
+from salon.app.notifications import notify, publish
 from salon.app.passwords import dummy_verify, hash_password, is_common, needs_rehash, verify_password
 from salon.app.services import Services
 from salon.app.sessions import (
@@ -31,6 +38,7 @@ from salon.app.sessions import (
 from salon.app.social import ProfileSocial, profile_social
 from salon.domain.accounts import (
     USERNAME_RE,
+    Invite,
     check_bio,
     check_display_name,
     check_password,
@@ -39,8 +47,13 @@ from salon.domain.accounts import (
     username_key,
 )
 from salon.domain.errors import DomainError, ErrorCode, refuse
+from salon.domain.rooms import Profile as Card
+from salon.domain.rooms import profile_data
 
 BAD_CREDENTIALS_MESSAGE = "Wrong username or password."
+# notification kinds
+INVITE_REDEEMED = "invite_redeemed"  # to the inviter: data {invite_id, user: the new member's card, nominated}
+NOMINATED = "nominated"  # to the new member: data {by: the nominator's card}
 
 
 @dataclass(frozen=True)
@@ -121,7 +134,29 @@ async def sign_up_with_invite(
         user = await repo.get_user(conn, user_id)
         assert user is not None
         profile = await _profile(conn, user, _self(user))
+        notes = await _tell_about_redemption(services, conn, invite, user)
+    await publish(services, notes)
     return SignedIn(profile, session)
+
+
+def _card(summary: UserSummary) -> dict[str, object]:
+    return profile_data(Card(summary.id, summary.username, summary.display_name, avatar_url(summary.avatar)))
+
+
+async def _tell_about_redemption(
+    services: Services, conn: AsyncConnection, invite: Invite, user: UserRecord
+) -> list[NotificationRecord]:
+    """Inside the sign-up transaction: the inviter hears who joined; a nominee hears who nominated them."""
+    inviter = await repo.get_summary(conn, invite.created_by)
+    if inviter is None:  # an operator's invite (the CLI): nobody to tell
+        return []
+    new_member = _card(UserSummary(user.id, user.username, user.display_name, user.avatar))
+    nominated = invite.waitlist_id is not None
+    data = {"invite_id": invite.id, "user": new_member, "nominated": nominated}
+    notes = await notify(services, conn, [inviter.id], INVITE_REDEEMED, data)
+    if nominated:
+        notes += await notify(services, conn, [user.id], NOMINATED, {"by": _card(inviter)})
+    return notes
 
 
 async def _count_failure(services: Services, keys: list[str]) -> None:

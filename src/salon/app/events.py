@@ -19,11 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from salon.adapters.db import repo_events as repo
 from salon.adapters.db import repo_rooms
 from salon.adapters.db.repo_notifications import NotificationRecord
+from salon.app.follow_notices import tell_followers
 from salon.app.notifications import notify, publish
 from salon.app.rooms import NewRoom, insert_new_room, open_room_media
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.domain import events as rules
+from salon.domain import notices
 from salon.domain.errors import ErrorCode, refuse
 from salon.domain.events import EventChanges, EventStatus, ScheduledEvent
 from salon.domain.paging import PAGE_DEFAULT, Cursor, decode_cursor, encode_cursor
@@ -230,7 +232,7 @@ async def start_event(services: Services, actor: Actor, event_id: str) -> EventV
         event = await load_visible(conn, actor, event_id, lock=True)
         if rules.check_startable(event, actor.user_id, now):
             spec = NewRoom(event.title, event.description, list(event.topics), event.room_type)
-            opened, _ = await insert_new_room(services, conn, actor.user_id, spec)
+            opened, starter = await insert_new_room(services, conn, actor.user_id, spec)
             others = [h for h in event.hosts if h != actor.user_id]
             for host in sorted(await repo.active_members(conn, others)):
                 await repo_rooms.add_stage_invite(conn, opened.id, host, actor.user_id, now, as_moderator=True)
@@ -244,6 +246,8 @@ async def start_event(services: Services, actor: Actor, event_id: str) -> EventV
             event = replace(event, started_at=now, room_id=opened.id)
             told = [u for u in [*others, *listed] if u != actor.user_id]
             notes = await notify(services, conn, told, STARTED, notification_data(event))
+            # The host's other followers who may see the room: "started a room" (those on the list just heard).
+            notes += await tell_followers(services, conn, opened, starter.user, notices.STARTED_ROOM, exclude=told)
         view = (await views(conn, [event], actor.user_id, now))[0]
     if opened is not None:
         await open_room_media(services, opened, actor.user_id)

@@ -7,7 +7,9 @@ connected finds it in the list later. ``kind`` says what happened and ``data`` c
 it (ids, a title); both are free-form here so that pings, follows, invites and the like can use the same path.
 
 Kinds produced so far: ``event_starting_soon`` (an event you host or RSVPed starts in 10 minutes, sent by
-``app/reminders.py``), ``event_started`` (it became a live room), ``event_cancelled``.
+``app/reminders.py``), ``event_started`` (it became a live room), ``event_cancelled``, ``event_invited``;
+``pinged`` (``app/pings.py``); ``followed_started_room`` and ``followed_speaking`` (``app/follow_notices.py``,
+bounded by ``domain/notices.py``); ``invite_redeemed`` and ``nominated`` (sign-up, ``app/accounts.py``).
 """
 
 from __future__ import annotations

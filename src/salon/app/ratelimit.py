@@ -1,4 +1,5 @@
-"""App layer: rate limits (failed logins, invite creation, waitlist sign-ups, reports, WebSocket messages).
+"""App layer: rate limits (failed logins, invite creation, waitlist sign-ups, reports, searches, pings, WebSocket
+messages).
 
 Built on the ``limits`` library's moving-window strategy with in-memory storage (one instance); several instances
 would point it at Redis. Limits are rules of the product, so they are named here, in one place.
@@ -17,6 +18,9 @@ from salon.domain.errors import ErrorCode, refuse
 
 SEARCHES_PER_MINUTE = 30  # per member: typing-as-you-search pace, not a scraper's
 REPORTS_PER_HOUR = 10  # per reporter: enough for a bad evening, too few to flood the admins
+PINGS_PER_MINUTE = 10  # per pinger: gathering a few friends at once, not paging a whole list
+PINGS_PER_HOUR = 60  # per pinger
+PINGED_PER_MINUTE = 5  # per member pinged: however many rooms want you, five taps a minute at most
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,16 @@ class RateLimits:
             "report", RateLimitItemPerHour(REPORTS_PER_HOUR), "Too many reports in an hour; admins read every one sent."
         )
         self.search = Limit("search", RateLimitItemPerMinute(SEARCHES_PER_MINUTE), "Too many searches; wait a moment.")
+        # Every ping attempt counts for the pinger (a refusal too, so blocks cannot be probed quickly); only pings
+        # that go through count for the member pinged (``app/pings.py``), so a refused one (a blocked member's, say)
+        # never uses up someone's pings.
+        self.ping = Limit("ping", RateLimitItemPerMinute(PINGS_PER_MINUTE), "Too many pings; wait a minute.")
+        self.ping_hourly = Limit("ping_hourly", RateLimitItemPerHour(PINGS_PER_HOUR), "Too many pings this hour.")
+        self.pinged = Limit(
+            "pinged",
+            RateLimitItemPerMinute(PINGED_PER_MINUTE),
+            "This member was pinged several times just now; try again in a minute.",
+        )
         self.ws_message = Limit(
             "ws_message",
             RateLimitItemPerSecond(settings.ws_messages_per_second),

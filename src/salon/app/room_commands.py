@@ -3,12 +3,14 @@
 One transaction per command with the room row locked (PostgreSQL ``FOR UPDATE``; SQLite write transactions are
 already exclusive), so two moderators acting at once are applied one after the other, each against fresh state.
 Sequence numbers are assigned inside that transaction; events reach the bus only after the commit succeeded.
+Notifications a command causes are written in the same transaction and pushed after the commit too: the followers
+of anyone it put on stage (``follow_notices.py``), and whatever the verb adds (``Extra.notices``: a ping's).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.adapters.db import repo_moderation
 from salon.adapters.db import repo_rooms as repo
+from salon.adapters.db.repo_notifications import NotificationRecord
+from salon.app import notifications
+from salon.app.follow_notices import tell_about_arrivals
 from salon.app.ports import MediaRole, RoomMessage
 from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
@@ -54,6 +59,7 @@ class Result:
     room: Room
     messages: list[RoomMessage] = field(default_factory=list)
     outcome: Outcome = field(default_factory=Outcome)
+    notifications: list[NotificationRecord] = field(default_factory=list)
 
     @property
     def seq(self) -> int:
@@ -61,6 +67,16 @@ class Result:
 
 
 Decide = Callable[[Context], Outcome]
+
+
+@dataclass(frozen=True)
+class Extra:
+    """What a verb needs beyond the common load and save, inside the command's transaction: ``load`` runs once
+    the room is locked and the actor may see it (before ``decide``: facts the rule needs), ``notices`` after the
+    outcome is saved (the notifications it causes; pushed after the commit)."""
+
+    load: Callable[[AsyncConnection, Context], Awaitable[None]] | None = None
+    notices: Callable[[AsyncConnection, Context, Outcome], Awaitable[list[NotificationRecord]]] | None = None
 
 
 async def run_command(
@@ -71,6 +87,7 @@ async def run_command(
     *,
     target_id: str | None = None,
     need_raised: bool = False,
+    extra: Extra | None = None,
 ) -> Result:
     now = services.clock.now()
     async with services.db.transaction() as conn:
@@ -105,14 +122,21 @@ async def run_command(
             target_let_in=target_let_in,
             target_invited=target_invited,
         )
+        extra = extra or Extra()
+        if extra.load is not None:
+            await extra.load(conn, ctx)
         outcome = decide(ctx)
         _mark_quiet_changes(services, ctx, outcome)
         known = {p.user_id: p for p in [*ctx.stage, *(x for x in (actor, target) if x is not None)]}
         messages = await save_outcome(services, conn, room, seq, outcome, actor_id, now)
+        notes = await tell_about_arrivals(services, conn, outcome.room or room, known, outcome.upserts)
+        if extra.notices is not None:
+            notes += await extra.notices(conn, ctx, outcome)
     final_room = outcome.room or room
-    result = Result(final_room, messages, outcome)
+    result = Result(final_room, messages, outcome, notes)
     if messages:
         await services.bus.publish_room(messages)
+    await notifications.publish(services, notes)
     await _follow_up(services, ctx, result, known)
     return result
 

@@ -8,9 +8,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.adapters.db import repo_rooms as repo
+from salon.app.follow_notices import tell_followers
+from salon.app.notifications import publish
 from salon.app.ports import RoomMessage
 from salon.app.room_commands import Context, Result, run_command, save_outcome
 from salon.app.services import Services
+from salon.domain import notices
 from salon.domain import stage as rules
 from salon.domain.errors import ErrorCode, refuse
 from salon.domain.room_view import Snapshot, snapshot
@@ -39,10 +42,13 @@ class NewRoom:
 
 
 async def create_room(services: Services, creator_id: str, spec: NewRoom) -> Snapshot:
-    """Open a room; its creator is a moderator on stage."""
+    """Open a room; its creator is a moderator on stage. The creator's followers who may see it are told
+    (``followed_started_room``, bounded: ``domain/notices.py``)."""
     async with services.db.transaction() as conn:
         room, creator = await insert_new_room(services, conn, creator_id, spec)
+        notes = await tell_followers(services, conn, room, creator.user, notices.STARTED_ROOM)
     await open_room_media(services, room, creator_id)
+    await publish(services, notes)
     return snapshot(room, [creator], 0)
 
 

@@ -76,6 +76,7 @@ class Invite:
     used_at: datetime | None = None
     used_by: str | None = None
     revoked_at: datetime | None = None
+    waitlist_id: str | None = None  # made by nominating someone off the waitlist
 
     def status(self, now: datetime) -> str:
         if self.used_at is not None:

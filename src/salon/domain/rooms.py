@@ -169,7 +169,8 @@ class Access:
 def can_see(room: Room, access: Access, participant: Participant | None) -> bool:
     """Whether a member may know the room exists. A closed room is invisible to outsiders, a social room to those
     who follow none of its moderators, and any room to someone one of its moderators blocked (unless they are
-    already inside, or are invited up as a moderator: a scheduled event's host)."""
+    already inside, or are invited up as a moderator: a scheduled event's host). A moderator lets someone into a
+    closed or a social room (``stage.let_in``, or pinging them: ``pings.ping``)."""
     if access.is_admin or participant is not None:
         return True
     if access.blocked_by_a_moderator and not access.invited_as_moderator:
@@ -177,7 +178,7 @@ def can_see(room: Room, access: Access, participant: Participant | None) -> bool
     if room.type is RoomType.CLOSED:
         return access.let_in or access.stage_invite
     if room.type is RoomType.SOCIAL:
-        return access.follows_a_moderator or access.stage_invite
+        return access.follows_a_moderator or access.let_in or access.stage_invite
     return True
 
 
@@ -198,14 +199,19 @@ def check_followable(room: Room | None, access: Access, participant: Participant
 # --- wire shapes -----------------------------------------------------------------------------------------------
 
 
+def profile_data(user: Profile) -> dict[str, Any]:
+    """A member's card on the wire (in a participant, and in notifications about someone)."""
+    return {
+        "id": user.user_id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "avatar_url": user.avatar_url,
+    }
+
+
 def participant_data(p: Participant) -> dict[str, Any]:
     return {
-        "user": {
-            "id": p.user.user_id,
-            "username": p.user.username,
-            "display_name": p.user.display_name,
-            "avatar_url": p.user.avatar_url,
-        },
+        "user": profile_data(p.user),
         "role": p.role.value,
         "joined_at": p.joined_at.isoformat(),
         "stage_since": p.stage_since.isoformat() if p.stage_since else None,

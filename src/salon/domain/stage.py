@@ -381,7 +381,8 @@ def end_room(
 
 
 def let_in(room: Room, actor: Participant | None, target_id: str, *, already_let_in: bool = False) -> Outcome:
-    """A moderator of a closed room lets a member in (they may then see and join it)."""
+    """A moderator lets a member into a closed or social room (they may then see and join it); a moderator's ping
+    does the same when the member could not see the room (``pings.ping``)."""
     me = _require_moderator(room, actor)
     if already_let_in:
         return Outcome()

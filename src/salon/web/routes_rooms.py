@@ -10,8 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from salon.app import pings, stage
 from salon.app import rooms as room_cases
-from salon.app import stage
+from salon.app.ratelimit import PINGED_PER_MINUTE, PINGS_PER_HOUR, PINGS_PER_MINUTE
 from salon.app.room_commands import Result
 from salon.domain.rooms import RoomType
 from salon.web.auth import CurrentActor
@@ -24,6 +25,7 @@ from salon.web.schemas_rooms import (
     MissedEvents,
     ModeratorChange,
     MuteTarget,
+    PingDone,
     RoomListItem,
     SelfMute,
     SnapshotOut,
@@ -145,6 +147,24 @@ async def remove(room_id: RoomId, body: Target, actor: CurrentActor, services: S
 @router.post("/rooms/{room_id}/let-in", response_model=CommandDone, summary="Let a member into a closed room")
 async def let_in(room_id: RoomId, body: Target, actor: CurrentActor, services: ServicesDep) -> CommandDone:
     return _done(await stage.let_in(services, actor.user_id, room_id, body.user_id))
+
+
+@router.post(
+    "/rooms/{room_id}/ping",
+    response_model=PingDone,
+    summary="Ping a member into the room",
+    description=(
+        "Someone in the room tells a member about it (a `pinged` notification, pushed live). Listeners and speakers "
+        "ping members they follow, into a room those members may see; moderators ping anyone, and a moderator's ping "
+        "lets the member into a closed or social room (logged as `let_in`). Refused with `blocked` / "
+        "`unblock_first` across a block, `conflict` when the member is already in the room, `rate_limited` past "
+        f"{PINGS_PER_MINUTE} pings a minute or {PINGS_PER_HOUR} an hour per pinger, or {PINGED_PER_MINUTE} a minute "
+        "per member pinged. Also the WebSocket op `ping_member`."
+    ),
+)
+async def ping(room_id: RoomId, body: Target, actor: CurrentActor, services: ServicesDep) -> PingDone:
+    done = await pings.ping(services, actor.user_id, room_id, body.user_id)
+    return PingDone(let_in=done.let_in)
 
 
 @router.post("/rooms/{room_id}/end", response_model=CommandDone, summary="End the room (moderators, admins)")

@@ -101,6 +101,12 @@ class CommandDone(BaseModel):
     seq: int
 
 
+class PingDone(BaseModel):
+    """The member was told (a ``pinged`` notification). ``let_in``: a moderator's ping let them into the room."""
+
+    let_in: bool
+
+
 class EventOut(BaseModel):
     seq: int
     name: str

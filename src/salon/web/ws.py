@@ -21,7 +21,7 @@ from limits import RateLimitItemPerSecond
 from pydantic import BaseModel
 from starlette.types import Message
 
-from salon.app import media, rooms, stage, streams
+from salon.app import media, pings, rooms, stage, streams
 from salon.app.ratelimit import Limit
 from salon.app.room_commands import Result
 from salon.app.services import Services
@@ -229,6 +229,12 @@ async def _remove(s: Session, m: protocol.Remove) -> Reply:
 @handles(protocol.LetIn)
 async def _let_in(s: Session, m: protocol.LetIn) -> Reply:
     return _seq(await stage.let_in(s.services, s.user_id, m.data.room_id, m.data.user_id))
+
+
+@handles(protocol.PingMember)
+async def _ping_member(s: Session, m: protocol.PingMember) -> Reply:
+    done = await pings.ping(s.services, s.user_id, m.data.room_id, m.data.user_id)
+    return {"let_in": done.let_in}
 
 
 @handles(protocol.EndRoom)

@@ -205,6 +205,13 @@ class LetIn(_Op):
     data: TargetData
 
 
+class PingMember(_Op):
+    """Ping a member into the room (``ping`` is the connection's keepalive)."""
+
+    op: Literal["ping_member"]
+    data: TargetData
+
+
 class EndRoom(_Op):
     op: Literal["end_room"]
     data: RoomData
@@ -254,6 +261,7 @@ ClientMessage = Annotated[
     | SetModerator
     | Remove
     | LetIn
+    | PingMember
     | EndRoom
     | MediaListen
     | MediaAnswer
@@ -282,6 +290,7 @@ WS_OPS: dict[str, type[BaseModel]] = {
     "set_moderator": SetModerator,
     "remove": Remove,
     "let_in": LetIn,
+    "ping_member": PingMember,
     "end_room": EndRoom,
     "media_listen": MediaListen,
     "media_answer": MediaAnswer,

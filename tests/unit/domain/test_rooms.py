@@ -174,12 +174,13 @@ def test_a_closed_room_is_visible_to_those_let_in_or_invited_up() -> None:
     assert can_see(closed, Access(stage_invite=True), None)
 
 
-def test_a_social_room_is_visible_to_followers_of_a_moderator_or_those_invited_up() -> None:
+def test_a_social_room_is_visible_to_followers_of_a_moderator_or_those_let_in_or_invited_up() -> None:
+    # A moderator lets a non-follower in by letting them in or pinging them (domain/pings.py).
     social = room(type=RoomType.SOCIAL)
     assert can_see(social, Access(follows_a_moderator=True), None)
     assert can_see(social, Access(follows_a_moderator=False, stage_invite=True), None)
+    assert can_see(social, Access(follows_a_moderator=False, let_in=True), None)
     assert not can_see(social, Access(follows_a_moderator=False), None)
-    assert not can_see(social, Access(follows_a_moderator=False, let_in=True), None)
 
 
 def test_a_social_room_is_hidden_by_default_from_someone_following_none_of_its_moderators() -> None:
