@@ -46,8 +46,8 @@ domain-coverage: $(STAMP)
 test-fast: $(STAMP)
 	SALON_TEST_BACKENDS=sqlite $(VENV)/bin/pytest -q -x -p no:cacheprovider
 
-# Both benchmarks of docs/BENCHMARKS.md: event fan-out (~3½ min), then audio (~3 min; root: it makes a network
-# namespace). A quick audio smoke run: make bench MEDIA_BENCH_ARGS=--quick
+# The benchmarks of docs/BENCHMARKS.md: event fan-out (~3½ min), audio (~3 min; root: it makes a network
+# namespace), the hallway. A quick audio smoke run: make bench MEDIA_BENCH_ARGS=--quick
 MEDIA_BENCH_ARGS ?=
 bench: install
 	$(PY) bench/fanout.py

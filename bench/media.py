@@ -19,22 +19,24 @@ shared/TESTING.md), deleted at the end. Three phases, each with a Janus of its o
    (what an aiortc application hears: its jitter buffer included) for comparison.
 2. ``join`` — a listener's wait for sound through Salon itself: ``salon serve`` as its own process (managed Janus,
    WebSocket signalling), a moderator speaking, and ``--joins`` members joining one after another with
-   ``SalonClient``: time from sending ``media_listen`` to the first RTP packet in.
+   ``SalonClient``: time from calling ``listen`` (which sends ``media_listen``) to the first RTP packet in.
 3. ``load`` — Janus's CPU per listener-packet and memory per listener. One speaker talks (a tone switched on and
    off, so latency under load is timed too); ``--client-procs`` processes (``bench/media_clients.py``) join light
    listeners, ramping through ``--listeners``. At each step, over ``--window`` seconds: Janus's CPU (utime + stime
    of the process, ``/proc/<pid>/stat``), the RTP packets the listeners counted after SRTP, Janus's RSS, the
    clients' CPU, this process's CPU and the whole machine's (``/proc/stat``).
 
-Every child process is stopped by its PID (and dies with this one: ``PR_SET_PDEATHSIG``); whatever still runs in
-the namespace at the end is killed by PID before the namespace is deleted. Every wait has a timeout, and
-``--timeout`` bounds the whole run.
+Every child process is stopped by its PID (and dies with the thread that started it: ``PR_SET_PDEATHSIG``); on
+SIGTERM or Ctrl-C the run is cancelled so that it stops them in order; whatever still runs in the namespace at the
+end is killed by PID before the namespace is deleted. Every wait has a timeout, and ``--timeout`` bounds the whole
+run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import ctypes
 import itertools
@@ -48,6 +50,7 @@ import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -78,7 +81,14 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `tests` is not installed: the namespace helpers are found from the repository
     sys.path.insert(0, str(REPO))
 
-from tests.support.netns import ADDRESS, INTERFACE, NetNamespace, create_namespace, delete_namespace  # noqa: E402
+from tests.support.netns import (  # noqa: E402
+    ADDRESS,
+    INTERFACE,
+    NetNamespace,
+    create_namespace,
+    delete_namespace,
+    enter_namespace,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 SECRET_KEY = "media-bench-secret-key-" + "x" * 24
@@ -280,11 +290,13 @@ class Child:
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(f"  [{self.name}] {line}" for line in text[-lines:])
 
-    async def stop(self) -> None:
+    async def stop(self, *, ask_first: bool = True) -> None:
+        """Ask it to leave (``{"exit": true}``), then SIGTERM, then SIGKILL, 10 s apart, by PID."""
         if self.proc.returncode is None:
-            with contextlib.suppress(OSError, RuntimeError):
-                await self.tell({"exit": True})
-            for sig in (None, signal.SIGTERM, signal.SIGKILL):
+            if ask_first:
+                with contextlib.suppress(OSError, RuntimeError):
+                    await self.tell({"exit": True})
+            for sig in (None, signal.SIGTERM, signal.SIGKILL) if ask_first else (signal.SIGTERM, signal.SIGKILL):
                 if sig is not None:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(self.pid, sig)
@@ -654,7 +666,7 @@ async def phase_join(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             finally:
                 drainer.cancel()
     finally:
-        await server.stop()
+        await server.stop(ask_first=False)  # SIGTERM: `salon serve` stops its Janus, then leaves
     summary: dict[str, Any] = {"joins": len(joins), **noise}
     for step in JOIN_STEPS:
         values = sorted(j[step] for j in joins)
@@ -867,6 +879,8 @@ async def phase_load(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 async def perf_profile(pid: int, seconds: float, tmp: Path) -> dict[str, Any]:
     """``perf record`` of Janus (cpu-clock samples, every thread) for ``seconds``; the share of each library and
     thread, and the top symbols. Sampling costs Janus a little, so this runs after the measured windows."""
+    if shutil.which("perf") is None:
+        raise BenchError("--perf needs the perf program (Debian: linux-perf)")
     data = tmp / "janus.perf"
     record = ["perf", "record", "-e", "cpu-clock", "-F", "499", "-g", "-p", str(pid), "-o", str(data)]
     recorder = await Child.start("perf-record", [*record, "--", "sleep", str(seconds)], tmp / "perf-record.log")
@@ -1084,11 +1098,48 @@ async def run_phases(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         began = time.monotonic()
         try:
             results[name] = await phases[name](args, tmp)
-        except BenchError as exc:  # the other phases still run; the exit status says it failed
-            log(f"{name} failed: {exc}")
-            results.setdefault("failed", {})[name] = str(exc)
+        except Exception as exc:  # the other phases still run; the exit status says it failed
+            log(f"{name} failed: {type(exc).__name__}: {exc}")
+            results.setdefault("failed", {})[name] = f"{type(exc).__name__}: {exc}"
         results.setdefault("elapsed_s", {})[name] = round(time.monotonic() - began, 1)
     return results
+
+
+def run_in_namespace(ns: NetNamespace, fn: Callable[[], Awaitable[dict[str, Any]]], timeout: float) -> dict[str, Any]:
+    """``NetNamespace.run``, plus a clean stop: if this (main) thread is interrupted — SIGTERM, Ctrl-C — the run is
+    cancelled in its own loop, so that its ``finally`` blocks stop Janus and the children (given 30 s), before the
+    caller deletes the namespace."""
+    outcome: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
+    running: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
+
+    async def bounded() -> dict[str, Any]:
+        task = asyncio.current_task()
+        assert task is not None
+        running.append((asyncio.get_running_loop(), task))
+        return await asyncio.wait_for(fn(), timeout)
+
+    def target() -> None:
+        try:
+            enter_namespace(ns.path)  # this thread only; what it starts inherits the namespace
+            with asyncio.Runner() as runner:
+                outcome.set_result(runner.run(bounded()))
+        except BaseException as exc:
+            outcome.set_exception(exc)
+
+    thread = threading.Thread(target=target, name=f"netns-{ns.name}", daemon=True)
+    thread.start()
+    # Waiting on the future, not Thread.join: a join interrupted by a signal marks the thread as stopped in
+    # Python 3.11, and the next join returns at once.
+    try:
+        concurrent.futures.wait([outcome], timeout + 60)
+    except BaseException:
+        for loop, task in running:
+            loop.call_soon_threadsafe(task.cancel)
+        concurrent.futures.wait([outcome], 30)
+        raise
+    if not outcome.done():
+        raise TimeoutError(f"the bench did not finish within {timeout + 60:g} s")
+    return outcome.result()
 
 
 def main() -> int:
@@ -1107,11 +1158,13 @@ def main() -> int:
     try:
         ns = create_namespace("salon-bench")
         log(f"namespace {ns.name} ({ns.interface_kind} {ns.interface} {ns.address})")
-        bound = args.timeout
-        results = ns.run(lambda: run_phases(args, tmp), timeout=bound)
+        results = run_in_namespace(ns, lambda: run_phases(args, tmp), args.timeout)
     except (BenchError, TimeoutError) as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     finally:
         if ns is not None:
             delete_namespace(ns)

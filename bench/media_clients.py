@@ -9,16 +9,19 @@ follows orders on stdin and answers on stdout, one JSON object per line:
   app's ``JanusMedia.open_listen`` / ``answer_listen`` does it (a Streaming handle, ``watch``, Janus's offer
   answered by aiortc, ``start`` with the answer), on one Janus session of this process; answer
   ``{"added": k, "failed": f, "errors": [...], "join_ms": [...]}`` once each has received its first packet (join
-  = ``watch`` sent → first RTP packet in) or failed;
+  = attaching its handle → its first RTP packet in) or failed;
 - ``{"count": true}``: answer ``{"packets": total RTP packets received, "listeners": n, "silent": k, "min": a,
   "max": b}``, where ``k`` listeners received nothing since the previous count, and ``a`` and ``b`` are the fewest
   and most packets a listener received since then;
 - ``{"exit": true}`` or the end of stdin: close everything and leave.
 
-The listeners are as light as a real WebRTC receiver can be in Python: aiortc does ICE (and answers Janus's
-checks, and checks consent every 5 s), the DTLS handshake and SRTP decryption for real — Janus cannot tell them from
-browsers — and every listener sends its RTCP receiver reports. But RTP packets are only counted once decrypted,
-never parsed, jitter-buffered or decoded (decoding costs ~250 µs per packet: shared/TESTING.md):
+The listeners are as light as a real WebRTC receiver can be in Python: aiortc does ICE (it answers Janus's checks
+and checks consent every 5 s), the DTLS handshake and SRTP decryption for real, so to Janus they are ordinary
+WebRTC peers. But RTP packets are only counted once decrypted, never parsed, jitter-buffered or decoded (decoding
+costs ~250 µs per packet: shared/TESTING.md). So they send no RTCP receiver reports either: aiortc reports only on
+streams it has parsed packets of.
+
+How packets are counted:
 
 - until a listener's first packet, ``RTCDtlsTransport._handle_rtp_data`` (replaced by a counter) counts them at
   the end of aiortc's usual path (aioice's queue, the DTLS transport's receiving task, SRTP);
