@@ -90,6 +90,21 @@ def dominant_hz(path: Path) -> float:
     return float(np.fft.rfftfreq(len(pcm), 1 / rate)[int(np.argmax(spectrum))])
 
 
+async def salon_with_janus(stack: contextlib.AsyncExitStack, tmp_path: Path) -> Services:
+    """The app's services on a managed Janus announcing the namespace's address, closed with ``stack``."""
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        dev=True,
+        secret_key="s" * 48,
+        janus_interface=ADDRESS,
+        janus_ice_enforce_list=INTERFACE,
+    )
+    media = await stack.enter_async_context(open_janus_media(settings))
+    services = await build_services(settings, media)
+    stack.push_async_callback(services.db.dispose)
+    return services
+
+
 async def token(services: Services, user_id: str) -> str:
     async with services.db.transaction() as conn:
         return (await sessions.create_session(services, conn, user_id, "bearer")).token
@@ -102,18 +117,9 @@ async def refused(call: object) -> str:
 
 
 async def scenario(tmp_path: Path) -> dict[str, float]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        dev=True,
-        secret_key="s" * 48,
-        janus_interface=ADDRESS,
-        janus_ice_enforce_list=INTERFACE,
-    )
     timings: dict[str, float] = {}
     async with contextlib.AsyncExitStack() as stack:
-        media = await stack.enter_async_context(open_janus_media(settings))
-        services = await build_services(settings, media)
-        stack.push_async_callback(services.db.dispose)
+        services = await salon_with_janus(stack, tmp_path)
         events = asyncio.create_task(run_media_events(services))
         stack.callback(events.cancel)
         mod, bob, cat, dee, eve = [await add_member(services, n) for n in ("moda", "bob", "cat", "dee", "eve")]
@@ -205,18 +211,9 @@ def test_a_salon_room_carries_real_voices_and_the_server_enforces_roles(netns: N
 async def restart_scenario(tmp_path: Path) -> dict[str, float]:
     """Janus killed mid-room: the app re-creates the room's media, clients reconnect on the ``media_reset`` signal,
     the listener hears the speaker again, and the room's state is exactly what it was."""
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        dev=True,
-        secret_key="s" * 48,
-        janus_interface=ADDRESS,
-        janus_ice_enforce_list=INTERFACE,
-    )
     timings: dict[str, float] = {}
     async with contextlib.AsyncExitStack() as stack:
-        media = await stack.enter_async_context(open_janus_media(settings))
-        services = await build_services(settings, media)
-        stack.push_async_callback(services.db.dispose)
+        services = await salon_with_janus(stack, tmp_path)
         events = asyncio.create_task(run_media_events(services))
         stack.callback(events.cancel)
         mod, bob, cat = [await add_member(services, n) for n in ("moda", "bob", "cat")]
@@ -236,7 +233,7 @@ async def restart_scenario(tmp_path: Path) -> dict[str, float]:
         await until(c_ears, hears(A_HZ), "C hears A before the crash")
         before = await get_snapshot(services, mod, room)
 
-        (janus_pid,) = janus_pids(config_folder(settings.data_dir))
+        (janus_pid,) = janus_pids(config_folder(services.settings.data_dir))
         killed = time.monotonic()
         os.kill(janus_pid, signal.SIGKILL)
         async with asyncio.timeout(10):
@@ -272,17 +269,8 @@ def tone_levels(path: Path, frequencies: tuple[float, ...]) -> dict[float, float
 
 async def processes_scenario(tmp_path: Path) -> dict[float, float]:
     """A (this process) and B (another process, ``python -m salon.client``) talk; C (a third process) records."""
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        dev=True,
-        secret_key="s" * 48,
-        janus_interface=ADDRESS,
-        janus_ice_enforce_list=INTERFACE,
-    )
     async with contextlib.AsyncExitStack() as stack:
-        media = await stack.enter_async_context(open_janus_media(settings))
-        services = await build_services(settings, media)
-        stack.push_async_callback(services.db.dispose)
+        services = await salon_with_janus(stack, tmp_path)
         mod, bob, cat = [await add_member(services, n) for n in ("moda", "bob", "cat")]
         room = (await create_room(services, mod, NewRoom("Three processes", "", [], RoomType.OPEN)))["room"]["id"]
         port = await stack.enter_async_context(serve(services))
