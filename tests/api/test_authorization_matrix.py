@@ -101,7 +101,7 @@ async def matrix_services(tmp_path: Path) -> AsyncIterator[Services]:
 
 def test_every_route_is_in_the_matrix() -> None:
     # The OpenAPI document is the public route table (FastAPI nests included routers, so app.routes is not flat).
-    # Only the two public HTML pages (web/pages.py: the welcome page and the invite sign-up page) are hidden from it.
+    # Only the web app's HTML shell and manifest (web/pages.py) are hidden from it.
     app = create_app(Settings(dev=True, secret_key="x" * 40))
     routes = {
         (method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item if method != "head"

@@ -1,5 +1,7 @@
-"""Web layer: the few HTML pages the server has before the web app exists — the welcome page and the sign-up page
-that an invite link opens. Plain files, our own code, no build step."""
+"""Web layer: the web app's pages. Every screen of the app is the same HTML shell (``static/index.html``) that loads
+the ES modules under ``static/app/``; the browser's router picks the screen from the path. Plain files, our own
+code, no build step. The shell is served with a strict Content-Security-Policy: scripts, styles and connections
+only from this origin, no inline code, never framed."""
 
 from __future__ import annotations
 
@@ -8,24 +10,98 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 STATIC = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
 
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 _HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # the invite code is in the URL: never leak it to another site
+    "Referrer-Policy": "no-referrer",  # invite codes and room ids are in URLs: never leak them to another site
+    # The microphone is for this origin only; nothing else is ever asked for.
+    "Permissions-Policy": "microphone=(self), camera=(), geolocation=(), payment=()",
+    "Cache-Control": "no-cache",
 }
 
+# The app's screens (static/app/main.js ROUTES); anything else is a 404 from the server.
+_SHELL_PATHS = [
+    "/",
+    "/welcome",
+    "/search",
+    "/invites",
+    "/waitlist",
+    "/events",
+    "/events/new",
+    "/notifications",
+    "/settings",
+]
+Segment = Annotated[str, PathParam(min_length=1, max_length=200)]
 
-@router.get("/")
-async def welcome() -> FileResponse:
+
+def _shell() -> FileResponse:
     return FileResponse(STATIC / "index.html", headers=_HEADERS)
 
 
+for _path in _SHELL_PATHS:
+    router.add_api_route(_path, _shell, methods=["GET"])
+
+
 @router.get("/invite/{code}")
-async def invite(code: Annotated[str, PathParam(max_length=200)]) -> FileResponse:
-    return FileResponse(STATIC / "invite.html", headers=_HEADERS)
+async def invite(code: Segment) -> FileResponse:
+    return _shell()
+
+
+@router.get("/room/{room_id}")
+async def room(room_id: Segment) -> FileResponse:
+    return _shell()
+
+
+@router.get("/u/{username}")
+async def profile(username: Segment) -> FileResponse:
+    return _shell()
+
+
+@router.get("/events/{event_id}")
+async def event(event_id: Segment) -> FileResponse:
+    return _shell()
+
+
+@router.get("/events/{event_id}/edit")
+async def event_edit(event_id: Segment) -> FileResponse:
+    return _shell()
+
+
+@router.get("/manifest.webmanifest")
+async def manifest() -> JSONResponse:
+    """What makes the app installable: name, icon, colours, start page."""
+    return JSONResponse(
+        {
+            "name": "Salon",
+            "short_name": "Salon",
+            "description": "Live audio rooms",
+            "start_url": "/",
+            "scope": "/",
+            "display": "standalone",
+            "background_color": "#f6f3ee",
+            "theme_color": "#f6f3ee",
+            "icons": [{"src": "/static/icon.svg", "sizes": "any", "type": "image/svg+xml", "purpose": "any"}],
+        },
+        media_type="application/manifest+json",
+        headers={"Cache-Control": "no-cache"},
+    )

@@ -1,0 +1,246 @@
+// The app shell: who is logged in, the app bar (search, notifications with a live badge, me), the
+// "reconnecting" banner, and the router that shows one screen at a time. Screens are ES modules loaded on demand:
+// each exports `render(main, ctx)` and may return a function that cleans up when the screen is left.
+
+import { ApiError, get, post, setCsrfToken } from "./api.js";
+import { avatar, fill, h } from "./dom.js";
+import { icon } from "./icons.js";
+import { addStrings, detectLanguage, lang, onLanguageChange, setLanguage, t } from "./i18n.js";
+import { live } from "./live.js";
+import strings from "./main.strings.js";
+
+addStrings(strings);
+
+const ROUTES = [
+  [/^\/$/, "hallway", { auth: true }],
+  [/^\/welcome$/, "welcome", { auth: false }],
+  [/^\/invite\/([^/]+)$/, "signup", { auth: false }],
+  [/^\/room\/([^/]+)$/, "room", { auth: true }],
+  [/^\/search$/, "search", { auth: true }],
+  [/^\/u\/([^/]+)$/, "profile", { auth: true }],
+  [/^\/invites$/, "invites", { auth: true }],
+  [/^\/waitlist$/, "waitlist", { auth: true }],
+  [/^\/events$/, "events", { auth: true }],
+  [/^\/events\/new$/, "event_edit", { auth: true }],
+  [/^\/events\/([^/]+)\/edit$/, "event_edit", { auth: true }],
+  [/^\/events\/([^/]+)$/, "event", { auth: true }],
+  [/^\/notifications$/, "notifications", { auth: true }],
+  [/^\/settings$/, "settings", { auth: true }],
+];
+
+const ctx = {
+  me: null,
+  live,
+  navigate,
+  toast,
+  announce,
+  refreshMe,
+  logout,
+};
+
+let cleanup = null;
+let renderCount = 0;
+
+async function refreshMe() {
+  try {
+    const session = await get("/auth/session");
+    ctx.me = session.user;
+    setCsrfToken(session.csrf_token);
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 401) throw error;
+    ctx.me = null;
+    setCsrfToken(null);
+  }
+  renderBar();
+  return ctx.me;
+}
+
+async function logout() {
+  await post("/auth/logout").catch(() => {});
+  ctx.me = null;
+  setCsrfToken(null);
+  live.stop();
+  navigate("/welcome");
+}
+
+export function navigate(path, { replace = false } = {}) {
+  if (replace) history.replaceState({}, "", path);
+  else history.pushState({}, "", path);
+  route();
+}
+
+/** A short message at the bottom of the screen (also read out by screen readers). */
+function toast(message, kind = "info") {
+  const box = document.getElementById("toasts");
+  const item = h(`div.toast.toast-${kind}`, { role: kind === "error" ? "alert" : "status" }, message);
+  box.append(item);
+  setTimeout(() => item.remove(), 5000);
+}
+
+/** Say something to screen readers without showing it (who started speaking, say). */
+function announce(message) {
+  const region = document.getElementById("announcer");
+  region.textContent = "";
+  setTimeout(() => {
+    region.textContent = message;
+  }, 50);
+}
+
+async function route() {
+  const path = location.pathname;
+  const found = ROUTES.find(([pattern]) => pattern.test(path));
+  const main = document.getElementById("main");
+  if (cleanup) {
+    const done = cleanup;
+    cleanup = null;
+    await Promise.resolve(done()).catch(() => {});
+  }
+  if (!found) {
+    fill(main, h("section.screen", {}, h("h1", {}, t("app.not_found")), h("a", { href: "/" }, t("app.home"))));
+    return;
+  }
+  const [pattern, screen, options] = found;
+  if (options.auth && !ctx.me) {
+    navigate(`/welcome?next=${encodeURIComponent(path + location.search)}`, { replace: true });
+    return;
+  }
+  if (!options.auth && ctx.me && screen === "welcome") {
+    navigate("/", { replace: true });
+    return;
+  }
+  if (ctx.me) live.start();
+  const params = path.match(pattern).slice(1).map(decodeURIComponent);
+  const mine = ++renderCount;
+  document.body.dataset.screen = screen;
+  renderBar();
+  const module = await import(`./screens/${screen}.js`);
+  if (mine !== renderCount) return; // the person already went somewhere else
+  fill(main);
+  try {
+    // A view of the shared ctx (so `ctx.me` stays current after refreshMe) plus this route's own params.
+    const screenCtx = Object.assign(Object.create(ctx), { params, query: new URLSearchParams(location.search) });
+    cleanup = (await module.render(main, screenCtx)) || null;
+  } catch (error) {
+    console.error(error);
+    fill(main, h("section.screen", {}, h("p.error", { role: "alert" }, errorMessage(error))));
+  }
+  main.focus({ preventScroll: true });
+}
+
+/** The words to show for a failed call: the server's message, or ours for network trouble. */
+export function errorMessage(error) {
+  if (error instanceof ApiError) {
+    if (error.code === "network" || error.code === "timeout") return t("app.network_error");
+    return error.message;
+  }
+  return t("app.unexpected_error");
+}
+
+// --- the app bar -------------------------------------------------------------------------------------------------
+
+let unread = 0;
+
+function renderBar() {
+  const bar = document.getElementById("bar");
+  const me = ctx.me;
+  const link = (href, label, content, extra = {}) =>
+    h("a.bar-button", { href, "aria-label": label, title: label, ...extra }, content);
+  fill(
+    bar,
+    h("a.brand", { href: "/", "aria-label": t("app.home") }, "Salon"),
+    h(
+      "nav.bar-actions",
+      { "aria-label": t("app.main_nav") },
+      me
+        ? [
+            link("/search", t("app.search"), icon("search")),
+            link("/events", t("app.events"), icon("calendar")),
+            link("/invites", t("app.invites"), icon("mail")),
+            link(
+              "/notifications",
+              unread ? t("app.notifications_unread", { count: unread }) : t("app.notifications"),
+              [
+                icon("bell"),
+                unread ? h("span.badge", { "data-testid": "unread-badge" }, String(unread > 99 ? "99+" : unread)) : null,
+              ],
+            ),
+            link(`/u/${encodeURIComponent(me.username)}`, t("app.my_profile"), avatar(me, "s")),
+          ]
+        : [languageSwitch()],
+    ),
+  );
+}
+
+export function languageSwitch() {
+  const other = lang() === "en" ? "fr" : "en";
+  return h(
+    "button.link-button",
+    { type: "button", lang: other, onclick: () => setLanguage(other) },
+    other === "fr" ? "Français" : "English",
+  );
+}
+
+async function refreshUnread() {
+  if (!ctx.me) return;
+  try {
+    const page = await get("/notifications?limit=1");
+    setUnread(page.unread_count);
+  } catch {
+    /* shown next time */
+  }
+}
+
+export function setUnread(count) {
+  unread = count;
+  renderBar();
+}
+ctx.setUnread = setUnread;
+
+function connectionBanner(state) {
+  const banner = document.getElementById("connection");
+  const show = state === "reconnecting";
+  banner.hidden = !show;
+  fill(banner, show ? t("app.reconnecting") : "");
+  document.body.classList.toggle("is-reconnecting", show);
+}
+
+// --- start -------------------------------------------------------------------------------------------------------
+
+async function boot() {
+  setLanguage(detectLanguage(), false);
+  onLanguageChange(() => {
+    renderBar();
+    route();
+  });
+  live.addEventListener("state", (event) => connectionBanner(event.detail));
+  live.addEventListener("online", refreshUnread);
+  live.addEventListener("logged-out", () => {
+    ctx.me = null;
+    navigate("/welcome", { replace: true });
+  });
+  live.addEventListener("user-event", (event) => {
+    const frame = event.detail;
+    if (frame.name === "notification") {
+      setUnread(unread + 1);
+      const note = frame.data;
+      if (note.kind === "pinged") {
+        toast(t("app.pinged_toast", { name: note.data.by?.display_name || "", title: note.data.title || "" }));
+      }
+    } else if (frame.name === "notifications_read") {
+      setUnread(frame.data.unread_count);
+    }
+  });
+  document.addEventListener("click", (event) => {
+    const a = event.target.closest("a[href]");
+    if (!a || a.target || a.hasAttribute("download") || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    const url = new URL(a.href, location.href);
+    if (url.origin !== location.origin || url.pathname.startsWith("/api/")) return;
+    event.preventDefault();
+    navigate(url.pathname + url.search);
+  });
+  window.addEventListener("popstate", route);
+  await refreshMe().catch(() => {});
+  await route();
+}
+
+boot();
