@@ -44,7 +44,9 @@ async def test_every_screen_gets_the_shell_with_a_strict_policy(client: httpx.As
     assert '<script type="module" src="/static/app/main.js">' in response.text
     policy = response.headers["content-security-policy"]
     assert policy == CONTENT_SECURITY_POLICY
-    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "unsafe-eval" not in policy
     assert "frame-ancestors 'none'" in policy
     assert response.headers["referrer-policy"] == "no-referrer"
     assert "microphone=(self)" in response.headers["permissions-policy"]
@@ -60,7 +62,8 @@ async def test_the_manifest_makes_the_app_installable(client: httpx.AsyncClient)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/manifest+json")
     manifest = response.json()
-    assert manifest["start_url"] == "/" and manifest["display"] == "standalone"
+    assert manifest["start_url"] == "/"
+    assert manifest["display"] == "standalone"
     icon = manifest["icons"][0]
     assert (await client.get(icon["src"])).status_code == 200
 

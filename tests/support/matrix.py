@@ -67,6 +67,7 @@ class Op:
 # Targets: "{spk}" is the speaker, "{lis}" the listener, "{out}" the outsider.
 ROOM_OPS: dict[str, Op] = {
     "snapshot": Op("GET", "/rooms/{room}", None, row(**EVERY_MEMBER)),
+    "followed_by_speakers": Op("GET", "/rooms/{room}/followed-by-speakers", None, row(**EVERY_MEMBER)),
     "events": Op("GET", "/rooms/{room}/events?after=0", None, row(**{**EVERY_MEMBER, "removed": REMOVED})),
     "join": Op("POST", "/rooms/{room}/join", None, row(**{**EVERY_MEMBER, "removed": REMOVED})),
     "leave": Op("POST", "/rooms/{room}/leave", None, row(**IN_ROOM_OK)),

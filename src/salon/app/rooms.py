@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.adapters.db import repo_rooms as repo
+from salon.adapters.db import repo_social
 from salon.app.follow_notices import tell_followers
 from salon.app.notifications import publish
 from salon.app.ports import RoomMessage
@@ -105,6 +106,23 @@ async def get_snapshot(services: Services, viewer_id: str, room_id: str) -> Snap
     view = snapshot(room, people, seq)
     view["listener_count"] = listeners
     return view
+
+
+FOLLOWED_BY_STAGE_MAX = 500  # more than a phone shows before "and N others"
+
+
+async def followed_by_stage(services: Services, viewer_id: str, room_id: str) -> list[str]:
+    """The listeners whom someone on the stage follows: the audience's first row ("followed by the speakers").
+    Visible to whoever may see the room."""
+    async with services.db.read() as conn:
+        found = await repo.get_room(conn, room_id)
+        if found is None:
+            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        room, _seq = found
+        access, participant = await _access(services, conn, room_id, viewer_id)
+        if not can_see(room, access, participant):
+            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        return await repo_social.listeners_followed_by_stage(conn, room_id, FOLLOWED_BY_STAGE_MAX)
 
 
 async def list_live_rooms(services: Services, viewer_id: str) -> list[dict[str, Any]]:

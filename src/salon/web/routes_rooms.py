@@ -21,6 +21,7 @@ from salon.web.schemas_rooms import (
     CommandDone,
     CreateRoom,
     EventOut,
+    FollowedByStage,
     HandsSetting,
     MissedEvents,
     ModeratorChange,
@@ -55,6 +56,17 @@ async def list_rooms(actor: CurrentActor, services: ServicesDep) -> list[dict[st
 @router.get("/rooms/{room_id}", response_model=SnapshotOut, summary="A room's snapshot")
 async def get_room(room_id: RoomId, actor: CurrentActor, services: ServicesDep) -> dict[str, Any]:
     return await room_cases.get_snapshot(services, actor.user_id, room_id)
+
+
+@router.get(
+    "/rooms/{room_id}/followed-by-speakers",
+    response_model=FollowedByStage,
+    summary="Listeners someone on stage follows (the audience's first row)",
+)
+async def followed_by_speakers(room_id: RoomId, actor: CurrentActor, services: ServicesDep) -> FollowedByStage:
+    """Clients list these listeners first in the audience, as Clubhouse did. At most 500, longest in the room
+    first; ask again when the stage changes."""
+    return FollowedByStage(user_ids=await room_cases.followed_by_stage(services, actor.user_id, room_id))
 
 
 @router.get("/rooms/{room_id}/events", response_model=MissedEvents, summary="Events after a seq (resume)")

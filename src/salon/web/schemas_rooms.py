@@ -120,3 +120,7 @@ class MissedEvents(BaseModel):
     events: list[EventOut]
     resync: bool
     seq: int
+
+
+class FollowedByStage(BaseModel):
+    user_ids: list[str]

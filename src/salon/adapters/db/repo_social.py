@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from salon.adapters.db.repo_accounts import UserSummary
-from salon.adapters.db.tables import blocks, follows, users
+from salon.adapters.db.tables import blocks, follows, participants, users
 from salon.domain.paging import Cursor
 
 
@@ -182,3 +182,27 @@ async def has_blocked(conn: AsyncConnection, blocker_id: str, blocked_id: str) -
 
 async def blocked_by(conn: AsyncConnection, blocker_id: str, cursor: Cursor | None, limit: int) -> list[Entry]:
     return await _page(conn, blocks, blocks.c.blocker_id, blocks.c.blocked_id, blocker_id, None, cursor, limit)
+
+
+async def listeners_followed_by_stage(conn: AsyncConnection, room_id: str, limit: int) -> list[str]:
+    """Listeners of a room whom someone on its stage follows (the audience's first row), longest in the room
+    first."""
+    on_stage = participants.alias("on_stage")
+    listening = participants.alias("listening")
+    query = (
+        select(listening.c.user_id)
+        .join(follows, follows.c.followee_id == listening.c.user_id)
+        .join(
+            on_stage,
+            and_(
+                on_stage.c.user_id == follows.c.follower_id,
+                on_stage.c.room_id == listening.c.room_id,
+                on_stage.c.role != "listener",
+            ),
+        )
+        .where(listening.c.room_id == room_id, listening.c.role == "listener")
+        .group_by(listening.c.user_id, listening.c.joined_at)
+        .order_by(listening.c.joined_at, listening.c.user_id)
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).scalars())
