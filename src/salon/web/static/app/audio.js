@@ -62,12 +62,14 @@ export class RoomAudio extends EventTarget {
   /** Hear the room's mix. */
   async listen() {
     const gen = await this.reset("listen");
-    const pc = this.peer("listen");
+    const { pc, sent } = this.peer("listen");
     const { jsep } = await live.call("media_listen", { room_id: this.roomId });
     if (gen !== this.generation) return;
     await pc.setRemoteDescription(jsep);
     await pc.setLocalDescription(await pc.createAnswer());
-    await live.call("media_answer", { room_id: this.roomId, jsep: { type: "answer", sdp: pc.localDescription.sdp } });
+    const answered = live.call("media_answer", { room_id: this.roomId, jsep: { type: "answer", sdp: pc.localDescription.sdp } });
+    sent();
+    await answered;
   }
 
   /** Go on air: open the microphone (asking for it now, not before), publish it, hear the others. */
@@ -76,13 +78,15 @@ export class RoomAudio extends EventTarget {
     this.mic = mic;
     this.applyMute();
     const gen = await this.reset("speak");
-    const pc = this.peer("speak");
+    const { pc, sent } = this.peer("speak");
     for (const track of mic.getAudioTracks()) pc.addTransceiver(track, { direction: "sendrecv", streams: [mic] });
     await pc.setLocalDescription(await pc.createOffer());
-    const { jsep } = await live.call("media_speak", {
+    const answered = live.call("media_speak", {
       room_id: this.roomId,
       jsep: { type: "offer", sdp: pc.localDescription.sdp },
     });
+    sent();
+    const { jsep } = await answered;
     if (gen !== this.generation) return;
     await pc.setRemoteDescription(jsep);
   }
@@ -133,13 +137,20 @@ export class RoomAudio extends EventTarget {
     return this.generation;
   }
 
+  /** A new connection; its ICE candidates wait until `sent()` says the description they belong to went out
+   * (the server has no connection to add them to before it; the WebSocket keeps our messages in order). */
   peer(kind) {
     const pc = new RTCPeerConnection({ iceServers: [] });
     this.pc = pc;
+    const queued = [];
+    let ready = false;
+    const send = (candidate) =>
+      live.call("media_candidate", { room_id: this.roomId, media: kind, candidate }).catch(() => {});
     pc.onicecandidate = (event) => {
       if (pc !== this.pc) return;
       const candidate = event.candidate ? event.candidate.toJSON() : null;
-      live.call("media_candidate", { room_id: this.roomId, media: kind, candidate }).catch(() => {});
+      if (ready) send(candidate);
+      else queued.push(candidate);
     };
     pc.ontrack = (event) => {
       const stream = event.streams[0] || new MediaStream([event.track]);
@@ -152,7 +163,11 @@ export class RoomAudio extends EventTarget {
       if (state === "connected") this.setStatus("connected");
       else if (state === "failed" || state === "disconnected") this.setStatus("reconnecting");
     };
-    return pc;
+    const sent = () => {
+      ready = true;
+      for (const candidate of queued.splice(0)) send(candidate);
+    };
+    return { pc, sent };
   }
 
   /** Start playback; browsers allow it after the person interacted with the page, else we ask for a tap. */

@@ -3,7 +3,7 @@
 // the person may do: raise a hand, accept an invitation up, mute, leave quietly, share, ping someone; moderators
 // also get the hand queue, a menu on each person and the moderation log.
 
-import { post } from "../api.js";
+import { get, post } from "../api.js";
 import { MicError, RoomAudio } from "../audio.js";
 import { fill, h } from "../dom.js";
 import { icon } from "../icons.js";
@@ -27,7 +27,31 @@ export async function render(main, ctx) {
   main.append(h("section.screen.room", { dataset: { roomId } }, notices, body, dialogs, player, bar));
 
   const audio = new RoomAudio(roomId, player);
-  const state = { view: null, me: null, speaking: new Set(), mediaFor: null, gone: false, micProblem: null, blocked: false };
+  const state = {
+    view: null,
+    me: null,
+    speaking: new Set(),
+    followed: [], // listeners someone on stage follows: the audience's first row
+    mediaFor: null,
+    gone: false,
+    micProblem: null,
+    blocked: false,
+  };
+
+  // Who the speakers follow changes only when people come, go, or move between stage and audience.
+  let followedTimer = null;
+  function refreshFollowed() {
+    clearTimeout(followedTimer);
+    followedTimer = setTimeout(async () => {
+      try {
+        state.followed = (await get(`/rooms/${encodeURIComponent(roomId)}/followed-by-speakers`)).user_ids;
+        draw();
+      } catch {
+        /* the plain order is fine */
+      }
+    }, 400);
+  }
+  const FOLLOW_CHANGES = new Set(["participant_joined", "participant_left", "role_changed"]);
 
   async function call(op, data = {}) {
     try {
@@ -92,6 +116,7 @@ export async function render(main, ctx) {
     state.me = findMe(view, live.userId);
     if (view.room.ended_at) return end(t("room.ended"));
     if (wasMe && state.me) announceChange(wasMe, state.me);
+    if (!event.detail.event || FOLLOW_CHANGES.has(event.detail.event.name)) refreshFollowed();
     draw();
     syncMedia();
   }
@@ -184,13 +209,26 @@ export async function render(main, ctx) {
       h("h2.visually-hidden", {}, t("room.stage")),
       h("ul.stage", { "aria-label": t("room.stage") }, view.stage.map((p) => personTile(p, { speaking: state.speaking.has(p.user.id), onOpen: open }))),
       h("h2", {}, t("room.audience"), " ", h("span.muted", {}, `(${view.listener_count})`)),
-      view.audience.length
-        ? h("ul.audience", { "aria-label": t("room.audience") }, view.audience.map((p) => personTile(p, { speaking: false, onOpen: open })))
-        : null,
+      audienceRows(view.audience, open),
       audienceCount > 0 ? h("p.muted", {}, t("room.others_listening", { count: audienceCount })) : null,
       view.listener_count === 0 ? h("p.muted", {}, t("room.no_audience")) : null,
     );
     drawBar();
+  }
+
+  /** "Followed by the speakers" first (in the order they came), then everyone else. */
+  function audienceRows(audience, open) {
+    const rank = new Map(state.followed.map((id, i) => [id, i]));
+    const first = audience.filter((p) => rank.has(p.user.id)).sort((a, b) => rank.get(a.user.id) - rank.get(b.user.id));
+    const rest = audience.filter((p) => !rank.has(p.user.id));
+    const tiles = (people, label) =>
+      people.length ? h("ul.audience", { "aria-label": label }, people.map((p) => personTile(p, { speaking: false, onOpen: open }))) : null;
+    return [
+      first.length ? h("h3.muted", {}, t("room.followed_by_speakers")) : null,
+      tiles(first, t("room.followed_by_speakers")),
+      first.length && rest.length ? h("h3.muted", {}, t("room.others_in_room")) : null,
+      tiles(rest, t("room.audience")),
+    ];
   }
 
   function drawBar() {
@@ -290,6 +328,7 @@ export async function render(main, ctx) {
   live.addEventListener("online", onOnline);
   live.addEventListener("room-error", onRoomError);
   const cleanup = async () => {
+    clearTimeout(followedTimer);
     live.removeEventListener("room", onRoom);
     live.removeEventListener("signal", onSignal);
     live.removeEventListener("removed", onRemoved);

@@ -26,7 +26,7 @@ export async function render(main, ctx) {
   const form = h(
     "form",
     {},
-    h("p", {}, check.inviter ? t("signup.invited_by", { name: check.inviter.display_name }) : t("signup.valid")),
+    h("p", {}, t("signup.valid")),
     field(t("signup.username"), {
       name: "username",
       required: true,
