@@ -12,6 +12,11 @@ PACKAGES=(
     postgresql
     janus
     iproute2
+    # End-to-end browser tests (tests/e2e): Playwright drives Debian's Chromium (never a downloaded build). The
+    # fonts are named because --no-install-recommends leaves them out and screenshots would have boxes for text.
+    chromium
+    fonts-dejavu-core
+    fonts-liberation
 )
 
 SUDO=()

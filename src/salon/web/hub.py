@@ -34,6 +34,7 @@ from salon.web.ws_server import encode_text_frame
 log = logging.getLogger(__name__)
 
 ROOM_ENDED = "room_ended"
+STATE_SIGNALS = frozenset({"speakers"})  # signals that describe the room now, rather than something that happened
 WS_CLOSE_GOING_AWAY = 1001
 # Ended sessions and users are remembered this long, for handshakes that authenticated just before the end.
 ENDED_MEMORY_S = 60.0
@@ -113,6 +114,9 @@ class Hub:
         self._pending: dict[str, dict[Connection, list[tuple[int, str, Outgoing]]]] = {}
         self._closers: set[asyncio.Task[None]] = set()
         self._ended: dict[str, float] = {}  # session hash or user id -> when its connections were closed
+        # The latest "state" signal of each room (who is speaking now): a new subscriber gets it with its snapshot,
+        # since the next one only comes when it changes.
+        self._state_signals: dict[str, Outgoing] = {}
 
     @staticmethod
     def now() -> float:
@@ -284,6 +288,9 @@ class Hub:
         if not ended:
             conn.rooms.add(room_id)
             self._rooms.setdefault(room_id, set()).add(conn)
+            state = self._state_signals.get(room_id)
+            if state is not None and not self._put(conn, state):
+                return False
         return True
 
     def cancel_subscribe(self, conn: Connection, room_id: str) -> None:
@@ -343,15 +350,19 @@ class Hub:
             for buffer in pending.values():
                 buffer.append(entry)
         if message.name == ROOM_ENDED:
+            self._state_signals.pop(room_id, None)
             for conn in self._rooms.pop(room_id, ()):
                 conn.rooms.discard(room_id)
 
     async def publish_signal(self, room_id: str, name: str, data: dict[str, Any]) -> None:
-        live = self._rooms.get(room_id)
-        if live:
-            frame = Outgoing(dumps(protocol.signal(room_id, name, data)))
-            for conn in list(live):
-                self._put(conn, frame)
+        frame = Outgoing(dumps(protocol.signal(room_id, name, data)))
+        if name in STATE_SIGNALS:
+            if any(data.values()):
+                self._state_signals[room_id] = frame
+            else:  # nobody speaking: nothing to tell newcomers
+                self._state_signals.pop(room_id, None)
+        for conn in list(self._rooms.get(room_id, ())):
+            self._put(conn, frame)
 
     async def publish_user(self, user_id: str, name: str, data: dict[str, Any]) -> None:
         conns = self._by_user.get(user_id)

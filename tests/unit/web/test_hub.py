@@ -374,3 +374,31 @@ async def test_signals_reach_live_followers_without_a_seq(hub: Hub) -> None:
     await settle()
     assert inside.frames() == [{"type": "signal", "room_id": "r", "name": "speakers", "data": {"user_ids": ["u1"]}}]
     assert pending.sent == outside.sent == [], "passing state: not buffered for subscriptions being set up"
+
+
+async def test_a_new_follower_learns_who_is_speaking_now(hub: Hub) -> None:
+    # "speakers" only comes when the set changes: someone who arrives while a person talks must still see the ring.
+    await hub.publish_signal("r", "speakers", {"user_ids": ["u1"]})
+    late = FakeSocket()
+    follow(hub, connect(hub, late, "u2", "s2"), "r")
+    await settle()
+    assert late.frames()[-1] == {"type": "signal", "room_id": "r", "name": "speakers", "data": {"user_ids": ["u1"]}}
+
+    await hub.publish_signal("r", "speakers", {"user_ids": []})  # nobody speaks any more: nothing to tell
+    later = FakeSocket()
+    follow(hub, connect(hub, later, "u3", "s3"), "r")
+    await hub.publish_signal("r", "media_reset", {})  # a passing signal is never replayed
+    even_later = FakeSocket()
+    follow(hub, connect(hub, even_later, "u4", "s4"), "r")
+    await settle()
+    assert [f["name"] for f in later.frames()] == ["media_reset"]
+    assert even_later.frames() == []
+
+
+async def test_an_ended_room_forgets_its_speakers(hub: Hub) -> None:
+    await hub.publish_signal("r", "speakers", {"user_ids": ["u1"]})
+    await hub.publish_room([msg("r", 1, "room_ended", ended_at="t")])
+    sock = FakeSocket()
+    follow(hub, connect(hub, sock, "u2", "s2"), "r", seq=1)
+    await settle()
+    assert sock.frames() == []

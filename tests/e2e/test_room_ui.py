@@ -1,0 +1,144 @@
+"""The web app's room, driven through its UI in three real Chromiums with real sound (shared/TESTING.md): what a
+person hears is measured on the audio their page receives (the harness's Web Audio probe), never read off the app.
+
+* A (moderator, 440 Hz microphone, desktop) starts a room from the hallway and unmutes; B (880 Hz microphone,
+  phone) joins from the hallway with one tap and hears 440 Hz; so does C (silent microphone, phone).
+* B raises a hand, A sees it in the hand queue and invites B up, B accepts and unmutes: C hears 880 Hz; A's ring
+  lights on C's screen while A speaks.
+* A mutes B: C stops hearing 880 Hz. A moves B to the audience, then removes B: B's page says so, and opening
+  the room again is refused.
+* Timings (click → first audio for a listener) are printed for docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from playwright.async_api import Browser, Dialog, Page, Playwright, async_playwright, expect
+
+from tests.e2e.conftest import Salon
+from tests.support.browser import (
+    DESKTOP,
+    PHONE,
+    Device,
+    Member,
+    SalonApi,
+    hears,
+    launch_browser,
+    log_in,
+    new_context,
+    snap,
+    until_deaf,
+)
+
+A_HZ, B_HZ = 440.0, 880.0
+SCENARIO_TIMEOUT = 180.0
+UI_TIMEOUT_MS = 15_000
+# The product keeps the browser's voice processing on; it cuts a steady test tone by ~20 dB and may gate it.
+# Music mode (a setting people have too) sends the microphone untouched.
+MUSIC_MODE = "localStorage.setItem('salon.musicMode', '1');"
+
+
+async def open_as(
+    playwright: Playwright, salon: Salon, workdir: Path, member: Member, mic_hz: float | None, device: Device
+) -> tuple[Browser, Page]:
+    browser = await launch_browser(playwright, workdir, member.username, mic_hz)
+    context = await new_context(browser, salon.server, device)
+    await context.add_init_script(MUSIC_MODE)
+    await log_in(context, salon.server, member)
+    page = await context.new_page()
+    page.on("dialog", lambda dialog: asyncio.ensure_future(accept(dialog)))  # "Remove X?" confirmations
+    await page.goto("/")
+    return browser, page
+
+
+async def accept(dialog: Dialog) -> None:
+    await dialog.accept()
+
+
+def tile(page: Page, member: Member) -> str:
+    return f'li.person[data-user-id="{member.user_id}"]'
+
+
+async def person_action(page: Page, member: Member, action: str) -> None:
+    """A moderator opens someone's menu on the stage or in the audience and picks an action."""
+    await page.locator(f"{tile(page, member)} button").click()
+    await page.get_by_role("dialog").get_by_role("button", name=action, exact=True).click()
+
+
+async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
+    timings: dict[str, float] = {}
+    async with SalonApi(salon.server) as api:
+        ann = salon.admin
+        bea = await api.add_member(ann, "bea")
+        cyd = await api.add_member(ann, "cyd")
+    async with async_playwright() as playwright:
+        (a_browser, a), (b_browser, b), (c_browser, c) = await asyncio.gather(
+            open_as(playwright, salon, workdir, ann, A_HZ, DESKTOP),
+            open_as(playwright, salon, workdir, bea, B_HZ, PHONE),
+            open_as(playwright, salon, workdir, cyd, None, PHONE),
+        )
+        try:
+            for page in (a, b, c):
+                page.set_default_timeout(UI_TIMEOUT_MS)
+            # A starts a room from the hallway and unmutes.
+            await a.get_by_role("button", name="Start a room").click()
+            await a.get_by_label("What do you want to talk about?").fill("Tones at dusk")
+            await a.get_by_label("Topics").fill("audio, tests")
+            await a.get_by_role("button", name="Let’s go").click()
+            await expect(a.locator(tile(a, ann))).to_be_visible()
+            await a.get_by_role("button", name="Unmute").click()
+            await expect(a.get_by_role("button", name="Mute", exact=True)).to_be_visible()
+
+            # B joins from the hallway with one tap and hears A.
+            await b.reload()  # the hallway refreshes by itself every 20 s; a person would pull to refresh
+            card = b.locator("a.room-card", has_text="Tones at dusk")
+            await expect(card).to_be_visible()
+            await snap(b, "hallway")
+            clicked = time.monotonic()
+            await card.click()
+            timings["b_click_to_first_audio_s"] = time.monotonic() - clicked + await hears(b, A_HZ, timeout=20)
+            await c.reload()
+            await c.locator("a.room-card", has_text="Tones at dusk").click()
+            timings["c_heard_a_s"] = await hears(c, A_HZ, timeout=20)
+
+            # A's ring lights on C's screen while A speaks.
+            await expect(c.locator(f"{tile(c, ann)}.speaking")).to_be_visible()
+
+            # B raises a hand; A sees it and invites B up; B accepts and unmutes; C hears B.
+            await b.get_by_role("button", name="Raise hand").click()
+            await expect(a.get_by_role("region", name="Raised hands")).to_contain_text("Bea")
+            await a.get_by_role("button", name="Invite Bea up to speak").click()
+            await b.get_by_role("button", name="Join the stage").click()
+            await expect(b.locator(f"ul.stage {tile(b, bea)}")).to_be_visible()
+            await b.get_by_role("button", name="Unmute").click()
+            timings["c_heard_b_s"] = await hears(c, B_HZ, timeout=20)
+            await snap(c, "room")
+            await snap(a, "room")
+
+            # A mutes B: C no longer hears 880 Hz.
+            await person_action(a, bea, "Mute")
+            timings["c_deaf_to_b_after_mute_s"] = await until_deaf(c, B_HZ, timeout=10)
+            await expect(b.get_by_role("button", name="Unmute")).to_be_visible()
+
+            # A moves B to the audience, then removes B: B is out and cannot come back.
+            await person_action(a, bea, "Move to audience")
+            await expect(b.locator(f"ul.audience {tile(b, bea)}")).to_be_visible()
+            await person_action(a, bea, "Remove from room")
+            await expect(b.get_by_role("alert")).to_contain_text("A moderator removed you from this room.")
+            await expect(a.locator(tile(a, bea))).to_have_count(0)
+            room_url = a.url
+            await b.goto(room_url)
+            await expect(b.get_by_role("alert")).to_contain_text("removed you")
+            await snap(b, "removed")
+        finally:
+            await asyncio.gather(a_browser.close(), b_browser.close(), c_browser.close())
+    return timings
+
+
+def test_three_browsers_a_room_with_real_sound_through_the_ui(salon: Salon, tmp_path: Path) -> None:
+    timings = salon.ns.run(lambda: scenario(salon, tmp_path), timeout=SCENARIO_TIMEOUT)
+    print("\nweb room timings:", {k: round(v, 2) for k, v in timings.items()})
+    assert timings["b_click_to_first_audio_s"] < 20
