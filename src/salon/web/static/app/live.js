@@ -10,6 +10,10 @@ const CLOSE_NOT_AUTHENTICATED = 4401;
 const CLOSE_SESSION_ENDED = 4001;
 const CALL_TIMEOUT_MS = 15000;
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
+// A connection can die without closing (a phone changing networks, a NAT forgetting us): when nothing arrived for
+// HEARTBEAT_MS we ping, and a ping unanswered for PING_TIMEOUT_MS means it is gone.
+const HEARTBEAT_MS = 15000;
+const PING_TIMEOUT_MS = 5000;
 
 export class Live extends EventTarget {
   constructor() {
@@ -23,20 +27,52 @@ export class Live extends EventTarget {
     this.attempt = 0;
     this.stopped = true;
     this.retryTimer = null;
+    this.heartbeat = null;
+    this.lastFrameAt = 0;
+    // The browser knows when the device lost its network: say so at once and come back as soon as it returns,
+    // rather than waiting for the socket to time out.
+    window.addEventListener("offline", () => this.drop("offline"));
+    window.addEventListener("online", () => {
+      if (this.stopped || this.state === "online") return;
+      clearTimeout(this.retryTimer);
+      this.attempt = 1;
+      if (!this.ws) this.open();
+    });
   }
 
   start() {
     this.stopped = false;
     if (!this.ws) this.open();
+    if (!this.heartbeat) this.heartbeat = setInterval(() => this.checkAlive(), HEARTBEAT_MS / 3);
+  }
+
+  checkAlive() {
+    if (this.state !== "online" || Date.now() - this.lastFrameAt < HEARTBEAT_MS) return;
+    const ws = this.ws;
+    this.lastFrameAt = Date.now(); // one ping at a time
+    const timer = setTimeout(() => {
+      if (ws === this.ws) this.drop("no answer");
+    }, PING_TIMEOUT_MS);
+    this.call("ping").then(() => clearTimeout(timer), () => {});
   }
 
   stop() {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.heartbeat);
+    this.heartbeat = null;
     this.rooms.clear();
     if (this.ws) this.ws.close(1000, "bye");
     this.ws = null;
     this.setState("offline");
+  }
+
+  /** Give up on the current socket now (a dead one may take minutes to report its close). */
+  drop(reason) {
+    const ws = this.ws;
+    if (!ws) return;
+    ws.close(4000, reason);
+    this.closed(ws, { code: 4000 });
   }
 
   setState(state) {
@@ -50,13 +86,17 @@ export class Live extends EventTarget {
     const ws = new WebSocket(`${scheme}://${location.host}/api/v1/ws`);
     this.ws = ws;
     this.setState(this.attempt === 0 ? "connecting" : "reconnecting");
-    ws.onmessage = (message) => this.receive(JSON.parse(message.data));
+    ws.onmessage = (message) => {
+      this.lastFrameAt = Date.now();
+      this.receive(JSON.parse(message.data));
+    };
     ws.onclose = (event) => this.closed(ws, event);
   }
 
   closed(ws, event) {
     if (ws !== this.ws) return;
     this.ws = null;
+    ws.onmessage = null;
     for (const [, waiter] of this.pending) {
       clearTimeout(waiter.timer);
       waiter.reject(new ApiError(0, { code: "network", message: "" }));
@@ -70,6 +110,7 @@ export class Live extends EventTarget {
       return;
     }
     this.setState("reconnecting");
+    if (!navigator.onLine) return; // the "online" event brings us back
     const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
     this.attempt += 1;
     this.retryTimer = setTimeout(() => this.open(), delay);
