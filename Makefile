@@ -13,7 +13,7 @@ help:
 	@echo "make run     install what is missing, then serve Salon on http://127.0.0.1:8000"
 	@echo "make test    install what is missing, then lint, type-check and run every test (SQLite and PostgreSQL)"
 	@echo "make check   ruff + mypy --strict"
-	@echo "make bench   benchmarks: event fan-out, audio, hallway (results in docs/BENCHMARKS.md)"
+	@echo "make bench   benchmarks: event fan-out, audio, hallway, web tap-to-sound (results in docs/BENCHMARKS.md)"
 
 system-deps:
 	@bash scripts/install-system-deps.sh
@@ -47,12 +47,13 @@ test-fast: $(STAMP)
 	SALON_TEST_BACKENDS=sqlite $(VENV)/bin/pytest -q -x -p no:cacheprovider
 
 # The benchmarks of docs/BENCHMARKS.md: event fan-out (~3½ min), audio (~3 min; root: it makes a network
-# namespace), the hallway. A quick audio smoke run: make bench MEDIA_BENCH_ARGS=--quick
+# namespace), the hallway, and a listener's tap-to-sound in Chromium (~1 min; root). A quick audio smoke run: make bench MEDIA_BENCH_ARGS=--quick
 MEDIA_BENCH_ARGS ?=
 bench: install
 	$(PY) bench/fanout.py
 	$(PY) bench/media.py $(MEDIA_BENCH_ARGS)
 	$(PY) bench/hallway.py
+	$(PY) bench/web_audio.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
