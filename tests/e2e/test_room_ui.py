@@ -16,7 +16,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from playwright.async_api import Browser, Dialog, Page, Playwright, async_playwright, expect
+from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
 
 from tests.e2e.conftest import Salon
 from tests.support.browser import (
@@ -49,13 +49,8 @@ async def open_as(
     await context.add_init_script(MUSIC_MODE)
     await log_in(context, salon.server, member)
     page = await context.new_page()
-    page.on("dialog", lambda dialog: asyncio.ensure_future(accept(dialog)))  # "Remove X?" confirmations
     await page.goto("/")
     return browser, page
-
-
-async def accept(dialog: Dialog) -> None:
-    await dialog.accept()
 
 
 def tile(page: Page, member: Member) -> str:
@@ -127,6 +122,7 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             await person_action(a, bea, "Move to audience")
             await expect(b.locator(f"ul.audience {tile(b, bea)}")).to_be_visible()
             await person_action(a, bea, "Remove from room")
+            await a.get_by_role("dialog").get_by_role("button", name="Remove from room").click()  # "Remove Bea?"
             await expect(b.get_by_role("alert")).to_contain_text("A moderator removed you from this room.")
             await expect(a.locator(tile(a, bea))).to_have_count(0)
             room_url = a.url
@@ -142,3 +138,41 @@ def test_three_browsers_a_room_with_real_sound_through_the_ui(salon: Salon, tmp_
     timings = salon.ns.run(lambda: scenario(salon, tmp_path), timeout=SCENARIO_TIMEOUT)
     print("\nweb room timings:", {k: round(v, 2) for k, v in timings.items()})
     assert timings["b_click_to_first_audio_s"] < 20
+
+
+# What the browser answers when a person refused the microphone (the permission prompt's "Block").
+REFUSE_MICROPHONE = """
+navigator.mediaDevices.getUserMedia = () =>
+  Promise.reject(new DOMException("Permission denied", "NotAllowedError"));
+"""
+
+
+async def refused_microphone(salon: Salon, workdir: Path) -> None:
+    async with SalonApi(salon.server) as api:
+        host = await api.add_member(salon.admin, "hal")
+        shy = await api.add_member(salon.admin, "sol")
+        room = await api.create_room(host, "Mic check")
+    async with async_playwright() as playwright:
+        (a_browser, a), (b_browser, b) = await asyncio.gather(
+            open_as(playwright, salon, workdir, host, A_HZ, DESKTOP),
+            open_as(playwright, salon, workdir, shy, None, PHONE),
+        )
+        try:
+            await b.context.add_init_script(REFUSE_MICROPHONE)
+            await a.goto(f"/room/{room}")
+            await a.get_by_role("button", name="Unmute").click()
+            await b.goto(f"/room/{room}")
+            await hears(b, A_HZ, timeout=20)
+            await person_action(a, shy, "Invite up")
+            await b.get_by_role("button", name="Join the stage").click()
+            alert = b.get_by_role("alert").filter(has_text="blocked the microphone")
+            await expect(alert).to_be_visible()
+            await expect(b.locator(f"ul.stage {tile(b, shy)}")).to_be_visible()  # on stage all the same
+            await hears(b, A_HZ, timeout=20)  # and still hearing the room
+            await snap(b, "microphone-refused")
+        finally:
+            await asyncio.gather(a_browser.close(), b_browser.close())
+
+
+def test_a_refused_microphone_says_so_and_keeps_the_room_audible(salon: Salon, tmp_path: Path) -> None:
+    salon.ns.run(lambda: refused_microphone(salon, tmp_path), timeout=120)

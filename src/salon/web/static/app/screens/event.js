@@ -7,7 +7,8 @@ import { avatar, h, fill, when } from "../dom.js";
 import { addStrings, lang, t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { errorMessage } from "../main.js";
-import { browserZone, confirmAction, copyText, relativeTime, rsvpButton, topicList, typeTag } from "./events.js";
+import { confirmDialog, copyText } from "../dialogs.js";
+import { browserZone, relativeTime, rsvpButton, topicList, typeTag } from "./events.js";
 import { field, handleForm } from "./forms.js";
 import strings from "./event.strings.js";
 
@@ -161,7 +162,7 @@ function hostTools(event, ctx, show) {
     }
   };
   const cancel = async () => {
-    const ok = await confirmAction({ title: t("event.cancel_title"), message: t("event.cancel_text"), confirm: t("event.cancel_event") });
+    const ok = await confirmDialog({ title: t("event.cancel_title"), text: t("event.cancel_text"), confirm: t("event.cancel_event") });
     if (!ok) return;
     try {
       show(await post(`${base}/cancel${tz}`));

@@ -7,6 +7,7 @@ import { avatar, fill, h, when } from "../dom.js";
 import { addStrings, lang, t } from "../i18n.js";
 import { icon } from "../icons.js";
 import { errorMessage } from "../main.js";
+import { confirmDialog, copyText } from "../dialogs.js";
 import strings from "./events.strings.js";
 
 addStrings(strings);
@@ -165,46 +166,6 @@ export function relativeTime(iso, now = Date.now()) {
   return format.format(0, "second"); // "now"
 }
 
-/** Ask before something that cannot be undone; resolves true when confirmed. */
-export function confirmAction({ title, message, confirm, danger = true }) {
-  return new Promise((resolve) => {
-    let answer = false;
-    const dialog = h(
-      "dialog.confirm",
-      { "aria-labelledby": "confirm-title", "aria-describedby": "confirm-text" },
-      h("h2", { id: "confirm-title" }, title),
-      h("p", { id: "confirm-text" }, message),
-      h(
-        "div.actions",
-        {},
-        h(danger ? "button.danger" : "button.primary", { type: "button", onclick: () => ((answer = true), dialog.close()) }, confirm),
-        h("button", { type: "button", autofocus: true, onclick: () => dialog.close() }, t("app.cancel")),
-      ),
-    );
-    dialog.addEventListener("close", () => {
-      dialog.remove();
-      resolve(answer);
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-  });
-}
-
-/** Copy text to the clipboard (with a fallback for pages served without HTTPS). */
-export async function copyText(text) {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    const area = h("textarea.visually-hidden", { readonly: true }, text);
-    document.body.append(area);
-    area.select();
-    const done = document.execCommand("copy");
-    area.remove();
-    return done;
-  }
-}
-
 /** The "Notify me" toggle; `onChange(event)` gets the event as the server now sees it. */
 export function rsvpButton(event, ctx, onChange = () => {}, extraClass = "") {
   const button = h(`button.notify${extraClass}`, { type: "button", "aria-pressed": String(event.rsvped) });
@@ -268,11 +229,11 @@ function calendarFeed(ctx) {
   };
   const create = () => post("/me/calendar-feed").then((feed) => showNew(feed.url));
   const rotate = async () => {
-    const ok = await confirmAction({ title: t("events.feed_rotate_title"), message: t("events.feed_rotate_text"), confirm: t("events.feed_rotate") });
+    const ok = await confirmDialog({ title: t("events.feed_rotate_title"), text: t("events.feed_rotate_text"), confirm: t("events.feed_rotate") });
     if (ok) await create();
   };
   const revoke = async () => {
-    const ok = await confirmAction({ title: t("events.feed_revoke_title"), message: t("events.feed_revoke_text"), confirm: t("events.feed_revoke") });
+    const ok = await confirmDialog({ title: t("events.feed_revoke_title"), text: t("events.feed_revoke_text"), confirm: t("events.feed_revoke") });
     if (!ok) return;
     await del("/me/calendar-feed");
     showOff();

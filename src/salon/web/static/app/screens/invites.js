@@ -7,40 +7,10 @@ import { avatar, h, when } from "../dom.js";
 import { icon } from "../icons.js";
 import { addStrings, lang, t } from "../i18n.js";
 import { errorMessage } from "../main.js";
+import { confirmDialog, copyText } from "../dialogs.js";
 import strings from "./invites.strings.js";
 
 addStrings(strings);
-
-let dialogCount = 0;
-
-/** Ask before doing something: resolves true when confirmed (Escape or Cancel: false). */
-export function confirmDialog({ title, text = "", confirm, danger = true }) {
-  return new Promise((resolve) => {
-    const id = `confirm-title-${++dialogCount}`;
-    const dialog = h(
-      "dialog.confirm-dialog",
-      { "aria-labelledby": id },
-      h(
-        "form",
-        { method: "dialog" },
-        h("h2", { id }, title),
-        text ? h("p", {}, text) : null,
-        h(
-          "div.actions",
-          {},
-          h(danger ? "button.danger" : "button.primary", { value: "ok" }, confirm),
-          h("button", { value: "cancel", autofocus: true }, t("app.cancel")),
-        ),
-      ),
-    );
-    dialog.addEventListener("close", () => {
-      dialog.remove();
-      resolve(dialog.returnValue === "ok");
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-  });
-}
 
 /** A read-only link with Copy (clipboard, else the text gets selected) and Share (where the device can). */
 export function linkBox(link, ctx, label = t("invites.link_label")) {
@@ -57,10 +27,9 @@ export function linkBox(link, ctx, label = t("invites.link_label")) {
     {
       type: "button",
       onclick: async () => {
-        try {
-          await navigator.clipboard.writeText(link);
+        if (await copyText(link)) {
           ctx.toast(t("invites.copied"));
-        } catch {
+        } else {
           input.focus();
           input.select();
           ctx.toast(t("invites.copy_manually"));

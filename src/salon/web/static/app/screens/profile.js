@@ -8,7 +8,7 @@ import { icon } from "../icons.js";
 import { addStrings, lang, t } from "../i18n.js";
 import { errorMessage } from "../main.js";
 import { field, handleForm } from "./forms.js";
-import { confirmDialog } from "./invites.js";
+import { confirmDialog } from "../dialogs.js";
 import strings from "./profile.strings.js";
 
 addStrings(strings);

@@ -8,6 +8,7 @@ import { MicError, RoomAudio } from "../audio.js";
 import { fill, h } from "../dom.js";
 import { icon } from "../icons.js";
 import { addStrings, t } from "../i18n.js";
+import { confirmDialog } from "../dialogs.js";
 import { errorMessage } from "../main.js";
 import { findMe } from "../room_state.js";
 import { moderationLogDialog, pingDialog, shareRoom } from "./room_dialogs.js";
@@ -290,7 +291,10 @@ export async function render(main, ctx) {
       unmake_moderator: ["set_moderator", { make: false }],
       remove: ["remove", {}],
     };
-    if (what === "remove" && !confirm(t("room.remove_confirm", { name: p.user.display_name }))) return;
+    if (what === "remove") {
+      const sure = await confirmDialog({ title: t("room.remove_confirm", { name: p.user.display_name }), confirm: t("room.remove") });
+      if (!sure) return;
+    }
     const [op, extra] = ops[what];
     await call(op, { user_id, ...extra });
   }
@@ -307,7 +311,7 @@ export async function render(main, ctx) {
         item(room.hands_enabled ? t("room.hands_off") : t("room.hands_on"), () => call("set_hands_enabled", { enabled: !room.hands_enabled })),
         item(t("room.moderation_log"), () => dialogs.replaceChildren(moderationLogDialog(roomId))),
         item(t("room.end"), async () => {
-          if (confirm(t("room.end_confirm"))) await call("end_room");
+          if (await confirmDialog({ title: t("room.end_confirm"), confirm: t("room.end") })) await call("end_room");
         }, "button.danger"),
       ),
     );

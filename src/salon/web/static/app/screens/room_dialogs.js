@@ -3,6 +3,7 @@
 import { get, post, query } from "../api.js";
 import { avatar, h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
+import { copyText } from "../dialogs.js";
 import { errorMessage } from "../main.js";
 
 export async function shareRoom(roomId, title, ctx) {
@@ -15,12 +16,7 @@ export async function shareRoom(roomId, title, ctx) {
       /* closed or not allowed: copy instead */
     }
   }
-  try {
-    await navigator.clipboard.writeText(url);
-    ctx.toast(t("room.link_copied"));
-  } catch {
-    ctx.toast(url);
-  }
+  ctx.toast((await copyText(url)) ? t("room.link_copied") : url);
 }
 
 function modal(title, ...content) {

@@ -8,7 +8,8 @@ import { icon } from "../icons.js";
 import { addStrings, lang, setLanguage, t } from "../i18n.js";
 import { errorMessage } from "../main.js";
 import { field, handleForm } from "./forms.js";
-import { confirmDialog, day } from "./invites.js";
+import { confirmDialog } from "../dialogs.js";
+import { day } from "./invites.js";
 import strings from "./settings.strings.js";
 
 addStrings(strings);

@@ -6,7 +6,8 @@ import { avatar, fill, h } from "../dom.js";
 import { icon } from "../icons.js";
 import { addStrings, t } from "../i18n.js";
 import { errorMessage } from "../main.js";
-import { confirmDialog, day, linkBox, quota } from "./invites.js";
+import { confirmDialog } from "../dialogs.js";
+import { day, linkBox, quota } from "./invites.js";
 import strings from "./waitlist.strings.js";
 
 addStrings(strings);
