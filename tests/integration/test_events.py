@@ -120,6 +120,12 @@ async def test_a_closed_event_shows_only_to_its_hosts_its_list_and_admins(servic
     await events.edit_event(services, ada, closed.id, EventChanges(room_type=RoomType.CLOSED))
     assert await titles(eve) == ["Jazz standards", "Open one"]
     assert (await events.get_event(services, eve, closed.id)).rsvped
+    # "Notify me" off is not leaving the list: a guest of a closed event keeps seeing it, and can turn it on again.
+    off = await events.set_rsvp(services, eve, closed.id, False)
+    assert (off.rsvped, off.rsvp_count) == (False, 0)
+    assert await titles(eve) == ["Jazz standards", "Open one"]
+    assert not (await events.get_event(services, eve, closed.id)).rsvped
+    assert (await events.set_rsvp(services, eve, closed.id, True)).rsvped
 
 
 async def test_an_event_is_hidden_from_members_one_of_its_hosts_blocked(services: Services) -> None:
@@ -176,6 +182,8 @@ async def test_cancelling_tells_the_list_and_is_idempotent(services: Services) -
     root = await actor(services, "root", admin=True)
     event = (await schedule(services, ada, cohosts=[bob.user_id])).event
     await events.set_rsvp(services, dee, event.id, True)
+    await events.set_rsvp(services, eve, event.id, True)
+    await events.set_rsvp(services, eve, event.id, False)  # eve asked not to be notified any more
     assert (await refusal(events.cancel_event(services, eve, event.id))).code is ErrorCode.NOT_ALLOWED
     cancelled = await events.cancel_event(services, bob, event.id)
     assert (cancelled.status, cancelled.event.sequence) == (EventStatus.CANCELLED, 1)

@@ -44,6 +44,7 @@ async def test_rooms_by_title_or_topic_only_where_visible(services: Services) ->
     await create_room(services, mod, NewRoom("Poetry", "", ["Jazz poetry"], RoomType.OPEN))
     found = await search.search(services, viewer, "jazz")
     assert sorted(r["room"]["title"] for r in found.rooms) == ["Jazz night", "Poetry"], "a closed room never leaks"
+    assert [s["user"]["id"] for r in found.rooms for s in r["speakers"]] == [mod, mod], "with the faces on stage"
     mod_sees = await search.search(services, mod, "jazz")
     assert "Secret jazz" in [r["room"]["title"] for r in mod_sees.rooms]
 

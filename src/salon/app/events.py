@@ -107,7 +107,7 @@ async def load_visible(conn: AsyncConnection, actor: Actor, event_id: str, *, lo
     event = await repo.get_event(conn, event_id, lock=lock)
     if event is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such event.")
-    rsvped = await repo.is_rsvped(conn, event.id, actor.user_id)
+    rsvped = await repo.is_listed(conn, event.id, actor.user_id)
     blocked = await repo.blocked_by_any(conn, event.hosts, actor.user_id)
     return rules.check_visible(event, actor.user_id, actor.is_admin, rsvped, blocked)
 
@@ -201,7 +201,7 @@ async def set_rsvp(services: Services, actor: Actor, event_id: str, going: bool)
             rules.check_rsvp(event, now)
             await repo.add_rsvp(conn, event.id, actor.user_id, now)
         else:
-            await repo.remove_rsvp(conn, event.id, actor.user_id)
+            await repo.stop_notifying(conn, event.id, actor.user_id)
         return (await views(conn, [event], actor.user_id, now))[0]
 
 
@@ -215,7 +215,7 @@ async def invite_to_event(services: Services, actor: Actor, event_id: str, user_
         rules.check_invite(event, actor.user_id, now)
         if not await repo.active_members(conn, [user_id]):
             raise refuse(ErrorCode.NOT_FOUND, "No such member.")
-        if not event.is_host(user_id) and not await repo.is_rsvped(conn, event.id, user_id):
+        if not event.is_host(user_id) and not await repo.is_listed(conn, event.id, user_id):
             await repo.add_rsvp(conn, event.id, user_id, now)
             notes = await notify(services, conn, [user_id], INVITED, {**notification_data(event), "by": actor.user_id})
         view = (await views(conn, [event], actor.user_id, now))[0]

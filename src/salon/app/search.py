@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from salon.adapters.db import repo_events, repo_search
+from salon.adapters.db import repo_events, repo_hallway, repo_search
 from salon.app import events, hallway
 from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
@@ -64,11 +64,13 @@ async def search(
         for entry in await hallway.visible_live_rooms(services, viewer_id)
         if _matches(folded, entry.room.title, entry.room.topics)
     ][:limit]
+    async with services.db.read() as conn:
+        stages = await repo_hallway.stages(conn, [e.room.id for e in rooms])
     return Results(
         members=[
             {"id": p.user_id, "username": p.username, "display_name": p.display_name, "avatar_url": p.avatar_url}
             for p in people
         ],
-        rooms=[hallway.entry_data(entry, []) for entry in rooms],
+        rooms=[hallway.entry_data(entry, stages.get(entry.room.id, [])) for entry in rooms],
         events=found_events,
     )

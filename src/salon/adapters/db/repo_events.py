@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from salon.adapters.db.repo_rooms import avatar_url
 from salon.adapters.db.tables import (
@@ -165,18 +166,26 @@ async def blocked_by_any(conn: AsyncConnection, blockers: Sequence[str], user_id
     return (await conn.execute(query.limit(1))).first() is not None
 
 
-async def is_rsvped(conn: AsyncConnection, event_id: str, user_id: str) -> bool:
-    query = select(event_rsvps.c.user_id).where(event_rsvps.c.event_id == event_id, event_rsvps.c.user_id == user_id)
-    return (await conn.execute(query)).first() is not None
+def _rsvp(event_id: str, user_id: str) -> ColumnElement[bool]:
+    return and_(event_rsvps.c.event_id == event_id, event_rsvps.c.user_id == user_id)
+
+
+async def is_listed(conn: AsyncConnection, event_id: str, user_id: str) -> bool:
+    """On the event's list: RSVPed once or invited by a host, whether or not they still want to be notified."""
+    return (await conn.execute(select(event_rsvps.c.user_id).where(_rsvp(event_id, user_id)))).first() is not None
 
 
 async def add_rsvp(conn: AsyncConnection, event_id: str, user_id: str, now: datetime) -> None:
-    if not await is_rsvped(conn, event_id, user_id):
+    """On the list, notified."""
+    if await is_listed(conn, event_id, user_id):
+        await conn.execute(update(event_rsvps).where(_rsvp(event_id, user_id)).values(notify=True))
+    else:
         await conn.execute(insert(event_rsvps).values(event_id=event_id, user_id=user_id, created_at=now))
 
 
-async def remove_rsvp(conn: AsyncConnection, event_id: str, user_id: str) -> None:
-    await conn.execute(delete(event_rsvps).where(event_rsvps.c.event_id == event_id, event_rsvps.c.user_id == user_id))
+async def stop_notifying(conn: AsyncConnection, event_id: str, user_id: str) -> None:
+    """ "Notify me" off: the place on the list stays (a closed event's guest keeps seeing it)."""
+    await conn.execute(update(event_rsvps).where(_rsvp(event_id, user_id)).values(notify=False))
 
 
 async def rsvp_counts(conn: AsyncConnection, event_ids: Sequence[str]) -> dict[str, int]:
@@ -184,7 +193,7 @@ async def rsvp_counts(conn: AsyncConnection, event_ids: Sequence[str]) -> dict[s
     if event_ids:
         query = (
             select(event_rsvps.c.event_id, func.count())
-            .where(event_rsvps.c.event_id.in_(list(event_ids)))
+            .where(event_rsvps.c.event_id.in_(list(event_ids)), event_rsvps.c.notify)
             .group_by(event_rsvps.c.event_id)
         )
         out.update({event_id: int(n) for event_id, n in await conn.execute(query)})
@@ -195,7 +204,7 @@ async def rsvped_among(conn: AsyncConnection, event_ids: Sequence[str], user_id:
     if not event_ids:
         return set()
     query = select(event_rsvps.c.event_id).where(
-        event_rsvps.c.user_id == user_id, event_rsvps.c.event_id.in_(list(event_ids))
+        event_rsvps.c.user_id == user_id, event_rsvps.c.event_id.in_(list(event_ids)), event_rsvps.c.notify
     )
     return set((await conn.execute(query)).scalars())
 
@@ -205,7 +214,7 @@ async def rsvp_members(conn: AsyncConnection, event_id: str) -> list[str]:
     query = (
         select(event_rsvps.c.user_id)
         .join(users, users.c.id == event_rsvps.c.user_id)
-        .where(event_rsvps.c.event_id == event_id, users.c.disabled_at.is_(None))
+        .where(event_rsvps.c.event_id == event_id, event_rsvps.c.notify, users.c.disabled_at.is_(None))
         .order_by(event_rsvps.c.created_at, event_rsvps.c.user_id)
     )
     return list((await conn.execute(query)).scalars())

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     false,
+    true,
 )
 
 metadata = MetaData(
@@ -273,6 +274,8 @@ event_rsvps = Table(
     Column("event_id", ID, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
     Column("created_at", TS, nullable=False),
+    # A row is a place on the event's list (what lets a guest see a closed event); "Notify me" off keeps the place.
+    Column("notify", Boolean, nullable=False, server_default=true()),
 )
 
 # A member's personal calendar feed: a secret-token URL (stored hashed), revocable by replacing or deleting it.

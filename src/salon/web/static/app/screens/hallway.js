@@ -97,7 +97,7 @@ function upcomingList(events) {
             "div.grow",
             {},
             h("a", { href: `/events/${encodeURIComponent(event.id)}` }, event.title),
-            h("div.muted", {}, when(event.starts_at, lang(), { weekday: "short", hour: "2-digit", minute: "2-digit" })),
+            h("div.muted", {}, when(event.starts_at, lang(), { weekday: "short", day: "numeric", month: "short", hour: "numeric", minute: "2-digit" })),
           ),
         ),
       ),

@@ -167,6 +167,7 @@ export async function render(main, ctx) {
     audio.stop(false);
     live.unfollow(roomId);
     bar.replaceChildren();
+    bar.hidden = true;
     body.replaceChildren(
       h("div.banner.warn", { role: "alert" }, h("p", {}, message), h("div.actions", {}, h("a.button", { href: "/" }, t("room.to_hallway")))),
     );

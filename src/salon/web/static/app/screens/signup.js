@@ -3,7 +3,6 @@
 import { get, post } from "../api.js";
 import { h } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
-import { languageSwitch } from "../main.js";
 import { field, handleForm } from "./forms.js";
 import strings from "./signup.strings.js";
 
@@ -41,7 +40,7 @@ export async function render(main, ctx) {
     h("p.form-error", { role: "alert" }),
     h("div.actions", {}, h("button.primary", { type: "submit" }, t("signup.submit"))),
   );
-  screen.append(form, h("p.muted", {}, t("app.language"), ": ", languageSwitch()));
+  screen.append(form);
   handleForm(form, async (values) => {
     await post("/auth/signup", { invite_code: code, mode: "cookie", ...values });
     await ctx.refreshMe();

@@ -3,7 +3,6 @@
 import { post } from "../api.js";
 import { h } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
-import { languageSwitch } from "../main.js";
 import { field, handleForm } from "./forms.js";
 import strings from "./welcome.strings.js";
 
@@ -37,7 +36,6 @@ export function render(main, ctx) {
       ),
       h("div.tabs", { role: "tablist" }, tabButtons),
       h("div", { role: "tabpanel" }, panel),
-      h("p.muted", {}, t("app.language"), ": ", languageSwitch()),
     ),
   );
   show("login");

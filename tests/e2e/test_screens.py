@@ -1,0 +1,386 @@
+"""A screenshot tour of the web app: realistic content seeded over the API, then every main screen visited on a
+phone and on a desktop (and the hallway and the room in French), each saved as
+``test-artifacts/screenshots/tour-<screen>-<phone|desktop>.png`` for people to look at.
+
+On every screen the tour also checks what a machine can:
+
+* no uncaught script error (``pageerror``) and no console error, except the failed-resource lines listed in
+  ``EXPECTED_FAILED_RESOURCES`` with why they are expected;
+* every visible button, link, input, select and textarea has an accessible name (its aria-label, the text of its
+  aria-labelledby targets, its <label>, its title, or its own text — aria-hidden parts and empty alts not counted);
+* no visible control sticks out of the screen's width (nothing scrolls sideways, so it could not be reached).
+
+All problems are gathered and reported together at the end, screen by screen. No sound: the browser's fake
+microphone is silent.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
+
+from tests.e2e.conftest import Salon
+from tests.support.browser import DESKTOP, PHONE, Device, Member, SalonApi, launch_browser, log_in, new_context, snap
+
+API = "/api/v1"
+TOUR_TIMEOUT = 170.0
+UI_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(autouse=True)
+def patient_expect() -> Iterator[None]:
+    """``expect`` waits as long as page actions do (its default, 5 s, is short on a loaded machine); reset after."""
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    yield
+    expect.set_options(timeout=None)
+
+
+# Console errors Chromium prints for responses the app expects and handles: (status, path of the request).
+EXPECTED_FAILED_RESOURCES = {
+    # Logged out, the app asks whether there is a session; 401 means "no", and it shows the welcome page.
+    (401, f"{API}/auth/session"),
+}
+FAILED_RESOURCE = re.compile(r"^Failed to load resource: the server responded with a status of (\d{3})")
+
+# What a person could not use: visible controls without an accessible name, and controls (partly) outside the
+# screen's width (they cannot be reached: nothing scrolls sideways); each as an outerHTML prefix.
+CONTROLS_JS = """() => {
+  const shown = (el) => {
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden" || style.display === "none") return false;
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && box.height > 0;
+  };
+  const text = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) return node.textContent;
+    if (node.nodeType !== Node.ELEMENT_NODE || node.getAttribute("aria-hidden") === "true") return "";
+    if (node.tagName === "IMG") return node.getAttribute("alt") || "";
+    return Array.from(node.childNodes).map(text).join("");
+  };
+  const name = (el) => {
+    const byId = (el.getAttribute("aria-labelledby") || "").split(/\\s+/).filter(Boolean)
+      .map((id) => document.getElementById(id)).filter(Boolean).map(text);
+    const parts = [el.getAttribute("aria-label") || "", ...byId, ...Array.from(el.labels || []).map(text),
+                   el.getAttribute("title") || ""];
+    if (!["INPUT", "SELECT", "TEXTAREA"].includes(el.tagName)) parts.push(text(el));
+    if (el.tagName === "INPUT" && ["submit", "button", "reset"].includes(el.type)) parts.push(el.value);
+    return parts.join(" ").trim();
+  };
+  const width = document.documentElement.clientWidth;
+  // Off-screen on purpose: the skip link (until focused) and visually hidden labels (1 px).
+  const outside = (el) => {
+    const box = el.getBoundingClientRect();
+    return !el.matches(".skip") && box.width > 1 && (box.left < -1 || box.right > width + 1);
+  };
+  const html = (el) => el.outerHTML.slice(0, 160);
+  const controls = Array.from(document.querySelectorAll("button, a[href], input:not([type=hidden]), select, textarea"))
+    .filter(shown);
+  return { unnamed: controls.filter((el) => !name(el)).map(html), outside: controls.filter(outside).map(html) };
+}"""
+
+
+def ok(response: httpx.Response) -> Any:
+    assert not response.is_error, f"{response.request.method} {response.request.url.path} → {response.text}"
+    return response.json()
+
+
+# --- seeding ------------------------------------------------------------------------------------------------------
+
+PEOPLE = {
+    "ada": ("Ada Okafor", "Pianist, late-night radio host, collector of bad puns. Lagos → Lisbon."),
+    "bruno": ("Bruno Lima", "Bass player. I talk about records more than I play them."),
+    "chloe": ("Chloé Martin", "Product designer in Lyon; jazz on Sundays."),
+    "dev": ("Dev Patel", "Founder of a tiny coffee roastery. Ask me about grinders."),
+    "elena": ("Elena Rossi", ""),
+    "farah": ("Farah Haddad", "Oud, poetry, long walks."),
+    "jazz": ("Jazz Carter", "Yes, that is my real name."),
+    "hiro": ("Hiro Tanaka", ""),
+    "ines": ("Inès Duarte", "Writer. Morning pages every day at 7."),
+    "jonas": ("Jonas Berg", ""),
+}
+ROOM_TITLE = "Jazz after midnight: standards & stories"
+WAITING = (("Lou Garnier", "lou@example.org"), ("Marta Nowak", "@marta on Mastodon"), ("Sam Ito", "sam@example.net"))
+
+
+@dataclass
+class Seeded:
+    ada: Member
+    people: dict[str, Member]
+    room: str  # Ada moderates it
+    other_room: str  # Inès moderates it (she pings Ada from there)
+    event: str  # someone else's
+    my_event: str  # Ada's
+    signup_link: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def at(days: float, hour: int) -> str:
+    day = datetime.now(UTC) + timedelta(days=days)
+    return day.replace(hour=hour, minute=0, second=0, microsecond=0).isoformat()
+
+
+async def seed(api: SalonApi, admin: Member) -> Seeded:
+    http = api.http
+
+    async def call(method: str, path: str, who: Member | None, body: dict[str, Any] | None = None) -> Any:
+        headers = who.auth if who else {}
+        return ok(await http.request(method, f"{API}{path}", json=body, headers=headers))
+
+    people: dict[str, Member] = {}
+    for username, (name, bio) in PEOPLE.items():
+        people[username] = member = await api.add_member(admin, username)
+        await call("PATCH", "/me", member, {"display_name": name, "bio": bio})
+    ada, bruno, chloe, dev, ines = (people[k] for k in ("ada", "bruno", "chloe", "dev", "ines"))
+    await call("POST", f"/admin/users/{ada.user_id}/invites", admin, {"count": 20})
+
+    # Follows, both ways.
+    for who, whom in (("ada", "bruno"), ("ada", "chloe"), ("ada", "ines"), ("bruno", "ada"), ("dev", "ada")):
+        await call("PUT", f"/users/{people[whom].user_id}/follow", people[who])
+    for who in ("elena", "farah", "jazz", "hiro"):
+        await call("PUT", f"/users/{ada.user_id}/follow", people[who])
+
+    # Ada's room: Bruno (a moderator too) and Chloé on stage, five listening, Elena's hand up.
+    body = {
+        "title": ROOM_TITLE,
+        "description": "Bring a tune and the story behind it.",
+        "topics": ["jazz", "piano", "history"],
+    }
+    room = (await call("POST", "/rooms", ada, body))["room"]["id"]
+    for speaker in (bruno, chloe):
+        await call("POST", f"/rooms/{room}/join", speaker)
+        await call("POST", f"/rooms/{room}/invite-up", ada, {"user_id": speaker.user_id})
+        await call("POST", f"/rooms/{room}/invite-up/accept", speaker)
+    await call("POST", f"/rooms/{room}/moderators", ada, {"user_id": bruno.user_id, "make": True})
+    for listener in ("dev", "elena", "farah", "jazz", "hiro"):
+        await call("POST", f"/rooms/{room}/join", people[listener])
+    await call("POST", f"/rooms/{room}/hand/raise", people["elena"])
+
+    # Inès's room, and her ping to Ada.
+    body = {"title": "Morning pages — a writing club", "topics": ["writing"]}
+    other_room = (await call("POST", "/rooms", ines, body))["room"]["id"]
+    await call("POST", f"/rooms/{other_room}/join", people["jonas"])
+    await call("POST", f"/rooms/{other_room}/ping", ines, {"user_id": ada.user_id})
+
+    # Events: Bruno's (Ada wants to be told), Chloé's with Dev co-hosting, Dev's closed one Ada is invited to, Ada's.
+    event = {
+        "title": "Listening party: Kind of Blue",
+        "description": "We play the whole album, side A then side B, and talk between the tracks.",
+        "topics": ["jazz", "vinyl"],
+        "starts_at": at(1, 19),
+        "timezone": "Europe/Lisbon",
+    }
+    bruno_event = (await call("POST", "/events", bruno, event))["id"]
+    await call("PUT", f"/events/{bruno_event}/rsvp", ada)
+    await call("PUT", f"/events/{bruno_event}/rsvp", people["farah"])
+    event = {
+        "title": "Ask me anything: product design",
+        "topics": ["design", "careers"],
+        "starts_at": at(3, 17),
+        "timezone": "Europe/Paris",
+        "hosts": [dev.user_id],
+    }
+    await call("POST", "/events", chloe, event)
+    event = {"title": "Founders’ circle", "starts_at": at(2, 8), "timezone": "Asia/Kolkata", "room_type": "closed"}
+    closed = (await call("POST", "/events", dev, event))["id"]
+    await call("POST", f"/events/{closed}/invite", dev, {"user_id": ada.user_id})
+    event = {"title": "Piano for absolute beginners", "topics": ["piano"], "starts_at": at(6, 18), "timezone": "UTC"}
+    my_event = (await call("POST", "/events", ada, event))["id"]
+
+    # Someone joins with Ada's invite; people wait for one; a fresh invite for the sign-up page.
+    await api.sign_up(await api.invite(ada), "kai")
+    for name, contact in WAITING:
+        await call("POST", "/waitlist", None, {"name": name, "contact": contact})
+    signup_link = f"{api.server.base_url}/invite/{await api.invite(admin)}"
+    return Seeded(ada, people, room, other_room, bruno_event, my_event, signup_link)
+
+
+# --- checking each screen -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Audit:
+    """Console lines and uncaught errors per page since the last screen, and the problems found per screen."""
+
+    problems: dict[str, list[str]] = field(default_factory=dict)
+    pending: list[str] = field(default_factory=list)
+    shots: list[str] = field(default_factory=list)
+
+    async def watch(self, page: Page) -> Page:
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        # Screens fade in (120 ms): without motion, a screenshot never catches one half drawn.
+        await page.emulate_media(reduced_motion="reduce")
+        page.on("pageerror", lambda error: self.pending.append(f"uncaught error: {error}"))
+        page.on("console", self._console)
+        return page
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        failed = FAILED_RESOURCE.match(message.text)
+        url = message.location.get("url", "")
+        if failed and (int(failed.group(1)), httpx.URL(url).path) in EXPECTED_FAILED_RESOURCES:
+            return
+        self.pending.append(f"console error: {message.text} ({url})")
+
+    async def screen(self, page: Page, name: str) -> None:
+        """Screenshot the screen, then check it."""
+        path = await snap(page, name)
+        self.shots.append(path.name)
+        controls = await page.evaluate(CONTROLS_JS)
+        found = [
+            *self.pending,
+            *(f"no accessible name: {html}" for html in controls["unnamed"]),
+            *(f"outside the screen: {html}" for html in controls["outside"]),
+        ]
+        self.pending.clear()
+        if found:
+            self.problems[path.stem] = found
+
+
+async def tour(browser: Browser, salon: Salon, seeded: Seeded, device: Device, audit: Audit) -> None:
+    base = salon.server.base_url
+
+    # Logged out: the welcome page and sign-up from an invite link.
+    stranger = await new_context(browser, salon.server, device)
+    page = await audit.watch(await stranger.new_page())
+    await page.goto("/welcome")
+    await expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    await audit.screen(page, "tour-welcome")
+    await page.goto(seeded.signup_link)
+    await expect(page.get_by_role("button", name="Create my account")).to_be_visible()
+    await audit.screen(page, "tour-signup")
+    await stranger.close()
+
+    # Inès pings Ada again, so the notifications are fresh on each device.
+    async with SalonApi(salon.server) as api:
+        ines = seeded.people["ines"]
+        ping = {"user_id": seeded.ada.user_id}
+        ok(await api.http.post(f"{API}/rooms/{seeded.other_room}/ping", json=ping, headers=ines.auth))
+
+    context = await new_context(browser, salon.server, device)
+    await log_in(context, salon.server, seeded.ada)
+    page = await audit.watch(await context.new_page())
+
+    await page.goto("/")
+    await expect(page.locator("a.room-card")).to_have_count(2)
+    await expect(page.get_by_role("heading", name="Upcoming")).to_be_visible()
+    await audit.screen(page, "tour-hallway")
+    await page.get_by_role("button", name="Start a room").click()
+    dialog = page.get_by_role("dialog", name="Start a room")
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_label("What do you want to talk about?").fill("Sunday brunch playlist swap")
+    await audit.screen(page, "tour-start-room")
+    await dialog.get_by_role("button", name="Cancel").click()
+
+    await room_screens(context, seeded, audit, "tour-room")
+
+    await page.goto("/search?q=jazz")
+    for section in ("Members", "Live rooms", "Upcoming events"):
+        await expect(page.get_by_role("region", name=section)).to_be_visible()
+    await audit.screen(page, "tour-search")
+
+    await page.goto("/u/bruno")
+    await expect(page.get_by_role("heading", name="Bruno Lima", level=1)).to_be_visible()
+    await expect(page.get_by_text("Follows you")).to_be_visible()
+    await audit.screen(page, "tour-profile")
+    await page.goto("/u/ada")
+    await expect(page.get_by_role("heading", name="Ada Okafor", level=1)).to_be_visible()
+    await audit.screen(page, "tour-profile-me")
+
+    await page.goto("/invites")
+    await page.get_by_role("button", name="Create an invite").click()
+    await expect(page.get_by_role("textbox", name="Invite link")).to_have_value(
+        re.compile(f"^{re.escape(base)}/invite/")
+    )
+    await audit.screen(page, "tour-invites")
+    await page.goto("/waitlist")
+    await expect(page.get_by_role("button", name="Nominate Marta Nowak")).to_be_visible()
+    await audit.screen(page, "tour-waitlist")
+
+    await page.goto("/events")
+    await expect(page.get_by_role("link", name="Listening party: Kind of Blue")).to_be_visible()
+    await expect(page.get_by_role("link", name="Founders’ circle")).to_be_visible()
+    await expect(page.get_by_role("button", name="Get my calendar address")).to_be_visible()
+    await audit.screen(page, "tour-events")
+    await page.goto(f"/events/{seeded.event}")
+    await expect(page.get_by_role("button", name="Notify me")).to_have_attribute("aria-pressed", "true")
+    await audit.screen(page, "tour-event")
+    await page.goto(f"/events/{seeded.my_event}")
+    await expect(page.get_by_role("heading", name="For hosts")).to_be_visible()
+    await audit.screen(page, "tour-event-host")
+    await page.goto("/events/new")
+    await expect(page.get_by_role("button", name="Schedule", exact=True)).to_be_visible()
+    await audit.screen(page, "tour-event-new")
+
+    await page.goto("/notifications")
+    await expect(page.locator('li.note[data-kind="pinged"]').first).to_be_visible()
+    await expect(page.locator('li.note[data-kind="event_invited"]')).to_be_visible()
+    await expect(page.locator('li.note[data-kind="invite_redeemed"]')).to_be_visible()
+    await audit.screen(page, "tour-notifications")
+    await page.goto("/settings")
+    await expect(page.get_by_role("radio", name="English")).to_be_checked()
+    await audit.screen(page, "tour-settings")
+
+    # In French.
+    await page.evaluate("localStorage.setItem('salon.lang', 'fr')")
+    await page.goto("/")
+    await expect(page.get_by_role("heading", name="En direct")).to_be_visible()
+    await expect(page.locator("a.room-card")).to_have_count(2)
+    await audit.screen(page, "tour-hallway-fr")
+    await room_screens(context, seeded, audit, "tour-room-fr", menu=False)
+    await page.evaluate("localStorage.removeItem('salon.lang')")
+    await context.close()
+
+
+async def room_screens(context: BrowserContext, seeded: Seeded, audit: Audit, name: str, *, menu: bool = True) -> None:
+    """Ada's room as its moderator: the hand queue, and someone's menu. In a page of its own, closed rather than
+    navigated away from: leaving would take Ada out of the room (and her moderator role with her)."""
+    page = await audit.watch(await context.new_page())
+    await page.goto(f"/room/{seeded.room}")
+    await expect(page.get_by_role("heading", name=ROOM_TITLE, level=1)).to_be_visible()
+    hands = page.locator("section.hands")
+    await expect(hands).to_contain_text("Elena Rossi")
+    await expect(page.locator("ul.stage li.person")).to_have_count(3)
+    await expect(page.locator("ul.audience li.person")).to_have_count(5)
+    await audit.screen(page, name)
+    if menu:
+        bruno = seeded.people["bruno"]
+        await page.locator(f'li.person[data-user-id="{bruno.user_id}"] button').click()
+        await expect(page.get_by_role("dialog", name="Bruno Lima")).to_be_visible()
+        await audit.screen(page, f"{name}-person-menu")
+        await page.get_by_role("dialog", name="Bruno Lima").get_by_role("button", name="Close").click()
+    await page.close()
+
+
+def test_screenshot_tour_on_phone_and_desktop(salon: Salon, tmp_path: Path) -> None:
+    async def run() -> Audit:
+        audit = Audit()
+        started = time.monotonic()
+        async with SalonApi(salon.server) as api:
+            seeded = await seed(api, salon.admin)
+        print(f"\nseeded in {time.monotonic() - started:.1f} s")
+        async with async_playwright() as playwright:
+            browser = await launch_browser(playwright, tmp_path, "tour", None)
+            try:
+                for device in (PHONE, DESKTOP):
+                    started = time.monotonic()
+                    await tour(browser, salon, seeded, device, audit)
+                    print(f"{device.name} tour: {time.monotonic() - started:.1f} s")
+            finally:
+                await browser.close()
+        return audit
+
+    audit = salon.ns.run(run, timeout=TOUR_TIMEOUT)
+    print(f"{len(audit.shots)} screenshots:", ", ".join(audit.shots))
+    if audit.problems:
+        report = "\n".join(f"{screen}:\n  " + "\n  ".join(found) for screen, found in audit.problems.items())
+        pytest.fail(f"problems on {len(audit.problems)} screen(s):\n{report}", pytrace=False)
