@@ -125,6 +125,16 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             await a.get_by_role("dialog").get_by_role("button", name="Remove from room").click()  # "Remove Bea?"
             await expect(b.get_by_role("alert")).to_contain_text("A moderator removed you from this room.")
             await expect(a.locator(tile(a, bea))).to_have_count(0)
+            # The moderation log says what happened, newest first.
+            await a.get_by_role("button", name="Room settings").click()
+            await a.get_by_role("dialog").get_by_role("button", name="Moderation log").click()
+            log = a.get_by_role("dialog", name="Moderation log")
+            await expect(log.get_by_role("listitem").first).to_contain_text("Admin removed Bea from the room")
+            await expect(log).to_contain_text("Admin moved Bea to the audience")
+            await expect(log).to_contain_text("Admin muted Bea")
+            await expect(log).to_contain_text("Admin invited Bea to speak")
+            await snap(a, "moderation-log")
+            await log.get_by_role("button", name="Close").click()
             room_url = a.url
             await b.goto(room_url)
             await expect(b.get_by_role("alert")).to_contain_text("removed you")
