@@ -102,6 +102,16 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             # A's ring lights on C's screen while A speaks.
             await expect(c.locator(f"{tile(c, ann)}.speaking")).to_be_visible()
 
+            # C looks at the hallway meanwhile: still in the room, still hearing it, one tap away from it.
+            await c.get_by_role("link", name="Salon — hallway").click()
+            in_room = c.get_by_role("region", name="In the room")
+            await expect(in_room).to_contain_text("Tones at dusk")
+            await hears(c, A_HZ, timeout=5)
+            await snap(c, "hallway-in-a-room")
+            await in_room.get_by_role("link").click()
+            await expect(c.locator(tile(c, ann))).to_be_visible()
+            await expect(in_room).to_be_hidden()
+
             # B raises a hand; A sees it and invites B up; B accepts and unmutes; C hears B.
             await b.get_by_role("button", name="Raise hand").click()
             await expect(a.get_by_role("region", name="Raised hands")).to_contain_text("Bea")

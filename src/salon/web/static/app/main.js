@@ -8,6 +8,7 @@ import { icon } from "./icons.js";
 import { addStrings, detectLanguage, lang, onLanguageChange, setLanguage, t } from "./i18n.js";
 import { live } from "./live.js";
 import strings from "./main.strings.js";
+import { currentRoom, leaveCurrentRoom, onCurrentRoomChange } from "./room_session.js";
 
 addStrings(strings);
 
@@ -56,6 +57,7 @@ async function refreshMe() {
 }
 
 async function logout() {
+  await leaveCurrentRoom();
   await post("/auth/logout").catch(() => {});
   ctx.me = null;
   setCsrfToken(null);
@@ -100,6 +102,7 @@ async function route() {
     return;
   }
   const [pattern, screen, options] = found;
+  renderNowInRoom();
   if (options.auth && !ctx.me) {
     navigate(`/welcome?next=${encodeURIComponent(path + location.search)}`, { replace: true });
     return;
@@ -196,6 +199,45 @@ export function setUnread(count) {
 }
 ctx.setUnread = setUnread;
 
+// --- the room one is in, while looking at something else ------------------------------------------------------------
+
+let watched = null;
+
+function renderNowInRoom() {
+  const box = document.getElementById("now-in-room");
+  const session = currentRoom();
+  if (watched !== session) {
+    watched?.removeEventListener("change", renderNowInRoom);
+    session?.addEventListener("change", renderNowInRoom);
+    watched = session;
+  }
+  const here = session && location.pathname === `/room/${encodeURIComponent(session.roomId)}`;
+  box.hidden = !session || here;
+  document.body.classList.toggle("has-now-in-room", !box.hidden);
+  if (box.hidden) return fill(box);
+  fill(
+    box,
+    h(
+      "div.now-in-room-inner",
+      { role: "region", "aria-label": t("app.now_in_room") },
+      icon("mic", { size: 18 }),
+      h("a.grow", { href: `/room/${encodeURIComponent(session.roomId)}` }, h("span.muted", {}, t("app.now_in_room"), " "), session.title),
+      h(
+        "button.danger",
+        {
+          type: "button",
+          onclick: async () => {
+            await session.leave();
+            toast(t("app.left_room"));
+          },
+        },
+        icon("leave", { size: 18 }),
+        t("app.leave_room"),
+      ),
+    ),
+  );
+}
+
 function connectionBanner(state) {
   const banner = document.getElementById("connection");
   const show = state === "reconnecting";
@@ -213,6 +255,7 @@ async function boot() {
     route();
   });
   live.addEventListener("state", (event) => connectionBanner(event.detail));
+  onCurrentRoomChange(renderNowInRoom);
   live.addEventListener("online", refreshUnread);
   live.addEventListener("logged-out", () => {
     ctx.me = null;

@@ -23,6 +23,9 @@ export default {
     "app.close": "Close",
     "app.more": "Show more",
     "app.language": "Language",
+    "app.now_in_room": "In the room:",
+    "app.leave_room": "Leave",
+    "app.left_room": "You left the room.",
   },
   fr: {
     "app.home": "Salon — le couloir",
@@ -47,5 +50,8 @@ export default {
     "app.close": "Fermer",
     "app.more": "Afficher plus",
     "app.language": "Langue",
+    "app.now_in_room": "Dans le salon :",
+    "app.leave_room": "Partir",
+    "app.left_room": "Vous avez quitté le salon.",
   },
 };

@@ -1,16 +1,14 @@
-// A live room: join on arrival (a tap on the hallway is the gesture that lets the browser play sound), follow the
-// room's view over the live connection, play the room (listeners) or publish the microphone (stage), and offer what
-// the person may do: raise a hand, accept an invitation up, mute, leave quietly, share, ping someone; moderators
-// also get the hand queue, a menu on each person and the moderation log.
+// A live room's screen: what the room session (room_session.js) knows, drawn — the stage, the audience, what the
+// person may do (raise a hand, accept an invitation up, mute, leave quietly, share, ping someone) and, for
+// moderators, the hand queue, a menu on each person and the room's settings. Leaving the screen does not leave the
+// room: the app bar keeps it one tap away.
 
-import { get, post } from "../api.js";
-import { MicError, RoomAudio } from "../audio.js";
+import { confirmDialog } from "../dialogs.js";
 import { fill, h } from "../dom.js";
 import { icon } from "../icons.js";
 import { addStrings, t } from "../i18n.js";
-import { confirmDialog } from "../dialogs.js";
 import { errorMessage } from "../main.js";
-import { findMe } from "../room_state.js";
+import { enterRoom } from "../room_session.js";
 import { moderationLogDialog, pingDialog, shareRoom } from "./room_dialogs.js";
 import { handsSection, personActions, personTile } from "./room_people.js";
 import strings from "./room.strings.js";
@@ -19,164 +17,43 @@ addStrings(strings);
 
 export async function render(main, ctx) {
   const [roomId] = ctx.params;
-  const { live } = ctx;
-  const player = h("audio", { autoplay: true, hidden: true, "data-testid": "room-audio" });
   const body = h("div", {}, h("p.loading", {}, t("app.loading")));
   const bar = h("div.room-bar", { role: "toolbar", "aria-label": t("room.controls") });
-  const notices = h("div", { "aria-live": "polite" });
   const dialogs = h("div");
-  main.append(h("section.screen.room", { dataset: { roomId } }, notices, body, dialogs, player, bar));
+  main.append(h("section.screen.room", { dataset: { roomId } }, body, dialogs, bar));
 
-  const audio = new RoomAudio(roomId, player);
-  const state = {
-    view: null,
-    me: null,
-    speaking: new Set(),
-    followed: [], // listeners someone on stage follows: the audience's first row
-    mediaFor: null,
-    gone: false,
-    micProblem: null,
-    blocked: false,
-  };
-
-  // Who the speakers follow changes only when people come, go, or move between stage and audience.
-  let followedTimer = null;
-  function refreshFollowed() {
-    clearTimeout(followedTimer);
-    followedTimer = setTimeout(async () => {
-      try {
-        state.followed = (await get(`/rooms/${encodeURIComponent(roomId)}/followed-by-speakers`)).user_ids;
-        draw();
-      } catch {
-        /* the plain order is fine */
-      }
-    }, 400);
+  let session;
+  try {
+    session = await enterRoom(roomId, { announce: ctx.announce, toast: ctx.toast, errorMessage });
+  } catch (error) {
+    showEnded(errorMessage(error));
+    return null;
   }
-  const FOLLOW_CHANGES = new Set(["participant_joined", "participant_left", "role_changed"]);
+  const { state, audio } = session;
+  const call = (op, data) => session.call(op, data);
+  const syncMedia = (force) => session.syncMedia(force);
 
-  async function call(op, data = {}) {
-    try {
-      return await live.call(op, { room_id: roomId, ...data });
-    } catch (error) {
-      ctx.toast(errorMessage(error), "error");
-      return null;
-    }
-  }
-
-  // --- sound follows the person's place --------------------------------------------------------------------
-
-  async function syncMedia(force = false) {
-    if (state.gone || !state.view || live.state !== "online") return;
-    const want = state.me ? (state.me.role === "listener" ? "listen" : "speak") : null;
-    if (!force && want === state.mediaFor) {
-      if (state.me) audio.setMuted(state.me.muted);
-      return;
-    }
-    state.mediaFor = want;
-    try {
-      if (want === "speak") {
-        audio.setMuted(state.me.muted);
-        await audio.speak();
-        state.micProblem = null;
-      } else if (want === "listen") {
-        await audio.listen();
-      } else {
-        await audio.stop();
-      }
-    } catch (error) {
-      if (error instanceof MicError) {
-        state.micProblem = error.kind; // on stage without a microphone: still hear the room
-        state.mediaFor = "listen";
-        await audio.listen().catch(() => {});
-      } else {
-        state.mediaFor = null;
-        ctx.toast(errorMessage(error), "error");
-      }
-    }
-    draw();
-  }
-
-  audio.addEventListener("blocked", () => {
-    state.blocked = true;
-    draw();
-  });
-  audio.addEventListener("playing", () => {
-    if (state.blocked) {
-      state.blocked = false;
-      draw();
-    }
-  });
-
-  // --- live updates ------------------------------------------------------------------------------------------
-
-  function onRoom(event) {
-    if (event.detail.room_id !== roomId) return;
-    const view = event.detail.view;
-    const wasMe = state.me;
-    state.view = view;
-    state.me = findMe(view, live.userId);
-    if (view.room.ended_at) return end(t("room.ended"));
-    if (wasMe && state.me) announceChange(wasMe, state.me);
-    if (!event.detail.event || FOLLOW_CHANGES.has(event.detail.event.name)) refreshFollowed();
-    draw();
-    syncMedia();
-  }
-
-  function announceChange(before, after) {
-    if (before.role === "listener" && after.role !== "listener") ctx.announce(t("room.you_are_on_stage"));
-    if (before.role !== "listener" && after.role === "listener") ctx.announce(t("room.you_are_in_audience"));
-    if (!before.invited_up && after.invited_up) ctx.announce(t("room.you_are_invited"));
-    if (!before.muted && after.muted && after.role !== "listener") ctx.announce(t("room.you_were_muted"));
-  }
-
-  let lastAnnounced = 0;
-  function onSignal(event) {
-    const frame = event.detail;
-    if (frame.room_id !== roomId && frame.room_id !== "*") return;
-    if (frame.name === "speakers") {
-      const now = new Set(frame.data.user_ids);
-      const started = [...now].filter((id) => !state.speaking.has(id));
-      state.speaking = now;
-      for (const li of body.querySelectorAll(".stage .person")) li.classList.toggle("speaking", now.has(li.dataset.userId));
-      if (started.length && Date.now() - lastAnnounced > 3000) {
-        const names = started.map((id) => state.view?.stage.find((p) => p.user.id === id)?.user.display_name).filter(Boolean);
-        if (names.length) {
-          lastAnnounced = Date.now();
-          ctx.announce(t("room.now_speaking", { names: names.join(", ") }));
-        }
-      }
-    } else if (frame.name === "media_reset") {
-      syncMedia(true);
-    }
-  }
-
-  function onRemoved(event) {
-    if (event.detail.room_id === roomId) end(t("room.removed"));
-  }
-
-  function onOnline() {
-    if (!state.gone && state.view) syncMedia(true); // back from a network loss: renegotiate the sound
-  }
-
-  function onRoomError(event) {
-    if (event.detail.room_id === roomId) end(errorMessage(event.detail.error));
-  }
-
-  function end(message) {
-    state.gone = true;
-    audio.stop(false);
-    live.unfollow(roomId);
+  function showEnded(message) {
     bar.replaceChildren();
     bar.hidden = true;
-    body.replaceChildren(
+    fill(
+      body,
       h("div.banner.warn", { role: "alert" }, h("p", {}, message), h("div.actions", {}, h("a.button", { href: "/" }, t("room.to_hallway")))),
     );
+  }
+
+  function onSpeakers() {
+    for (const li of body.querySelectorAll(".stage .person")) li.classList.toggle("speaking", state.speaking.has(li.dataset.userId));
   }
 
   // --- drawing -----------------------------------------------------------------------------------------------
 
   function draw() {
-    if (state.gone || !state.view) return;
+    if (state.gone) {
+      if (state.endedWith) showEnded(state.endedWith);
+      return;
+    }
+    if (!state.view) return;
     const { view, me } = state;
     const room = view.room;
     const iAmMod = me?.role === "moderator";
@@ -319,39 +196,15 @@ export async function render(main, ctx) {
   }
 
   async function leave() {
-    state.gone = true;
-    await audio.stop();
-    await post(`/rooms/${encodeURIComponent(roomId)}/leave`).catch(() => {});
+    await session.leave();
     ctx.navigate("/");
   }
 
-  // --- start -------------------------------------------------------------------------------------------------
-
-  live.addEventListener("room", onRoom);
-  live.addEventListener("signal", onSignal);
-  live.addEventListener("removed", onRemoved);
-  live.addEventListener("online", onOnline);
-  live.addEventListener("room-error", onRoomError);
-  const cleanup = async () => {
-    clearTimeout(followedTimer);
-    live.removeEventListener("room", onRoom);
-    live.removeEventListener("signal", onSignal);
-    live.removeEventListener("removed", onRemoved);
-    live.removeEventListener("online", onOnline);
-    live.removeEventListener("room-error", onRoomError);
-    if (!state.gone) {
-      state.gone = true;
-      await audio.stop();
-      live.unfollow(roomId);
-      await post(`/rooms/${encodeURIComponent(roomId)}/leave`).catch(() => {});
-    }
+  session.addEventListener("change", draw);
+  session.addEventListener("speakers", onSpeakers);
+  draw();
+  return () => {
+    session.removeEventListener("change", draw);
+    session.removeEventListener("speakers", onSpeakers);
   };
-  try {
-    await post(`/rooms/${encodeURIComponent(roomId)}/join`);
-  } catch (error) {
-    end(errorMessage(error));
-    return cleanup;
-  }
-  await live.follow(roomId);
-  return cleanup;
 }

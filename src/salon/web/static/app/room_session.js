@@ -1,0 +1,214 @@
+// The room a person is in, apart from any screen: joining, the room's view from the live connection, the sound
+// (listening, or the microphone on stage), and leaving. It lives while the person browses elsewhere in the app —
+// the hallway, a profile — so the room keeps playing and a moderator who looks something up does not leave their
+// stage; the app bar then shows where they are. Entering another room leaves this one first.
+
+import { get, post } from "./api.js";
+import { MicError, RoomAudio } from "./audio.js";
+import { t } from "./i18n.js";
+import { live } from "./live.js";
+import { findMe } from "./room_state.js";
+
+const FOLLOW_CHANGES = new Set(["participant_joined", "participant_left", "role_changed"]);
+
+let current = null;
+const sessions = new EventTarget(); // "current": the room session changed (or ended)
+
+export const currentRoom = () => current;
+
+export function onCurrentRoomChange(fn) {
+  sessions.addEventListener("current", fn);
+  return () => sessions.removeEventListener("current", fn);
+}
+
+/** The session of this room, joining it first (and leaving another room) when needed. Throws the server's refusal. */
+export async function enterRoom(roomId, ui) {
+  if (current && current.roomId === roomId && !current.state.gone) return current;
+  if (current) await current.leave();
+  const session = new RoomSession(roomId, ui);
+  await session.join();
+  current = session;
+  sessions.dispatchEvent(new Event("current"));
+  return session;
+}
+
+/** Leave whatever room the person is in (logging out, say). */
+export async function leaveCurrentRoom() {
+  if (current) await current.leave();
+}
+
+class RoomSession extends EventTarget {
+  /** ui: {announce(text), toast(text, kind), errorMessage(error)} from the app shell. */
+  constructor(roomId, ui) {
+    super();
+    this.roomId = roomId;
+    this.ui = ui;
+    this.audio = new RoomAudio(roomId, document.getElementById("room-audio"));
+    this.state = {
+      view: null,
+      me: null,
+      speaking: new Set(),
+      followed: [], // listeners someone on stage follows: the audience's first row
+      mediaFor: null,
+      gone: false,
+      endedWith: null, // why the room is over for this person
+      micProblem: null,
+      blocked: false,
+    };
+    this.lastAnnounced = 0;
+    this.followedTimer = null;
+    this.handlers = {
+      room: (e) => this.onRoom(e),
+      signal: (e) => this.onSignal(e),
+      removed: (e) => e.detail.room_id === roomId && this.end(t("room.removed")),
+      online: () => !this.state.gone && this.state.view && this.syncMedia(true), // renegotiate after a loss
+      "room-error": (e) => e.detail.room_id === roomId && this.end(this.ui.errorMessage(e.detail.error)),
+    };
+    this.audio.addEventListener("blocked", () => this.set({ blocked: true }));
+    this.audio.addEventListener("playing", () => this.state.blocked && this.set({ blocked: false }));
+  }
+
+  get title() {
+    return this.state.view?.room.title || "";
+  }
+
+  set(changes) {
+    Object.assign(this.state, changes);
+    this.dispatchEvent(new Event("change"));
+  }
+
+  async join() {
+    await post(`/rooms/${encodeURIComponent(this.roomId)}/join`);
+    for (const [name, fn] of Object.entries(this.handlers)) live.addEventListener(name, fn);
+    await live.follow(this.roomId);
+  }
+
+  /** A room op; a refusal is shown as a toast and answers null. */
+  async call(op, data = {}) {
+    try {
+      return await live.call(op, { room_id: this.roomId, ...data });
+    } catch (error) {
+      this.ui.toast(this.ui.errorMessage(error), "error");
+      return null;
+    }
+  }
+
+  async leave() {
+    if (this.state.gone) return;
+    this.finish(null);
+    await this.audio.stop();
+    await post(`/rooms/${encodeURIComponent(this.roomId)}/leave`).catch(() => {});
+  }
+
+  /** The room is over for this person (ended, removed, refused): stop everything, say why. */
+  end(message) {
+    if (this.state.gone) return;
+    const onScreen = document.querySelector(`.room[data-room-id="${CSS.escape(this.roomId)}"]`) !== null;
+    this.finish(message);
+    this.audio.stop(false);
+    if (!onScreen) this.ui.toast(message); // the room screen says it itself
+  }
+
+  finish(message) {
+    clearTimeout(this.followedTimer);
+    for (const [name, fn] of Object.entries(this.handlers)) live.removeEventListener(name, fn);
+    live.unfollow(this.roomId);
+    this.set({ gone: true, endedWith: message });
+    if (current === this) {
+      current = null;
+      sessions.dispatchEvent(new Event("current"));
+    }
+  }
+
+  // --- the view ----------------------------------------------------------------------------------------------
+
+  onRoom(event) {
+    if (event.detail.room_id !== this.roomId) return;
+    const view = event.detail.view;
+    const before = this.state.me;
+    const me = findMe(view, live.userId);
+    if (view.room.ended_at) {
+      this.state.view = view;
+      this.end(t("room.ended"));
+      return;
+    }
+    if (before && me) this.announceChange(before, me);
+    if (!event.detail.event || FOLLOW_CHANGES.has(event.detail.event.name)) this.refreshFollowed();
+    this.set({ view, me });
+    this.syncMedia();
+  }
+
+  announceChange(before, after) {
+    const say = (key) => this.ui.announce(t(key));
+    if (before.role === "listener" && after.role !== "listener") say("room.you_are_on_stage");
+    if (before.role !== "listener" && after.role === "listener") say("room.you_are_in_audience");
+    if (!before.invited_up && after.invited_up) say("room.you_are_invited");
+    if (!before.muted && after.muted && after.role !== "listener") say("room.you_were_muted");
+  }
+
+  /** Who the speakers follow changes only when people come, go, or move between stage and audience. */
+  refreshFollowed() {
+    clearTimeout(this.followedTimer);
+    this.followedTimer = setTimeout(async () => {
+      try {
+        const { user_ids } = await get(`/rooms/${encodeURIComponent(this.roomId)}/followed-by-speakers`);
+        if (!this.state.gone) this.set({ followed: user_ids });
+      } catch {
+        /* the plain order is fine */
+      }
+    }, 400);
+  }
+
+  onSignal(event) {
+    const frame = event.detail;
+    if (frame.room_id !== this.roomId) return;
+    if (frame.name === "speakers") {
+      const now = new Set(frame.data.user_ids);
+      const started = [...now].filter((id) => !this.state.speaking.has(id));
+      this.state.speaking = now;
+      this.dispatchEvent(new Event("speakers"));
+      if (started.length && Date.now() - this.lastAnnounced > 3000) {
+        const names = started.map((id) => this.state.view?.stage.find((p) => p.user.id === id)?.user.display_name);
+        if (names.some(Boolean)) {
+          this.lastAnnounced = Date.now();
+          this.ui.announce(t("room.now_speaking", { names: names.filter(Boolean).join(", ") }));
+        }
+      }
+    } else if (frame.name === "media_reset") {
+      this.syncMedia(true);
+    }
+  }
+
+  // --- sound follows the person's place ------------------------------------------------------------------------
+
+  async syncMedia(force = false) {
+    const { state, audio } = this;
+    if (state.gone || !state.view || live.state !== "online") return;
+    const want = state.me ? (state.me.role === "listener" ? "listen" : "speak") : null;
+    if (!force && want === state.mediaFor) {
+      if (state.me) audio.setMuted(state.me.muted);
+      return;
+    }
+    state.mediaFor = want;
+    try {
+      if (want === "speak") {
+        audio.setMuted(state.me.muted);
+        await audio.speak();
+        this.set({ micProblem: null });
+      } else if (want === "listen") {
+        await audio.listen();
+      } else {
+        await audio.stop();
+      }
+    } catch (error) {
+      if (error instanceof MicError) {
+        state.mediaFor = "listen"; // on stage without a microphone: still hear the room
+        this.set({ micProblem: error.kind });
+        await audio.listen().catch(() => {});
+      } else if (!state.gone) {
+        state.mediaFor = null;
+        this.ui.toast(this.ui.errorMessage(error), "error");
+      }
+    }
+  }
+}
