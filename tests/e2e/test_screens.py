@@ -8,7 +8,9 @@ On every screen the tour also checks what a machine can:
   ``EXPECTED_FAILED_RESOURCES`` with why they are expected;
 * every visible button, link, input, select and textarea has an accessible name (its aria-label, the text of its
   aria-labelledby targets, its <label>, its title, or its own text — aria-hidden parts and empty alts not counted);
-* no visible control sticks out of the screen's width (nothing scrolls sideways, so it could not be reached).
+* no visible control sticks out of the screen's width (nothing scrolls sideways, so it could not be reached);
+* every visible piece of text is readable: WCAG 2 contrast against the background it is drawn on of at least 4.5:1
+  (3:1 for large text: 24 px, or 18.7 px bold), computed in the page from the colours the browser resolved.
 
 All problems are gathered and reported together at the end, screen by screen. No sound: the browser's fake
 microphone is silent.
@@ -85,6 +87,46 @@ CONTROLS_JS = """() => {
   const controls = Array.from(document.querySelectorAll("button, a[href], input:not([type=hidden]), select, textarea"))
     .filter(shown);
   return { unnamed: controls.filter((el) => !name(el)).map(html), outside: controls.filter(outside).map(html) };
+}"""
+
+
+# Text whose contrast with what is behind it is under WCAG 2 AA: each as "ratio: text (colour on background)".
+# The background is the first opaque one up the tree (the app paints no text on images or gradients).
+CONTRAST_JS = """() => {
+  const rgb = (css) => (css.match(/[\\d.]+/g) || []).map(Number);
+  const luminance = ([r, g, b]) => {
+    const lin = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  };
+  const background = (el) => {
+    for (let node = el; node && node.nodeType === Node.ELEMENT_NODE; node = node.parentElement) {
+      const c = rgb(getComputedStyle(node).backgroundColor);
+      if (c.length >= 3 && (c.length < 4 || c[3] >= 0.99)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || seen.has(el)) continue;
+    if (el.closest("[aria-hidden=true], .visually-hidden, noscript")) continue;
+    seen.add(el);
+    const style = getComputedStyle(el);
+    const box = el.getBoundingClientRect();
+    if (style.visibility === "hidden" || box.width === 0 || box.height === 0 || Number(style.opacity) === 0) continue;
+    const fg = rgb(style.color);
+    const bg = background(el);
+    const [hi, lo] = [luminance(fg.slice(0, 3)), luminance(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5) - 0.01) {
+      found.push(`${ratio.toFixed(2)}: ${node.textContent.trim().slice(0, 40)} (${style.color} on rgb(${bg}))`);
+    }
+  }
+  return found;
 }"""
 
 
@@ -236,10 +278,12 @@ class Audit:
         path = await snap(page, name)
         self.shots.append(path.name)
         controls = await page.evaluate(CONTROLS_JS)
+        unreadable = await page.evaluate(CONTRAST_JS)
         found = [
             *self.pending,
             *(f"no accessible name: {html}" for html in controls["unnamed"]),
             *(f"outside the screen: {html}" for html in controls["outside"]),
+            *(f"low contrast {text}" for text in unreadable),
         ]
         self.pending.clear()
         if found:
@@ -254,6 +298,23 @@ async def tour(browser: Browser, salon: Salon, seeded: Seeded, device: Device, a
     page = await audit.watch(await stranger.new_page())
     await page.goto("/welcome")
     await expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    # The contrast check catches what it should: grey #999 on white is 2.85:1.
+    planted = await page.evaluate(
+        """(check) => {
+            const p = document.createElement("p");
+            p.textContent = "planted grey text";
+            p.style.color = "#999999";
+            p.style.background = "#ffffff";
+            document.querySelector("main").append(p);
+            const found = eval(check)();
+            p.remove();
+            return found;
+        }""",
+        CONTRAST_JS,
+    )
+    assert [f for f in planted if "planted grey text" in f] == [
+        "2.85: planted grey text (rgb(153, 153, 153) on rgb(255,255,255))"
+    ]
     await audit.screen(page, "tour-welcome")
     await page.goto(seeded.signup_link)
     await expect(page.get_by_role("button", name="Create my account")).to_be_visible()
