@@ -98,10 +98,11 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[subprocess.Popen[bytes],
     port = free_port()
     env = {**os.environ, "SALON_SECRET_KEY": SECRET_KEY}
     env.pop("SALON_DATABASE_URL", None)
-    argv = [str(Path(sys.executable).parent / "salon"), "serve", f"--port={port}", f"--data-dir={data_dir}"]
+    # As `make run` starts it: from the checkout, with the default data folder ("data", a relative path).
+    argv = [str(Path(sys.executable).parent / "salon"), "serve", f"--port={port}"]
     folder = config_folder(data_dir)
     with killing_leftovers(folder), (tmp_path / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: ASYNC220 - started once
+        proc = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)  # noqa: ASYNC220
         try:
             base = f"http://127.0.0.1:{port}"
             async with httpx.AsyncClient(trust_env=False) as http, asyncio.timeout(TIMEOUT):

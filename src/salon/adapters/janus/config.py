@@ -171,7 +171,7 @@ def config_folder(data_dir: Path) -> Path:
 
     Not ``/etc/janus`` (Debian's stock config, root's) nor a temporary folder (it could vanish under a running Janus).
     """
-    return data_dir / "janus"
+    return (data_dir / "janus").absolute()  # Janus runs in this folder: a relative path would not resolve
 
 
 def default_lib_dir() -> Path:

@@ -227,3 +227,5 @@ def test_invalid_settings_are_refused(changes: dict[str, object], message: str) 
 
 def test_the_managed_janus_lives_in_the_data_folder(tmp_path: Path) -> None:
     assert config_folder(tmp_path / "data") == tmp_path / "data" / "janus"
+    # Janus runs inside that folder: the default data folder ("data", relative) must not be passed on as relative.
+    assert config_folder(Path("data")) == Path.cwd() / "data" / "janus"
