@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -18,6 +19,7 @@ from salon.app.audience import run_flusher
 from salon.app.fakes import FakeMedia
 from salon.app.media_events import recover_media, release_media, run_media_events
 from salon.app.ports import MediaPort
+from salon.app.presence import leave_all_rooms
 from salon.app.ratelimit import RateLimits
 from salon.app.reminders import run_reminders
 from salon.app.services import Services
@@ -27,6 +29,7 @@ from salon.web.errors import ERROR_RESPONSES, install_error_handlers
 from salon.web.hub import Hub
 from salon.web.pages import STATIC
 from salon.web.pages import router as pages_router
+from salon.web.presence import Departures
 from salon.web.routes_accounts import router as accounts_router
 from salon.web.routes_events import router as events_router
 from salon.web.routes_hallway import router as hallway_router
@@ -62,6 +65,12 @@ async def build_services(settings: Settings, media: MediaPort | None = None) -> 
     )
 
 
+def install_presence(services: Services, hub: Hub) -> None:
+    """Members whose live connections all closed leave their rooms after the grace period (web/presence.py)."""
+    if hub.departures is None:
+        hub.departures = Departures(services.settings.presence_grace_s, partial(leave_all_rooms, services))
+
+
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     """Build the app. Tests pass ready-made ``services``; ``salon serve`` lets the lifespan build them."""
 
@@ -81,6 +90,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             asyncio.create_task(run_reminders(app.state.services), name="event-reminders"),
         ]
         if isinstance(app.state.services.bus, Hub):
+            install_presence(app.state.services, app.state.services.bus)
             background.append(asyncio.create_task(run_sweeper(app.state.services, app.state.services.bus)))
         try:
             yield

@@ -29,6 +29,7 @@ from salon.app.ports import RoomMessage
 from salon.app.settings import Settings
 from salon.web import ws_protocol as protocol
 from salon.web.errors import WS_CLOSE_SESSION_ENDED, WS_CLOSE_TOO_SLOW
+from salon.web.presence import Departures
 from salon.web.ws_server import encode_text_frame
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class Hub:
         # The latest "state" signal of each room (who is speaking now): a new subscriber gets it with its snapshot,
         # since the next one only comes when it changes.
         self._state_signals: dict[str, Outgoing] = {}
+        self.departures: Departures | None = None  # set by the app: members who go away leave their rooms
 
     @staticmethod
     def now() -> float:
@@ -144,6 +146,8 @@ class Hub:
         self._connections[conn.id] = conn
         self._by_user.setdefault(user_id, set()).add(conn)
         self._by_session.setdefault(session_hash, set()).add(conn)
+        if self.departures is not None:
+            self.departures.back(user_id)
         conn.sender = asyncio.create_task(self._send_loop(conn), name=f"ws-sender-{conn.id}")
         return conn
 
@@ -215,6 +219,8 @@ class Hub:
                 members.discard(conn)
                 if not members:
                     del index[key]
+        if conn.user_id not in self._by_user and self.departures is not None:
+            self.departures.gone(conn.user_id)
         for room_id in conn.rooms:
             self._discard_subscriber(room_id, conn)
         conn.rooms.clear()
@@ -249,6 +255,8 @@ class Hub:
             log.debug("ws %s: close failed", conn.id, exc_info=True)
 
     async def close_all(self, code: int = WS_CLOSE_GOING_AWAY, reason: str = "server shutting down") -> None:
+        if self.departures is not None:
+            await self.departures.close()  # before the closes below: a shutdown is nobody going away
         for conn in list(self._connections.values()):
             self.close(conn, code, reason)
         if self._closers:

@@ -4,7 +4,8 @@ The handshake checks Origin (an ``Origin`` must be one of ours; a cookie session
 omit it) and authenticates the session, then sends ``hello``. Each client message is size-capped, rate limited per
 connection, validated against ``ws_protocol`` and dispatched to one handler per op; every refusal is an ``error``
 frame and the connection stays usable. Frames leave through the hub's per-connection queue, so replies and room
-events reach a client in one order. Disconnecting does not leave rooms: a client that reconnects resumes.
+events reach a client in one order. Disconnecting does not leave rooms at once: a client that reconnects within
+the presence grace period resumes (web/presence.py).
 """
 
 from __future__ import annotations
