@@ -12,6 +12,8 @@ each with its own cookies); only the *other* people a flow needs are seeded over
   finds the ping on /notifications and joins the room with its Join button.
 * Language: the welcome page's switch turns it French and the choice survives a reload; /settings switches a
   member's UI to French and back.
+* Profiles: follow (kept after reload), report with a reason and a note (the admins' list has it), block (asked
+  first; the follow ends); a profile photo uploaded in /settings shows in the app bar.
 
 Every page is watched: an uncaught script error (``pageerror``) fails the test.
 """
@@ -447,3 +449,65 @@ def test_language_switch_and_settings(salon: Salon, tmp_path: Path) -> None:
         await expect(member.get_by_role("radio", name="English")).to_be_checked()
 
     run_in_browser(salon, tmp_path, "language", scenario)
+
+
+# --- f. profiles: follow, report, block; a profile photo --------------------------------------------------------
+
+
+def png_bytes() -> bytes:
+    """A small real PNG (a coloured square), as a phone's photo picker would give."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (64, 64), (200, 90, 40)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_profile_follow_report_block_and_a_photo(salon: Salon, tmp_path: Path) -> None:
+    async def scenario(browser: Browser, watch: Watch) -> None:
+        async with SalonApi(salon.server) as api:
+            pam = await add_member(api, salon.admin, "pam", "Pam Ito")
+            rex = await add_member(api, salon.admin, "rex", "Rex Hale")
+
+        _, page = await person(browser, salon, watch, pam, PHONE)
+        await page.goto("/u/rex")
+        await expect(page.get_by_role("heading", name="Rex Hale", level=1)).to_be_visible()
+        await page.get_by_role("button", name="Follow Rex Hale").click()
+        await expect(page.get_by_role("button", name=starts_with("Following"))).to_be_visible()
+        await page.reload()
+        await expect(page.get_by_role("button", name=starts_with("Following"))).to_be_visible()
+        await expect(page.get_by_role("main")).to_contain_text("1 follower")
+
+        # Report: a reason and a note; the admins can read it.
+        await page.get_by_role("button", name="More actions for Rex Hale").click()
+        await page.get_by_role("button", name="Report").click()
+        report = page.get_by_role("dialog", name="Report Rex Hale")
+        await report.get_by_label("Spam").check()
+        await report.get_by_label("Anything to add? (optional)").fill("Posts the same link in every room.")
+        await report.get_by_role("button", name="Send report").click()
+        await expect(page.locator("#toasts")).to_contain_text("The admins will look at your report.")
+        async with SalonApi(salon.server) as api:
+            listed = ok(await api.http.get(f"{API}/admin/reports", headers=salon.admin.auth))
+        mine = [r for r in listed["reports"] if r["reporter"]["id"] == pam.user_id]
+        assert [(r["reason"], r["details"], r["user"]["id"]) for r in mine] == [
+            ("spam", "Posts the same link in every room.", rex.user_id)
+        ]
+
+        # Block: asked first; the follow ends.
+        await page.get_by_role("button", name="More actions for Rex Hale").click()
+        await page.get_by_role("button", name="Block").click()
+        await page.get_by_role("dialog", name="Block Rex Hale?").get_by_role("button", name="Block").click()
+        await expect(page.get_by_role("button", name="Unblock")).to_be_visible()
+        await expect(page.get_by_role("button", name=starts_with("Following"))).to_have_count(0)
+
+        # A profile photo from settings shows in the app bar.
+        await page.goto("/settings")
+        await page.locator('input[type="file"]').set_input_files(
+            {"name": "me.png", "mimeType": "image/png", "buffer": png_bytes()}
+        )
+        await expect(page.locator("#toasts")).to_contain_text("Photo updated.")
+        await expect(page.get_by_role("link", name="My profile").locator("img")).to_be_visible()
+
+    run_in_browser(salon, tmp_path, "profiles", scenario)
