@@ -101,6 +101,7 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
 
             # A's ring lights on C's screen while A speaks.
             await expect(c.locator(f"{tile(c, ann)}.speaking")).to_be_visible()
+            await expect(c.locator("#announcer")).to_have_text("Speaking: Admin")  # said to screen readers too
 
             # C looks at the hallway meanwhile: still in the room, still hearing it, one tap away from it.
             await c.get_by_role("link", name="Salon — hallway").click()
