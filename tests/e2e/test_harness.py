@@ -173,7 +173,8 @@ async def speaker_and_listener(salon: Salon, workdir: Path) -> dict[str, float]:
                 f"B hears: 440 Hz {a_level:.1f} dB, 880 Hz {b_level:.1f} dB, 660 Hz {nobody:.1f} dB, "
                 f"floor {heard['floor']:.1f} dB; A hears: 440 Hz {own['levels'][0]:.1f} dB, floor {own['floor']:.1f} dB"
             )
-            assert abs(heard["peak"]["hz"] - A_HZ) < 12, f"B's loudest frequency is A's tone: {heard['peak']}"
+            # Within two analyser bins (10.8 Hz at 44.1 kHz, 11.7 at 48 kHz): a CI run under load read 452 Hz.
+            assert abs(heard["peak"]["hz"] - A_HZ) < 25, f"B's loudest frequency is A's tone: {heard['peak']}"
             await stays_deaf(b, B_HZ)  # B only listens: B's microphone is in nobody's ears
             await stays_deaf(b, NOBODY_HZ)
             assert own["tracks"] == 1, "A's page received the stage's audio (the mix minus A)"
