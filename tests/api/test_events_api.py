@@ -136,6 +136,7 @@ async def test_a_closed_event_and_its_guests(client: Client, services: Services)
     assert (await client.get(path, headers=dee)).json()["rsvped"] is True
     [note] = (await client.get("/notifications", headers=dee)).json()["notifications"]
     assert (note["kind"], note["data"]["event_id"]) == ("event_invited", made["id"])
+    assert note["data"]["inviter"]["id"] == note["data"]["by"], "who invited them, as a card to show"
     await client.post(f"{path}/invite", json={"user_id": dee_id}, headers=ada)
     assert (await client.get("/notifications", headers=dee)).json()["unread_count"] == 1  # told once
     assert_error(await client.post(f"{path}/invite", json={"user_id": "ghost"}, headers=ada), 404, "not_found")

@@ -29,7 +29,7 @@ from salon.domain import notices
 from salon.domain.errors import ErrorCode, refuse
 from salon.domain.events import EventChanges, EventStatus, ScheduledEvent
 from salon.domain.paging import PAGE_DEFAULT, Cursor, decode_cursor, encode_cursor
-from salon.domain.rooms import Profile, Room, RoomType
+from salon.domain.rooms import Profile, Room, RoomType, profile_data
 
 # event_reminders.kind values
 REMINDER_SOON = "soon"
@@ -217,7 +217,9 @@ async def invite_to_event(services: Services, actor: Actor, event_id: str, user_
             raise refuse(ErrorCode.NOT_FOUND, "No such member.")
         if not event.is_host(user_id) and not await repo.is_listed(conn, event.id, user_id):
             await repo.add_rsvp(conn, event.id, user_id, now)
-            notes = await notify(services, conn, [user_id], INVITED, {**notification_data(event), "by": actor.user_id})
+            inviter = (await repo.profiles(conn, [actor.user_id]))[actor.user_id]
+            data = {**notification_data(event), "by": actor.user_id, "inviter": profile_data(inviter)}
+            notes = await notify(services, conn, [user_id], INVITED, data)
         view = (await views(conn, [event], actor.user_id, now))[0]
     await publish(services, notes)
     return view

@@ -136,7 +136,9 @@ export function sentence(note) {
     case "event_cancelled":
       return { text: t("notifications.event_cancelled", { title, time: at }), href: eventPage(d.event_id), icon: "calendar" };
     case "event_invited":
-      return { text: t("notifications.event_invited", { title, time: at }), href: eventPage(d.event_id), icon: "calendar" };
+      return d.inviter
+        ? { text: t("notifications.event_invited_by", { name: nameOf(d.inviter), title, time: at }), href: eventPage(d.event_id), who: d.inviter }
+        : { text: t("notifications.event_invited", { title, time: at }), href: eventPage(d.event_id), icon: "calendar" };
     case "invite_redeemed":
       return {
         text: t(d.nominated ? "notifications.invite_redeemed_nominee" : "notifications.invite_redeemed", { name: nameOf(d.user) }),
