@@ -91,16 +91,22 @@ async def _access(services: Services, conn: Any, room_id: str, user_id: str) -> 
     return await repo.load_access(conn, room_id, user_id), await repo.get_participant(conn, room_id, user_id)
 
 
+async def _visible_room(services: Services, conn: Any, viewer_id: str, room_id: str) -> tuple[Room, int]:
+    """The room and its last seq, if this member may see it; else ``not_found`` (never say a hidden room exists)."""
+    found = await repo.get_room(conn, room_id)
+    if found is None:
+        raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+    room, seq = found
+    access, participant = await _access(services, conn, room_id, viewer_id)
+    if not can_see(room, access, participant):
+        raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+    return room, seq
+
+
 async def get_snapshot(services: Services, viewer_id: str, room_id: str) -> Snapshot:
     """The room as a client starts from; its ``seq`` is the last event already reflected."""
     async with services.db.read() as conn:
-        found = await repo.get_room(conn, room_id)
-        if found is None:
-            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
-        room, seq = found
-        access, participant = await _access(services, conn, room_id, viewer_id)
-        if not can_see(room, access, participant):
-            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        room, seq = await _visible_room(services, conn, viewer_id, room_id)
         people = await repo.visible_participants(conn, room_id, room.audience_batched)
         listeners = await repo.headcount(conn, room_id, role=Role.LISTENER)
     view = snapshot(room, people, seq)
@@ -115,13 +121,7 @@ async def followed_by_stage(services: Services, viewer_id: str, room_id: str) ->
     """The listeners whom someone on the stage follows: the audience's first row ("followed by the speakers").
     Visible to whoever may see the room."""
     async with services.db.read() as conn:
-        found = await repo.get_room(conn, room_id)
-        if found is None:
-            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
-        room, _seq = found
-        access, participant = await _access(services, conn, room_id, viewer_id)
-        if not can_see(room, access, participant):
-            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        await _visible_room(services, conn, viewer_id, room_id)
         return await repo_social.listeners_followed_by_stage(conn, room_id, FOLLOWED_BY_STAGE_MAX)
 
 

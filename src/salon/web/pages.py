@@ -39,7 +39,8 @@ _HEADERS = {
     "Cache-Control": "no-cache",
 }
 
-# The app's screens (static/app/main.js ROUTES); anything else is a 404 from the server.
+# The app's screens (static/app/main.js ROUTES); anything else is a 404 from the server. ``{segment}`` is one path
+# segment (an invite code, a room id, a username, an event id), at most 200 characters.
 _SHELL_PATHS = [
     "/",
     "/welcome",
@@ -50,41 +51,24 @@ _SHELL_PATHS = [
     "/events/new",
     "/notifications",
     "/settings",
+    "/invite/{segment}",
+    "/room/{segment}",
+    "/u/{segment}",
+    "/events/{segment}",
+    "/events/{segment}/edit",
 ]
-Segment = Annotated[str, PathParam(min_length=1, max_length=200)]
 
 
-def _shell() -> FileResponse:
+async def _shell() -> FileResponse:
     return FileResponse(STATIC / "index.html", headers=_HEADERS)
 
 
+async def _shell_of(segment: Annotated[str, PathParam(min_length=1, max_length=200)]) -> FileResponse:
+    return await _shell()
+
+
 for _path in _SHELL_PATHS:
-    router.add_api_route(_path, _shell, methods=["GET"])
-
-
-@router.get("/invite/{code}")
-async def invite(code: Segment) -> FileResponse:
-    return _shell()
-
-
-@router.get("/room/{room_id}")
-async def room(room_id: Segment) -> FileResponse:
-    return _shell()
-
-
-@router.get("/u/{username}")
-async def profile(username: Segment) -> FileResponse:
-    return _shell()
-
-
-@router.get("/events/{event_id}")
-async def event(event_id: Segment) -> FileResponse:
-    return _shell()
-
-
-@router.get("/events/{event_id}/edit")
-async def event_edit(event_id: Segment) -> FileResponse:
-    return _shell()
+    router.add_api_route(_path, _shell_of if "{segment}" in _path else _shell, methods=["GET"])
 
 
 @router.get("/manifest.webmanifest")
