@@ -13,17 +13,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.async_api import expect
 
 from tests.support.browser import Member, SalonApi, SalonServer, running_salon
 from tests.support.netns import NetNamespace, network_namespace
 
 E2E_DIR = Path(__file__).parent
+UI_TIMEOUT_MS = 15_000
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(E2E_DIR):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def patient_expect() -> Iterator[None]:
+    """``expect`` waits as long as page actions do (its default, 5 s, is short on a loaded machine); reset after."""
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    yield
+    expect.set_options(timeout=None)
 
 
 @dataclass(frozen=True)

@@ -23,28 +23,18 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
 
-from tests.e2e.conftest import Salon
+from tests.e2e.conftest import UI_TIMEOUT_MS, Salon
 from tests.support.browser import DESKTOP, PHONE, Device, Member, SalonApi, launch_browser, log_in, new_context
 
 API = "/api/v1"
 SCENARIO_TIMEOUT = 150.0
-UI_TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(autouse=True)
-def patient_expect() -> Iterator[None]:
-    """``expect`` waits as long as page actions do (its default, 5 s, is short on a loaded machine); reset after."""
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    yield
-    expect.set_options(timeout=None)
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------

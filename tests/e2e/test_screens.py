@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,20 +29,11 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
 
-from tests.e2e.conftest import Salon
+from tests.e2e.conftest import UI_TIMEOUT_MS, Salon
 from tests.support.browser import DESKTOP, PHONE, Device, Member, SalonApi, launch_browser, log_in, new_context, snap
 
 API = "/api/v1"
 TOUR_TIMEOUT = 170.0
-UI_TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(autouse=True)
-def patient_expect() -> Iterator[None]:
-    """``expect`` waits as long as page actions do (its default, 5 s, is short on a loaded machine); reset after."""
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    yield
-    expect.set_options(timeout=None)
 
 
 # Console errors Chromium prints for responses the app expects and handles: (status, path of the request).
