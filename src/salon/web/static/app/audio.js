@@ -109,12 +109,10 @@ export class RoomAudio extends EventTarget {
 
   /** Stop everything; `tellServer` false when the server already dropped us. */
   async stop(tellServer = true) {
-    const kind = this.kind;
     await this.reset(null, tellServer);
     if (this.mic) for (const track of this.mic.getTracks()) track.stop();
     this.mic = null;
     this.player.srcObject = null;
-    return kind;
   }
 
   async reset(kind, tellServer = true) {
@@ -133,7 +131,6 @@ export class RoomAudio extends EventTarget {
       for (const track of this.mic.getTracks()) track.stop();
       this.mic = null;
     }
-    this.setStatus(kind ? "connecting" : "idle");
     return this.generation;
   }
 
@@ -157,12 +154,6 @@ export class RoomAudio extends EventTarget {
       this.player.srcObject = stream;
       this.play();
     };
-    pc.onconnectionstatechange = () => {
-      if (pc !== this.pc) return;
-      const state = pc.connectionState;
-      if (state === "connected") this.setStatus("connected");
-      else if (state === "failed" || state === "disconnected") this.setStatus("reconnecting");
-    };
     const sent = () => {
       ready = true;
       for (const candidate of queued.splice(0)) send(candidate);
@@ -178,10 +169,5 @@ export class RoomAudio extends EventTarget {
     } catch {
       this.dispatchEvent(new CustomEvent("blocked"));
     }
-  }
-
-  setStatus(status) {
-    this.status = status;
-    this.dispatchEvent(new CustomEvent("status", { detail: status }));
   }
 }
