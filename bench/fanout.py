@@ -53,13 +53,13 @@ import httpx
 import orjson
 import uvloop
 
-from salon.adapters.db.tables import users
 from salon.app import stage
 from salon.app.ports import RoomMessage
 from salon.app.rooms import NewRoom, create_room, get_snapshot
 from salon.app.sessions import create_session
 from salon.app.settings import Settings
 from salon.domain.rooms import RoomType
+from salon.store.tables import users
 from salon.web import ws_protocol
 from salon.web.app import build_services
 

@@ -25,11 +25,11 @@ from typing import Any
 
 from sqlalchemy import event
 
-from salon.adapters.db.tables import follows, participants, rooms, users
 from salon.app import hallway
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.domain.rooms import Role, RoomType
+from salon.store.tables import follows, participants, rooms, users
 from salon.web.app import build_services
 
 SEED = 20261122

@@ -63,7 +63,6 @@ import orjson
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from fanout import cpu_seconds, machine, machine_busy_seconds, percentile
 
-from salon.adapters.db.tables import users
 from salon.adapters.janus.config import ManagedJanusConfig
 from salon.adapters.janus.media import JanusMedia
 from salon.adapters.janus.plugins import janus_id
@@ -75,6 +74,7 @@ from salon.app.settings import Settings
 from salon.client.audio import ToneMeter, ToneTrack
 from salon.client.session import SalonClient
 from salon.domain.rooms import RoomType
+from salon.store.tables import users
 from salon.web.app import build_services
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from salon.adapters.db.database import Database
-from salon.adapters.db.migrate import upgrade
 from salon.app.fakes import FakeClock, FakeMedia, RecordingBus
 from salon.app.ratelimit import RateLimits
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.app.system import RandomIds
+from salon.store.database import Database
+from salon.store.migrate import upgrade
 from tests.support.postgres import PostgresServer, create_database, drop_database, throwaway_postgres
 
 BACKENDS = [b.strip() for b in os.environ.get("SALON_TEST_BACKENDS", "sqlite,postgres").split(",") if b.strip()]

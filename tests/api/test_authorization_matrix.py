@@ -16,13 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from salon.adapters.db.database import Database
-from salon.adapters.db.migrate import upgrade
 from salon.app.fakes import FakeClock, FakeMedia, RecordingBus
 from salon.app.ratelimit import RateLimits
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.app.system import RandomIds
+from salon.store.database import Database
+from salon.store.migrate import upgrade
 from salon.web.app import create_app
 from tests.support.matrix import ROLES, ROOM_OPS, Op, scene, token
 

@@ -17,13 +17,13 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from salon.adapters.db.database import Database
-from salon.adapters.db.migrate import upgrade
 from salon.app.fakes import FakeClock, FakeMedia
 from salon.app.ratelimit import RateLimits
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.app.system import RandomIds
+from salon.store.database import Database
+from salon.store.migrate import upgrade
 from salon.web.errors import WS_CLOSE_NOT_AUTHENTICATED
 from salon.web.hub import Hub
 from salon.web.ws_protocol import WS_OPS

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from icalendar import Calendar
 
-from salon.adapters.db.tables import calendar_feeds
 from salon.app.fakes import FakeClock
 from salon.app.services import Services
 from salon.app.sessions import hash_token
 from salon.app.settings import Settings
+from salon.store.tables import calendar_feeds
 from tests.support.api import app_for, assert_error, bearer, client_for, signup
 from tests.support.events import with_event_routes
 
@@ -226,7 +226,7 @@ async def test_the_calendar_feed_is_a_revocable_secret_url(client: Client, servi
 
 
 async def test_a_disabled_members_feed_stops_working(client: Client, services: Services) -> None:
-    from salon.adapters.db import repo_accounts
+    from salon.store import repo_accounts
 
     ada_id, ada = await member(client, services, "ada")
     token = (await client.post("/me/calendar-feed", headers=ada)).json()["url"].rsplit("/", 1)[1]

@@ -18,8 +18,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from salon.adapters.db.database import Database
-from salon.adapters.db.migrate import upgrade
 from salon.app import calendar, events
 from salon.app.fakes import FakeClock, FakeMedia, RecordingBus
 from salon.app.ratelimit import RateLimits
@@ -28,6 +26,8 @@ from salon.app.sessions import Actor, create_session
 from salon.app.settings import Settings
 from salon.app.system import RandomIds
 from salon.domain.rooms import RoomType
+from salon.store.database import Database
+from salon.store.migrate import upgrade
 from tests.support.api import app_for
 from tests.support.events import actor, schedule, with_event_routes
 

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from salon.adapters.db.database import Database
 from salon.app import events, notifications, reminders
 from salon.app.fakes import FakeClock, FakeMedia
 from salon.app.ratelimit import RateLimits
@@ -18,6 +17,7 @@ from salon.app.services import Services
 from salon.app.sessions import create_session
 from salon.app.settings import Settings
 from salon.app.system import RandomIds
+from salon.store.database import Database
 from salon.web.hub import Hub
 from tests.support.events import actor, schedule
 from tests.support.live_server import serve

@@ -12,7 +12,6 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from salon.adapters.db.database import Database
 from salon.app import notifications, social
 from salon.app.fakes import FakeClock, FakeMedia
 from salon.app.ratelimit import PINGS_PER_MINUTE, RateLimits
@@ -22,6 +21,7 @@ from salon.app.sessions import create_session
 from salon.app.settings import Settings
 from salon.app.system import RandomIds
 from salon.domain.rooms import RoomType
+from salon.store.database import Database
 from salon.web.hub import Hub
 from tests.support.api import assert_error, bearer
 from tests.support.live_server import serve

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from salon.adapters.db.database import Database
 from salon.app.fakes import FakeClock, FakeMedia
 from salon.app.ratelimit import RateLimits
 from salon.app.rooms import get_snapshot
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.app.system import RandomIds
+from salon.store.database import Database
 from salon.web.app import install_presence
 from salon.web.hub import Hub
 from tests.api.test_ws import member, new_room, opener

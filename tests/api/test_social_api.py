@@ -9,13 +9,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from salon.adapters.db.tables import users
 from salon.app.fakes import FakeClock
 from salon.app.rooms import NewRoom, create_room
 from salon.app.services import Services
 from salon.app.sessions import create_session
 from salon.domain.paging import CURSOR_MAX, PAGE_MAX
 from salon.domain.rooms import RoomType
+from salon.store.tables import users
 from tests.support.api import assert_error, bearer, client_for, signup
 from tests.support.people import add_member
 

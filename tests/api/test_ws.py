@@ -20,7 +20,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
-from salon.adapters.db.database import Database
 from salon.app import accounts, sessions
 from salon.app.fakes import FakeClock, FakeMedia
 from salon.app.ports import RoomMessage
@@ -31,6 +30,7 @@ from salon.app.settings import Settings
 from salon.app.system import RandomIds
 from salon.domain.room_view import Snapshot, apply_event
 from salon.domain.rooms import RoomType
+from salon.store.database import Database
 from salon.web.errors import (
     WS_CLOSE_NOT_AUTHENTICATED,
     WS_CLOSE_RATE_LIMITED,

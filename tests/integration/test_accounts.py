@@ -8,14 +8,14 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from salon.adapters.db import repo_accounts as repo
-from salon.adapters.db.tables import sessions, users
 from salon.app import accounts
 from salon.app.fakes import FakeClock, RecordingBus
 from salon.app.invites import create_operator_invite
 from salon.app.services import Services
 from salon.app.sessions import authenticate, authenticate_session, hash_token, purge_expired
 from salon.domain.errors import DomainError, ErrorCode
+from salon.store import repo_accounts as repo
+from salon.store.tables import sessions, users
 from tests.support.accounts import PASSWORD, actor_of, member, sign_up, sign_up_code
 
 

@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from salon.adapters.db import repo_accounts, repo_invites
-from salon.adapters.db.tables import invites as invites_table
-from salon.adapters.db.tables import users
 from salon.app import invites
 from salon.app.accounts import sign_up_with_invite
 from salon.app.ratelimit import RateLimits
 from salon.app.services import Services
 from salon.domain.errors import DomainError
+from salon.store import repo_accounts, repo_invites
+from salon.store.tables import invites as invites_table
+from salon.store.tables import users
 from tests.support.accounts import PASSWORD, member
 
 

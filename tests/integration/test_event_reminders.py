@@ -13,14 +13,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from salon.adapters.db import repo_events
-from salon.adapters.db.database import Database
-from salon.adapters.db.tables import notifications
 from salon.app import events, reminders
 from salon.app.fakes import FakeClock, FakeMedia, RecordingBus
 from salon.app.ratelimit import RateLimits
 from salon.app.services import Services
 from salon.app.system import RandomIds
+from salon.store import repo_events
+from salon.store.database import Database
+from salon.store.tables import notifications
 from tests.support.events import actor, schedule
 
 

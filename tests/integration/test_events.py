@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from salon.adapters.db.tables import blocks, event_reminders
 from salon.app import events, notifications, stage
 from salon.app.fakes import FakeClock, FakeMedia, RecordingBus
 from salon.app.rooms import get_snapshot
@@ -19,6 +18,7 @@ from salon.domain.errors import DomainError, ErrorCode
 from salon.domain.events import COHOSTS_MAX, EventChanges, EventStatus
 from salon.domain.room_view import apply_event
 from salon.domain.rooms import RoomType
+from salon.store.tables import blocks, event_reminders
 from tests.support.events import actor, schedule
 
 

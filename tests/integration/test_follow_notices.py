@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from salon.adapters.db import repo_follow_notices, repo_rooms
 from salon.app import events, invites, social, stage, waitlist
 from salon.app.accounts import INVITE_REDEEMED, NOMINATED, disable_user
 from salon.app.fakes import FakeClock
@@ -20,6 +19,7 @@ from salon.app.services import Services
 from salon.domain.errors import DomainError, ErrorCode
 from salon.domain.notices import PER_HOUR, SPEAKING, STARTED_ROOM, WINDOW
 from salon.domain.rooms import RoomType
+from salon.store import repo_follow_notices, repo_rooms
 from tests.support.accounts import member, sign_up_code
 from tests.support.events import schedule
 from tests.support.notices import as_actor, told

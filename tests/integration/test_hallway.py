@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy import event
 
-from salon.adapters.db.tables import follows
 from salon.app import hallway, stage
 from salon.app.fakes import FakeClock
 from salon.app.rooms import NewRoom, create_room, end_room
 from salon.app.services import Services
 from salon.domain.rooms import RoomType
+from salon.store.tables import follows
 from tests.support.people import add_member
 
 

@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from salon.adapters.db.tables import invites as invites_table
 from salon.app import accounts, invites
 from salon.app.fakes import FakeClock
 from salon.app.ratelimit import RateLimits
 from salon.app.services import Services
 from salon.domain.errors import DomainError, ErrorCode
+from salon.store.tables import invites as invites_table
 from tests.support.accounts import member, sign_up
 from tests.support.accounts import sign_up_code as redeem
 

@@ -1,4 +1,4 @@
-"""The migrations build exactly the schema ``adapters/db/tables.py`` declares, on every engine: a table or index
+"""The migrations build exactly the schema ``store/tables.py`` declares, on every engine: a table or index
 added to one and not the other fails here."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from salon.adapters.db.database import Database
-from salon.adapters.db.tables import metadata
+from salon.store.database import Database
+from salon.store.tables import metadata
 
 
 async def test_migrated_schema_matches_the_declared_tables(database: Database) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from salon.adapters.db import repo_rooms
 from salon.app import moderation, stage
 from salon.app.fakes import FakeClock
 from salon.app.moderation import read_log, report
@@ -19,6 +18,7 @@ from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.domain.errors import DomainError, ErrorCode
 from salon.domain.rooms import RoomType
+from salon.store import repo_rooms
 from tests.support.people import add_member
 
 

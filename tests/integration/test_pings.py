@@ -12,7 +12,6 @@ import pytest
 from limits import RateLimitItemPerMinute
 from sqlalchemy import func, select
 
-from salon.adapters.db.tables import notifications, room_access
 from salon.app import social, stage
 from salon.app.moderation import read_log
 from salon.app.pings import PINGED, Pinged, ping
@@ -21,6 +20,7 @@ from salon.app.rooms import NewRoom, create_room, get_snapshot
 from salon.app.services import Services
 from salon.domain.errors import DomainError, ErrorCode
 from salon.domain.rooms import RoomType
+from salon.store.tables import notifications, room_access
 from tests.support.notices import as_actor, told
 from tests.support.people import add_member
 

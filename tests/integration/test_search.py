@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from salon.adapters.db.tables import blocks, users
 from salon.app import search
 from salon.app.rooms import NewRoom, create_room
 from salon.app.services import Services
 from salon.domain.errors import DomainError, ErrorCode
 from salon.domain.rooms import RoomType
+from salon.store.tables import blocks, users
 from tests.support.events import actor, schedule
 from tests.support.people import add_member
 

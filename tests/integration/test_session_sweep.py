@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from salon.adapters.db.tables import sessions
 from salon.app.fakes import FakeClock
 from salon.app.services import Services
+from salon.store.tables import sessions
 from salon.web import sweeper
 from salon.web.errors import WS_CLOSE_SESSION_ENDED
 from salon.web.hub import Hub

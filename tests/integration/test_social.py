@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 import pytest
 from sqlalchemy import func, select
 
-from salon.adapters.db.tables import blocks, follows, users
 from salon.app import accounts, social, stage
 from salon.app.fakes import FakeClock
 from salon.app.rooms import NewRoom, create_room, get_snapshot, list_live_rooms
@@ -19,6 +18,7 @@ from salon.app.sessions import Actor
 from salon.domain.errors import DomainError, ErrorCode
 from salon.domain.paging import PAGE_MAX
 from salon.domain.rooms import RoomType
+from salon.store.tables import blocks, follows, users
 from tests.support.people import add_member
 
 

@@ -258,7 +258,7 @@ class CommitCheckingBus(RecordingBus):
         self.checked = 0
 
     async def publish_room(self, messages: list[RoomMessage]) -> None:
-        from salon.adapters.db import repo_rooms
+        from salon.store import repo_rooms
 
         async with self.services.db.read() as conn:
             stored = await repo_rooms.events_after(conn, messages[0].room_id, messages[0].seq - 1)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from salon.adapters.db.tables import users
 from salon.app.services import Services
+from salon.store.tables import users
 
 
 async def add_member(services: Services, username: str, *, admin: bool = False) -> str:

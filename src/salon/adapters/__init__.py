@@ -1,4 +1,6 @@
-"""Adapters layer: the outside world behind the app's ports — database, event bus, media server.
+"""Adapters layer: implementations of the app's ports (``salon.app.ports``) — the media plane (Janus) now; the
+Redis event bus and the broadcast tier next.
 
-May import ``salon.domain`` and ``salon.app`` (for the ports it implements), never ``salon.web`` or ``salon.cli``.
+Above ``salon.app``: may import ``salon.domain`` and ``salon.app`` (for the ports it implements), never
+``salon.store``, ``salon.web`` or ``salon.cli``.
 """

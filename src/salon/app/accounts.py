@@ -17,11 +17,6 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db import repo_accounts as repo
-from salon.adapters.db import repo_invites
-from salon.adapters.db.repo_accounts import UserRecord, UserSummary
-from salon.adapters.db.repo_notifications import NotificationRecord
-from salon.adapters.db.repo_rooms import avatar_url
 from salon.app.invites import find_invite
 from salon.app.notifications import notify, publish
 from salon.app.passwords import dummy_verify, hash_password, is_common, needs_rehash, verify_password
@@ -49,6 +44,11 @@ from salon.domain.accounts import (
 from salon.domain.errors import DomainError, ErrorCode, refuse
 from salon.domain.rooms import Profile as Card
 from salon.domain.rooms import profile_data
+from salon.store import repo_accounts as repo
+from salon.store import repo_invites
+from salon.store.repo_accounts import UserRecord, UserSummary
+from salon.store.repo_notifications import NotificationRecord
+from salon.store.repo_rooms import avatar_url
 
 BAD_CREDENTIALS_MESSAGE = "Wrong username or password."
 # notification kinds

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from salon.adapters.db import repo_rooms as repo
 from salon.app.ports import RoomMessage
 from salon.app.services import Services
 from salon.domain.rooms import Role
+from salon.store import repo_rooms as repo
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from salon.adapters.db import repo_accounts as repo
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.app.settings import Settings
 from salon.domain.errors import ErrorCode, refuse
+from salon.store import repo_accounts as repo
 
 log = logging.getLogger(__name__)
 

@@ -22,12 +22,12 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar
 from icalendar import Event as VEvent
 
-from salon.adapters.db import repo_events as repo
 from salon.app.events import load_visible
 from salon.app.services import Services
 from salon.app.sessions import Actor, hash_token
 from salon.domain.errors import ErrorCode, refuse
 from salon.domain.events import ScheduledEvent
+from salon.store import repo_events as repo
 
 FEED_PATH = "/api/v1/calendar/{token}.ics"  # web/routes_events.py serves it under the app's /api/v1 prefix
 PRODID = "-//Salon//Scheduled conversations//EN"

@@ -16,9 +16,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db import repo_events as repo
-from salon.adapters.db import repo_rooms
-from salon.adapters.db.repo_notifications import NotificationRecord
 from salon.app.follow_notices import tell_followers
 from salon.app.notifications import notify, publish
 from salon.app.rooms import NewRoom, insert_new_room, open_room_media
@@ -30,6 +27,9 @@ from salon.domain.errors import ErrorCode, refuse
 from salon.domain.events import EventChanges, EventStatus, ScheduledEvent
 from salon.domain.paging import PAGE_DEFAULT, Cursor, decode_cursor, encode_cursor
 from salon.domain.rooms import Profile, Room, RoomType, profile_data
+from salon.store import repo_events as repo
+from salon.store import repo_rooms
+from salon.store.repo_notifications import NotificationRecord
 
 # event_reminders.kind values
 REMINDER_SOON = "soon"

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from salon.adapters.db import repo_hallway as repo
 from salon.app.services import Services
 from salon.domain.hallway import HallwayRoom, rank
 from salon.domain.rooms import Participant, can_see, participant_data, room_data
+from salon.store import repo_hallway as repo
 
 FACES = 3  # speakers shown per room
 MAX_PAGE = 50

@@ -15,13 +15,13 @@ from typing import Literal, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db import repo_accounts as repo
-from salon.adapters.db import repo_invites
-from salon.adapters.db.repo_accounts import UserSummary
 from salon.app.services import Services
 from salon.app.sessions import Actor, require_admin
 from salon.domain.accounts import Invite, check_revocable
 from salon.domain.errors import ErrorCode, refuse
+from salon.store import repo_accounts as repo
+from salon.store import repo_invites
+from salon.store.repo_accounts import UserSummary
 
 # Our codes are 43 characters; a longer "code" is not worth hashing or looking up.
 CODE_MAX = 100

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from salon.adapters.db import repo_rooms as repo
 from salon.app.ports import Jsep, MediaKind, MediaRefused, MediaUnavailable
 from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
 from salon.domain.media import check_media
+from salon.store import repo_rooms as repo
 
 T = TypeVar("T")
 

@@ -16,9 +16,9 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from salon.adapters.db import repo_rooms as repo
 from salon.app.ports import MediaEvent, MediaUnavailable
 from salon.app.services import Services
+from salon.store import repo_rooms as repo
 
 log = logging.getLogger(__name__)
 

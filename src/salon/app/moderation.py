@@ -12,9 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from salon.adapters.db import repo_moderation as repo
-from salon.adapters.db import repo_rooms
-from salon.adapters.db.repo_moderation import LogRecord, ReportRecord
 from salon.app.services import Services
 from salon.app.sessions import Actor, require_admin
 from salon.domain.errors import ErrorCode, refuse
@@ -22,6 +19,9 @@ from salon.domain.moderation import check_log_reader, moderators_at_end
 from salon.domain.paging import PAGE_DEFAULT, Cursor, check_page_size, decode_cursor, encode_cursor
 from salon.domain.reports import ReportSpec, check_report
 from salon.domain.rooms import Access, check_visible
+from salon.store import repo_moderation as repo
+from salon.store import repo_rooms
+from salon.store.repo_moderation import LogRecord, ReportRecord
 
 T = TypeVar("T", LogRecord, ReportRecord)
 

@@ -3,10 +3,10 @@ decides when)."""
 
 from __future__ import annotations
 
-from salon.adapters.db import repo_rooms
 from salon.app import stage
 from salon.app.services import Services
 from salon.domain.errors import DomainError
+from salon.store import repo_rooms
 
 
 async def leave_all_rooms(services: Services, user_id: str) -> list[str]:

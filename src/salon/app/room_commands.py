@@ -16,9 +16,6 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db import repo_moderation
-from salon.adapters.db import repo_rooms as repo
-from salon.adapters.db.repo_notifications import NotificationRecord
 from salon.app import notifications
 from salon.app.follow_notices import tell_about_arrivals
 from salon.app.ports import MediaRole, RoomMessage
@@ -26,6 +23,9 @@ from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
 from salon.domain.rooms import Access, Outcome, Participant, Role, Room, can_see
 from salon.domain.stage import audience_batching
+from salon.store import repo_moderation
+from salon.store import repo_rooms as repo
+from salon.store.repo_notifications import NotificationRecord
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db import repo_rooms as repo
-from salon.adapters.db import repo_social
 from salon.app.follow_notices import tell_followers
 from salon.app.notifications import publish
 from salon.app.ports import RoomMessage
@@ -31,6 +29,8 @@ from salon.domain.rooms import (
     participant_data,
     room_data,
 )
+from salon.store import repo_rooms as repo
+from salon.store import repo_social
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from salon.adapters.db import repo_events, repo_hallway, repo_search
 from salon.app import events, hallway
 from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
 from salon.domain.events import LAPSE_AFTER
+from salon.store import repo_events, repo_hallway, repo_search
 
 MIN_QUERY, MAX_QUERY = 2, 100
 MAX_RESULTS = 20

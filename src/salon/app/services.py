@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from salon.adapters.db.database import Database
 from salon.app.ports import Clock, EventBus, Ids, MediaPort
 from salon.app.ratelimit import RateLimits
 from salon.app.settings import Settings
+from salon.store.database import Database
 
 
 @dataclass

@@ -15,9 +15,9 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db import repo_accounts as repo
 from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
+from salon.store import repo_accounts as repo
 
 SessionKind = Literal["cookie", "bearer"]
 SESSION_KINDS: tuple[SessionKind, ...] = ("cookie", "bearer")

@@ -6,12 +6,12 @@ loading, saving and publishing. The same functions serve REST routes and WebSock
 
 from __future__ import annotations
 
-from salon.adapters.db import repo_rooms as repo
 from salon.app.room_commands import Context, Result, run_command
 from salon.app.services import Services
 from salon.domain import stage as rules
 from salon.domain.errors import ErrorCode, refuse
 from salon.domain.rooms import Outcome
+from salon.store import repo_rooms as repo
 
 
 async def join(services: Services, actor_id: str, room_id: str) -> Result:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from salon.adapters.db import repo_rooms as repo
 from salon.app import rooms
 from salon.app.ports import RoomMessage
 from salon.app.services import Services
 from salon.domain.room_view import Snapshot
 from salon.domain.rooms import check_followable
+from salon.store import repo_rooms as repo
 
 ROOM_ENDED = "room_ended"
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from salon.adapters.db import repo_accounts as repo
-from salon.adapters.db import repo_invites
-from salon.adapters.db.repo_invites import WaitlistRecord
 from salon.app.invites import NewInvite, invite_link, issue_invite, spend_quota
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.domain.accounts import DISPLAY_NAME_MAX
 from salon.domain.errors import ErrorCode, refuse
+from salon.store import repo_accounts as repo
+from salon.store import repo_invites
+from salon.store.repo_invites import WaitlistRecord
 
 CONTACT_MIN = 3
 CONTACT_MAX = 200

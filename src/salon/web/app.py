@@ -12,8 +12,6 @@ from functools import partial
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from salon.adapters.db.database import Database
-from salon.adapters.db.migrate import upgrade
 from salon.adapters.janus.runtime import open_janus_media
 from salon.app.audience import run_flusher
 from salon.app.fakes import FakeMedia
@@ -25,6 +23,8 @@ from salon.app.reminders import run_reminders
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.app.system import RandomIds, SystemClock
+from salon.store.database import Database
+from salon.store.migrate import upgrade
 from salon.web.errors import ERROR_RESPONSES, install_error_handlers
 from salon.web.hub import Hub
 from salon.web.pages import STATIC

@@ -12,12 +12,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from salon.adapters.db.repo_accounts import UserSummary
 from salon.app.accounts import Profile
 from salon.app.invites import GRANT_MAX, InviteView, NewInvite
 from salon.app.social import KnownFollowers
 from salon.app.waitlist import CONTACT_MAX, WaitlistEntry
 from salon.domain.accounts import BIO_MAX, DISPLAY_NAME_MAX
+from salon.store.repo_accounts import UserSummary
 
 API_PREFIX = "/api/v1"  # the same as web/app.py's (which imports this module, so cannot be imported here)
 

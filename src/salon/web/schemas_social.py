@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import Field
 
-from salon.adapters.db.repo_social import Entry
 from salon.app.social import Page, Relation
+from salon.store.repo_social import Entry
 from salon.web.schemas_accounts import Response, UserSummaryOut
 
 

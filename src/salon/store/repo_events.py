@@ -1,4 +1,4 @@
-"""Adapters layer: scheduled events — the events with their hosts, RSVPs, reminders sent, calendar feeds.
+"""Store layer: scheduled events — the events with their hosts, RSVPs, reminders sent, calendar feeds.
 
 Functions take the caller's ``AsyncConnection``. ``get_event(lock=True)`` takes the event's row lock on PostgreSQL
 (``FOR UPDATE``), so that starting, editing, cancelling and sending a reminder for one event run one at a time; on
@@ -16,8 +16,11 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from salon.adapters.db.repo_rooms import avatar_url
-from salon.adapters.db.tables import (
+from salon.domain.events import ScheduledEvent
+from salon.domain.paging import Cursor
+from salon.domain.rooms import Profile, RoomType
+from salon.store.repo_rooms import avatar_url
+from salon.store.tables import (
     blocks,
     calendar_feeds,
     event_hosts,
@@ -27,9 +30,6 @@ from salon.adapters.db.tables import (
     rooms,
     users,
 )
-from salon.domain.events import ScheduledEvent
-from salon.domain.paging import Cursor
-from salon.domain.rooms import Profile, RoomType
 
 
 def _event(row: RowMapping, hosts: Sequence[str]) -> ScheduledEvent:

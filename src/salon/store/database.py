@@ -1,4 +1,4 @@
-"""Adapters layer: the async engine and transactions, for SQLite (WAL) and PostgreSQL.
+"""Store layer: the async engine and transactions, for SQLite (WAL) and PostgreSQL.
 
 Write transactions on SQLite start with ``BEGIN IMMEDIATE`` so that concurrent writers queue on the database lock
 (with a busy timeout) instead of failing when a read lock cannot be upgraded. On PostgreSQL, rows that a command

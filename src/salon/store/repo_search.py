@@ -1,13 +1,13 @@
-"""Adapters layer: finding members by name — case-insensitive, wildcards in the query taken literally."""
+"""Store layer: finding members by name — case-insensitive, wildcards in the query taken literally."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db.repo_rooms import avatar_url
-from salon.adapters.db.tables import blocks, users
 from salon.domain.rooms import Profile
+from salon.store.repo_rooms import avatar_url
+from salon.store.tables import blocks, users
 
 
 def _literal(text: str) -> str:

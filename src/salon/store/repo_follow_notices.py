@@ -1,4 +1,4 @@
-"""Adapters layer: what the follow-notice rule (``domain/notices.py``) needs about a member's followers and a room,
+"""Store layer: what the follow-notice rule (``domain/notices.py``) needs about a member's followers and a room,
 read in bulk — a fixed number of queries however many followers (a query per follower would make a popular
 member's stage arrival thousands of reads).
 
@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db.tables import (
+from salon.domain.notices import KINDS, Candidate
+from salon.domain.rooms import Access, Role, Room
+from salon.store.tables import (
     blocks,
     follows,
     notifications,
@@ -24,8 +26,6 @@ from salon.adapters.db.tables import (
     stage_invites,
     users,
 )
-from salon.domain.notices import KINDS, Candidate
-from salon.domain.rooms import Access, Role, Room
 
 # pg_advisory_xact_lock key of "writing follow notices" (any constant; nothing else in Salon takes advisory locks)
 _LOCK_KEY = 0x5A1011_F011

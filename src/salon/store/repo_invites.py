@@ -1,4 +1,4 @@
-"""Adapters layer: invites and the waitlist — reading and writing them inside the caller's transaction.
+"""Store layer: invites and the waitlist — reading and writing them inside the caller's transaction.
 
 Single use is a conditional ``UPDATE`` (``claim_invite``) whose row count decides, exact on every engine.
 """
@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db.repo_accounts import UserSummary
-from salon.adapters.db.tables import invites, users, waitlist
 from salon.domain.accounts import Invite
+from salon.store.repo_accounts import UserSummary
+from salon.store.tables import invites, users, waitlist
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Adapters layer: Alembic environment, run programmatically by ``salon.adapters.db.migrate``."""
+"""Store layer: Alembic environment, run programmatically by ``salon.store.migrate``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from salon.adapters.db.tables import metadata
+from salon.store.tables import metadata
 
 config = context.config
 

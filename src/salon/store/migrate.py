@@ -1,4 +1,4 @@
-"""Adapters layer: apply Alembic migrations to a database (``salon migrate``, and ``salon serve`` at start-up)."""
+"""Store layer: apply Alembic migrations to a database (``salon migrate``, and ``salon serve`` at start-up)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from alembic.config import Config
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from salon.adapters.db.database import Database
+from salon.store.database import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -1,4 +1,4 @@
-"""Adapters layer: the accounts repository — users, sessions, invites and the waitlist (SQLAlchemy Core).
+"""Store layer: the accounts repository — users, sessions, invites and the waitlist (SQLAlchemy Core).
 
 Every function takes the caller's ``AsyncConnection``, so a use case decides what one transaction holds. Quotas and
 single use are decided by conditional ``UPDATE``s whose row count says whether this request won: exact under
@@ -16,9 +16,9 @@ from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db.tables import sessions, users
 from salon.domain.accounts import username_key
 from salon.domain.errors import ErrorCode, refuse
+from salon.store.tables import sessions, users
 
 
 @dataclass(frozen=True)

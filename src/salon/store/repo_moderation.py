@@ -1,4 +1,4 @@
-"""Adapters layer: the moderation log (``moderation_log``) and reports (``reports``).
+"""Store layer: the moderation log (``moderation_log``) and reports (``reports``).
 
 Log entries are written inside a room command's transaction, with the room row locked, so the log of one room is
 written one command at a time. Their ``created_at`` is made strictly increasing per room (the command's time, or
@@ -17,12 +17,12 @@ from sqlalchemy import and_, func, insert, or_, select, true
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db.repo_rooms import avatar_url
-from salon.adapters.db.tables import moderation_log, reports, rooms, users
 from salon.domain.moderation import ModAction, ModerationEntry
 from salon.domain.paging import Cursor
 from salon.domain.reports import ReportReason, ReportSpec
 from salon.domain.rooms import Profile
+from salon.store.repo_rooms import avatar_url
+from salon.store.tables import moderation_log, reports, rooms, users
 
 TICK = timedelta(microseconds=1)
 

@@ -1,4 +1,4 @@
-"""Adapters layer: a member's notifications — written inside the caller's transaction, listed newest first."""
+"""Store layer: a member's notifications — written inside the caller's transaction, listed newest first."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db.tables import notifications
 from salon.domain.paging import Cursor
+from salon.store.tables import notifications
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Adapters layer: the hallway's reads — every live room with what one viewer needs to see and rank it, in a fixed
+"""Store layer: the hallway's reads — every live room with what one viewer needs to see and rank it, in a fixed
 number of queries whatever the number of rooms (a query per room would make 1,000 live rooms thousands of reads).
 
 ``HallwayInputs`` holds, for the live rooms, the facts the domain's visibility rule (``domain.rooms.can_see``) asks
@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db.repo_rooms import _participant, _participants_query, is_admin, live_rooms
-from salon.adapters.db.tables import blocks, follows, participants, room_access, room_bans, rooms, stage_invites
 from salon.domain.rooms import Access, Participant, Role, Room
+from salon.store.repo_rooms import _participant, _participants_query, is_admin, live_rooms
+from salon.store.tables import blocks, follows, participants, room_access, room_bans, rooms, stage_invites
 
 
 @dataclass

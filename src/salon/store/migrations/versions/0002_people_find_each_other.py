@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import salon.adapters.db.tables
+import salon.store.tables
 
 
 revision: str = '0002'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     op.create_table('blocks',
     sa.Column('blocker_id', sa.String(length=32), nullable=False),
     sa.Column('blocked_id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['blocked_id'], ['users.id'], name=op.f('fk_blocks_blocked_id_users'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['blocker_id'], ['users.id'], name=op.f('fk_blocks_blocker_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('blocker_id', 'blocked_id', name=op.f('pk_blocks'))
@@ -37,7 +37,7 @@ def upgrade() -> None:
     op.create_table('calendar_feeds',
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_calendar_feeds_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_calendar_feeds')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_calendar_feeds_token_hash'))
@@ -45,7 +45,7 @@ def upgrade() -> None:
     op.create_table('follows',
     sa.Column('follower_id', sa.String(length=32), nullable=False),
     sa.Column('followee_id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['followee_id'], ['users.id'], name=op.f('fk_follows_followee_id_users'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['follower_id'], ['users.id'], name=op.f('fk_follows_follower_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('follower_id', 'followee_id', name=op.f('pk_follows'))
@@ -59,8 +59,8 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('kind', sa.String(length=30), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
-    sa.Column('read_at', salon.adapters.db.tables.UTCDateTime(), nullable=True),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
+    sa.Column('read_at', salon.store.tables.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_notifications_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notifications'))
     )
@@ -73,14 +73,14 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=120), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('topics', sa.JSON(), nullable=False),
-    sa.Column('starts_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
+    sa.Column('starts_at', salon.store.tables.UTCDateTime(), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('room_type', sa.String(length=10), nullable=False),
     sa.Column('created_by', sa.String(length=32), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
-    sa.Column('cancelled_at', salon.adapters.db.tables.UTCDateTime(), nullable=True),
-    sa.Column('started_at', salon.adapters.db.tables.UTCDateTime(), nullable=True),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', salon.store.tables.UTCDateTime(), nullable=False),
+    sa.Column('cancelled_at', salon.store.tables.UTCDateTime(), nullable=True),
+    sa.Column('started_at', salon.store.tables.UTCDateTime(), nullable=True),
     sa.Column('room_id', sa.String(length=32), nullable=True),
     sa.Column('sequence', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_events_created_by_users')),
@@ -97,7 +97,7 @@ def upgrade() -> None:
     sa.Column('action', sa.String(length=30), nullable=False),
     sa.Column('target_id', sa.String(length=32), nullable=True),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_moderation_log_actor_id_users')),
     sa.ForeignKeyConstraint(['room_id'], ['rooms.id'], name=op.f('fk_moderation_log_room_id_rooms'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['target_id'], ['users.id'], name=op.f('fk_moderation_log_target_id_users')),
@@ -113,8 +113,8 @@ def upgrade() -> None:
     sa.Column('target_room_id', sa.String(length=32), nullable=True),
     sa.Column('reason', sa.String(length=30), nullable=False),
     sa.Column('details', sa.Text(), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
-    sa.Column('resolved_at', salon.adapters.db.tables.UTCDateTime(), nullable=True),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
+    sa.Column('resolved_at', salon.store.tables.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['reporter_id'], ['users.id'], name=op.f('fk_reports_reporter_id_users'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['target_room_id'], ['rooms.id'], name=op.f('fk_reports_target_room_id_rooms'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['target_user_id'], ['users.id'], name=op.f('fk_reports_target_user_id_users'), ondelete='CASCADE'),
@@ -136,14 +136,14 @@ def upgrade() -> None:
     op.create_table('event_reminders',
     sa.Column('event_id', sa.String(length=32), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
-    sa.Column('sent_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', salon.store.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_event_reminders_event_id_events'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('event_id', 'kind', name=op.f('pk_event_reminders'))
     )
     op.create_table('event_rsvps',
     sa.Column('event_id', sa.String(length=32), nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_event_rsvps_event_id_events'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_event_rsvps_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('event_id', 'user_id', name=op.f('pk_event_rsvps'))

@@ -1,4 +1,4 @@
-"""Adapters layer: reading and writing rooms, participants, access lists and the retained event window.
+"""Store layer: reading and writing rooms, participants, access lists and the retained event window.
 
 Functions take an open ``AsyncConnection`` (the caller owns the transaction). ``lock_room`` takes the row lock on
 PostgreSQL (``FOR UPDATE``) so that commands on one room run one at a time; on SQLite the write transaction
@@ -15,7 +15,8 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.adapters.db.tables import (
+from salon.domain.rooms import Access, Participant, Profile, Role, Room, RoomType
+from salon.store.tables import (
     blocks,
     follows,
     participants,
@@ -26,7 +27,6 @@ from salon.adapters.db.tables import (
     stage_invites,
     users,
 )
-from salon.domain.rooms import Access, Participant, Profile, Role, Room, RoomType
 
 
 def _room(row: RowMapping) -> Room:

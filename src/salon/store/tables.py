@@ -1,4 +1,4 @@
-"""Adapters layer: the database schema (SQLAlchemy Core tables). Alembic migrations are generated from it.
+"""Store layer: the database schema (SQLAlchemy Core tables). Alembic migrations are generated from it.
 
 Public IDs are random strings (``salon.app.system.RandomIds``), never sequential. Secrets are stored only as
 digests: invite codes as SHA-256, session tokens as HMAC-SHA256 keyed with the server secret. They are 256-bit

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import salon.adapters.db.tables
+import salon.store.tables
 
 
 revision: str = '0001'
@@ -32,8 +32,8 @@ def upgrade() -> None:
     sa.Column('is_admin', sa.Boolean(), nullable=False),
     sa.Column('invites_left', sa.Integer(), nullable=False),
     sa.Column('invited_by', sa.String(length=32), nullable=True),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
-    sa.Column('disabled_at', salon.adapters.db.tables.UTCDateTime(), nullable=True),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
+    sa.Column('disabled_at', salon.store.tables.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['invited_by'], ['users.id'], name=op.f('fk_users_invited_by_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username_key', name=op.f('uq_users_username_key'))
@@ -48,8 +48,8 @@ def upgrade() -> None:
     sa.Column('hands_enabled', sa.Boolean(), nullable=False),
     sa.Column('audience_batched', sa.Boolean(), nullable=False),
     sa.Column('created_by', sa.String(length=32), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
-    sa.Column('ended_at', salon.adapters.db.tables.UTCDateTime(), nullable=True),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
+    sa.Column('ended_at', salon.store.tables.UTCDateTime(), nullable=True),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_rooms_created_by_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rooms'))
@@ -62,8 +62,8 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('kind', sa.String(length=10), nullable=False),
     sa.Column('csrf_token', sa.String(length=64), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
-    sa.Column('expires_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', salon.store.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_sessions_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('token_hash', name=op.f('pk_sessions'))
     )
@@ -74,9 +74,9 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('name', sa.String(length=50), nullable=False),
     sa.Column('contact', sa.String(length=200), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
     sa.Column('nominated_by', sa.String(length=32), nullable=True),
-    sa.Column('nominated_at', salon.adapters.db.tables.UTCDateTime(), nullable=True),
+    sa.Column('nominated_at', salon.store.tables.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['nominated_by'], ['users.id'], name=op.f('fk_waitlist_nominated_by_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_waitlist'))
     )
@@ -85,11 +85,11 @@ def upgrade() -> None:
     sa.Column('code_hash', sa.String(length=64), nullable=False),
     sa.Column('created_by', sa.String(length=32), nullable=True),
     sa.Column('grants_admin', sa.Boolean(), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
-    sa.Column('expires_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
-    sa.Column('used_at', salon.adapters.db.tables.UTCDateTime(), nullable=True),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', salon.store.tables.UTCDateTime(), nullable=False),
+    sa.Column('used_at', salon.store.tables.UTCDateTime(), nullable=True),
     sa.Column('used_by', sa.String(length=32), nullable=True),
-    sa.Column('revoked_at', salon.adapters.db.tables.UTCDateTime(), nullable=True),
+    sa.Column('revoked_at', salon.store.tables.UTCDateTime(), nullable=True),
     sa.Column('waitlist_id', sa.String(length=32), nullable=True),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_invites_created_by_users')),
     sa.ForeignKeyConstraint(['used_by'], ['users.id'], name=op.f('fk_invites_used_by_users')),
@@ -104,9 +104,9 @@ def upgrade() -> None:
     sa.Column('room_id', sa.String(length=32), nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('role', sa.String(length=10), nullable=False),
-    sa.Column('joined_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
-    sa.Column('stage_since', salon.adapters.db.tables.UTCDateTime(), nullable=True),
-    sa.Column('hand_raised_at', salon.adapters.db.tables.UTCDateTime(), nullable=True),
+    sa.Column('joined_at', salon.store.tables.UTCDateTime(), nullable=False),
+    sa.Column('stage_since', salon.store.tables.UTCDateTime(), nullable=True),
+    sa.Column('hand_raised_at', salon.store.tables.UTCDateTime(), nullable=True),
     sa.Column('muted', sa.Boolean(), nullable=False),
     sa.Column('mute_locked', sa.Boolean(), nullable=False),
     sa.Column('invited_up', sa.Boolean(), nullable=False),
@@ -122,7 +122,7 @@ def upgrade() -> None:
     sa.Column('room_id', sa.String(length=32), nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('granted_by', sa.String(length=32), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['granted_by'], ['users.id'], name=op.f('fk_room_access_granted_by_users')),
     sa.ForeignKeyConstraint(['room_id'], ['rooms.id'], name=op.f('fk_room_access_room_id_rooms'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_room_access_user_id_users'), ondelete='CASCADE'),
@@ -132,7 +132,7 @@ def upgrade() -> None:
     sa.Column('room_id', sa.String(length=32), nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('banned_by', sa.String(length=32), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['banned_by'], ['users.id'], name=op.f('fk_room_bans_banned_by_users')),
     sa.ForeignKeyConstraint(['room_id'], ['rooms.id'], name=op.f('fk_room_bans_room_id_rooms'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_room_bans_user_id_users'), ondelete='CASCADE'),
@@ -143,7 +143,7 @@ def upgrade() -> None:
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=40), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['room_id'], ['rooms.id'], name=op.f('fk_room_events_room_id_rooms'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('room_id', 'seq', name=op.f('pk_room_events'))
     )
@@ -151,7 +151,7 @@ def upgrade() -> None:
     sa.Column('room_id', sa.String(length=32), nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),
     sa.Column('invited_by', sa.String(length=32), nullable=False),
-    sa.Column('created_at', salon.adapters.db.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', salon.store.tables.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['invited_by'], ['users.id'], name=op.f('fk_stage_invites_invited_by_users')),
     sa.ForeignKeyConstraint(['room_id'], ['rooms.id'], name=op.f('fk_stage_invites_room_id_rooms'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_stage_invites_user_id_users'), ondelete='CASCADE'),

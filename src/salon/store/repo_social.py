@@ -1,4 +1,4 @@
-"""Adapters layer: the follow graph and blocks (tables ``follows`` and ``blocks``).
+"""Store layer: the follow graph and blocks (tables ``follows`` and ``blocks``).
 
 Functions take the caller's ``AsyncConnection``. Writes that touch a pair of members first lock both users' rows
 (``lock_pair``: PostgreSQL ``FOR NO KEY UPDATE``, in id order so two requests never wait on each other in a
@@ -19,9 +19,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from salon.adapters.db.repo_accounts import UserSummary
-from salon.adapters.db.tables import blocks, follows, participants, users
 from salon.domain.paging import Cursor
+from salon.store.repo_accounts import UserSummary
+from salon.store.tables import blocks, follows, participants, users
 
 
 @dataclass(frozen=True)
