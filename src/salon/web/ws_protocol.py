@@ -2,15 +2,15 @@
 
 A client sends ``{"op", "ref", "data"}``: ``op`` picks one model of a union (``Literal`` tags, ``extra="forbid"``,
 strict types), ``ref`` is the client's own tag echoed in the ``reply`` or ``error`` frame that answers it. Every
-op is listed in :data:`WS_OPS`; the authorization matrix test iterates that table. The server sends frames with a
-``type``: ``hello``, ``reply``, ``error``, ``snapshot``, ``resync``, ``event``, ``signal``, ``removed``,
-``user_event``.
+op is listed once, in :data:`OPS`; the union and :data:`WS_OPS` (the table the authorization matrix test iterates)
+are made from it. The server sends frames with a ``type``: ``hello``, ``reply``, ``error``, ``snapshot``,
+``resync``, ``event``, ``signal``, ``removed``, ``user_event``.
 Room ``event`` frames carry the room's ``seq``; a client that resubscribes with its last ``seq`` misses nothing.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, TypeAdapter, ValidationError
 
@@ -242,64 +242,47 @@ class MediaClose(_Op):
     data: MediaCloseData
 
 
-ClientMessage = Annotated[
-    Subscribe
-    | Unsubscribe
-    | Ping
-    | Join
-    | Leave
-    | RaiseHand
-    | LowerHand
-    | SetHandsEnabled
-    | InviteUp
-    | AcceptInvite
-    | DeclineInvite
-    | Mute
-    | UnlockMute
-    | SelfMute
-    | MoveToAudience
-    | SetModerator
-    | Remove
-    | LetIn
-    | PingMember
-    | EndRoom
-    | MediaListen
-    | MediaAnswer
-    | MediaSpeak
-    | MediaCandidate
-    | MediaClose,
-    Field(discriminator="op"),
-]
+# Every op once; the union that parses a message and WS_OPS are derived from this list.
+OPS: tuple[type[_Op], ...] = (
+    Subscribe,
+    Unsubscribe,
+    Ping,
+    Join,
+    Leave,
+    RaiseHand,
+    LowerHand,
+    SetHandsEnabled,
+    InviteUp,
+    AcceptInvite,
+    DeclineInvite,
+    Mute,
+    UnlockMute,
+    SelfMute,
+    MoveToAudience,
+    SetModerator,
+    Remove,
+    LetIn,
+    PingMember,
+    EndRoom,
+    MediaListen,
+    MediaAnswer,
+    MediaSpeak,
+    MediaCandidate,
+    MediaClose,
+)
 
-WS_OPS: dict[str, type[BaseModel]] = {
-    "subscribe": Subscribe,
-    "unsubscribe": Unsubscribe,
-    "ping": Ping,
-    "join": Join,
-    "leave": Leave,
-    "raise_hand": RaiseHand,
-    "lower_hand": LowerHand,
-    "set_hands_enabled": SetHandsEnabled,
-    "invite_up": InviteUp,
-    "accept_invite": AcceptInvite,
-    "decline_invite": DeclineInvite,
-    "mute": Mute,
-    "unlock_mute": UnlockMute,
-    "self_mute": SelfMute,
-    "move_to_audience": MoveToAudience,
-    "set_moderator": SetModerator,
-    "remove": Remove,
-    "let_in": LetIn,
-    "ping_member": PingMember,
-    "end_room": EndRoom,
-    "media_listen": MediaListen,
-    "media_answer": MediaAnswer,
-    "media_speak": MediaSpeak,
-    "media_candidate": MediaCandidate,
-    "media_close": MediaClose,
-}
 
-_MESSAGE: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+def _op_name(model: type[_Op]) -> str:
+    (name,) = get_args(model.model_fields["op"].annotation)
+    return str(name)
+
+
+WS_OPS: dict[str, type[BaseModel]] = {_op_name(model): model for model in OPS}
+
+# A union made from the list at run time (``Union`` of a tuple, which has no ``X | Y`` spelling): pydantic reads it,
+# a type checker cannot, hence ``Any``; what it parses is always one of OPS.
+ClientMessage: Any = Annotated[Union[OPS], Field(discriminator="op")]  # noqa: UP007
+_MESSAGE: TypeAdapter[_Op] = TypeAdapter(ClientMessage)
 
 
 def parse(message: dict[str, Any]) -> BaseModel:
