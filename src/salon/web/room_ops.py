@@ -4,7 +4,8 @@ A room command is something the caller does in one room: join it, raise a hand, 
 a REST route ``POST /rooms/{room_id}<path>`` (routes_rooms.py; the payload is the JSON body) and a WebSocket op
 (ws_protocol.py, answered by ws.py; the payload's fields and ``room_id`` are its ``data``). Both edges call the
 command's ``run``, which calls one ``salon.app`` use case, so the server enforces the same rules through either
-door. Each edge validates the payload under its own rules: the REST bodies are models of schemas_rooms.py.
+door. Each edge validates the payload under its own rules: the REST bodies are models of schemas_rooms.py, and the
+WebSocket makes its data models from them with the protocol's stricter types (ws_protocol.command_data).
 """
 
 from __future__ import annotations

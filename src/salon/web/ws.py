@@ -2,10 +2,11 @@
 
 The handshake checks Origin (an ``Origin`` must be one of ours; a cookie session must send one, bearer clients may
 omit it) and authenticates the session, then sends ``hello``. Each client message is size-capped, rate limited per
-connection, validated against ``ws_protocol`` and dispatched to one handler per op; every refusal is an ``error``
-frame and the connection stays usable. Frames leave through the hub's per-connection queue, so replies and room
-events reach a client in one order. Disconnecting does not leave rooms at once: a client that reconnects within
-the presence grace period resumes (web/presence.py).
+connection, validated against ``ws_protocol`` and dispatched to its op's handler (the room commands' are made from
+``room_ops.ROOM_COMMANDS``, like their REST routes); every refusal is an ``error`` frame and the connection stays
+usable. Frames leave through the hub's per-connection queue, so replies and room events reach a client in one
+order. Disconnecting does not leave rooms at once: a client that reconnects within the presence grace period
+resumes (web/presence.py).
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from limits import RateLimitItemPerSecond
 from pydantic import BaseModel
 from starlette.types import Message
 
-from salon.app import media, pings, rooms, stage, streams
+from salon.app import media, streams
 from salon.app.ratelimit import Limit
-from salon.app.room_commands import Result
 from salon.app.services import Services
 from salon.domain.errors import DomainError, ErrorCode, refuse
 from salon.web import ws_protocol as protocol
@@ -37,6 +37,7 @@ from salon.web.errors import (
     WS_CLOSE_SESSION_ENDED,
 )
 from salon.web.hub import Connection, Hub
+from salon.web.room_ops import ROOM_COMMANDS, RoomCommand
 from salon.web.ws_server import FRAMES_EXTENSION
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ class Session:
 # --- one handler per op ------------------------------------------------------------------------------------------
 
 Op = TypeVar("Op", bound=BaseModel)
+P = TypeVar("P", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
 Reply = dict[str, Any]
 Handler = Callable[[Session, Op], Awaitable[Reply]]
 HANDLERS: dict[type[BaseModel], Callable[[Session, Any], Awaitable[Reply]]] = {}
@@ -119,10 +122,6 @@ def handles(model: type[Op]) -> Callable[[Handler[Op]], Handler[Op]]:
         return handler
 
     return register
-
-
-def _seq(result: Result) -> Reply:
-    return {"seq": result.seq}
 
 
 @handles(protocol.Subscribe)
@@ -157,92 +156,6 @@ async def _ping(s: Session, m: protocol.Ping) -> Reply:
     return {}
 
 
-@handles(protocol.Join)
-async def _join(s: Session, m: protocol.Join) -> Reply:
-    return _seq(await stage.join(s.services, s.user_id, m.data.room_id))
-
-
-@handles(protocol.Leave)
-async def _leave(s: Session, m: protocol.Leave) -> Reply:
-    return _seq(await stage.leave(s.services, s.user_id, m.data.room_id))
-
-
-@handles(protocol.RaiseHand)
-async def _raise_hand(s: Session, m: protocol.RaiseHand) -> Reply:
-    return _seq(await stage.raise_hand(s.services, s.user_id, m.data.room_id))
-
-
-@handles(protocol.LowerHand)
-async def _lower_hand(s: Session, m: protocol.LowerHand) -> Reply:
-    return _seq(await stage.lower_hand(s.services, s.user_id, m.data.room_id))
-
-
-@handles(protocol.SetHandsEnabled)
-async def _set_hands_enabled(s: Session, m: protocol.SetHandsEnabled) -> Reply:
-    return _seq(await stage.set_hands_enabled(s.services, s.user_id, m.data.room_id, m.data.enabled))
-
-
-@handles(protocol.InviteUp)
-async def _invite_up(s: Session, m: protocol.InviteUp) -> Reply:
-    return _seq(await stage.invite_up(s.services, s.user_id, m.data.room_id, m.data.user_id))
-
-
-@handles(protocol.AcceptInvite)
-async def _accept_invite(s: Session, m: protocol.AcceptInvite) -> Reply:
-    return _seq(await stage.accept_stage_invite(s.services, s.user_id, m.data.room_id))
-
-
-@handles(protocol.DeclineInvite)
-async def _decline_invite(s: Session, m: protocol.DeclineInvite) -> Reply:
-    return _seq(await stage.decline_stage_invite(s.services, s.user_id, m.data.room_id))
-
-
-@handles(protocol.Mute)
-async def _mute(s: Session, m: protocol.Mute) -> Reply:
-    return _seq(await stage.mute(s.services, s.user_id, m.data.room_id, m.data.user_id, m.data.lock))
-
-
-@handles(protocol.UnlockMute)
-async def _unlock_mute(s: Session, m: protocol.UnlockMute) -> Reply:
-    return _seq(await stage.unlock_mute(s.services, s.user_id, m.data.room_id, m.data.user_id))
-
-
-@handles(protocol.SelfMute)
-async def _self_mute(s: Session, m: protocol.SelfMute) -> Reply:
-    return _seq(await stage.set_self_muted(s.services, s.user_id, m.data.room_id, m.data.muted))
-
-
-@handles(protocol.MoveToAudience)
-async def _move_to_audience(s: Session, m: protocol.MoveToAudience) -> Reply:
-    return _seq(await stage.move_to_audience(s.services, s.user_id, m.data.room_id, m.data.user_id))
-
-
-@handles(protocol.SetModerator)
-async def _set_moderator(s: Session, m: protocol.SetModerator) -> Reply:
-    return _seq(await stage.set_moderator(s.services, s.user_id, m.data.room_id, m.data.user_id, m.data.make))
-
-
-@handles(protocol.Remove)
-async def _remove(s: Session, m: protocol.Remove) -> Reply:
-    return _seq(await stage.remove(s.services, s.user_id, m.data.room_id, m.data.user_id))
-
-
-@handles(protocol.LetIn)
-async def _let_in(s: Session, m: protocol.LetIn) -> Reply:
-    return _seq(await stage.let_in(s.services, s.user_id, m.data.room_id, m.data.user_id))
-
-
-@handles(protocol.PingMember)
-async def _ping_member(s: Session, m: protocol.PingMember) -> Reply:
-    done = await pings.ping(s.services, s.user_id, m.data.room_id, m.data.user_id)
-    return {"let_in": done.let_in}
-
-
-@handles(protocol.EndRoom)
-async def _end_room(s: Session, m: protocol.EndRoom) -> Reply:
-    return _seq(await rooms.end_room(s.services, s.user_id, m.data.room_id))
-
-
 @handles(protocol.MediaListen)
 async def _media_listen(s: Session, m: protocol.MediaListen) -> Reply:
     return {"room_id": m.data.room_id, "jsep": await media.open_listen(s.services, s.user_id, m.data.room_id)}
@@ -272,6 +185,19 @@ async def _media_close(s: Session, m: protocol.MediaClose) -> Reply:
     await media.close(s.services, s.user_id, m.data.room_id, m.data.media)
     return {"room_id": m.data.room_id}
 
+
+def _command_handler(command: RoomCommand[P, R]) -> Handler[protocol.RoomOp]:
+    """A room command's handler: the same ``run`` as its REST route; the answer's fields are the reply's data."""
+
+    async def run(s: Session, m: protocol.RoomOp) -> Reply:
+        payload = protocol.payload(command.body, m.data)
+        return (await command.run(s.services, s.user_id, m.data.room_id, payload)).model_dump()
+
+    return run
+
+
+for _command in ROOM_COMMANDS:
+    handles(protocol.COMMAND_OPS[_command.op])(_command_handler(_command))
 
 _unhandled = set(protocol.WS_OPS.values()) - set(HANDLERS)
 if _unhandled:  # pragma: no cover - a programming error caught at import

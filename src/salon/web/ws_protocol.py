@@ -10,12 +10,24 @@ Room ``event`` frames carry the room's ``seq``; a client that resubscribes with 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union, get_args
+import functools
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from salon.app.ports import RoomMessage
 from salon.domain.errors import DomainError, ErrorCode
+from salon.web.room_ops import ROOM_COMMANDS, NoBody, RoomCommand
+from salon.web.schemas_rooms import UserId
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_CHARS = 16 * 1024
@@ -23,6 +35,8 @@ MAX_MESSAGE_CHARS = 16 * 1024
 Id = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]
 Ref = Annotated[str, StringConstraints(strict=True, max_length=64)] | Annotated[int, Field(strict=True)] | None
 Seq = Annotated[int, Field(strict=True, ge=0)]
+P = TypeVar("P", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
 
 
 class _Closed(BaseModel):
@@ -42,26 +56,6 @@ class RoomData(_Closed):
 
 class SubscribeData(RoomData):
     last_seq: Seq | None = None
-
-
-class TargetData(RoomData):
-    user_id: Id
-
-
-class HandsData(RoomData):
-    enabled: StrictBool
-
-
-class MuteData(TargetData):
-    lock: StrictBool = False
-
-
-class SelfMuteData(RoomData):
-    muted: StrictBool
-
-
-class ModeratorData(TargetData):
-    make: StrictBool
 
 
 MAX_SDP_CHARS = 12 * 1024  # an audio-only offer from Chromium or aiortc is 2–5 KB
@@ -130,91 +124,52 @@ class Ping(_Op):
     data: NoData = NoData()
 
 
-class Join(_Op):
-    op: Literal["join"]
+# --- the room commands' ops, made from room_ops.ROOM_COMMANDS ------------------------------------------------------
+
+
+class RoomOp(_Op):
+    """A room command (room_ops.py); its ``data`` is the command's own data model, made by :func:`command_data`."""
+
     data: RoomData
 
 
-class Leave(_Op):
-    op: Literal["leave"]
-    data: RoomData
+# The WebSocket's rule for each type a REST body's field may have: ids are any string of up to 64 characters, like
+# every id of this protocol (REST checks a user id's shape at its edge), and values are strictly typed (no "true"
+# for true). A body with a field of another type stops the import until its rule is written here.
+_FIELD_TYPES: dict[object, object] = {UserId: Id, bool: StrictBool}
 
 
-class RaiseHand(_Op):
-    op: Literal["raise_hand"]
-    data: RoomData
+@functools.cache
+def command_data(body: type[BaseModel]) -> type[RoomData]:
+    """The data of a command's op: ``room_id`` and the fields of the command's REST body, under this protocol's
+    rules (one model per body, shared by the ops that take it)."""
+    if body is NoBody:
+        return RoomData
+    hints = get_type_hints(body, include_extras=True)
+    fields: dict[str, Any] = {}
+    for name, info in body.model_fields.items():
+        if hints[name] not in _FIELD_TYPES:
+            raise TypeError(f"{body.__name__}.{name}: no WebSocket rule for {hints[name]!r} (ws_protocol._FIELD_TYPES)")
+        fields[name] = (_FIELD_TYPES[hints[name]], ... if info.is_required() else info.default)
+    return create_model(f"{body.__name__}Data", __base__=RoomData, **fields)
 
 
-class LowerHand(_Op):
-    op: Literal["lower_hand"]
-    data: RoomData
+def payload(body: type[P], data: RoomData) -> P:
+    """A command's payload from its op's data. The data passed this protocol's rules, not the REST body's, so its
+    values are carried over as they are rather than validated again (which would apply the other edge's rules)."""
+    return body.model_construct(**{name: getattr(data, name) for name in body.model_fields})
 
 
-class SetHandsEnabled(_Op):
-    op: Literal["set_hands_enabled"]
-    data: HandsData
+def _command_op(command: RoomCommand[P, R]) -> type[RoomOp]:
+    name = "".join(word.capitalize() for word in command.op.split("_"))
+    tag: Any = Literal[command.op]  # a Literal made at run time: the checker cannot see its value
+    return create_model(name, __base__=RoomOp, op=(tag, ...), data=(command_data(command.body), ...))
 
 
-class InviteUp(_Op):
-    op: Literal["invite_up"]
-    data: TargetData
+COMMAND_OPS: dict[str, type[RoomOp]] = {command.op: _command_op(command) for command in ROOM_COMMANDS}
 
 
-class AcceptInvite(_Op):
-    op: Literal["accept_invite"]
-    data: RoomData
-
-
-class DeclineInvite(_Op):
-    op: Literal["decline_invite"]
-    data: RoomData
-
-
-class Mute(_Op):
-    op: Literal["mute"]
-    data: MuteData
-
-
-class UnlockMute(_Op):
-    op: Literal["unlock_mute"]
-    data: TargetData
-
-
-class SelfMute(_Op):
-    op: Literal["self_mute"]
-    data: SelfMuteData
-
-
-class MoveToAudience(_Op):
-    op: Literal["move_to_audience"]
-    data: TargetData
-
-
-class SetModerator(_Op):
-    op: Literal["set_moderator"]
-    data: ModeratorData
-
-
-class Remove(_Op):
-    op: Literal["remove"]
-    data: TargetData
-
-
-class LetIn(_Op):
-    op: Literal["let_in"]
-    data: TargetData
-
-
-class PingMember(_Op):
-    """Ping a member into the room (``ping`` is the connection's keepalive)."""
-
-    op: Literal["ping_member"]
-    data: TargetData
-
-
-class EndRoom(_Op):
-    op: Literal["end_room"]
-    data: RoomData
+# --- media signalling ops ----------------------------------------------------------------------------------------
 
 
 class MediaListen(_Op):
@@ -247,23 +202,7 @@ OPS: tuple[type[_Op], ...] = (
     Subscribe,
     Unsubscribe,
     Ping,
-    Join,
-    Leave,
-    RaiseHand,
-    LowerHand,
-    SetHandsEnabled,
-    InviteUp,
-    AcceptInvite,
-    DeclineInvite,
-    Mute,
-    UnlockMute,
-    SelfMute,
-    MoveToAudience,
-    SetModerator,
-    Remove,
-    LetIn,
-    PingMember,
-    EndRoom,
+    *COMMAND_OPS.values(),
     MediaListen,
     MediaAnswer,
     MediaSpeak,
