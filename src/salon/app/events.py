@@ -25,11 +25,11 @@ from salon.domain import events as rules
 from salon.domain import notices
 from salon.domain.errors import ErrorCode, refuse
 from salon.domain.events import EventChanges, EventStatus, ScheduledEvent
+from salon.domain.notifications import NotificationRecord
 from salon.domain.paging import PAGE_DEFAULT, Cursor, decode_cursor, encode_cursor
 from salon.domain.rooms import Profile, Room, RoomType, profile_data
 from salon.store import repo_events as repo
 from salon.store import repo_rooms
-from salon.store.repo_notifications import NotificationRecord
 
 # event_reminders.kind values
 REMINDER_SOON = "soon"

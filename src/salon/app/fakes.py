@@ -1,4 +1,4 @@
-"""App layer: in-memory fakes of the ports, for unit tests and for ``--media none`` development runs.
+"""App layer: in-memory fakes of the ports, for tests only (a process with no audio uses ``adapters/null_media.py``).
 
 The product never fakes the media path; ``FakeMedia`` records what the app asked for so tests can assert it.
 """

@@ -16,12 +16,11 @@ from salon.app.room_access import access_room, load_room_facts
 from salon.app.services import Services
 from salon.app.sessions import Actor, require_admin
 from salon.domain.errors import ErrorCode, refuse
-from salon.domain.moderation import check_log_reader, moderators_at_end
+from salon.domain.moderation import LogRecord, check_log_reader, moderators_at_end
 from salon.domain.paging import PAGE_DEFAULT, Cursor, check_page_size, decode_cursor, encode_cursor
-from salon.domain.reports import ReportSpec, check_report
+from salon.domain.reports import ReportRecord, ReportSpec, check_report
 from salon.store import repo_moderation as repo
 from salon.store import repo_rooms
-from salon.store.repo_moderation import LogRecord, ReportRecord
 
 T = TypeVar("T", LogRecord, ReportRecord)
 

@@ -24,8 +24,8 @@ from salon.app.events import REMINDER_SOON, STARTING_SOON, notification_data
 from salon.app.notifications import notify, publish
 from salon.app.services import Services
 from salon.domain import events as rules
+from salon.domain.notifications import NotificationRecord
 from salon.store import repo_events as repo
-from salon.store.repo_notifications import NotificationRecord
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ from salon.app.ports import MediaRole, RoomMessage
 from salon.app.room_access import access_room
 from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
+from salon.domain.notifications import NotificationRecord
 from salon.domain.rooms import Access, Outcome, Participant, Role, Room
 from salon.domain.stage import audience_batching
 from salon.store import repo_moderation
 from salon.store import repo_rooms as repo
-from salon.store.repo_notifications import NotificationRecord
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from salon.domain.api_paths import avatar_url
 from salon.domain.rooms import Access, Participant, Profile, Role, Room, RoomType
 from salon.store.tables import (
     blocks,
@@ -43,10 +44,6 @@ def _room(row: RowMapping) -> Room:
         ended_at=row["ended_at"],
         audience_batched=row["audience_batched"],
     )
-
-
-def avatar_url(avatar: str | None) -> str | None:
-    return f"/api/v1/avatars/{avatar}" if avatar else None
 
 
 def _profile(row: RowMapping) -> Profile:

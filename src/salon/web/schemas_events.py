@@ -11,12 +11,11 @@ from pydantic import BaseModel, Field, model_validator
 from salon.app.calendar import NewFeed
 from salon.app.events import EventView
 from salon.app.notifications import MARK_MAX, notification_data
+from salon.domain.api_paths import API_PREFIX
 from salon.domain.events import COHOSTS_MAX, TIMEZONE_MAX
+from salon.domain.notifications import NotificationRecord
 from salon.domain.rooms import DESCRIPTION_MAX, TITLE_MAX, TOPIC_MAX, TOPICS_MAX
-from salon.store.repo_notifications import NotificationRecord
 from salon.web.schemas_rooms import Strict, UserCard, UserId
-
-API_PREFIX = "/api/v1"  # the same as web/app.py's (which imports the routers, so cannot be imported here)
 
 Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX)]
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
