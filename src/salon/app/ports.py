@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from salon.domain.media import MediaKind as MediaKind  # re-exported: the port speaks the domain's word
+from salon.domain.rooms import RoomEventName
 
 
 class Clock(Protocol):
@@ -33,7 +34,7 @@ class RoomMessage:
 
     room_id: str
     seq: int
-    name: str
+    name: RoomEventName
     data: dict[str, Any]
 
 

@@ -15,8 +15,7 @@ from salon.app.ports import RoomMessage
 from salon.app.room_access import access_room
 from salon.app.services import Services
 from salon.domain.room_view import Snapshot
-
-ROOM_ENDED = "room_ended"
+from salon.domain.rooms import ROOM_ENDED
 
 
 @dataclass(frozen=True)

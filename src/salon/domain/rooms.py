@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from salon.domain.errors import ErrorCode, refuse
 
@@ -93,11 +93,31 @@ class Participant:
         return self.hand_raised_at is not None or self.invited_up
 
 
+RoomEventName = Literal[
+    "participant_joined",
+    "participant_left",
+    "hand_raised",
+    "hand_lowered",
+    "stage_invited",
+    "stage_invite_declined",
+    "role_changed",
+    "mute_changed",
+    "hands_enabled",
+    "audience_batched",
+    "listener_count",
+    "room_ended",
+]
+"""Every event of a room's stream (its wire name). Closed, so a misspelt name anywhere is a type error."""
+
+# The event that closes a room's stream; layers above compare against it to stop following the room.
+ROOM_ENDED: Final[RoomEventName] = "room_ended"
+
+
 @dataclass(frozen=True)
 class Event:
     """A change to a room as clients see it. ``name`` and ``data`` go on the wire unchanged."""
 
-    name: str
+    name: RoomEventName
     data: dict[str, Any]
 
 
