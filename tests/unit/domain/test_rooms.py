@@ -76,11 +76,11 @@ def test_an_outcome_keeps_only_the_latest_change_per_person_and_events_in_order(
     first = person("bob")
     second = replace(first, hand_raised_at=at(1))
     other = person("cy")
-    out.put(first, Event("a", {}))
+    out.put(first, Event("hand_raised", {}))
     out.put(other)
-    out.put(second, Event("b", {"x": 1}))
+    out.put(second, Event("hand_lowered", {"x": 1}))
     assert out.upserts == [other, second]
-    assert [e.name for e in out.events] == ["a", "b"]
+    assert [e.name for e in out.events] == ["hand_raised", "hand_lowered"]
     assert out.events[1].data == {"x": 1}
 
 
