@@ -10,33 +10,23 @@ from functools import partial
 
 import pytest
 
-from salon.app.fakes import FakeClock, FakeMedia
+from salon.app.fakes import FakeClock
 from salon.app.presence import leave_all_rooms
-from salon.app.ratelimit import RateLimits
 from salon.app.rooms import get_snapshot
 from salon.app.services import Services
 from salon.app.settings import Settings
-from salon.app.system import RandomIds
 from salon.store.database import Database
 from salon.web.hub import Hub
 from salon.web.presence import Departures
 from tests.api.test_ws import TIMEOUT, member, new_room, opener
 from tests.support.live_server import serve
+from tests.support.services import make_services
 
 
 @pytest.fixture
 async def services(database: Database, settings: Settings, clock: FakeClock) -> Services:
     hub = Hub(settings)
-    services = Services(
-        settings=settings,
-        db=database,
-        clock=clock,
-        ids=RandomIds(),
-        bus=hub,
-        media=FakeMedia(),
-        limits=RateLimits(settings),
-        secret=settings.secret_key,
-    )
+    services = make_services(settings, database, clock=clock, bus=hub)
     # What the app's lifespan does (web/app.py: install_presence; the test server runs without one), with the grace
     # periods on the test's clock: the test moves time on rather than waiting the default 60 s out.
     hub.departures = Departures(settings.presence_grace_s, partial(leave_all_rooms, services), clock)
