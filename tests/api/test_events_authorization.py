@@ -19,17 +19,16 @@ import pytest
 from fastapi import FastAPI
 
 from salon.app import calendar, events
-from salon.app.fakes import FakeClock, FakeMedia, RecordingBus
-from salon.app.ratelimit import RateLimits
+from salon.app.fakes import FakeClock
 from salon.app.services import Services
 from salon.app.sessions import Actor, create_session
 from salon.app.settings import Settings
-from salon.app.system import RandomIds
 from salon.domain.rooms import RoomType
 from salon.store.database import Database
 from salon.store.migrate import upgrade
 from tests.support.api import app_for
 from tests.support.events import actor, schedule, with_event_routes
+from tests.support.services import make_services
 
 CALLERS = ("anonymous", "outsider", "creator", "cohost", "listed", "admin")
 Expect = tuple[int, str | None]
@@ -113,9 +112,7 @@ async def services(tmp_path: Path, settings: Settings, clock: FakeClock) -> Asyn
     """SQLite only, like the room matrix: the rules do not depend on the engine (tests/integration covers both)."""
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'events-matrix.db'}")
     await upgrade(db)
-    yield Services(
-        settings, db, clock, RandomIds(), RecordingBus(), FakeMedia(), RateLimits(settings), settings.secret_key
-    )
+    yield make_services(settings, db, clock=clock)
     await db.dispose()
 
 

@@ -11,32 +11,22 @@ import pytest
 from websockets.asyncio.client import connect
 
 from salon.app import events, notifications, reminders
-from salon.app.fakes import FakeClock, FakeMedia
-from salon.app.ratelimit import RateLimits
+from salon.app.fakes import FakeClock
 from salon.app.services import Services
 from salon.app.sessions import create_session
 from salon.app.settings import Settings
-from salon.app.system import RandomIds
 from salon.store.database import Database
 from salon.web.hub import Hub
 from tests.support.events import actor, schedule
 from tests.support.live_server import serve
+from tests.support.services import make_services
 
 TIMEOUT = 5.0
 
 
 @pytest.fixture
 async def services(database: Database, settings: Settings, clock: FakeClock) -> Services:
-    return Services(
-        settings=settings,
-        db=database,
-        clock=clock,
-        ids=RandomIds(),
-        bus=Hub(settings),
-        media=FakeMedia(),
-        limits=RateLimits(settings),
-        secret=settings.secret_key,
-    )
+    return make_services(settings, database, clock=clock, bus=Hub(settings))
 
 
 @pytest.fixture

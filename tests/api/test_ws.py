@@ -21,13 +21,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
 from salon.app import accounts, sessions
-from salon.app.fakes import FakeClock, FakeMedia
 from salon.app.ports import RoomMessage
-from salon.app.ratelimit import RateLimits
 from salon.app.rooms import NewRoom, create_room, get_snapshot
 from salon.app.services import Services
 from salon.app.settings import Settings
-from salon.app.system import RandomIds
 from salon.domain.room_view import Snapshot, apply_event
 from salon.domain.rooms import RoomEventName, RoomType
 from salon.store.database import Database
@@ -40,6 +37,7 @@ from salon.web.errors import (
 from salon.web.hub import Hub
 from tests.support.live_server import serve
 from tests.support.people import add_member
+from tests.support.services import make_services
 
 ORIGIN = Origin("http://127.0.0.1:8000")
 TIMEOUT = 5.0
@@ -61,16 +59,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def services(database: Database, settings: Settings) -> Services:
-    return Services(
-        settings=settings,
-        db=database,
-        clock=FakeClock(),
-        ids=RandomIds(),
-        bus=Hub(settings),
-        media=FakeMedia(),
-        limits=RateLimits(settings),
-        secret=settings.secret_key,
-    )
+    return make_services(settings, database, bus=Hub(settings))
 
 
 @pytest.fixture

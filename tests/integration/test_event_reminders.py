@@ -14,14 +14,13 @@ import pytest
 from sqlalchemy import func, select
 
 from salon.app import events, reminders
-from salon.app.fakes import FakeClock, FakeMedia, RecordingBus
-from salon.app.ratelimit import RateLimits
+from salon.app.fakes import FakeClock, RecordingBus
 from salon.app.services import Services
-from salon.app.system import RandomIds
 from salon.store import repo_events
 from salon.store.database import Database
 from salon.store.tables import notifications
 from tests.support.events import actor, schedule
+from tests.support.services import make_services
 
 
 def soon_pushes(services: Services) -> list[str]:
@@ -40,16 +39,7 @@ async def restarted(services: Services, db_url: str) -> AsyncIterator[Services]:
     """A new process on the same database: new engine, new bus, nothing kept in memory."""
     db = Database(db_url)
     try:
-        yield Services(
-            settings=services.settings,
-            db=db,
-            clock=services.clock,
-            ids=RandomIds(),
-            bus=RecordingBus(),
-            media=FakeMedia(),
-            limits=RateLimits(services.settings),
-            secret=services.secret,
-        )
+        yield make_services(services.settings, db, clock=services.clock)
     finally:
         await db.dispose()
 

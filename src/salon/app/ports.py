@@ -17,6 +17,10 @@ from salon.domain.rooms import RoomEventName
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of this clock's time: timers waited on through the clock run on a test's fake time."""
+        ...
+
 
 class Ids(Protocol):
     def new_id(self) -> str:
