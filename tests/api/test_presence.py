@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from functools import partial
 
 import pytest
 
 from salon.app.fakes import FakeClock
-from salon.app.presence import leave_all_rooms
 from salon.app.rooms import get_snapshot
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.store.database import Database
+from salon.web.app import install_presence
 from salon.web.hub import Hub
-from salon.web.presence import Departures
 from tests.api.test_ws import TIMEOUT, member, new_room, opener
 from tests.support.live_server import serve
 from tests.support.services import make_services
@@ -27,9 +25,9 @@ from tests.support.services import make_services
 async def services(database: Database, settings: Settings, clock: FakeClock) -> Services:
     hub = Hub(settings)
     services = make_services(settings, database, clock=clock, bus=hub)
-    # What the app's lifespan does (web/app.py: install_presence; the test server runs without one), with the grace
-    # periods on the test's clock: the test moves time on rather than waiting the default 60 s out.
-    hub.departures = Departures(settings.presence_grace_s, partial(leave_all_rooms, services), clock)
+    # What the app's lifespan does (the test server runs without one); the grace periods run on the services' clock,
+    # so the test moves time on rather than waiting the default 60 s out.
+    install_presence(services, hub)
     return services
 
 

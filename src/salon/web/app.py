@@ -52,7 +52,8 @@ async def build_services(settings: Settings, media: MediaPort | None = None) -> 
 def install_presence(services: Services, hub: Hub) -> None:
     """Members whose live connections all closed leave their rooms after the grace period (web/presence.py)."""
     if hub.departures is None:
-        hub.departures = Departures(services.settings.presence_grace_s, partial(leave_all_rooms, services))
+        grace = services.settings.presence_grace_s
+        hub.departures = Departures(grace, partial(leave_all_rooms, services), services.clock)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
