@@ -29,11 +29,11 @@ from salon.web.pages import STATIC
 from salon.web.pages import router as pages_router
 from salon.web.presence import Departures
 from salon.web.routes_accounts import router as accounts_router
-from salon.web.routes_events import router as events_router
 from salon.web.routes_hallway import router as hallway_router
 from salon.web.routes_moderation import router as moderation_router
 from salon.web.routes_notifications import router as notifications_router
 from salon.web.routes_rooms import router as rooms_router
+from salon.web.routes_scheduled_events import router as scheduled_events_router
 from salon.web.routes_social import router as social_router
 from salon.web.sweeper import run_sweeper
 from salon.web.ws import router as ws_router
@@ -108,7 +108,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(hallway_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(social_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(moderation_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    app.include_router(events_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(scheduled_events_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(notifications_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from salon.domain.api_paths import avatar_url
-from salon.domain.events import ScheduledEvent
 from salon.domain.paging import Cursor
 from salon.domain.rooms import Profile, RoomType
+from salon.domain.scheduled_events import ScheduledEvent
 from salon.store.tables import (
     blocks,
     calendar_feeds,
