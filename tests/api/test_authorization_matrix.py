@@ -61,7 +61,8 @@ NON_ROOM_ROUTES = {
     ("POST", "/api/v1/reports"),  # tests/api/test_moderation_api.py
     ("GET", "/api/v1/admin/reports"),  # tests/api/test_moderation_api.py
     ("GET", "/api/v1/search"),  # tests/api/test_hallway_api.py
-    # scheduled events, calendar feeds, notifications: tests/api/test_events_authorization.py (every route × caller)
+    # scheduled events, calendar feeds, notifications: every route × caller in
+    # tests/api/test_scheduled_events_authorization.py
     ("POST", "/api/v1/events"),
     ("GET", "/api/v1/events"),
     ("GET", "/api/v1/events/{event_id}"),

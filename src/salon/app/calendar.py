@@ -30,7 +30,7 @@ from salon.domain.errors import ErrorCode, refuse
 from salon.domain.scheduled_events import ScheduledEvent
 from salon.store import repo_scheduled_events as repo
 
-FEED_PATH = API_PREFIX + "/calendar/{token}.ics"  # web/routes_events.py serves it under the app's prefix
+FEED_PATH = API_PREFIX + "/calendar/{token}.ics"  # web/routes_scheduled_events.py serves it under the app's prefix
 PRODID = "-//Salon//Scheduled conversations//EN"
 NOMINAL_DURATION = timedelta(hours=1)
 FEED_PAST = timedelta(days=30)

@@ -13,8 +13,8 @@ import strings from "./event.strings.js";
 
 addStrings(strings);
 
-const START_EARLY_MS = 15 * 60 * 1000; // domain/events.py START_EARLY
-const LAPSE_AFTER_MS = 60 * 60 * 1000; // domain/events.py LAPSE_AFTER
+const START_EARLY_MS = 15 * 60 * 1000; // domain/scheduled_events.py START_EARLY
+const LAPSE_AFTER_MS = 60 * 60 * 1000; // domain/scheduled_events.py LAPSE_AFTER
 
 // --- the screen ---------------------------------------------------------------------------------------------------
 
