@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run     install what is missing, then serve Salon on http://127.0.0.1:8000"
 	@echo "make test    install what is missing, then lint, type-check and run every test (SQLite and PostgreSQL)"
-	@echo "make check   ruff + mypy --strict"
+	@echo "make check   ruff + mypy --strict (src, bench and tests)"
 	@echo "make bench   benchmarks: event fan-out, audio, hallway, web tap-to-sound (results in docs/BENCHMARKS.md)"
 
 system-deps:
@@ -33,6 +33,7 @@ check: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy src bench
+	MYPYPATH=src $(VENV)/bin/mypy --explicit-package-bases tests
 
 test: install check domain-coverage
 	$(VENV)/bin/pytest -q -p no:cacheprovider

@@ -6,7 +6,7 @@ listener costs Janus — real WebRTC (aiortc, ICE, DTLS, SRTP) through a real Ja
     .venv/bin/python bench/media.py --phases load --perf   # the load steps, with a perf profile of Janus after each
 
 Everything runs inside a private network namespace made for the run (``salon0`` = 198.18.0.1, nothing routes out;
-shared/TESTING.md), deleted at the end. Three phases, each with a Janus of its own:
+docs/ARCHITECTURE.md, "Testing real audio"), deleted at the end. Three phases, each with a Janus of its own:
 
 1. ``latency`` — speaker → listener, network to network. A ``ManagedJanus`` configured as ``salon serve`` configures
    it, driven through the app's media adapter (``JanusMedia``: AudioBridge room, ``rtp_forward`` of its mix to a
@@ -1146,7 +1146,7 @@ def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(143))  # run the clean-up below, then leave
     if os.geteuid() != 0:
-        print("bench/media.py needs root: it creates a private network namespace (shared/TESTING.md)", file=sys.stderr)
+        print("bench/media.py needs root: it creates a private network namespace", file=sys.stderr)
         return 1
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -15,11 +15,11 @@ follows orders on stdin and answers on stdout, one JSON object per line:
   and most packets a listener received since then;
 - ``{"exit": true}`` or the end of stdin: close everything and leave.
 
-The listeners are as light as a real WebRTC receiver can be in Python: aiortc does ICE (it answers Janus's checks
-and checks consent every 5 s), the DTLS handshake and SRTP decryption for real, so to Janus they are ordinary
-WebRTC peers. But RTP packets are only counted once decrypted, never parsed, jitter-buffered or decoded (decoding
-costs ~250 µs per packet: shared/TESTING.md). So they send no RTCP receiver reports either: aiortc reports only on
-streams it has parsed packets of.
+The listeners are as light as a real WebRTC receiver can be in Python: aiortc does ICE (it answers Janus's checks and
+checks consent every 5 s), the DTLS handshake and SRTP decryption for real, so to Janus they are ordinary WebRTC
+peers. But RTP packets are only counted once decrypted, never parsed, jitter-buffered or decoded (decoding costs
+~250 µs per packet: docs/ARCHITECTURE.md, "Testing real audio"). So they send no RTCP receiver reports either: aiortc
+reports only on streams it has parsed packets of.
 
 How packets are counted:
 

@@ -1,8 +1,8 @@
 """Audio bench, the measuring instruments: packet-level probes on aiortc, for ``bench/media.py``.
 
-aiortc hands decoded audio to the application only after its jitter buffer has held 4 packets (80 ms;
-shared/TESTING.md), so a tone's onset timed on decoded frames says more about aiortc than about the server. These
-probes time packets instead, on the wire side of aiortc:
+aiortc hands decoded audio to the application only after its jitter buffer has held 4 packets (80 ms: its audio
+``JitterBuffer`` prefetches 4), so a tone's onset timed on decoded frames says more about aiortc than about the
+server. These probes time packets instead, on the wire side of aiortc:
 
 - ``install()`` wraps, once per process and for every instance, two aiortc methods:
   - ``RTCDtlsTransport._send_rtp``: every RTP packet a sender hands to the network, in clear (SRTP is applied

@@ -4,12 +4,13 @@ room's audio arriving in the page — through the real app (`salon serve`, its m
     .venv/bin/python bench/web_audio.py              # 20 joins (~1 min; root: it makes a network namespace)
     .venv/bin/python bench/web_audio.py --joins 50
 
-Inside a private network namespace (shared/TESTING.md): a moderator's Chromium speaks a 440 Hz tone from its fake
-microphone; a listener's Chromium opens the hallway, taps the room and waits until its page hears the tone (the
-harness's Web Audio probe on the received audio: tests/support/browser.py), then leaves quietly and does it again.
-Each join is split at the moment the page sends ``media_listen`` (read from its WebSocket frames): tap → signalling
-(screen, join, subscribe) and signalling → audible (WebRTC set-up, Janus, first packets through decoder and
-analyser). The probe is polled every 50 ms, so each figure is late by up to ~50 ms plus one evaluate round trip.
+Inside a private network namespace (docs/ARCHITECTURE.md, "Testing real audio"): a moderator's Chromium speaks a
+440 Hz tone from its fake microphone; a listener's Chromium opens the hallway, taps the room and waits until its page
+hears the tone (the harness's Web Audio probe on the received audio: tests/support/browser.py), then leaves quietly
+and does it again. Each join is split at the moment the page sends ``media_listen`` (read from its WebSocket frames):
+tap → signalling (screen, join, subscribe) and signalling → audible (WebRTC set-up, Janus, first packets through
+decoder and analyser). The probe is polled every 50 ms, so each figure is late by up to ~50 ms plus one evaluate round
+trip.
 """
 
 from __future__ import annotations

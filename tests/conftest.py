@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from salon.app.fakes import FakeClock, FakeMedia, RecordingBus
-from salon.app.ratelimit import RateLimits
+from salon.app.fakes import FakeClock
 from salon.app.services import Services
 from salon.app.settings import Settings
-from salon.app.system import RandomIds
 from salon.store.database import Database
 from salon.store.migrate import upgrade
 from tests.support.postgres import PostgresServer, create_database, drop_database, throwaway_postgres
+from tests.support.services import make_services
 
 BACKENDS = [b.strip() for b in os.environ.get("SALON_TEST_BACKENDS", "sqlite,postgres").split(",") if b.strip()]
 _counter = itertools.count()
@@ -77,13 +76,4 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def services(database: Database, settings: Settings, clock: FakeClock) -> Services:
-    return Services(
-        settings=settings,
-        db=database,
-        clock=clock,
-        ids=RandomIds(),
-        bus=RecordingBus(),
-        media=FakeMedia(),
-        limits=RateLimits(settings),
-        secret=settings.secret_key,
-    )
+    return make_services(settings, database, clock=clock)

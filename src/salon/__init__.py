@@ -1,5 +1,6 @@
 """Salon: self-hostable live audio rooms.
 
-Layers (dependencies point inward): ``domain`` (pure rules) ← ``app`` (use cases, ports) ← ``adapters``
-(database, bus, media) and ``web`` / ``cli`` (the edges).
+Layers, each importing only those below it: ``domain`` (pure rules) ← ``store`` (the database) ← ``app`` (use cases,
+ports) ← ``adapters`` (implementations of the ports) ← ``web`` ← ``cli``; ``client`` speaks to a server over the
+public API only. docs/ARCHITECTURE.md has the table, and tests/unit/test_layers.py enforces it.
 """

@@ -40,7 +40,7 @@ async def test_the_session_is_resolved_once_per_request(
 ) -> None:
     signed = await sign_up(services, "ada", kind="bearer")
     calls: list[str] = []
-    real = auth.authenticate_session
+    real = auth.authenticate_session  # type: ignore[attr-defined]  # the name web.auth calls, patched below
 
     async def counting(services: Services, token: str, kind: Any = None) -> AuthSession | None:
         calls.append(token)

@@ -16,15 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from salon.app.fakes import FakeClock, FakeMedia, RecordingBus
-from salon.app.ratelimit import RateLimits
 from salon.app.services import Services
 from salon.app.settings import Settings
-from salon.app.system import RandomIds
 from salon.store.database import Database
 from salon.store.migrate import upgrade
 from salon.web.app import create_app
 from tests.support.matrix import ROLES, ROOM_OPS, Op, scene, token
+from tests.support.services import make_services
 
 # Routes that are not about one room; their own tests (tests/api/test_accounts_api.py) cover who may call them.
 # Listed here so that the coverage check below still notices any route nobody thought about.
@@ -63,7 +61,8 @@ NON_ROOM_ROUTES = {
     ("POST", "/api/v1/reports"),  # tests/api/test_moderation_api.py
     ("GET", "/api/v1/admin/reports"),  # tests/api/test_moderation_api.py
     ("GET", "/api/v1/search"),  # tests/api/test_hallway_api.py
-    # scheduled events, calendar feeds, notifications: tests/api/test_events_authorization.py (every route × caller)
+    # scheduled events, calendar feeds, notifications: every route × caller in
+    # tests/api/test_scheduled_events_authorization.py
     ("POST", "/api/v1/events"),
     ("GET", "/api/v1/events"),
     ("GET", "/api/v1/events/{event_id}"),
@@ -93,9 +92,7 @@ async def matrix_services(tmp_path: Path) -> AsyncIterator[Services]:
     settings = Settings(data_dir=tmp_path / "data", dev=True, secret_key="x" * 40)
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'matrix.db'}")
     await upgrade(db)
-    yield Services(
-        settings, db, FakeClock(), RandomIds(), RecordingBus(), FakeMedia(), RateLimits(settings), settings.secret_key
-    )
+    yield make_services(settings, db)
     await db.dispose()
 
 

@@ -17,11 +17,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from salon.app.fakes import FakeClock, FakeMedia
-from salon.app.ratelimit import RateLimits
 from salon.app.services import Services
 from salon.app.settings import Settings
-from salon.app.system import RandomIds
 from salon.store.database import Database
 from salon.store.migrate import upgrade
 from salon.web.errors import WS_CLOSE_NOT_AUTHENTICATED
@@ -29,6 +26,7 @@ from salon.web.hub import Hub
 from salon.web.ws_protocol import WS_OPS
 from tests.support.live_server import serve
 from tests.support.matrix import CONFLICT, EVERY_MEMBER, IN_ROOM_OK, OK, REMOVED, ROLES, ROOM_OPS, row, scene, token
+from tests.support.services import make_services
 
 Expect = dict[str, tuple[int, str | None]]
 CANDIDATE = "candidate:1 1 udp 2122260223 198.18.0.1 9 typ host"
@@ -83,9 +81,7 @@ async def live(tmp_path: Path) -> AsyncIterator[tuple[Services, str]]:
     settings = Settings(data_dir=tmp_path / "data", dev=True, secret_key="x" * 40, ws_messages_per_second=1000)
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'matrix.db'}")
     await upgrade(db)
-    services = Services(
-        settings, db, FakeClock(), RandomIds(), Hub(settings), FakeMedia(), RateLimits(settings), settings.secret_key
-    )
+    services = make_services(settings, db, bus=Hub(settings))
     async with serve(services) as port:
         yield services, f"ws://127.0.0.1:{port}/api/v1/ws"
     await db.dispose()

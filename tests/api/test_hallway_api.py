@@ -11,7 +11,7 @@ from salon.app.sessions import Actor
 from salon.domain.rooms import RoomType
 from tests.support.accounts import sign_up
 from tests.support.api import assert_error, bearer
-from tests.support.events import schedule
+from tests.support.scheduled_events import schedule
 
 
 async def test_the_hallway_needs_a_login_and_pages_are_validated(services: Services, client: httpx.AsyncClient) -> None:

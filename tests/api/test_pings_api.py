@@ -13,13 +13,12 @@ import pytest
 from websockets.asyncio.client import connect
 
 from salon.app import notifications, social
-from salon.app.fakes import FakeClock, FakeMedia
-from salon.app.ratelimit import PINGS_PER_MINUTE, RateLimits
+from salon.app.fakes import FakeClock
+from salon.app.ratelimit import PINGS_PER_MINUTE
 from salon.app.rooms import NewRoom, create_room
 from salon.app.services import Services
 from salon.app.sessions import create_session
 from salon.app.settings import Settings
-from salon.app.system import RandomIds
 from salon.domain.rooms import RoomType
 from salon.store.database import Database
 from salon.web.hub import Hub
@@ -27,6 +26,7 @@ from tests.support.api import assert_error, bearer
 from tests.support.live_server import serve
 from tests.support.notices import as_actor
 from tests.support.people import add_member
+from tests.support.services import make_services
 
 TIMEOUT = 5.0
 
@@ -110,16 +110,7 @@ async def test_the_ping_route_is_documented(client: httpx.AsyncClient) -> None:
 
 @pytest.fixture
 async def live_services(database: Database, settings: Settings, clock: FakeClock) -> Services:
-    return Services(
-        settings=settings,
-        db=database,
-        clock=clock,
-        ids=RandomIds(),
-        bus=Hub(settings),
-        media=FakeMedia(),
-        limits=RateLimits(settings),
-        secret=settings.secret_key,
-    )
+    return make_services(settings, database, clock=clock, bus=Hub(settings))
 
 
 @pytest.fixture

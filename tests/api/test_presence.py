@@ -9,36 +9,25 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from salon.app.fakes import FakeClock, FakeMedia
-from salon.app.ratelimit import RateLimits
+from salon.app.fakes import FakeClock
 from salon.app.rooms import get_snapshot
 from salon.app.services import Services
 from salon.app.settings import Settings
-from salon.app.system import RandomIds
 from salon.store.database import Database
 from salon.web.app import install_presence
 from salon.web.hub import Hub
-from tests.api.test_ws import member, new_room, opener
+from tests.api.test_ws import TIMEOUT, member, new_room, opener
 from tests.support.live_server import serve
-
-GRACE_S = 0.3
+from tests.support.services import make_services
 
 
 @pytest.fixture
-async def services(database: Database, settings: Settings) -> Services:
-    settings = settings.model_copy(update={"presence_grace_s": GRACE_S})
+async def services(database: Database, settings: Settings, clock: FakeClock) -> Services:
     hub = Hub(settings)
-    services = Services(
-        settings=settings,
-        db=database,
-        clock=FakeClock(),
-        ids=RandomIds(),
-        bus=hub,
-        media=FakeMedia(),
-        limits=RateLimits(settings),
-        secret=settings.secret_key,
-    )
-    install_presence(services, hub)  # the app's lifespan does this; the test server runs without one
+    services = make_services(settings, database, clock=clock, bus=hub)
+    # What the app's lifespan does (the test server runs without one); the grace periods run on the services' clock,
+    # so the test moves time on rather than waiting the default 60 s out.
+    install_presence(services, hub)
     return services
 
 
@@ -53,7 +42,19 @@ async def people_in(services: Services, viewer: str, room_id: str) -> set[str]:
     return {p["user"]["id"] for p in [*view["stage"], *view["audience"]]}
 
 
-async def test_gone_for_good_leaves_back_in_time_stays(services: Services, url: str) -> None:
+async def until_connected(hub: Hub, count: int) -> None:
+    """Wait until the server saw the sockets the test closed go (real I/O): their grace periods have started."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            if hub.connection_count == count:
+                return
+            await asyncio.sleep(0.01)
+
+
+async def test_gone_for_good_leaves_back_in_time_stays(services: Services, clock: FakeClock, url: str) -> None:
+    hub = services.bus
+    assert isinstance(hub, Hub)
+    grace_s = services.settings.presence_grace_s
     open_client = opener(url)
     mod, gone, blip, two_tabs = [await member(services, n) for n in ("mod", "gone", "blip", "tabs")]
     room = await new_room(services, mod)
@@ -67,19 +68,21 @@ async def test_gone_for_good_leaves_back_in_time_stays(services: Services, url: 
 
     for m in (gone, blip, two_tabs):
         await clients[m.id].ws.close()
-    await asyncio.sleep(GRACE_S / 3)
+    await until_connected(hub, 1)  # the second tab
+    await clock.elapse(grace_s / 3)
     back = await open_client(blip)  # a reload: back before the grace ran out
     await back.expect("hello")
-    await asyncio.sleep(GRACE_S * 3)
+    await clock.elapse(grace_s * 3)
 
     assert await people_in(services, mod.id, room) == {mod.id, blip.id, two_tabs.id}
     await back.ws.close()
     await second_tab.ws.close()
-    await asyncio.sleep(GRACE_S * 3)
+    await until_connected(hub, 0)
+    await clock.elapse(grace_s * 3)
     assert await people_in(services, mod.id, room) == {mod.id}
 
 
-async def test_a_shutdown_is_nobody_going_away(services: Services, url: str) -> None:
+async def test_a_shutdown_is_nobody_going_away(services: Services, clock: FakeClock, url: str) -> None:
     hub = services.bus
     assert isinstance(hub, Hub)
     assert hub.departures is not None
@@ -89,6 +92,6 @@ async def test_a_shutdown_is_nobody_going_away(services: Services, url: str) -> 
     await client.expect("hello")
     await client.call("join", room_id=room)
     await hub.close_all()
-    await asyncio.sleep(GRACE_S * 3)
+    await clock.elapse(services.settings.presence_grace_s * 3)
     assert hub.departures.pending() == set()
     assert await people_in(services, mod.id, room) == {mod.id, fan.id}

@@ -13,7 +13,7 @@ import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -21,15 +21,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
 from salon.app import accounts, sessions
-from salon.app.fakes import FakeClock, FakeMedia
 from salon.app.ports import RoomMessage
-from salon.app.ratelimit import RateLimits
 from salon.app.rooms import NewRoom, create_room, get_snapshot
 from salon.app.services import Services
 from salon.app.settings import Settings
-from salon.app.system import RandomIds
 from salon.domain.room_view import Snapshot, apply_event
-from salon.domain.rooms import RoomType
+from salon.domain.rooms import RoomEventName, RoomType
 from salon.store.database import Database
 from salon.web.errors import (
     WS_CLOSE_NOT_AUTHENTICATED,
@@ -40,9 +37,12 @@ from salon.web.errors import (
 from salon.web.hub import Hub
 from tests.support.live_server import serve
 from tests.support.people import add_member
+from tests.support.services import make_services
 
 ORIGIN = Origin("http://127.0.0.1:8000")
 TIMEOUT = 5.0
+
+NOTE = cast(RoomEventName, "note")  # an event only the hub sees: it relays names it does not read
 
 
 @pytest.fixture
@@ -59,16 +59,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def services(database: Database, settings: Settings) -> Services:
-    return Services(
-        settings=settings,
-        db=database,
-        clock=FakeClock(),
-        ids=RandomIds(),
-        bus=Hub(settings),
-        media=FakeMedia(),
-        limits=RateLimits(settings),
-        secret=settings.secret_key,
-    )
+    return make_services(settings, database, bus=Hub(settings))
 
 
 @pytest.fixture
@@ -410,7 +401,7 @@ async def test_a_slow_client_is_dropped_and_the_others_get_everything(
         """A busy room: an event whenever the normal client has taken the previous one."""
         for i in range(1, total + 1):
             caught_up.clear()
-            await hub.publish_room([RoomMessage(room, start + i, "note", {"i": i, "padding": padding})])
+            await hub.publish_room([RoomMessage(room, start + i, NOTE, {"i": i, "padding": padding})])
             await asyncio.wait_for(caught_up.wait(), TIMEOUT)
 
     async def read_all() -> None:

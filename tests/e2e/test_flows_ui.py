@@ -279,7 +279,7 @@ def test_event_scheduled_rsvped_and_started(salon: Salon, tmp_path: Path) -> Non
             gina = await add_member(api, salon.admin, "gina", "Gina Rossi")
 
         # Hugo schedules it a few minutes ahead: hosts may start an event from 15 minutes before its time
-        # (START_EARLY in domain/events.py).
+        # (START_EARLY in domain/scheduled_events.py).
         _, host = await person(browser, salon, watch, hugo, DESKTOP)
         await host.goto("/events/new")
         await expect(host.get_by_role("heading", name="Schedule an event")).to_be_visible()

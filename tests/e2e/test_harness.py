@@ -104,7 +104,7 @@ RAW_CLIENT_JS = """
       await call('media_answer', { room_id: room, jsep: { type: answer.type, sdp: answer.sdp } });
       flush();
     },
-    // No voice processing by default: it cuts a steady tone by ~19 dB (shared/TESTING.md); the product keeps it on.
+    // No voice processing by default: it cuts a steady tone by ~19 dB (docs/ARCHITECTURE.md); the product keeps it on.
     async speak(room, audio = { echoCancellation: false, noiseSuppression: false, autoGainControl: false }) {
       const { pc, flush } = peer(room, 'speak');
       const mic = await navigator.mediaDevices.getUserMedia({ audio });

@@ -1,5 +1,6 @@
-"""The web app's room, driven through its UI in three real Chromiums with real sound (shared/TESTING.md): what a
-person hears is measured on the audio their page receives (the harness's Web Audio probe), never read off the app.
+"""The web app's room, driven through its UI in three real Chromiums with real sound (docs/ARCHITECTURE.md, "Testing
+real audio"): what a person hears is measured on the audio their page receives (the harness's Web Audio probe), never
+read off the app.
 
 * A (moderator, 440 Hz microphone, desktop) starts a room from the hallway and unmutes; B (880 Hz microphone,
   phone) joins from the hallway with one tap and hears 440 Hz; so does C (silent microphone, phone).

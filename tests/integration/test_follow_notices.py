@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from salon.app import events, invites, social, stage, waitlist
+from salon.app import invites, scheduled_events, social, stage, waitlist
 from salon.app.accounts import INVITE_REDEEMED, NOMINATED, disable_user
 from salon.app.fakes import FakeClock
 from salon.app.rooms import NewRoom, create_room
@@ -21,9 +21,9 @@ from salon.domain.notices import PER_HOUR, SPEAKING, STARTED_ROOM, WINDOW
 from salon.domain.rooms import RoomType
 from salon.store import repo_follow_notices, repo_rooms
 from tests.support.accounts import member, sign_up_code
-from tests.support.events import schedule
 from tests.support.notices import as_actor, told
 from tests.support.people import add_member
+from tests.support.scheduled_events import schedule
 
 
 async def open_room(services: Services, mod: str, kind: RoomType = RoomType.OPEN, title: str = "Talk") -> str:
@@ -83,8 +83,8 @@ async def test_a_started_event_tells_the_hosts_other_followers_and_not_its_list_
     await follow(services, fan, ada)
     await follow(services, bob_fan, bob)
     event = (await schedule(services, as_actor(ada), in_minutes=10, cohosts=[bob])).event
-    await events.set_rsvp(services, as_actor(rsvped), event.id, True)
-    room = (await events.start_event(services, as_actor(ada), event.id)).event.room_id
+    await scheduled_events.set_rsvp(services, as_actor(rsvped), event.id, True)
+    room = (await scheduled_events.start_event(services, as_actor(ada), event.id)).event.room_id
     assert room is not None
     assert [kind for kind, _ in await told(services, rsvped)] == ["event_started"]
     assert await told(services, fan) == [about(STARTED_ROOM, room, event.title, ada, "ada")]

@@ -29,7 +29,10 @@ def actor(user_id: str, *, admin: bool = False) -> Actor:
 async def entries(services: Services, room: str, viewer: str) -> list[tuple[str, str | None, str | None]]:
     """The whole log, oldest first, as (action, actor id, target id)."""
     page = await read_log(services, viewer, room, limit=100)
-    return [(e.action.value, e.actor and e.actor.user_id, e.target and e.target.user_id) for e in reversed(page.items)]
+    return [
+        (e.action.value, e.actor.user_id if e.actor else None, e.target.user_id if e.target else None)
+        for e in reversed(page.items)
+    ]
 
 
 async def refused(code: ErrorCode, action: Awaitable[Any]) -> None:

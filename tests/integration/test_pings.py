@@ -48,7 +48,10 @@ async def refused(services: Services, code: ErrorCode, action: Awaitable[Any]) -
 
 async def log_of(services: Services, room: str, reader: str) -> list[tuple[str, str | None, str | None]]:
     page = await read_log(services, reader, room, limit=100)
-    return [(e.action.value, e.actor and e.actor.user_id, e.target and e.target.user_id) for e in reversed(page.items)]
+    return [
+        (e.action.value, e.actor.user_id if e.actor else None, e.target.user_id if e.target else None)
+        for e in reversed(page.items)
+    ]
 
 
 def card(user_id: str, username: str) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from salon.app.services import Services
 from salon.domain.errors import DomainError, ErrorCode
 from salon.domain.rooms import RoomType
 from salon.store.tables import blocks, users
-from tests.support.events import actor, schedule
 from tests.support.people import add_member
+from tests.support.scheduled_events import actor, schedule
 
 
 async def names(services: Services, viewer: str, text: str) -> list[str]:

@@ -167,9 +167,9 @@ async def test_closed_rooms_are_invisible_until_let_in(services: Services) -> No
     mod = await add_member(services, "moda")
     ann = await add_member(services, "ann")
     room = (await create_room(services, mod, NewRoom("Secret", "", [], RoomType.CLOSED)))["room"]["id"]
-    for action in (lambda: stage.join(services, ann, room), lambda: stage.raise_hand(services, ann, room)):
+    for action in (stage.join, stage.raise_hand):
         with pytest.raises(DomainError) as caught:
-            await action()
+            await action(services, ann, room)
         assert caught.value.code is ErrorCode.NOT_FOUND
     with pytest.raises(DomainError):
         await get_snapshot(services, ann, room)

@@ -37,7 +37,7 @@ async def client_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     """The response is this refusal, in the one error shape ``{code, message, data}``."""
     assert response.status_code == status, response.text
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert set(body) == {"code", "message", "data"}
     assert body["code"] == code
     assert isinstance(body["message"], str)

@@ -14,7 +14,7 @@ Layers, each usable alone:
 * ``PROBE_JS`` (installed in every page of a context from ``new_context``) taps every remote audio track the page
   receives into a Web Audio ``AnalyserNode``; ``hears`` / ``until_deaf`` / ``stays_deaf`` poll it. The
   ``inbound-rtp`` audioLevel stat reads 0 in headless Chromium, so sound is judged from the decoded audio itself
-  (shared/TESTING.md). The thresholds come from measurements, noted by ``HEARD_DB``.
+  (docs/ARCHITECTURE.md, "Testing real audio"). The thresholds come from measurements, noted by ``HEARD_DB``.
 * ``snap`` saves screenshots under ``test-artifacts/screenshots/`` (kept by CI as an artifact).
 
 Everything that talks to the server — httpx, Playwright and the browsers it spawns — must run inside the namespace:
@@ -111,8 +111,9 @@ SILENT_ABOVE_FLOOR_DB: Final = 25.0
 SILENT_BELOW_PEAK_DB: Final = 30.0  # a heard tone is within a few dB of the others; a harmonic is ≥ 30 dB under
 
 # Chromium's flags, beside the ones Playwright always passes (--headless, --no-sandbox, --mute-audio,
-# --disable-background-networking, --disable-component-update, --disable-sync, --no-first-run, ...). shared/TESTING.md
-# says which ones this machine needs: no GPU, no QUIC, and nothing that might reach beyond the namespace.
+# --disable-background-networking, --disable-component-update, --disable-sync, --no-first-run, ...).
+# docs/ARCHITECTURE.md ("Testing real audio") says which ones this machine needs: no GPU, no QUIC, and nothing that
+# might reach beyond the namespace.
 CHROMIUM_ARGS: Final = (
     "--disable-gpu",
     "--disable-quic",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ class Later:
     """Answer with ``ack``, then send this as an ``event`` on the long poll (``delay`` < 0: before the ack)."""
 
     data: dict[str, Any]
-    jsep: dict[str, Any] | None = None
+    jsep: Mapping[str, Any] | None = None
     delay: float = 0.0
 
 

@@ -6,7 +6,7 @@ outlives the test. Janus must be installed (``scripts/install-system-deps.sh``);
 use it fail with that reason, they are not skipped.
 
 ``config_problems(folder)`` reads the config files back with an independent parser and lists every way they
-differ from DESIGN.md's "Janus must stay private"; empty means locked down.
+differ from the lock-down of docs/ARCHITECTURE.md ("Running Janus"); empty means locked down.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ REMOVED = (403, "removed_from_room")
 
 def row(**cells: tuple[int, str | None]) -> dict[str, tuple[int, str | None]]:
     """Defaults: anonymous → 401; outsiders (not in the room) → not_in_room; people in the room → not_allowed."""
-    base = {
+    base: dict[str, tuple[int, str | None]] = {
         "anonymous": UNAUTH,
         "outsider": NOT_IN,
         "removed": NOT_IN,

@@ -1,10 +1,11 @@
 """Test support: a private network namespace with a non-loopback test interface, and a way to run code inside it.
 
 WebRTC needs a non-loopback address (Janus and aioice skip loopback interfaces when they gather ICE candidates), and
-tests may only use loopback or addresses inside namespaces they create themselves (shared/TESTING.md). So
-``network_namespace()`` makes ``salon-<random>`` (``ip netns add``) holding ``lo`` and ``salon0`` — a ``dummy``
-interface where the kernel has that type, else an ``ifb`` one (non-loopback, up, no ARP) — with 198.18.0.1/32.
-Nothing routes out of it. On exit it SIGKILLs, by PID, every process still in the namespace, then deletes it.
+tests may only use loopback or addresses inside namespaces they create themselves (docs/ARCHITECTURE.md, "Testing real
+audio"). So ``network_namespace()`` makes ``salon-<random>`` (``ip netns add``) holding ``lo`` and ``salon0`` — a
+``dummy`` interface where the kernel has that type, else an ``ifb`` one (non-loopback, up, no ARP) — with
+198.18.0.1/32. Nothing routes out of it. On exit it SIGKILLs, by PID, every process still in the namespace, then
+deletes it.
 
 ``NetNamespace.run(fn)`` runs the coroutine function ``fn`` on its own event loop in a new thread that first joins
 the namespace (``setns(fd, CLONE_NEWNET)``, which is per thread). Sockets that thread opens, threads it starts and

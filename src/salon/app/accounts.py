@@ -34,6 +34,7 @@ from salon.app.social import ProfileSocial, profile_social
 from salon.domain.accounts import (
     USERNAME_RE,
     Invite,
+    UserSummary,
     check_bio,
     check_display_name,
     check_password,
@@ -41,14 +42,14 @@ from salon.domain.accounts import (
     check_username,
     username_key,
 )
+from salon.domain.api_paths import avatar_url
 from salon.domain.errors import DomainError, ErrorCode, refuse
+from salon.domain.notifications import NotificationRecord
 from salon.domain.rooms import Profile as Card
 from salon.domain.rooms import profile_data
 from salon.store import repo_accounts as repo
 from salon.store import repo_invites
-from salon.store.repo_accounts import UserRecord, UserSummary
-from salon.store.repo_notifications import NotificationRecord
-from salon.store.repo_rooms import avatar_url
+from salon.store.repo_accounts import UserRecord
 
 BAD_CREDENTIALS_MESSAGE = "Wrong username or password."
 # notification kinds

@@ -22,14 +22,15 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar
 from icalendar import Event as VEvent
 
-from salon.app.events import load_visible
+from salon.app.scheduled_events import load_visible
 from salon.app.services import Services
 from salon.app.sessions import Actor, hash_token
+from salon.domain.api_paths import API_PREFIX
 from salon.domain.errors import ErrorCode, refuse
-from salon.domain.events import ScheduledEvent
-from salon.store import repo_events as repo
+from salon.domain.scheduled_events import ScheduledEvent
+from salon.store import repo_scheduled_events as repo
 
-FEED_PATH = "/api/v1/calendar/{token}.ics"  # web/routes_events.py serves it under the app's /api/v1 prefix
+FEED_PATH = API_PREFIX + "/calendar/{token}.ics"  # web/routes_scheduled_events.py serves it under the app's prefix
 PRODID = "-//Salon//Scheduled conversations//EN"
 NOMINAL_DURATION = timedelta(hours=1)
 FEED_PAST = timedelta(days=30)

@@ -1,4 +1,4 @@
-"""App layer: in-memory fakes of the ports, for unit tests and for ``--media none`` development runs.
+"""App layer: in-memory fakes of the ports, for tests only (a process with no audio uses ``adapters/null_media.py``).
 
 The product never fakes the media path; ``FakeMedia`` records what the app asked for so tests can assert it.
 """
@@ -9,20 +9,94 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from salon.app.ports import Jsep, MediaEvent, MediaKind, MediaRefused, MediaRole, RoomMessage
 
 
+def _resolve(future: asyncio.Future[None], *_: object) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+@dataclass(eq=False)
+class _Sleeper:
+    until: datetime
+    wake: asyncio.Future[None]
+    task: asyncio.Task[Any] | None
+
+
 @dataclass
 class FakeClock:
+    """Time that moves only when a test says so: timers that sleep on it wait for ``advance`` or ``elapse``."""
+
     current: datetime = field(default_factory=lambda: datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
+    _sleepers: list[_Sleeper] = field(default_factory=list, repr=False, compare=False)
+    # Tasks an ``elapse`` woke, and what it waits on: done when the task ends or sleeps on this clock again.
+    _settling: dict[asyncio.Task[Any], asyncio.Future[None]] = field(default_factory=dict, repr=False, compare=False)
 
     def now(self) -> datetime:
         return self.current
 
     def advance(self, seconds: float) -> None:
+        """Move the time on and wake the sleepers it made due (they run when the test next awaits)."""
         self.current += timedelta(seconds=seconds)
+        self._wake()
+
+    async def elapse(self, seconds: float, *, settle_timeout_s: float = 10.0) -> None:
+        """Let ``seconds`` pass: step from one sleeper's deadline to the next, and at each let the tasks woken run
+        until they end or sleep on this clock again (a loop on a 1 s timer ticks ten times in ``elapse(10)``).
+        Their real I/O (a database, a socket) gets up to ``settle_timeout_s`` of real time per step."""
+        end = self.current + timedelta(seconds=seconds)
+        while True:
+            await asyncio.sleep(0)  # a timer task just created has yet to reach its first sleep
+            due = [s for s in self._sleepers if s.until <= end and not s.wake.done()]
+            if not due:
+                break
+            self.current = max(self.current, min(s.until for s in due))
+            await self._settle(self._wake(), settle_timeout_s)
+        self.current = max(self.current, end)
+
+    async def sleep(self, seconds: float) -> None:
+        task = asyncio.current_task()
+        settling = self._settling.pop(task, None) if task is not None else None
+        if settling is not None:
+            _resolve(settling)
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        sleeper = _Sleeper(self.current + timedelta(seconds=seconds), asyncio.get_running_loop().create_future(), task)
+        self._sleepers.append(sleeper)
+        try:
+            await sleeper.wake
+        finally:
+            self._sleepers.remove(sleeper)
+
+    def _wake(self) -> list[asyncio.Task[Any]]:
+        woken = []
+        for sleeper in self._sleepers:
+            if sleeper.until <= self.current and not sleeper.wake.done():
+                sleeper.wake.set_result(None)
+                if sleeper.task is not None:
+                    woken.append(sleeper.task)
+        return woken
+
+    async def _settle(self, tasks: list[asyncio.Task[Any]], timeout_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        waits = []
+        for task in tasks:
+            settled: asyncio.Future[None] = loop.create_future()
+            self._settling[task] = settled
+            task.add_done_callback(partial(_resolve, settled))
+            waits.append(settled)
+        try:
+            _, pending = await asyncio.wait(waits, timeout=timeout_s)
+        finally:
+            for task in tasks:
+                self._settling.pop(task, None)
+        if pending:
+            raise TimeoutError(f"{len(pending)} timer task(s) still busy {timeout_s} s after their time came")
 
 
 @dataclass

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from salon.app.notifications import notify
 from salon.app.services import Services
 from salon.domain import notices as rules
+from salon.domain.notifications import NotificationRecord
 from salon.domain.rooms import Participant, Profile, Room, profile_data
 from salon.store import repo_follow_notices as repo
-from salon.store.repo_notifications import NotificationRecord
 
 
 async def tell_followers(

@@ -17,11 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.app.services import Services
 from salon.app.sessions import Actor, require_admin
-from salon.domain.accounts import Invite, check_revocable
+from salon.domain.accounts import Invite, UserSummary, check_revocable
 from salon.domain.errors import ErrorCode, refuse
 from salon.store import repo_accounts as repo
 from salon.store import repo_invites
-from salon.store.repo_accounts import UserSummary
 
 # Our codes are 43 characters; a longer "code" is not worth hashing or looking up.
 CODE_MAX = 100

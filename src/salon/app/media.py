@@ -11,20 +11,19 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from salon.app.ports import Jsep, MediaKind, MediaRefused, MediaUnavailable
+from salon.app.room_access import access_room
 from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
 from salon.domain.media import check_media
-from salon.store import repo_rooms as repo
 
 T = TypeVar("T")
 
 
 async def _check(services: Services, user_id: str, room_id: str, kind: MediaKind) -> None:
     async with services.db.read() as conn:
-        found = await repo.get_room(conn, room_id)
-        participant = await repo.get_participant(conn, room_id, user_id)
-        banned = participant is None and (await repo.load_access(conn, room_id, user_id)).banned
-    check_media(found[0] if found else None, participant, kind, banned=banned)
+        reached = await access_room(conn, room_id, user_id, "act")
+    banned = reached.participant is None and reached.access.banned
+    check_media(reached.room, reached.participant, kind, banned=banned)
 
 
 async def _ask(call: Awaitable[T]) -> T:

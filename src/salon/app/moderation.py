@@ -12,16 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from salon.app.room_access import access_room, load_room_facts
 from salon.app.services import Services
 from salon.app.sessions import Actor, require_admin
 from salon.domain.errors import ErrorCode, refuse
-from salon.domain.moderation import check_log_reader, moderators_at_end
+from salon.domain.moderation import LogRecord, check_log_reader, moderators_at_end
 from salon.domain.paging import PAGE_DEFAULT, Cursor, check_page_size, decode_cursor, encode_cursor
-from salon.domain.reports import ReportSpec, check_report
-from salon.domain.rooms import Access, check_visible
+from salon.domain.reports import ReportRecord, ReportSpec, check_report
 from salon.store import repo_moderation as repo
 from salon.store import repo_rooms
-from salon.store.repo_moderation import LogRecord, ReportRecord
 
 T = TypeVar("T", LogRecord, ReportRecord)
 
@@ -51,10 +50,8 @@ async def read_log(
     after = decode_cursor(cursor) if cursor else None
     limit = check_page_size(limit)
     async with services.db.read() as conn:
-        found = await repo_rooms.get_room(conn, room_id)
+        found, access, participant = await load_room_facts(conn, room_id, viewer_id)
         room = None if found is None else found[0]
-        access = await repo_rooms.load_access(conn, room_id, viewer_id) if room is not None else Access()
-        participant = await repo_rooms.get_participant(conn, room_id, viewer_id)
         at_end = moderators_at_end(await repo.end_entry_data(conn, room_id)) if room and room.ended else []
         check_log_reader(room, viewer_id, access, participant, at_end)
         records = await repo.log_page(conn, room_id, after, limit + 1)
@@ -90,12 +87,7 @@ async def report(
                 raise refuse(ErrorCode.NOT_FOUND, "No such member.")
         else:
             assert spec.target_room_id is not None
-            found = await repo_rooms.get_room(conn, spec.target_room_id)
-            if found is None:
-                raise refuse(ErrorCode.NOT_FOUND, "No such room.")
-            access = await repo_rooms.load_access(conn, spec.target_room_id, reporter.user_id)
-            participant = await repo_rooms.get_participant(conn, spec.target_room_id, reporter.user_id)
-            check_visible(found[0], access, participant)
+            await access_room(conn, spec.target_room_id, reporter.user_id, "see")
         await repo.insert_report(conn, report_id, reporter.user_id, spec, now)
     return NewReport(report_id, spec, now)
 

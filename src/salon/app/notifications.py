@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.domain.errors import ErrorCode, refuse
+from salon.domain.notifications import NotificationRecord
 from salon.domain.paging import PAGE_DEFAULT, Cursor, decode_cursor, encode_cursor
 from salon.store import repo_notifications as repo
-from salon.store.repo_notifications import NotificationRecord
 
 PUSH_NAME = "notification"
 READ_PUSH_NAME = "notifications_read"

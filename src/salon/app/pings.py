@@ -19,9 +19,9 @@ from salon.app.notifications import notify
 from salon.app.room_commands import Context, Extra, run_command
 from salon.app.services import Services
 from salon.domain import pings as rules
+from salon.domain.notifications import NotificationRecord
 from salon.domain.rooms import Outcome, profile_data
 from salon.store import repo_rooms, repo_social
-from salon.store.repo_notifications import NotificationRecord
 
 PINGED = "pinged"  # notification kind: data {room_id, title, by: the pinger's card}
 

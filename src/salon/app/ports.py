@@ -11,10 +11,15 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from salon.domain.media import MediaKind as MediaKind  # re-exported: the port speaks the domain's word
+from salon.domain.rooms import RoomEventName
 
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of this clock's time: timers waited on through the clock run on a test's fake time."""
+        ...
 
 
 class Ids(Protocol):
@@ -33,7 +38,7 @@ class RoomMessage:
 
     room_id: str
     seq: int
-    name: str
+    name: RoomEventName
     data: dict[str, Any]
 
 

@@ -9,8 +9,9 @@ row in ``event_reminders``, and for each one, in ONE transaction: locks the even
 - none is lost: the scan is by time, not by a timer set in memory, so one that fell due while the app was down goes
   out at the first tick after a restart (until the event is missed, an hour past its time, when it is pointless).
 
-``event_started`` is not sent here: it goes out in the transaction that starts the event (``app/events.py``), with
-its own ``started`` row. An event nobody starts sends nothing more; an hour after its time it is *missed*.
+``event_started`` is not sent here: it goes out in the transaction that starts the event
+(``app/scheduled_events.py``), with its own ``started`` row. An event nobody starts sends nothing more; an hour after
+its time it is *missed*.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import logging
 
 from sqlalchemy.exc import IntegrityError
 
-from salon.app.events import REMINDER_SOON, STARTING_SOON, notification_data
 from salon.app.notifications import notify, publish
+from salon.app.scheduled_events import REMINDER_SOON, STARTING_SOON, notification_data
 from salon.app.services import Services
-from salon.domain import events as rules
-from salon.store import repo_events as repo
-from salon.store.repo_notifications import NotificationRecord
+from salon.domain import scheduled_events as rules
+from salon.domain.notifications import NotificationRecord
+from salon.store import repo_scheduled_events as repo
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from salon.app import notifications
 from salon.app.follow_notices import tell_about_arrivals
 from salon.app.ports import MediaRole, RoomMessage
+from salon.app.room_access import access_room
 from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
-from salon.domain.rooms import Access, Outcome, Participant, Role, Room, can_see
+from salon.domain.notifications import NotificationRecord
+from salon.domain.rooms import Access, Outcome, Participant, Role, Room
 from salon.domain.stage import audience_batching
 from salon.store import repo_moderation
 from salon.store import repo_rooms as repo
-from salon.store.repo_notifications import NotificationRecord
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +92,8 @@ async def run_command(
 ) -> Result:
     now = services.clock.now()
     async with services.db.transaction() as conn:
-        found = await repo.get_room(conn, room_id, lock=True)
-        if found is None:
-            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
-        room, seq = found
-        actor = await repo.get_participant(conn, room_id, actor_id)
-        access = await repo.load_access(conn, room_id, actor_id)
-        if not can_see(room, access, actor) and not access.banned:
-            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        reached = await access_room(conn, room_id, actor_id, "act", lock=True)
+        room, seq, access, actor = reached.room, reached.seq, reached.access, reached.participant
         target: Participant | None = None
         target_banned = target_let_in = target_invited = False
         if target_id is not None:

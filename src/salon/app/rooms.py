@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from salon.app.follow_notices import tell_followers
 from salon.app.notifications import publish
 from salon.app.ports import RoomMessage
+from salon.app.room_access import access_room
 from salon.app.room_commands import Context, Result, run_command, save_outcome
 from salon.app.services import Services
 from salon.domain import notices
@@ -24,7 +25,6 @@ from salon.domain.rooms import (
     Room,
     RoomType,
     can_see,
-    check_followable,
     clean_room_fields,
     participant_data,
     room_data,
@@ -87,26 +87,15 @@ async def open_room_media(services: Services, room: Room, creator_id: str) -> No
     await services.media.admit(room.id, creator_id, "speaker", True)
 
 
-async def _access(services: Services, conn: Any, room_id: str, user_id: str) -> tuple[Access, Participant | None]:
+async def _access(conn: AsyncConnection, room_id: str, user_id: str) -> tuple[Access, Participant | None]:
     return await repo.load_access(conn, room_id, user_id), await repo.get_participant(conn, room_id, user_id)
-
-
-async def _visible_room(services: Services, conn: Any, viewer_id: str, room_id: str) -> tuple[Room, int]:
-    """The room and its last seq, if this member may see it; else ``not_found`` (never say a hidden room exists)."""
-    found = await repo.get_room(conn, room_id)
-    if found is None:
-        raise refuse(ErrorCode.NOT_FOUND, "No such room.")
-    room, seq = found
-    access, participant = await _access(services, conn, room_id, viewer_id)
-    if not can_see(room, access, participant):
-        raise refuse(ErrorCode.NOT_FOUND, "No such room.")
-    return room, seq
 
 
 async def get_snapshot(services: Services, viewer_id: str, room_id: str) -> Snapshot:
     """The room as a client starts from; its ``seq`` is the last event already reflected."""
     async with services.db.read() as conn:
-        room, seq = await _visible_room(services, conn, viewer_id, room_id)
+        reached = await access_room(conn, room_id, viewer_id, "see")
+        room, seq = reached.room, reached.seq
         people = await repo.visible_participants(conn, room_id, room.audience_batched)
         listeners = await repo.headcount(conn, room_id, role=Role.LISTENER)
     view = snapshot(room, people, seq)
@@ -121,7 +110,7 @@ async def followed_by_stage(services: Services, viewer_id: str, room_id: str) ->
     """The listeners whom someone on the stage follows: the audience's first row ("followed by the speakers").
     Visible to whoever may see the room."""
     async with services.db.read() as conn:
-        await _visible_room(services, conn, viewer_id, room_id)
+        await access_room(conn, room_id, viewer_id, "see")
         return await repo_social.listeners_followed_by_stage(conn, room_id, FOLLOWED_BY_STAGE_MAX)
 
 
@@ -130,7 +119,7 @@ async def list_live_rooms(services: Services, viewer_id: str) -> list[dict[str, 
     out: list[dict[str, Any]] = []
     async with services.db.read() as conn:
         for room in await repo.live_rooms(conn):
-            access, participant = await _access(services, conn, room.id, viewer_id)
+            access, participant = await _access(conn, room.id, viewer_id)
             if not can_see(room, access, participant):
                 continue
             on_stage = await repo.stage(conn, room.id)
@@ -159,12 +148,7 @@ class Missed:
 
 async def events_since(services: Services, viewer_id: str, room_id: str, after: int) -> Missed:
     async with services.db.read() as conn:
-        found = await repo.get_room(conn, room_id)
-        if found is None:
-            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
-        room, seq = found
-        access, participant = await _access(services, conn, room_id, viewer_id)
-        check_followable(room, access, participant)  # as for subscribing: a removed member reads no more
+        seq = (await access_room(conn, room_id, viewer_id, "follow")).seq  # as subscribing: the removed read no more
         if after > seq or after < 0:
             return Missed([], True, seq)
         if after == seq:

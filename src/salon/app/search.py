@@ -1,9 +1,9 @@
 """App layer: search — members by username or display name, live rooms by title or topics.
 
 Results respect visibility exactly as the hallway and the events list do (a closed room one was not let into never
-shows; rooms come from ``hallway.visible_live_rooms``, ranked the same way; events from ``repo_events.upcoming``,
-soonest first), and nobody who blocked the searcher is found. Events are matched among the next
-``EVENT_CANDIDATES`` upcoming ones the searcher may see: search looks ahead, it is not an archive.
+shows; rooms come from ``hallway.visible_live_rooms``, ranked the same way; events from
+``repo_scheduled_events.upcoming``, soonest first), and nobody who blocked the searcher is found. Events are matched
+among the next ``EVENT_CANDIDATES`` upcoming ones the searcher may see: search looks ahead, it is not an archive.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from salon.app import events, hallway
+from salon.app import hallway, scheduled_events
 from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
-from salon.domain.events import LAPSE_AFTER
-from salon.store import repo_events, repo_hallway, repo_search
+from salon.domain.scheduled_events import LAPSE_AFTER
+from salon.store import repo_hallway, repo_scheduled_events, repo_search
 
 MIN_QUERY, MAX_QUERY = 2, 100
 MAX_RESULTS = 20
@@ -27,7 +27,7 @@ EVENT_CANDIDATES = 500
 class Results:
     members: list[dict[str, Any]]
     rooms: list[dict[str, Any]]
-    events: list[events.EventView]
+    events: list[scheduled_events.EventView]
 
 
 def _normalised(text: str) -> str:
@@ -55,8 +55,10 @@ async def search(
     now = services.clock.now()
     async with services.db.read() as conn:
         people = await repo_search.find_members(conn, viewer_id, query, limit)
-        upcoming = await repo_events.upcoming(conn, viewer_id, is_admin, now - LAPSE_AFTER, None, EVENT_CANDIDATES)
-        found_events = await events.views(
+        upcoming = await repo_scheduled_events.upcoming(
+            conn, viewer_id, is_admin, now - LAPSE_AFTER, None, EVENT_CANDIDATES
+        )
+        found_events = await scheduled_events.views(
             conn, [e for e in upcoming if _matches(folded, e.title, e.topics)][:limit], viewer_id, now
         )
     rooms = [

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from salon.app.ports import Clock, EventBus, Ids, MediaPort
 from salon.app.ratelimit import RateLimits
 from salon.app.settings import Settings
+from salon.app.system import RandomIds, SystemClock
 from salon.store.database import Database
+from salon.store.migrate import upgrade
 
 
 @dataclass
@@ -23,3 +25,21 @@ class Services:
     secret: str
     # Batched rooms whose listener count changed quietly since the last flush (see app/audience.py).
     dirty_audiences: set[str] = field(default_factory=set)
+
+
+async def build_services(settings: Settings, *, bus: EventBus, media: MediaPort) -> Services:
+    """Everything the use cases need, built once, from the adapters the caller chose for the ports. Applies the
+    migrations first, so that a fresh data folder just works."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.db_url)
+    await upgrade(db)
+    return Services(
+        settings=settings,
+        db=db,
+        clock=SystemClock(),
+        ids=RandomIds(),
+        bus=bus,
+        media=media,
+        limits=RateLimits(settings),
+        secret=settings.resolved_secret(),
+    )

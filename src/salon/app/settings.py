@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     invites_per_hour: Annotated[int, Field(ge=1)] = 30
     avatar_max_bytes: Annotated[int, Field(ge=1024)] = 2 * 1024 * 1024
     extra_origins: list[str] = []
-    # An external Janus node (DESIGN.md "Janus must stay private"), or several in SALON_JANUS_NODES (a JSON list of
-    # {url, api_secret, admin_key}); neither: `salon serve` runs its own.
+    # An external Janus node (which must stay private: docs/ARCHITECTURE.md, "Running Janus"), or several in
+    # SALON_JANUS_NODES (a JSON list of {url, api_secret, admin_key}); neither: `salon serve` runs its own.
     janus_nodes: list[JanusNode] = []
     janus_url: str = ""
     janus_api_secret: Annotated[str, Field(repr=False)] = ""

@@ -14,12 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.app.services import Services
 from salon.app.sessions import Actor
+from salon.domain.accounts import UserSummary
 from salon.domain.errors import ErrorCode, refuse
 from salon.domain.paging import PAGE_DEFAULT, Cursor, check_page_size, decode_cursor, encode_cursor
-from salon.domain.social import KNOWN_FOLLOWERS_SHOWN, check_block, check_follow, check_lists_visible
+from salon.domain.social import KNOWN_FOLLOWERS_SHOWN, Entry, check_block, check_follow, check_lists_visible
 from salon.store import repo_accounts, repo_social
-from salon.store.repo_accounts import UserSummary
-from salon.store.repo_social import Entry
 
 
 @dataclass(frozen=True)

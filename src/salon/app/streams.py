@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 
 from salon.app import rooms
 from salon.app.ports import RoomMessage
+from salon.app.room_access import access_room
 from salon.app.services import Services
 from salon.domain.room_view import Snapshot
-from salon.domain.rooms import check_followable
-from salon.store import repo_rooms as repo
-
-ROOM_ENDED = "room_ended"
+from salon.domain.rooms import ROOM_ENDED
 
 
 @dataclass(frozen=True)
@@ -36,10 +34,7 @@ async def check_can_follow(services: Services, viewer_id: str, room_id: str) -> 
     """Refuse with ``not_found`` when the member may not know the room exists, ``removed_from_room`` when they were
     removed from it. Whether the room has ended."""
     async with services.db.read() as conn:
-        found = await repo.get_room(conn, room_id)
-        access = await repo.load_access(conn, room_id, viewer_id)
-        participant = await repo.get_participant(conn, room_id, viewer_id)
-    return check_followable(found[0] if found else None, access, participant).ended
+        return (await access_room(conn, room_id, viewer_id, "follow")).room.ended
 
 
 async def start_stream(services: Services, viewer_id: str, room_id: str, last_seq: int | None) -> StreamStart:

@@ -17,6 +17,7 @@ from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.app.settings import Settings
 from salon.cli.runtime import tune_gc
+from salon.domain.api_paths import API_PREFIX
 from salon.domain.errors import DomainError
 from salon.domain.paging import PAGE_MAX
 
@@ -95,7 +96,7 @@ def serve(
         return (await invites.create_operator_invite(services, grants_admin=True)).link
 
     link = run_with_services(settings, bootstrap)
-    typer.echo(f"Salon is serving on {settings.public_url}  (API docs: {settings.public_url}/api/v1/docs)")
+    typer.echo(f"Salon is serving on {settings.public_url}  (API docs: {settings.public_url}{API_PREFIX}/docs)")
     if link:
         typer.echo(f"No members yet. Open this one-time admin invite to create the first account:\n\n  {link}\n")
     app = create_app(settings)

@@ -103,3 +103,16 @@ def check_revocable(invite: Invite | None, actor_id: str, actor_is_admin: bool, 
     if status in {"used", "revoked"}:
         raise refuse(ErrorCode.CONFLICT, f"This invite is {status}; only an unused invite can be revoked.")
     return invite
+
+
+# --- what others see of a member ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    """What others see of a member next to something they did."""
+
+    id: str
+    username: str
+    display_name: str
+    avatar: str | None

@@ -37,6 +37,7 @@ class ErrorCode(StrEnum):
     SELF_TARGET = "self_target"  # following or blocking yourself
     BLOCKED = "blocked"  # the other member blocked you
     UNBLOCK_FIRST = "unblock_first"  # you blocked the other member
+    INTERNAL = "internal"  # a failure on our side: no rule refuses with it, only the web layer's last resort
 
 
 class DomainError(Exception):

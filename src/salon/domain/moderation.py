@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from salon.domain.errors import ErrorCode, refuse
-from salon.domain.rooms import Access, Participant, Role, Room, can_see
+from salon.domain.rooms import Access, Participant, Profile, Role, Room, can_see
 
 
 class ModAction(StrEnum):
@@ -109,3 +110,14 @@ def check_log_reader(
     if participant.role is not Role.MODERATOR:
         raise refuse(ErrorCode.NOT_ALLOWED, "Only the room's moderators and admins can read its moderation log.")
     return room
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    id: str
+    room_id: str
+    action: ModAction
+    actor: Profile | None  # None: the system
+    target: Profile | None
+    data: dict[str, Any]
+    created_at: datetime

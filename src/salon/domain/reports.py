@@ -8,9 +8,11 @@ report for admins (``GET /admin/reports``, ``salon report list``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from salon.domain.errors import ErrorCode, refuse
+from salon.domain.rooms import Profile
 
 DETAILS_MAX = 1000
 _ALLOWED_CONTROLS = frozenset("\n\r\t")
@@ -55,3 +57,21 @@ def check_report(
     if any(ord(c) < 32 and c not in _ALLOWED_CONTROLS for c in cleaned):
         raise refuse(ErrorCode.INVALID_INPUT, "Details are plain text.", field="details")
     return ReportSpec(user_id, room_id, why, cleaned)
+
+
+@dataclass(frozen=True)
+class RoomSummary:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class ReportRecord:
+    id: str
+    reporter: Profile
+    target_user: Profile | None
+    target_room: RoomSummary | None
+    reason: ReportReason
+    details: str
+    created_at: datetime
+    resolved_at: datetime | None

@@ -14,9 +14,21 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
-from salon.domain.rooms import Participant, Role, Room, participant_data, room_data
+from salon.domain.rooms import Participant, Role, Room, RoomEventName, participant_data, room_data
 
 Snapshot = dict[str, Any]
+
+# Events that carry one participant's new card, which may move them between the stage and the audience.
+_PARTICIPANT_CHANGES: frozenset[RoomEventName] = frozenset(
+    {
+        "hand_raised",
+        "hand_lowered",
+        "stage_invited",
+        "stage_invite_declined",
+        "role_changed",
+        "mute_changed",
+    }
+)
 
 
 def _stage_key(p: dict[str, Any]) -> tuple[str, str]:
@@ -72,7 +84,7 @@ def _place(view: Snapshot, p: dict[str, Any]) -> None:
         view["audience"].sort(key=_audience_key)
 
 
-def apply_event(view: Snapshot, seq: int, name: str, data: dict[str, Any]) -> Snapshot:
+def apply_event(view: Snapshot, seq: int, name: RoomEventName, data: dict[str, Any]) -> Snapshot:
     """Return a new view with one event applied. Unknown events only advance ``seq`` (forward compatibility)."""
     v = copy.deepcopy(view)
     v["seq"] = seq
@@ -81,14 +93,7 @@ def apply_event(view: Snapshot, seq: int, name: str, data: dict[str, Any]) -> Sn
         if p["role"] == Role.LISTENER.value:
             v["listener_count"] += 1
         _place(v, p)
-    elif name in {
-        "hand_raised",
-        "hand_lowered",
-        "stage_invited",
-        "stage_invite_declined",
-        "role_changed",
-        "mute_changed",
-    }:
+    elif name in _PARTICIPANT_CHANGES:
         p = data["participant"]
         where, _old = _pop(v, p["user"]["id"])
         was_listener = where != "stage"  # absent means a listener the batched view did not list

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from salon.domain.errors import ErrorCode, refuse
 
@@ -93,11 +93,31 @@ class Participant:
         return self.hand_raised_at is not None or self.invited_up
 
 
+RoomEventName = Literal[
+    "participant_joined",
+    "participant_left",
+    "hand_raised",
+    "hand_lowered",
+    "stage_invited",
+    "stage_invite_declined",
+    "role_changed",
+    "mute_changed",
+    "hands_enabled",
+    "audience_batched",
+    "listener_count",
+    "room_ended",
+]
+"""Every event of a room's stream (its wire name). Closed, so a misspelt name anywhere is a type error."""
+
+# The event that closes a room's stream; layers above compare against it to stop following the room.
+ROOM_ENDED: Final[RoomEventName] = "room_ended"
+
+
 @dataclass(frozen=True)
 class Event:
     """A change to a room as clients see it. ``name`` and ``data`` go on the wire unchanged."""
 
-    name: str
+    name: RoomEventName
     data: dict[str, Any]
 
 
@@ -182,18 +202,23 @@ def can_see(room: Room, access: Access, participant: Participant | None) -> bool
     return True
 
 
-def check_visible(room: Room | None, access: Access, participant: Participant | None) -> Room:
-    if room is None or not can_see(room, access, participant):
+RoomNeed = Literal["see", "follow", "act"]
+
+
+def check_room_access(room: Room | None, access: Access, participant: Participant | None, need: RoomNeed) -> Room:
+    """The one answer to "may this member reach this room?", for what they want of it:
+
+    * ``see``: know it exists and read it (its snapshot, the listeners its speakers follow, reporting it);
+    * ``follow``: follow its live stream or read its past events: as ``see``, except someone a moderator removed;
+    * ``act``: send it a command (or a media request): as ``see``, and a removed member too, so that the command's
+      own rule refuses them with ``removed_from_room`` in its own words.
+
+    Whoever may not know the room exists gets ``not_found``, the same answer as for no room at all."""
+    if room is None or not (can_see(room, access, participant) or (need == "act" and access.banned)):
         raise refuse(ErrorCode.NOT_FOUND, "No such room.")
-    return room
-
-
-def check_followable(room: Room | None, access: Access, participant: Participant | None) -> Room:
-    """Who may follow a room's live stream: whoever may see it, except someone a moderator removed."""
-    visible = check_visible(room, access, participant)
-    if access.banned:
+    if need == "follow" and access.banned:
         raise refuse(ErrorCode.REMOVED_FROM_ROOM, "You were removed from this room.")
-    return visible
+    return room
 
 
 # --- wire shapes -----------------------------------------------------------------------------------------------

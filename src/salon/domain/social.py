@@ -6,6 +6,10 @@ blocks) are paged newest first with ``paging.py``'s cursor, naming the last entr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from salon.domain.accounts import UserSummary
 from salon.domain.errors import ErrorCode, refuse
 
 KNOWN_FOLLOWERS_SHOWN = 3  # "followed by A, B, C and 12 others you follow"
@@ -30,3 +34,12 @@ def check_lists_visible(*, blocked_by_owner: bool) -> None:
     """A member who blocked you does not show you whom they follow or who follows them."""
     if blocked_by_owner:
         raise refuse(ErrorCode.BLOCKED, "This member blocked you.")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One member in a list, with when the relation began; ``followed_by_viewer`` for follow lists."""
+
+    user: UserSummary
+    since: datetime
+    followed_by_viewer: bool = False

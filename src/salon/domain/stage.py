@@ -23,12 +23,13 @@ from salon.domain.rooms import (
     Profile,
     Role,
     Room,
+    RoomEventName,
     can_see,
     participant_data,
 )
 
 
-def _changed(name: str, p: Participant) -> Event:
+def _changed(name: RoomEventName, p: Participant) -> Event:
     return Event(name, {"participant": participant_data(p)})
 
 

@@ -9,7 +9,7 @@ are conditional ``UPDATE``s whose row count decides, so they are exact on both e
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ class Database:
             async with conn.begin():
                 yield conn
 
-    def read(self) -> Any:
+    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return self.transaction(write=False)
 
     async def dispose(self) -> None:

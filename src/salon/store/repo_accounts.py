@@ -16,7 +16,7 @@ from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.domain.accounts import username_key
+from salon.domain.accounts import UserSummary, username_key
 from salon.domain.errors import ErrorCode, refuse
 from salon.store.tables import sessions, users
 
@@ -34,16 +34,6 @@ class UserRecord:
     invited_by: str | None
     created_at: datetime
     disabled_at: datetime | None
-
-
-@dataclass(frozen=True)
-class UserSummary:
-    """What others see of a member next to something they did."""
-
-    id: str
-    username: str
-    display_name: str
-    avatar: str | None
 
 
 @dataclass(frozen=True)

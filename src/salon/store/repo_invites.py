@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.domain.accounts import Invite
-from salon.store.repo_accounts import UserSummary
+from salon.domain.accounts import Invite, UserSummary
 from salon.store.tables import invites, users, waitlist
 
 

@@ -9,7 +9,6 @@ one command keep the order the rule gave them, with no sequence column.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,11 +16,11 @@ from sqlalchemy import and_, func, insert, or_, select, true
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.domain.moderation import ModAction, ModerationEntry
+from salon.domain.api_paths import avatar_url
+from salon.domain.moderation import LogRecord, ModAction, ModerationEntry
 from salon.domain.paging import Cursor
-from salon.domain.reports import ReportReason, ReportSpec
+from salon.domain.reports import ReportReason, ReportRecord, ReportSpec, RoomSummary
 from salon.domain.rooms import Profile
-from salon.store.repo_rooms import avatar_url
 from salon.store.tables import moderation_log, reports, rooms, users
 
 TICK = timedelta(microseconds=1)
@@ -53,17 +52,6 @@ def _older_than(created_at: Any, row_id: Any, cursor: Cursor | None) -> Any:
 
 
 # --- the moderation log -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LogRecord:
-    id: str
-    room_id: str
-    action: ModAction
-    actor: Profile | None  # None: the system
-    target: Profile | None
-    data: dict[str, Any]
-    created_at: datetime
 
 
 async def append_entries(
@@ -134,24 +122,6 @@ async def end_entry_data(conn: AsyncConnection, room_id: str) -> dict[str, Any] 
 
 
 # --- reports ------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RoomSummary:
-    id: str
-    title: str
-
-
-@dataclass(frozen=True)
-class ReportRecord:
-    id: str
-    reporter: Profile
-    target_user: Profile | None
-    target_room: RoomSummary | None
-    reason: ReportReason
-    details: str
-    created_at: datetime
-    resolved_at: datetime | None
 
 
 async def insert_report(

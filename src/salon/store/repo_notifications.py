@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from salon.domain.notifications import NotificationRecord
 from salon.domain.paging import Cursor
 from salon.store.tables import notifications
-
-
-@dataclass(frozen=True)
-class NotificationRecord:
-    id: str
-    user_id: str
-    kind: str
-    data: dict[str, Any]
-    created_at: datetime
-    read_at: datetime | None = None
 
 
 async def insert_notifications(conn: AsyncConnection, records: Sequence[NotificationRecord]) -> None:

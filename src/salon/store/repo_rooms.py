@@ -15,7 +15,8 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from salon.domain.rooms import Access, Participant, Profile, Role, Room, RoomType
+from salon.domain.api_paths import avatar_url
+from salon.domain.rooms import Access, Participant, Profile, Role, Room, RoomEventName, RoomType
 from salon.store.tables import (
     blocks,
     follows,
@@ -43,10 +44,6 @@ def _room(row: RowMapping) -> Room:
         ended_at=row["ended_at"],
         audience_batched=row["audience_batched"],
     )
-
-
-def avatar_url(avatar: str | None) -> str | None:
-    return f"/api/v1/avatars/{avatar}" if avatar else None
 
 
 def _profile(row: RowMapping) -> Profile:
@@ -316,7 +313,7 @@ async def append_events(
     conn: AsyncConnection,
     room_id: str,
     first_seq: int,
-    events: Sequence[tuple[str, dict[str, Any]]],
+    events: Sequence[tuple[RoomEventName, dict[str, Any]]],
     now: datetime,
     window: int,
 ) -> int:
@@ -334,7 +331,10 @@ async def append_events(
     return last
 
 
-async def events_after(conn: AsyncConnection, room_id: str, after: int) -> list[tuple[int, str, dict[str, Any]]]:
+async def events_after(
+    conn: AsyncConnection, room_id: str, after: int
+) -> list[tuple[int, RoomEventName, dict[str, Any]]]:
+    """The retained events after ``after``; their names are those ``append_events`` wrote, hence the closed type."""
     query = (
         select(room_events.c.seq, room_events.c.name, room_events.c.data)
         .where(and_(room_events.c.room_id == room_id, room_events.c.seq > after))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from salon.domain.api_paths import avatar_url
 from salon.domain.rooms import Profile
-from salon.store.repo_rooms import avatar_url
 from salon.store.tables import blocks, users
 
 

@@ -10,7 +10,6 @@ Disabled members are left out of every list and count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,19 +18,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from salon.domain.accounts import UserSummary
 from salon.domain.paging import Cursor
-from salon.store.repo_accounts import UserSummary
+from salon.domain.social import Entry
 from salon.store.tables import blocks, follows, participants, users
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One member in a list, with when the relation began; ``followed_by_viewer`` for follow lists."""
-
-    user: UserSummary
-    since: datetime
-    followed_by_viewer: bool = False
-
 
 _SUMMARY = (users.c.id, users.c.username, users.c.display_name, users.c.avatar)
 

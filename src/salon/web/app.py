@@ -13,62 +13,47 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from salon.adapters.janus.runtime import open_janus_media
+from salon.adapters.null_media import NullMedia
 from salon.app.audience import run_flusher
-from salon.app.fakes import FakeMedia
 from salon.app.media_events import recover_media, release_media, run_media_events
 from salon.app.ports import MediaPort
 from salon.app.presence import leave_all_rooms
-from salon.app.ratelimit import RateLimits
 from salon.app.reminders import run_reminders
 from salon.app.services import Services
+from salon.app.services import build_services as build_app_services
 from salon.app.settings import Settings
-from salon.app.system import RandomIds, SystemClock
-from salon.store.database import Database
-from salon.store.migrate import upgrade
+from salon.domain.api_paths import API_PREFIX
 from salon.web.errors import ERROR_RESPONSES, install_error_handlers
 from salon.web.hub import Hub
 from salon.web.pages import STATIC
 from salon.web.pages import router as pages_router
 from salon.web.presence import Departures
 from salon.web.routes_accounts import router as accounts_router
-from salon.web.routes_events import router as events_router
 from salon.web.routes_hallway import router as hallway_router
 from salon.web.routes_moderation import router as moderation_router
 from salon.web.routes_notifications import router as notifications_router
 from salon.web.routes_rooms import router as rooms_router
+from salon.web.routes_scheduled_events import router as scheduled_events_router
 from salon.web.routes_social import router as social_router
 from salon.web.sweeper import run_sweeper
 from salon.web.ws import router as ws_router
 
 log = logging.getLogger(__name__)
 
-API_PREFIX = "/api/v1"
 SHUTDOWN_MEDIA_S = 10.0  # releasing rooms' media must not hold a shutdown forever
 
 
 async def build_services(settings: Settings, media: MediaPort | None = None) -> Services:
-    """Everything the app needs, built once. Applies migrations so a fresh data folder just works. Without a
-    ``media`` plane, media calls are only recorded (``FakeMedia``): for console commands and seeding, which carry
-    no audio; ``salon serve`` passes Janus."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.db_url)
-    await upgrade(db)
-    return Services(
-        settings=settings,
-        db=db,
-        clock=SystemClock(),
-        ids=RandomIds(),
-        bus=Hub(settings),
-        media=media if media is not None else FakeMedia(),
-        limits=RateLimits(settings),
-        secret=settings.resolved_secret(),
-    )
+    """The web app's services: the in-process hub as the event bus, and ``media`` as the media plane. Without one
+    (console commands, seeding: no audio) the media port is ``NullMedia``; ``salon serve`` passes Janus."""
+    return await build_app_services(settings, bus=Hub(settings), media=NullMedia() if media is None else media)
 
 
 def install_presence(services: Services, hub: Hub) -> None:
     """Members whose live connections all closed leave their rooms after the grace period (web/presence.py)."""
     if hub.departures is None:
-        hub.departures = Departures(services.settings.presence_grace_s, partial(leave_all_rooms, services))
+        grace = services.settings.presence_grace_s
+        hub.departures = Departures(grace, partial(leave_all_rooms, services), services.clock)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -123,7 +108,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(hallway_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(social_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(moderation_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    app.include_router(events_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(scheduled_events_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(notifications_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

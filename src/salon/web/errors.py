@@ -43,6 +43,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.SELF_TARGET: 422,
     ErrorCode.BLOCKED: 403,
     ErrorCode.UNBLOCK_FIRST: 409,
+    ErrorCode.INTERNAL: 500,
 }
 
 
@@ -76,7 +77,7 @@ _STATUS_CODES: dict[int, ErrorCode] = {
 }
 
 
-def error_body(code: ErrorCode | str, message: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_body(code: ErrorCode, message: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"code": str(code), "message": message, "data": data or {}}
 
 
@@ -114,4 +115,4 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error", exc_info=exc)
-        return JSONResponse(error_body("internal", "Something went wrong on our side."), status_code=500)
+        return JSONResponse(error_body(ErrorCode.INTERNAL, "Something went wrong on our side."), status_code=500)

@@ -27,6 +27,7 @@ import orjson
 
 from salon.app.ports import RoomMessage
 from salon.app.settings import Settings
+from salon.domain.rooms import ROOM_ENDED, RoomEventName
 from salon.web import ws_protocol as protocol
 from salon.web.errors import WS_CLOSE_SESSION_ENDED, WS_CLOSE_TOO_SLOW
 from salon.web.presence import Departures
@@ -34,7 +35,6 @@ from salon.web.ws_server import encode_text_frame
 
 log = logging.getLogger(__name__)
 
-ROOM_ENDED = "room_ended"
 STATE_SIGNALS = frozenset({"speakers"})  # signals that describe the room now, rather than something that happened
 WS_CLOSE_GOING_AWAY = 1001
 # Ended sessions and users are remembered this long, for handshakes that authenticated just before the end.
@@ -112,7 +112,7 @@ class Hub:
         self._by_session: dict[str, set[Connection]] = {}
         self._rooms: dict[str, set[Connection]] = {}
         # Subscriptions being set up: room -> connection -> events (seq, name, frame) published meanwhile.
-        self._pending: dict[str, dict[Connection, list[tuple[int, str, Outgoing]]]] = {}
+        self._pending: dict[str, dict[Connection, list[tuple[int, RoomEventName, Outgoing]]]] = {}
         self._closers: set[asyncio.Task[None]] = set()
         self._ended: dict[str, float] = {}  # session hash or user id -> when its connections were closed
         # The latest "state" signal of each room (who is speaking now): a new subscriber gets it with its snapshot,

@@ -12,15 +12,20 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from salon.app.ports import Clock
+from salon.app.system import SystemClock
+
 log = logging.getLogger(__name__)
 
 
 class Departures:
-    """The timers of members who went away; ``leave(user_id)`` runs when one runs out."""
+    """The timers of members who went away; ``leave(user_id)`` runs when one runs out. They run on ``clock``
+    (the system's by default), so tests move time on instead of waiting for it."""
 
-    def __init__(self, grace_s: float, leave: Callable[[str], Awaitable[object]]) -> None:
+    def __init__(self, grace_s: float, leave: Callable[[str], Awaitable[object]], clock: Clock | None = None) -> None:
         self.grace_s = grace_s
         self._leave = leave
+        self._clock: Clock = clock if clock is not None else SystemClock()
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._closed = False
 
@@ -51,7 +56,7 @@ class Departures:
                 await timer
 
     async def _after_grace(self, user_id: str) -> None:
-        await asyncio.sleep(self.grace_s)
+        await self._clock.sleep(self.grace_s)
         self._timers.pop(user_id, None)
         try:
             await self._leave(user_id)

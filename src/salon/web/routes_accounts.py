@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 from salon.app import accounts, avatars, invites, waitlist
 from salon.app.accounts import SignedIn
 from salon.app.services import Services
+from salon.domain.api_paths import avatar_url
 from salon.domain.errors import ErrorCode, refuse
 from salon.web.auth import (
     CurrentActor,
@@ -44,7 +45,6 @@ from salon.web.schemas_accounts import (
     WaitlistEntryOut,
     WaitlistIn,
     WaitlistOut,
-    avatar_url,
 )
 
 router = APIRouter()

@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from salon.app import events, hallway, search
-from salon.domain.events import check_timezone
+from salon.app import hallway, scheduled_events, search
+from salon.domain.scheduled_events import check_timezone
 from salon.web.auth import CurrentActor
 from salon.web.deps import ServicesDep
-from salon.web.routes_events import Tz
-from salon.web.schemas_events import ScheduledEventOut
+from salon.web.routes_scheduled_events import Tz
 from salon.web.schemas_rooms import ParticipantOut, RoomOut, UserCard
+from salon.web.schemas_scheduled_events import ScheduledEventOut
 
 router = APIRouter(tags=["hallway"])
 
@@ -48,7 +48,9 @@ async def get_hallway(
 ) -> HallwayPage:
     zone = None if tz is None else check_timezone(tz, field="tz")
     page = await hallway.live_rooms_page(services, actor.user_id, offset, limit)
-    upcoming = (await events.list_upcoming(services, actor, None, UPCOMING_SHOWN)).events if offset == 0 else []
+    upcoming = (
+        (await scheduled_events.list_upcoming(services, actor, None, UPCOMING_SHOWN)).events if offset == 0 else []
+    )
     return HallwayPage.model_validate(
         {
             "rooms": page.items,

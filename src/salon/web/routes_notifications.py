@@ -11,7 +11,7 @@ from salon.app import notifications
 from salon.domain.paging import CURSOR_MAX, PAGE_DEFAULT, PAGE_MAX
 from salon.web.auth import CurrentActor
 from salon.web.deps import ServicesDep
-from salon.web.schemas_events import MarkRead, NotificationOut, NotificationPageOut, UnreadOut
+from salon.web.schemas_notifications import MarkRead, NotificationOut, NotificationPageOut, UnreadOut
 
 router = APIRouter(tags=["notifications"])
 

@@ -16,10 +16,8 @@ from salon.app.accounts import Profile
 from salon.app.invites import GRANT_MAX, InviteView, NewInvite
 from salon.app.social import KnownFollowers
 from salon.app.waitlist import CONTACT_MAX, WaitlistEntry
-from salon.domain.accounts import BIO_MAX, DISPLAY_NAME_MAX
-from salon.store.repo_accounts import UserSummary
-
-API_PREFIX = "/api/v1"  # the same as web/app.py's (which imports this module, so cannot be imported here)
+from salon.domain.accounts import BIO_MAX, DISPLAY_NAME_MAX, UserSummary
+from salon.domain.api_paths import avatar_url
 
 Username = Annotated[str, Field(min_length=1, max_length=64)]
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
@@ -32,10 +30,6 @@ class Request(BaseModel):
 
 class Response(BaseModel):
     model_config = ConfigDict(frozen=True)
-
-
-def avatar_url(name: str | None) -> str | None:
-    return f"{API_PREFIX}/avatars/{name}" if name else None
 
 
 # --- requests ------------------------------------------------------------------------------------------------------

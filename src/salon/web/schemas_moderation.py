@@ -8,10 +8,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from salon.app.moderation import NewReport
-from salon.domain.moderation import ModAction
-from salon.domain.reports import DETAILS_MAX, ReportReason
+from salon.domain.moderation import LogRecord, ModAction
+from salon.domain.reports import DETAILS_MAX, ReportReason, ReportRecord
 from salon.domain.rooms import Profile
-from salon.store.repo_moderation import LogRecord, ReportRecord
 from salon.web.schemas_rooms import UserCard, UserId
 
 RoomRef = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from salon.app.social import Page, Relation
-from salon.store.repo_social import Entry
+from salon.domain.social import Entry
 from salon.web.schemas_accounts import Response, UserSummaryOut
 
 

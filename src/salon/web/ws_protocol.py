@@ -267,7 +267,7 @@ def error(ref: str | int | None, exc: DomainError) -> dict[str, Any]:
 
 def internal_error(ref: str | int | None) -> dict[str, Any]:
     """An unexpected failure on our side (logged with its traceback); same code as the HTTP API's."""
-    return {"type": "error", "ref": ref, "error": {"code": "internal", "message": "Something went wrong.", "data": {}}}
+    return error(ref, DomainError(ErrorCode.INTERNAL, "Something went wrong."))
 
 
 def snapshot(room_id: str, view: dict[str, Any]) -> dict[str, Any]:

@@ -20,10 +20,10 @@ from salon.domain.rooms import (
     Profile,
     Role,
     Room,
+    RoomNeed,
     RoomType,
     can_see,
-    check_followable,
-    check_visible,
+    check_room_access,
     clean_room_fields,
     participant_data,
     room_data,
@@ -76,11 +76,11 @@ def test_an_outcome_keeps_only_the_latest_change_per_person_and_events_in_order(
     first = person("bob")
     second = replace(first, hand_raised_at=at(1))
     other = person("cy")
-    out.put(first, Event("a", {}))
+    out.put(first, Event("hand_raised", {}))
     out.put(other)
-    out.put(second, Event("b", {"x": 1}))
+    out.put(second, Event("hand_lowered", {"x": 1}))
     assert out.upserts == [other, second]
-    assert [e.name for e in out.events] == ["a", "b"]
+    assert [e.name for e in out.events] == ["hand_raised", "hand_lowered"]
     assert out.events[1].data == {"x": 1}
 
 
@@ -209,16 +209,16 @@ def test_admins_and_people_already_inside_always_see_the_room(kind: RoomType) ->
     assert can_see(room(type=kind), hidden, person("bob"))
 
 
-def test_check_visible_returns_the_room_when_it_may_be_seen() -> None:
+def test_check_room_access_returns_the_room_when_it_may_be_seen() -> None:
     r = room(type=RoomType.CLOSED)
-    assert check_visible(r, Access(let_in=True), None) is r
+    assert check_room_access(r, Access(let_in=True), None, "see") is r
 
 
 def test_a_missing_room_and_a_hidden_room_are_both_not_found() -> None:
     with pytest.raises(DomainError) as missing:
-        check_visible(None, Access(is_admin=True), None)
+        check_room_access(None, Access(is_admin=True), None, "see")
     with pytest.raises(DomainError) as hidden:
-        check_visible(room(type=RoomType.CLOSED), Access(), None)
+        check_room_access(room(type=RoomType.CLOSED), Access(), None, "see")
     assert missing.value.code is ErrorCode.NOT_FOUND
     assert hidden.value.code is ErrorCode.NOT_FOUND
     assert missing.value.to_dict() == hidden.value.to_dict()  # no way to tell a hidden room from no room
@@ -284,13 +284,21 @@ def test_room_data_of_an_ended_batched_room() -> None:
 
 
 def test_whoever_may_see_a_room_may_follow_it_except_someone_removed() -> None:
-    assert check_followable(room(), Access(), None) == room()
-    assert code_of_followable(room(type=RoomType.CLOSED), Access()) is ErrorCode.NOT_FOUND
-    assert code_of_followable(None, Access()) is ErrorCode.NOT_FOUND
-    assert code_of_followable(room(), Access(banned=True)) is ErrorCode.REMOVED_FROM_ROOM
+    assert check_room_access(room(), Access(), None, "follow") == room()
+    assert code_of_access(room(type=RoomType.CLOSED), Access(), "follow") is ErrorCode.NOT_FOUND
+    assert code_of_access(None, Access(), "follow") is ErrorCode.NOT_FOUND
+    assert code_of_access(room(), Access(banned=True), "follow") is ErrorCode.REMOVED_FROM_ROOM
 
 
-def code_of_followable(r: Room | None, access: Access) -> ErrorCode:
+def test_a_removed_member_reaches_a_room_to_act_so_the_command_can_say_why_it_refuses() -> None:
+    hidden = room(type=RoomType.CLOSED)
+    assert check_room_access(hidden, Access(banned=True), None, "act") is hidden
+    assert code_of_access(hidden, Access(banned=True), "see") is ErrorCode.NOT_FOUND
+    assert code_of_access(hidden, Access(), "act") is ErrorCode.NOT_FOUND
+    assert code_of_access(None, Access(banned=True), "act") is ErrorCode.NOT_FOUND
+
+
+def code_of_access(r: Room | None, access: Access, need: RoomNeed) -> ErrorCode:
     with pytest.raises(DomainError) as caught:
-        check_followable(r, access, None)
+        check_room_access(r, access, None, need)
     return caught.value.code

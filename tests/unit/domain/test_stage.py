@@ -15,7 +15,17 @@ import pytest
 
 from salon.domain import stage
 from salon.domain.errors import DomainError, ErrorCode
-from salon.domain.rooms import Access, Event, Outcome, Participant, Role, Room, RoomType, participant_data
+from salon.domain.rooms import (
+    Access,
+    Event,
+    Outcome,
+    Participant,
+    Role,
+    Room,
+    RoomEventName,
+    RoomType,
+    participant_data,
+)
 from tests.support.domain import T0, at, listener, moderator, profile, room, speaker
 
 NOW = T0 + timedelta(hours=1)
@@ -35,7 +45,7 @@ def code_of(call: Callable[[], object]) -> ErrorCode:
     return refusal(call).code
 
 
-def changed(name: str, p: Participant) -> Event:
+def changed(name: RoomEventName, p: Participant) -> Event:
     return Event(name, {"participant": participant_data(p)})
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from salon.app.ports import RoomMessage
 from salon.app.settings import Settings
+from salon.domain.rooms import RoomEventName
 from salon.web import hub as hub_module
 from salon.web.errors import WS_CLOSE_SESSION_ENDED, WS_CLOSE_TOO_SLOW
 from salon.web.hub import Connection, Hub
@@ -45,7 +46,7 @@ def hub(tmp_path: Path) -> Hub:
     return Hub(Settings(data_dir=tmp_path, dev=True, secret_key="x" * 40, ws_queue_size=8))
 
 
-def msg(room: str, seq: int, name: str = "hand_raised", **data: Any) -> RoomMessage:
+def msg(room: str, seq: int, name: RoomEventName = "hand_raised", **data: Any) -> RoomMessage:
     return RoomMessage(room, seq, name, data or {"n": seq})
 
 

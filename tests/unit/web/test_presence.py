@@ -3,12 +3,14 @@ server started shutting down, and a failing leave is logged rather than lost in 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import pytest
 
+from salon.app.fakes import FakeClock
 from salon.web.presence import Departures
+
+GRACE_S = 60.0
 
 
 async def test_timers_run_out_or_are_cancelled(caplog: pytest.LogCaptureFixture) -> None:
@@ -19,7 +21,8 @@ async def test_timers_run_out_or_are_cancelled(caplog: pytest.LogCaptureFixture)
             raise RuntimeError("database down")
         left.append(user_id)
 
-    departures = Departures(0.05, leave)
+    clock = FakeClock()
+    departures = Departures(GRACE_S, leave, clock)
     departures.gone("ann")
     departures.gone("ann")  # twice: one timer
     departures.gone("bob")
@@ -27,7 +30,9 @@ async def test_timers_run_out_or_are_cancelled(caplog: pytest.LogCaptureFixture)
     departures.back("bob")
     assert departures.pending() == {"ann", "broken"}
     with caplog.at_level(logging.ERROR):
-        await asyncio.sleep(0.2)
+        await clock.elapse(GRACE_S - 1)
+        assert left == []
+        await clock.elapse(1)
     assert left == ["ann"]
     assert departures.pending() == set()
     assert "broken" in caplog.text
@@ -39,10 +44,11 @@ async def test_nothing_runs_once_closed() -> None:
     async def leave(user_id: str) -> None:
         left.append(user_id)
 
-    departures = Departures(0.05, leave)
+    clock = FakeClock()
+    departures = Departures(GRACE_S, leave, clock)
     departures.gone("ann")
     await departures.close()
     departures.gone("bob")
-    await asyncio.sleep(0.2)
+    await clock.elapse(GRACE_S * 3)
     assert left == []
     assert departures.pending() == set()

@@ -1,9 +1,9 @@
 """Adapters layer: the locked-down configuration of a Janus that Salon runs itself (``janus -F <folder>``).
 
-Debian's janus 1.1.2 lacks the 2024–2026 upstream security fixes, so the node must stay private (DESIGN.md, "Janus
-must stay private"): only the HTTP transport, bound to 127.0.0.1, with an ``api_secret``; no admin API; only the
-AudioBridge and Streaming plugins, both behind an ``admin_key`` (``lock_rtp_forward`` and ``lock_play_file`` on);
-no sample rooms or mountpoints; no event handlers or external loggers; IPv4 only; fixed RTP port ranges.
+Debian's janus 1.1.2 lacks the 2024–2026 upstream security fixes, so the node must stay private: only the HTTP
+transport, bound to 127.0.0.1, with an ``api_secret``; no admin API; only the AudioBridge and Streaming plugins, both
+behind an ``admin_key`` (``lock_rtp_forward`` and ``lock_play_file`` on); no sample rooms or mountpoints; no event
+handlers or external loggers; IPv4 only; fixed RTP port ranges.
 
 Every module file Janus would load is disabled by name: the denylist is the union of the modules Debian's 1.1.2
 ships and whatever is installed at the time, so a module added later by a package upgrade stays off.

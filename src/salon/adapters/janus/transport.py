@@ -38,6 +38,8 @@ from salon.adapters.janus.api import (
     plugin_reply,
     raise_for_error,
 )
+from salon.app.ports import Clock
+from salon.app.system import SystemClock
 
 __all__ = [
     "JanusError",
@@ -111,9 +113,11 @@ class JanusTransport:
         maxev: int = 10,
         poll_failures: int = 3,
         queue_size: int = 1000,
+        clock: Clock | None = None,
     ) -> JanusSession:
-        """Create a session and start its long poll and keepalive (every ``keepalive_interval`` s; Janus's
-        ``session_timeout`` is 60 s). ``event_timeout`` bounds the wait for an asynchronous plugin answer."""
+        """Create a session and start its long poll and keepalive (every ``keepalive_interval`` s of ``clock``, the
+        system's unless a test passes a fake one; Janus's ``session_timeout`` is 60 s). ``event_timeout`` bounds the
+        wait for an asynchronous plugin answer."""
         session_id = created_id(await self.post(self.url, {"janus": "create"}))
         session = JanusSession(
             self,
@@ -123,6 +127,7 @@ class JanusTransport:
             maxev=maxev,
             poll_failures=poll_failures,
             queue_size=queue_size,
+            clock=clock if clock is not None else SystemClock(),
         )
         self._sessions.add(session)
         session._start()
@@ -200,6 +205,7 @@ class JanusSession:
         maxev: int,
         poll_failures: int,
         queue_size: int,
+        clock: Clock,
     ) -> None:
         self.id = session_id
         self.url = f"{transport.url}/{session_id}"
@@ -209,6 +215,7 @@ class JanusSession:
         self._maxev = maxev
         self._poll_failures = poll_failures
         self._queue_size = queue_size
+        self._clock = clock
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._subscriptions: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -340,7 +347,7 @@ class JanusSession:
 
     async def _keepalive_loop(self) -> None:
         while not self.closed:
-            await asyncio.sleep(self._keepalive_interval)
+            await self._clock.sleep(self._keepalive_interval)
             try:
                 await self.keepalive()
             except JanusSessionLost:

@@ -1,4 +1,4 @@
-"""The managed Janus's config is locked down (DESIGN.md "Janus must stay private"), read back by an independent parser.
+"""The managed Janus's config is locked down (docs/ARCHITECTURE.md, Running Janus), read back by an independent parser.
 
 The module denylist is checked against what is really installed under Debian's Janus folders, so a plugin that a
 package upgrade adds shows up here as "would load".

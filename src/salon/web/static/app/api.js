@@ -1,6 +1,8 @@
 // The HTTP API from the browser: a cookie session plus the session's CSRF token on every unsafe request. Every
 // failure becomes an ApiError with the server's {code, message, data}, so screens show the server's words.
 
+import { t } from "./i18n.js";
+
 const BASE = "/api/v1";
 let csrfToken = null;
 
@@ -11,6 +13,16 @@ export class ApiError extends Error {
     this.code = body?.code || (status === 0 ? "network" : "internal");
     this.data = body?.data || {};
   }
+}
+
+/** The words to show for a failed call: the server's message, or ours for network trouble. (Our words are the
+ * shell's `app.*` strings, registered by main.js before any screen runs.) */
+export function errorMessage(error) {
+  if (error instanceof ApiError) {
+    if (error.code === "network" || error.code === "timeout") return t("app.network_error");
+    return error.message;
+  }
+  return t("app.unexpected_error");
 }
 
 export function setCsrfToken(token) {

@@ -2,7 +2,7 @@
 // "reconnecting" banner, and the router that shows one screen at a time. Screens are ES modules loaded on demand:
 // each exports `render(main, ctx)` and may return a function that cleans up when the screen is left.
 
-import { ApiError, get, post, setCsrfToken } from "./api.js";
+import { ApiError, errorMessage, get, post, setCsrfToken } from "./api.js";
 import { avatar, fill, h } from "./dom.js";
 import { icon } from "./icons.js";
 import { addStrings, detectLanguage, lang, onLanguageChange, setLanguage, t } from "./i18n.js";
@@ -128,15 +128,6 @@ async function route() {
     fill(main, h("section.screen", {}, h("p.error", { role: "alert" }, errorMessage(error))));
   }
   main.focus({ preventScroll: true });
-}
-
-/** The words to show for a failed call: the server's message, or ours for network trouble. */
-export function errorMessage(error) {
-  if (error instanceof ApiError) {
-    if (error.code === "network" || error.code === "timeout") return t("app.network_error");
-    return error.message;
-  }
-  return t("app.unexpected_error");
 }
 
 // --- the app bar -------------------------------------------------------------------------------------------------

@@ -2,11 +2,10 @@
 // hosts it, "Notify me", the .ics file and a share link; its hosts also edit, start, cancel it and put members on
 // a closed event's list. A live event links to its room.
 
-import { get, post } from "../api.js";
+import { errorMessage, get, post } from "../api.js";
 import { avatar, h, fill, when } from "../dom.js";
 import { addStrings, lang, t } from "../i18n.js";
 import { icon } from "../icons.js";
-import { errorMessage } from "../main.js";
 import { confirmDialog, copyText } from "../dialogs.js";
 import { browserZone, relativeTime, rsvpButton, topicList, typeTag } from "./events.js";
 import { field, handleForm } from "./forms.js";
@@ -14,8 +13,8 @@ import strings from "./event.strings.js";
 
 addStrings(strings);
 
-const START_EARLY_MS = 15 * 60 * 1000; // domain/events.py START_EARLY
-const LAPSE_AFTER_MS = 60 * 60 * 1000; // domain/events.py LAPSE_AFTER
+const START_EARLY_MS = 15 * 60 * 1000; // domain/scheduled_events.py START_EARLY
+const LAPSE_AFTER_MS = 60 * 60 * 1000; // domain/scheduled_events.py LAPSE_AFTER
 
 // --- the screen ---------------------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import strings from "./event_edit.strings.js";
 
 addStrings(strings);
 
-// The limits of domain/rooms.py and domain/events.py.
+// The limits of domain/rooms.py and domain/scheduled_events.py.
 const TITLE_MAX = 120;
 const DESCRIPTION_MAX = 2000;
 const TOPIC_MAX = 40;

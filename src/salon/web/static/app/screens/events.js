@@ -2,11 +2,10 @@
 // hosts, topics and "Notify me"; "Schedule an event"; and my personal calendar feed (a secret address a calendar
 // app subscribes to, listing the events I host or asked to be notified about).
 
-import { del, get, post, put, query } from "../api.js";
+import { del, errorMessage, get, post, put, query } from "../api.js";
 import { avatar, fill, h, when } from "../dom.js";
 import { addStrings, lang, t } from "../i18n.js";
 import { icon } from "../icons.js";
-import { errorMessage } from "../main.js";
 import { confirmDialog, copyText } from "../dialogs.js";
 import strings from "./events.strings.js";
 

@@ -1,8 +1,8 @@
 // Small pieces the screens' forms share: a labelled field, a submit button that shows it is busy, and showing the
 // server's refusal next to the form (with the field it is about, when the server names one).
 
+import { errorMessage } from "../api.js";
 import { h } from "../dom.js";
-import { errorMessage } from "../main.js";
 
 export function field(label, attrs = {}, hint = null) {
   const input = attrs.multiline ? h("textarea", { ...attrs, multiline: undefined }) : h("input", attrs);

@@ -2,11 +2,10 @@
 // "Start a room". Refreshed live: it re-reads the list whenever the connection comes back and every 20 seconds
 // while shown.
 
-import { get, post } from "../api.js";
+import { errorMessage, get, post } from "../api.js";
 import { avatar, h, when } from "../dom.js";
 import { icon } from "../icons.js";
 import { addStrings, lang, t } from "../i18n.js";
-import { errorMessage } from "../main.js";
 import { field, handleForm } from "./forms.js";
 import strings from "./hallway.strings.js";
 

@@ -2,11 +2,10 @@
 // with what became of them (open ones can be revoked, which gives the invite back). Also exports two small pieces
 // the other people screens share: a confirmation dialog and a link box with Copy/Share.
 
-import { del, get, post } from "../api.js";
+import { del, errorMessage, get, post } from "../api.js";
 import { avatar, h, when } from "../dom.js";
 import { icon } from "../icons.js";
 import { addStrings, lang, t } from "../i18n.js";
-import { errorMessage } from "../main.js";
 import { confirmDialog, copyText } from "../dialogs.js";
 import strings from "./invites.strings.js";
 

@@ -3,11 +3,10 @@
 // New ones arriving live are added on top and marked read at once. Unknown kinds get a generic line, so an older
 // client copes with a newer server.
 
-import { get, post, query } from "../api.js";
+import { errorMessage, get, post, query } from "../api.js";
 import { avatar, fill, h, when } from "../dom.js";
 import { addStrings, lang, t } from "../i18n.js";
 import { icon } from "../icons.js";
-import { errorMessage } from "../main.js";
 import { relativeTime } from "./events.js";
 import strings from "./notifications.strings.js";
 

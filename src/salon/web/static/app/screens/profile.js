@@ -2,11 +2,10 @@
 // what one can do — follow or unfollow, block or unblock, report — or, on one's own profile, the ways to one's
 // settings, invites and the waitlist.
 
-import { ApiError, del, get, post, put, query } from "../api.js";
+import { ApiError, del, errorMessage, get, post, put, query } from "../api.js";
 import { avatar, fill, h, when } from "../dom.js";
 import { icon } from "../icons.js";
 import { addStrings, lang, t } from "../i18n.js";
-import { errorMessage } from "../main.js";
 import { field, handleForm } from "./forms.js";
 import { confirmDialog } from "../dialogs.js";
 import strings from "./profile.strings.js";

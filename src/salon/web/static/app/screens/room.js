@@ -3,11 +3,11 @@
 // moderators, the hand queue, a menu on each person and the room's settings. Leaving the screen does not leave the
 // room: the app bar keeps it one tap away.
 
+import { errorMessage } from "../api.js";
 import { confirmDialog } from "../dialogs.js";
 import { fill, h } from "../dom.js";
 import { icon } from "../icons.js";
 import { addStrings, t } from "../i18n.js";
-import { errorMessage } from "../main.js";
 import { enterRoom } from "../room_session.js";
 import { moderationLogDialog, pingDialog, shareRoom } from "./room_dialogs.js";
 import { handsSection, personActions, personTile } from "./room_people.js";

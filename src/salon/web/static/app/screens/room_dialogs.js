@@ -1,10 +1,9 @@
 // The room's dialogs: share the room's link, ping someone into the room, and the moderation log.
 
-import { get, post, query } from "../api.js";
+import { errorMessage, get, post, query } from "../api.js";
 import { avatar, h, when } from "../dom.js";
 import { lang, t } from "../i18n.js";
 import { copyText } from "../dialogs.js";
-import { errorMessage } from "../main.js";
 
 export async function shareRoom(roomId, title, ctx) {
   const url = `${location.origin}/room/${encodeURIComponent(roomId)}`;

@@ -1,11 +1,10 @@
 // Search: members, live rooms and upcoming events, as one types (debounced; the query stays in the address so Back
 // and reload keep it). The API allows 30 searches a minute: a refusal shows its message.
 
-import { get, query } from "../api.js";
+import { errorMessage, get, query } from "../api.js";
 import { avatar, fill, h, when } from "../dom.js";
 import { icon } from "../icons.js";
 import { addStrings, lang, t } from "../i18n.js";
-import { errorMessage } from "../main.js";
 import strings from "./search.strings.js";
 
 addStrings(strings);

@@ -1,12 +1,11 @@
 // Settings: my photo, name and bio; the language; music mode for the microphone; the members I blocked; logging out
 // here or everywhere.
 
-import { del, get, patch, post, put, query } from "../api.js";
+import { del, errorMessage, get, patch, post, put, query } from "../api.js";
 import { musicMode, setMusicMode } from "../audio.js";
 import { avatar, h } from "../dom.js";
 import { icon } from "../icons.js";
 import { addStrings, lang, setLanguage, t } from "../i18n.js";
-import { errorMessage } from "../main.js";
 import { field, handleForm } from "./forms.js";
 import { confirmDialog } from "../dialogs.js";
 import { day } from "./invites.js";

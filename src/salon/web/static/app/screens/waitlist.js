@@ -1,11 +1,10 @@
 // The waitlist: people who asked to join (names and dates; admins also see their contact). Nominating one spends
 // one of my invites and gives me a link to pass on to them, shown once with Copy/Share.
 
-import { get, post } from "../api.js";
+import { errorMessage, get, post } from "../api.js";
 import { avatar, fill, h } from "../dom.js";
 import { icon } from "../icons.js";
 import { addStrings, t } from "../i18n.js";
-import { errorMessage } from "../main.js";
 import { confirmDialog } from "../dialogs.js";
 import { day, linkBox, quota } from "./invites.js";
 import strings from "./waitlist.strings.js";

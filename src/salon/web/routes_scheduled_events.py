@@ -1,6 +1,6 @@
 """Web layer: scheduled events (create, list, read, edit, cancel, RSVP, start), their ``.ics`` files and the
-personal calendar feed. Thin: validate, call one use case (``salon.app.events`` / ``salon.app.calendar``), shape
-the answer.
+personal calendar feed. Thin: validate, call one use case (``salon.app.scheduled_events`` /
+``salon.app.calendar``), shape the answer.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Response
 
-from salon.app import calendar, events
-from salon.domain.events import TIMEZONE_MAX, EventChanges, check_timezone
+from salon.app import calendar, scheduled_events
 from salon.domain.paging import CURSOR_MAX, PAGE_DEFAULT, PAGE_MAX
 from salon.domain.rooms import RoomType
+from salon.domain.scheduled_events import TIMEZONE_MAX, EventChanges, check_timezone
 from salon.web.auth import CurrentActor
 from salon.web.deps import ServicesDep
-from salon.web.schemas_events import (
+from salon.web.schemas_scheduled_events import (
     CreateEvent,
     EditEvent,
     EventPageOut,
@@ -52,7 +52,7 @@ async def create_event(
     body: CreateEvent, actor: CurrentActor, services: ServicesDep, tz: Tz = None
 ) -> ScheduledEventOut:
     zone = _zone(tz)
-    spec = events.NewEvent(
+    spec = scheduled_events.NewEvent(
         title=body.title,
         description=body.description,
         topics=body.topics,
@@ -61,7 +61,7 @@ async def create_event(
         room_type=RoomType(body.room_type),
         cohosts=body.hosts,
     )
-    return ScheduledEventOut.from_view(await events.create_event(services, actor, spec), zone)
+    return ScheduledEventOut.from_view(await scheduled_events.create_event(services, actor, spec), zone)
 
 
 @router.get("/events", summary="Upcoming events you may see, soonest first", tags=["events"])
@@ -73,7 +73,7 @@ async def list_events(
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
 ) -> EventPageOut:
     zone = _zone(tz)
-    page = await events.list_upcoming(services, actor, cursor, limit)
+    page = await scheduled_events.list_upcoming(services, actor, cursor, limit)
     return EventPageOut(
         events=[ScheduledEventOut.from_view(v, zone) for v in page.events], next_cursor=page.next_cursor
     )
@@ -95,7 +95,7 @@ async def event_ics(event_id: EventId, actor: CurrentActor, services: ServicesDe
 @router.get("/events/{event_id}", summary="An event", tags=["events"])
 async def get_event(event_id: EventId, actor: CurrentActor, services: ServicesDep, tz: Tz = None) -> ScheduledEventOut:
     zone = _zone(tz)
-    return ScheduledEventOut.from_view(await events.get_event(services, actor, event_id), zone)
+    return ScheduledEventOut.from_view(await scheduled_events.get_event(services, actor, event_id), zone)
 
 
 @router.patch("/events/{event_id}", summary="Edit an event (hosts)", tags=["events"])
@@ -112,7 +112,7 @@ async def edit_event(
         room_type=None if body.room_type is None else RoomType(body.room_type),
         cohosts=body.hosts,
     )
-    return ScheduledEventOut.from_view(await events.edit_event(services, actor, event_id, changes), zone)
+    return ScheduledEventOut.from_view(await scheduled_events.edit_event(services, actor, event_id, changes), zone)
 
 
 @router.post("/events/{event_id}/cancel", summary="Cancel an event (hosts, admins)", tags=["events"])
@@ -120,19 +120,19 @@ async def cancel_event(
     event_id: EventId, actor: CurrentActor, services: ServicesDep, tz: Tz = None
 ) -> ScheduledEventOut:
     zone = _zone(tz)
-    return ScheduledEventOut.from_view(await events.cancel_event(services, actor, event_id), zone)
+    return ScheduledEventOut.from_view(await scheduled_events.cancel_event(services, actor, event_id), zone)
 
 
 @router.put("/events/{event_id}/rsvp", summary="Notify me (RSVP)", tags=["events"])
 async def rsvp(event_id: EventId, actor: CurrentActor, services: ServicesDep, tz: Tz = None) -> ScheduledEventOut:
     zone = _zone(tz)
-    return ScheduledEventOut.from_view(await events.set_rsvp(services, actor, event_id, True), zone)
+    return ScheduledEventOut.from_view(await scheduled_events.set_rsvp(services, actor, event_id, True), zone)
 
 
 @router.delete("/events/{event_id}/rsvp", summary="Stop notifying me", tags=["events"])
 async def unrsvp(event_id: EventId, actor: CurrentActor, services: ServicesDep, tz: Tz = None) -> ScheduledEventOut:
     zone = _zone(tz)
-    return ScheduledEventOut.from_view(await events.set_rsvp(services, actor, event_id, False), zone)
+    return ScheduledEventOut.from_view(await scheduled_events.set_rsvp(services, actor, event_id, False), zone)
 
 
 @router.post("/events/{event_id}/invite", summary="Put a member on the event's list (hosts)", tags=["events"])
@@ -142,7 +142,9 @@ async def invite(
     """As if they had RSVPed: they see the event (a closed one too), get its reminders and, for a closed event,
     are let into its room when it starts. They are notified (``event_invited``)."""
     zone = _zone(tz)
-    return ScheduledEventOut.from_view(await events.invite_to_event(services, actor, event_id, body.user_id), zone)
+    return ScheduledEventOut.from_view(
+        await scheduled_events.invite_to_event(services, actor, event_id, body.user_id), zone
+    )
 
 
 @router.post("/events/{event_id}/start", summary="Start the event: it becomes a live room (hosts)", tags=["events"])
@@ -151,7 +153,7 @@ async def start_event(
 ) -> ScheduledEventOut:
     """From 15 minutes before the event's time until an hour after. Starting again answers with the same room."""
     zone = _zone(tz)
-    return ScheduledEventOut.from_view(await events.start_event(services, actor, event_id), zone)
+    return ScheduledEventOut.from_view(await scheduled_events.start_event(services, actor, event_id), zone)
 
 
 # --- the personal calendar feed ------------------------------------------------------------------------------------

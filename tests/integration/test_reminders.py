@@ -13,15 +13,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from salon.app import events, reminders
-from salon.app.fakes import FakeClock, FakeMedia, RecordingBus
-from salon.app.ratelimit import RateLimits
+from salon.app import reminders, scheduled_events
+from salon.app.fakes import FakeClock, RecordingBus
 from salon.app.services import Services
-from salon.app.system import RandomIds
-from salon.store import repo_events
+from salon.store import repo_scheduled_events
 from salon.store.database import Database
 from salon.store.tables import notifications
-from tests.support.events import actor, schedule
+from tests.support.scheduled_events import actor, schedule
+from tests.support.services import make_services
 
 
 def soon_pushes(services: Services) -> list[str]:
@@ -40,16 +39,7 @@ async def restarted(services: Services, db_url: str) -> AsyncIterator[Services]:
     """A new process on the same database: new engine, new bus, nothing kept in memory."""
     db = Database(db_url)
     try:
-        yield Services(
-            settings=services.settings,
-            db=db,
-            clock=services.clock,
-            ids=RandomIds(),
-            bus=RecordingBus(),
-            media=FakeMedia(),
-            limits=RateLimits(services.settings),
-            secret=services.secret,
-        )
+        yield make_services(services.settings, db, clock=services.clock)
     finally:
         await db.dispose()
 
@@ -57,8 +47,8 @@ async def restarted(services: Services, db_url: str) -> AsyncIterator[Services]:
 async def test_a_reminder_goes_to_the_hosts_and_the_list_once(services: Services, clock: FakeClock) -> None:
     ada, bob, dee, eve = [await actor(services, n) for n in ("ada", "bob", "dee", "eve")]
     event = (await schedule(services, ada, in_minutes=30, cohosts=[bob.user_id])).event
-    await events.set_rsvp(services, dee, event.id, True)
-    await events.set_rsvp(services, ada, event.id, True)  # a host on the list is told once
+    await scheduled_events.set_rsvp(services, dee, event.id, True)
+    await scheduled_events.set_rsvp(services, ada, event.id, True)  # a host on the list is told once
     clock.advance(19 * 60)
     assert await reminders.send_due_reminders(services) == 0  # 11 minutes before: not yet
     clock.advance(60)
@@ -101,10 +91,13 @@ async def test_the_primary_key_is_the_last_word(
 
     async def everything_due(*_: object, **__: object) -> list[str]:
         async with services.db.read() as conn:
-            return [e.id for e in await repo_events.of_member(conn, ada.user_id, clock.now() - timedelta(days=1), 10)]
+            return [
+                e.id
+                for e in await repo_scheduled_events.of_member(conn, ada.user_id, clock.now() - timedelta(days=1), 10)
+            ]
 
-    monkeypatch.setattr(repo_events, "reminder_sent", nothing_sent)
-    monkeypatch.setattr(repo_events, "due_reminders", everything_due)
+    monkeypatch.setattr(repo_scheduled_events, "reminder_sent", nothing_sent)
+    monkeypatch.setattr(repo_scheduled_events, "due_reminders", everything_due)
     assert await reminders.send_due_reminders(services) == 0
     assert await stored(services) == 1
     assert soon_pushes(services) == [ada.user_id]
@@ -115,7 +108,7 @@ async def test_a_reminder_due_while_the_app_was_down_goes_out_after_a_restart(
 ) -> None:
     ada, dee = await actor(services, "ada"), await actor(services, "dee")
     event = (await schedule(services, ada, in_minutes=60)).event
-    await events.set_rsvp(services, dee, event.id, True)
+    await scheduled_events.set_rsvp(services, dee, event.id, True)
     # The app stops before the reminder is due, and is down past the event's time.
     clock.advance(65 * 60)
     async with restarted(services, db_url) as after:
@@ -130,14 +123,14 @@ async def test_a_reminder_due_while_the_app_was_down_goes_out_after_a_restart(
 async def test_no_reminder_for_events_started_cancelled_or_missed(services: Services, clock: FakeClock) -> None:
     ada = await actor(services, "ada")
     started = (await schedule(services, ada, in_minutes=14)).event
-    await events.start_event(services, ada, started.id)
+    await scheduled_events.start_event(services, ada, started.id)
     cancelled = (await schedule(services, ada, in_minutes=5, title="Cancelled")).event
-    await events.cancel_event(services, ada, cancelled.id)
+    await scheduled_events.cancel_event(services, ada, cancelled.id)
     missed = (await schedule(services, ada, in_minutes=30, title="Missed")).event
     clock.advance(92 * 60)  # down until an hour past its time
     assert await reminders.send_due_reminders(services) == 0
     assert await stored(services) == 0
-    assert (await events.get_event(services, ada, missed.id)).status.value == "missed"
+    assert (await scheduled_events.get_event(services, ada, missed.id)).status.value == "missed"
 
 
 async def test_the_loop_ticks_at_once_then_on_its_interval(services: Services, clock: FakeClock) -> None:

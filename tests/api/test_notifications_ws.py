@@ -10,33 +10,23 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from salon.app import events, notifications, reminders
-from salon.app.fakes import FakeClock, FakeMedia
-from salon.app.ratelimit import RateLimits
+from salon.app import notifications, reminders, scheduled_events
+from salon.app.fakes import FakeClock
 from salon.app.services import Services
 from salon.app.sessions import create_session
 from salon.app.settings import Settings
-from salon.app.system import RandomIds
 from salon.store.database import Database
 from salon.web.hub import Hub
-from tests.support.events import actor, schedule
 from tests.support.live_server import serve
+from tests.support.scheduled_events import actor, schedule
+from tests.support.services import make_services
 
 TIMEOUT = 5.0
 
 
 @pytest.fixture
 async def services(database: Database, settings: Settings, clock: FakeClock) -> Services:
-    return Services(
-        settings=settings,
-        db=database,
-        clock=clock,
-        ids=RandomIds(),
-        bus=Hub(settings),
-        media=FakeMedia(),
-        limits=RateLimits(settings),
-        secret=settings.secret_key,
-    )
+    return make_services(settings, database, clock=clock, bus=Hub(settings))
 
 
 @pytest.fixture
@@ -57,7 +47,7 @@ async def test_reminders_and_the_start_are_pushed_to_the_members_connections(
     async with services.db.transaction() as conn:
         token = (await create_session(services, conn, dee.user_id, "bearer")).token
     event = (await schedule(services, ada, in_minutes=5)).event
-    await events.set_rsvp(services, dee, event.id, True)
+    await scheduled_events.set_rsvp(services, dee, event.id, True)
     async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}, proxy=None) as ws:
         assert (await frame(ws))["type"] == "hello"
         assert await reminders.send_due_reminders(services) == 1
@@ -69,7 +59,7 @@ async def test_reminders_and_the_start_are_pushed_to_the_members_connections(
         )
         assert soon["data"]["data"]["event_id"] == event.id
         clock.advance(60)
-        started = await events.start_event(services, ada, event.id)
+        started = await scheduled_events.start_event(services, ada, event.id)
         note = await frame(ws)
         assert (note["data"]["kind"], note["data"]["data"]["room_id"]) == ("event_started", started.event.room_id)
         assert note["data"]["read_at"] is None

@@ -18,18 +18,17 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from salon.app import calendar, events
-from salon.app.fakes import FakeClock, FakeMedia, RecordingBus
-from salon.app.ratelimit import RateLimits
+from salon.app import calendar, scheduled_events
+from salon.app.fakes import FakeClock
 from salon.app.services import Services
 from salon.app.sessions import Actor, create_session
 from salon.app.settings import Settings
-from salon.app.system import RandomIds
 from salon.domain.rooms import RoomType
 from salon.store.database import Database
 from salon.store.migrate import upgrade
 from tests.support.api import app_for
-from tests.support.events import actor, schedule, with_event_routes
+from tests.support.scheduled_events import actor, schedule, with_event_routes
+from tests.support.services import make_services
 
 CALLERS = ("anonymous", "outsider", "creator", "cohost", "listed", "admin")
 Expect = tuple[int, str | None]
@@ -113,9 +112,7 @@ async def services(tmp_path: Path, settings: Settings, clock: FakeClock) -> Asyn
     """SQLite only, like the room matrix: the rules do not depend on the engine (tests/integration covers both)."""
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'events-matrix.db'}")
     await upgrade(db)
-    yield Services(
-        settings, db, clock, RandomIds(), RecordingBus(), FakeMedia(), RateLimits(settings), settings.secret_key
-    )
+    yield make_services(settings, db, clock=clock)
     await db.dispose()
 
 
@@ -140,7 +137,7 @@ async def test_authorization(
     failures = []
     for caller in CALLERS:
         event = (await schedule(services, creator, in_minutes=5, room_type=room_type, cohosts=[cohost.user_id])).event
-        await events.invite_to_event(services, creator, event.id, listed.user_id)
+        await scheduled_events.invite_to_event(services, creator, event.id, listed.user_id)
         feed_owner = cast["outsider" if caller == "anonymous" else caller][0]
         token = (await calendar.create_feed(services, feed_owner)).token
         headers = {} if caller == "anonymous" else {"Authorization": f"Bearer {cast[caller][1]}"}

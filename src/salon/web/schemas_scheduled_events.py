@@ -1,22 +1,19 @@
-"""Web layer: request and response models for scheduled events, calendar feeds and notifications."""
+"""Web layer: request and response models for scheduled events and calendar feeds."""
 
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from salon.app.calendar import NewFeed
-from salon.app.events import EventView
-from salon.app.notifications import MARK_MAX, notification_data
-from salon.domain.events import COHOSTS_MAX, TIMEZONE_MAX
+from salon.app.scheduled_events import EventView
+from salon.domain.api_paths import API_PREFIX
 from salon.domain.rooms import DESCRIPTION_MAX, TITLE_MAX, TOPIC_MAX, TOPICS_MAX
-from salon.store.repo_notifications import NotificationRecord
+from salon.domain.scheduled_events import COHOSTS_MAX, TIMEZONE_MAX
 from salon.web.schemas_rooms import Strict, UserCard, UserId
-
-API_PREFIX = "/api/v1"  # the same as web/app.py's (which imports the routers, so cannot be imported here)
 
 Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX)]
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
@@ -142,40 +139,3 @@ class FeedStatusOut(BaseModel):
 
     active: bool
     created_at: datetime | None
-
-
-class NotificationOut(BaseModel):
-    id: str
-    kind: str
-    data: dict[str, Any]
-    created_at: str
-    read_at: str | None
-
-    @classmethod
-    def from_record(cls, note: NotificationRecord) -> NotificationOut:
-        return cls(**notification_data(note))
-
-
-class NotificationPageOut(BaseModel):
-    """Newest first; ``unread_count`` counts all your unread notifications, not only this page's."""
-
-    notifications: list[NotificationOut]
-    unread_count: int
-    next_cursor: str | None
-
-
-class MarkRead(Strict):
-    """Either ``ids`` (yours; others are ignored) or ``all: true``."""
-
-    ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=MARK_MAX)] | None = None
-    all: bool = False
-
-    @model_validator(mode="after")
-    def _one_of(self) -> MarkRead:
-        if (self.ids is None) == (not self.all):
-            raise ValueError("send either ids or all: true")
-        return self
-
-
-class UnreadOut(BaseModel):
-    unread_count: int

@@ -16,10 +16,10 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
-from salon.domain.events import ScheduledEvent
+from salon.domain.api_paths import avatar_url
 from salon.domain.paging import Cursor
 from salon.domain.rooms import Profile, RoomType
-from salon.store.repo_rooms import avatar_url
+from salon.domain.scheduled_events import ScheduledEvent
 from salon.store.tables import (
     blocks,
     calendar_feeds,

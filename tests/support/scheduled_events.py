@@ -7,13 +7,13 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from salon.app import events
+from salon.app import scheduled_events
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.domain.rooms import RoomType
 from salon.web.errors import ERROR_RESPONSES
-from salon.web.routes_events import router as events_router
 from salon.web.routes_notifications import router as notifications_router
+from salon.web.routes_scheduled_events import router as scheduled_events_router
 from tests.support.people import add_member
 
 API_PREFIX = "/api/v1"
@@ -35,8 +35,8 @@ async def schedule(
     title: str = "Jazz standards",
     topics: list[str] | None = None,
     timezone: str = "Europe/Paris",
-) -> events.EventView:
-    spec = events.NewEvent(
+) -> scheduled_events.EventView:
+    spec = scheduled_events.NewEvent(
         title=title,
         description="Agreed in advance: ballads, then the bridge.",
         topics=["jazz", "piano"] if topics is None else topics,
@@ -45,13 +45,13 @@ async def schedule(
         room_type=room_type,
         cohosts=cohosts or [],
     )
-    return await events.create_event(services, host, spec)
+    return await scheduled_events.create_event(services, host, spec)
 
 
 def with_event_routes(app: FastAPI) -> FastAPI:
     """Include the events and notifications routers unless the app already has them."""
     included = {id(getattr(route, "original_router", None)) for route in app.routes}
-    for router in (events_router, notifications_router):
+    for router in (scheduled_events_router, notifications_router):
         if id(router) not in included:
             app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     return app

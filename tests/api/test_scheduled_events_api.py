@@ -17,7 +17,7 @@ from salon.app.sessions import hash_token
 from salon.app.settings import Settings
 from salon.store.tables import calendar_feeds
 from tests.support.api import app_for, assert_error, bearer, client_for, signup
-from tests.support.events import with_event_routes
+from tests.support.scheduled_events import with_event_routes
 
 Client = httpx.AsyncClient
 # The fake clock starts at 2026-01-01 12:00 UTC.

@@ -9,17 +9,17 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from salon.app import events, notifications, stage
+from salon.app import notifications, scheduled_events, stage
 from salon.app.fakes import FakeClock, FakeMedia, RecordingBus
 from salon.app.rooms import get_snapshot
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.domain.errors import DomainError, ErrorCode
-from salon.domain.events import COHOSTS_MAX, EventChanges, EventStatus
 from salon.domain.room_view import apply_event
 from salon.domain.rooms import RoomType
+from salon.domain.scheduled_events import COHOSTS_MAX, EventChanges, EventStatus
 from salon.store.tables import blocks, event_reminders
-from tests.support.events import actor, schedule
+from tests.support.scheduled_events import actor, schedule
 
 
 async def refusal(call: object) -> DomainError:
@@ -59,7 +59,7 @@ async def test_a_member_schedules_an_event_with_cohosts(services: Services) -> N
     assert e.hosts == (ada.user_id, bob.user_id)
     assert [p.username for p in view.hosts] == ["ada", "bob"]
     assert (view.status, view.rsvp_count, view.rsvped, view.is_host) == (EventStatus.SCHEDULED, 0, False, True)
-    seen = await events.get_event(services, dee, e.id)
+    seen = await scheduled_events.get_event(services, dee, e.id)
     assert (seen.event, seen.is_host) == (e, False)
 
 
@@ -71,7 +71,7 @@ async def test_creating_checks_hosts_time_and_zone(services: Services) -> None:
     assert (await refusal(schedule(services, ada, cohosts=others))).data == {"field": "hosts"}
     assert (await refusal(schedule(services, ada, in_minutes=-5))).data == {"field": "starts_at"}
     assert (await refusal(schedule(services, ada, timezone="Paris"))).data == {"field": "timezone"}
-    assert (await refusal(events.get_event(services, ada, "nope"))).code is ErrorCode.NOT_FOUND
+    assert (await refusal(scheduled_events.get_event(services, ada, "nope"))).code is ErrorCode.NOT_FOUND
 
 
 async def test_upcoming_lists_soonest_first_by_pages(services: Services, clock: FakeClock) -> None:
@@ -79,19 +79,19 @@ async def test_upcoming_lists_soonest_first_by_pages(services: Services, clock: 
     dee = await actor(services, "dee")
     made = [await schedule(services, ada, in_minutes=m, title=f"E{m}") for m in (300, 100, 200, 400, 500)]
     gone = await schedule(services, ada, in_minutes=50, title="Cancelled")
-    await events.cancel_event(services, ada, gone.event.id)
-    first = await events.list_upcoming(services, dee, limit=2)
+    await scheduled_events.cancel_event(services, ada, gone.event.id)
+    first = await scheduled_events.list_upcoming(services, dee, limit=2)
     assert [v.event.title for v in first.events] == ["E100", "E200"]
     assert first.next_cursor is not None
-    second = await events.list_upcoming(services, dee, first.next_cursor, limit=2)
-    third = await events.list_upcoming(services, dee, second.next_cursor, limit=2)
+    second = await scheduled_events.list_upcoming(services, dee, first.next_cursor, limit=2)
+    third = await scheduled_events.list_upcoming(services, dee, second.next_cursor, limit=2)
     assert [v.event.title for v in second.events + third.events] == ["E300", "E400", "E500"]
     assert third.next_cursor is None
     # An event nobody started drops out an hour after its time (missed).
     clock.advance(161 * 60)
-    assert [v.event.title for v in (await events.list_upcoming(services, dee)).events][:1] == ["E200"]
+    assert [v.event.title for v in (await scheduled_events.list_upcoming(services, dee)).events][:1] == ["E200"]
     assert len(made) == 5
-    err = await refusal(events.list_upcoming(services, dee, "not-a-cursor"))
+    err = await refusal(scheduled_events.list_upcoming(services, dee, "not-a-cursor"))
     assert (err.code, err.data) == (ErrorCode.INVALID_INPUT, {"field": "cursor"})
 
 
@@ -102,30 +102,30 @@ async def test_a_closed_event_shows_only_to_its_hosts_its_list_and_admins(servic
     await schedule(services, ada, title="Open one", in_minutes=2000)
 
     async def titles(who: Actor) -> list[str]:
-        return [v.event.title for v in (await events.list_upcoming(services, who)).events]
+        return [v.event.title for v in (await scheduled_events.list_upcoming(services, who)).events]
 
     assert await titles(ada) == await titles(bob) == await titles(root) == ["Jazz standards", "Open one"]
     assert await titles(dee) == ["Open one"]
     for call in (
-        events.get_event(services, dee, closed.id),
-        events.set_rsvp(services, dee, closed.id, True),
-        events.start_event(services, dee, closed.id),
-        events.cancel_event(services, dee, closed.id),
-        events.edit_event(services, dee, closed.id, EventChanges(title="x")),
+        scheduled_events.get_event(services, dee, closed.id),
+        scheduled_events.set_rsvp(services, dee, closed.id, True),
+        scheduled_events.start_event(services, dee, closed.id),
+        scheduled_events.cancel_event(services, dee, closed.id),
+        scheduled_events.edit_event(services, dee, closed.id, EventChanges(title="x")),
     ):
         assert (await refusal(call)).code is ErrorCode.NOT_FOUND
     # Getting on the list (a host made it open, eve RSVPed, it was closed again) keeps it visible.
-    await events.edit_event(services, ada, closed.id, EventChanges(room_type=RoomType.OPEN))
-    await events.set_rsvp(services, eve, closed.id, True)
-    await events.edit_event(services, ada, closed.id, EventChanges(room_type=RoomType.CLOSED))
+    await scheduled_events.edit_event(services, ada, closed.id, EventChanges(room_type=RoomType.OPEN))
+    await scheduled_events.set_rsvp(services, eve, closed.id, True)
+    await scheduled_events.edit_event(services, ada, closed.id, EventChanges(room_type=RoomType.CLOSED))
     assert await titles(eve) == ["Jazz standards", "Open one"]
-    assert (await events.get_event(services, eve, closed.id)).rsvped
+    assert (await scheduled_events.get_event(services, eve, closed.id)).rsvped
     # "Notify me" off is not leaving the list: a guest of a closed event keeps seeing it, and can turn it on again.
-    off = await events.set_rsvp(services, eve, closed.id, False)
+    off = await scheduled_events.set_rsvp(services, eve, closed.id, False)
     assert (off.rsvped, off.rsvp_count) == (False, 0)
     assert await titles(eve) == ["Jazz standards", "Open one"]
-    assert not (await events.get_event(services, eve, closed.id)).rsvped
-    assert (await events.set_rsvp(services, eve, closed.id, True)).rsvped
+    assert not (await scheduled_events.get_event(services, eve, closed.id)).rsvped
+    assert (await scheduled_events.set_rsvp(services, eve, closed.id, True)).rsvped
 
 
 async def test_an_event_is_hidden_from_members_one_of_its_hosts_blocked(services: Services) -> None:
@@ -133,10 +133,10 @@ async def test_an_event_is_hidden_from_members_one_of_its_hosts_blocked(services
     event = (await schedule(services, ada, cohosts=[bob.user_id])).event
     await block(services, bob, dee)
     await block(services, dee, ada)  # blocking a host yourself hides nothing
-    assert (await events.list_upcoming(services, dee)).events == []
-    assert (await refusal(events.get_event(services, dee, event.id))).code is ErrorCode.NOT_FOUND
+    assert (await scheduled_events.list_upcoming(services, dee)).events == []
+    assert (await refusal(scheduled_events.get_event(services, dee, event.id))).code is ErrorCode.NOT_FOUND
     await block(services, ada, bob)  # hosts always see their own event
-    assert [v.event.id for v in (await events.list_upcoming(services, bob)).events] == [event.id]
+    assert [v.event.id for v in (await scheduled_events.list_upcoming(services, bob)).events] == [event.id]
 
 
 # --- edit, cancel, RSVP ----------------------------------------------------------------------------------------
@@ -146,22 +146,24 @@ async def test_hosts_edit_and_every_edit_bumps_the_sequence(services: Services, 
     ada, bob, cy, dee = [await actor(services, n) for n in ("ada", "bob", "cy", "dee")]
     event = (await schedule(services, ada, cohosts=[bob.user_id])).event
     clock.advance(60)
-    edited = await events.edit_event(services, bob, event.id, EventChanges(title="Ballads", topics=["ballads"]))
+    edited = await scheduled_events.edit_event(
+        services, bob, event.id, EventChanges(title="Ballads", topics=["ballads"])
+    )
     assert (edited.event.title, edited.event.topics, edited.event.sequence) == ("Ballads", ("ballads",), 1)
     assert edited.event.updated_at == clock.now()
-    assert (await events.get_event(services, dee, event.id)).event == edited.event
-    assert (await refusal(events.edit_event(services, dee, event.id, EventChanges(title="x")))).code is (
+    assert (await scheduled_events.get_event(services, dee, event.id)).event == edited.event
+    assert (await refusal(scheduled_events.edit_event(services, dee, event.id, EventChanges(title="x")))).code is (
         ErrorCode.NOT_ALLOWED
     )
-    assert (await refusal(events.edit_event(services, bob, event.id, EventChanges(cohosts=[])))).code is (
+    assert (await refusal(scheduled_events.edit_event(services, bob, event.id, EventChanges(cohosts=[])))).code is (
         ErrorCode.NOT_ALLOWED
     )
-    rehosted = await events.edit_event(services, ada, event.id, EventChanges(cohosts=[cy.user_id]))
+    rehosted = await scheduled_events.edit_event(services, ada, event.id, EventChanges(cohosts=[cy.user_id]))
     assert (rehosted.event.hosts, [p.username for p in rehosted.hosts]) == ((ada.user_id, cy.user_id), ["ada", "cy"])
-    assert (await events.get_event(services, dee, event.id)).event.hosts == (ada.user_id, cy.user_id)
-    err = await refusal(events.edit_event(services, ada, event.id, EventChanges(cohosts=["ghost"])))
+    assert (await scheduled_events.get_event(services, dee, event.id)).event.hosts == (ada.user_id, cy.user_id)
+    err = await refusal(scheduled_events.edit_event(services, ada, event.id, EventChanges(cohosts=["ghost"])))
     assert err.data["field"] == "hosts"
-    assert (await events.get_event(services, dee, event.id)).event.sequence == 2
+    assert (await scheduled_events.get_event(services, dee, event.id)).event.sequence == 2
 
 
 async def test_moving_an_event_rearms_its_starting_soon_reminder(services: Services, clock: FakeClock) -> None:
@@ -170,7 +172,7 @@ async def test_moving_an_event_rearms_its_starting_soon_reminder(services: Servi
     ada = await actor(services, "ada")
     event = (await schedule(services, ada, in_minutes=5)).event
     assert await send_due_reminders(services) == 1
-    await events.edit_event(services, ada, event.id, EventChanges(starts_at=clock.now() + timedelta(hours=2)))
+    await scheduled_events.edit_event(services, ada, event.id, EventChanges(starts_at=clock.now() + timedelta(hours=2)))
     assert await send_due_reminders(services) == 0
     clock.advance(115 * 60)
     assert await send_due_reminders(services) == 1
@@ -181,33 +183,33 @@ async def test_cancelling_tells_the_list_and_is_idempotent(services: Services) -
     ada, bob, dee, eve = [await actor(services, n) for n in ("ada", "bob", "dee", "eve")]
     root = await actor(services, "root", admin=True)
     event = (await schedule(services, ada, cohosts=[bob.user_id])).event
-    await events.set_rsvp(services, dee, event.id, True)
-    await events.set_rsvp(services, eve, event.id, True)
-    await events.set_rsvp(services, eve, event.id, False)  # eve asked not to be notified any more
-    assert (await refusal(events.cancel_event(services, eve, event.id))).code is ErrorCode.NOT_ALLOWED
-    cancelled = await events.cancel_event(services, bob, event.id)
+    await scheduled_events.set_rsvp(services, dee, event.id, True)
+    await scheduled_events.set_rsvp(services, eve, event.id, True)
+    await scheduled_events.set_rsvp(services, eve, event.id, False)  # eve asked not to be notified any more
+    assert (await refusal(scheduled_events.cancel_event(services, eve, event.id))).code is ErrorCode.NOT_ALLOWED
+    cancelled = await scheduled_events.cancel_event(services, bob, event.id)
     assert (cancelled.status, cancelled.event.sequence) == (EventStatus.CANCELLED, 1)
     assert pushed(services, "event_cancelled") == [ada.user_id, dee.user_id]
-    again = await events.cancel_event(services, ada, event.id)
+    again = await scheduled_events.cancel_event(services, ada, event.id)
     assert again.event == cancelled.event
     assert len(pushed(services, "event_cancelled")) == 2
-    assert (await refusal(events.set_rsvp(services, eve, event.id, True))).data == {"reason": "cancelled"}
-    assert (await refusal(events.start_event(services, ada, event.id))).data == {"reason": "cancelled"}
+    assert (await refusal(scheduled_events.set_rsvp(services, eve, event.id, True))).data == {"reason": "cancelled"}
+    assert (await refusal(scheduled_events.start_event(services, ada, event.id))).data == {"reason": "cancelled"}
     other = (await schedule(services, ada, title="Another")).event
-    assert (await events.cancel_event(services, root, other.id)).status is EventStatus.CANCELLED
+    assert (await scheduled_events.cancel_event(services, root, other.id)).status is EventStatus.CANCELLED
 
 
 async def test_rsvp_is_idempotent_and_counted(services: Services) -> None:
     ada, dee, eve = [await actor(services, n) for n in ("ada", "dee", "eve")]
     event = (await schedule(services, ada)).event
-    assert (await events.set_rsvp(services, dee, event.id, True)).rsvp_count == 1
-    again = await events.set_rsvp(services, dee, event.id, True)
+    assert (await scheduled_events.set_rsvp(services, dee, event.id, True)).rsvp_count == 1
+    again = await scheduled_events.set_rsvp(services, dee, event.id, True)
     assert (again.rsvp_count, again.rsvped) == (1, True)
-    assert (await events.set_rsvp(services, eve, event.id, True)).rsvp_count == 2
-    off = await events.set_rsvp(services, dee, event.id, False)
+    assert (await scheduled_events.set_rsvp(services, eve, event.id, True)).rsvp_count == 2
+    off = await scheduled_events.set_rsvp(services, dee, event.id, False)
     assert (off.rsvp_count, off.rsvped) == (1, False)
-    assert (await events.set_rsvp(services, dee, event.id, False)).rsvp_count == 1
-    assert (await events.get_event(services, ada, event.id)).rsvp_count == 1
+    assert (await scheduled_events.set_rsvp(services, dee, event.id, False)).rsvp_count == 1
+    assert (await scheduled_events.get_event(services, ada, event.id)).rsvp_count == 1
 
 
 # --- start -----------------------------------------------------------------------------------------------------
@@ -216,14 +218,14 @@ async def test_rsvp_is_idempotent_and_counted(services: Services) -> None:
 async def test_a_host_starts_the_event_and_it_becomes_a_live_room(services: Services, clock: FakeClock) -> None:
     ada, bob, cy, dee, eve = [await actor(services, n) for n in ("ada", "bob", "cy", "dee", "eve")]
     event = (await schedule(services, ada, in_minutes=30, cohosts=[bob.user_id, cy.user_id])).event
-    await events.set_rsvp(services, dee, event.id, True)
-    await events.set_rsvp(services, bob, event.id, True)
-    early = await refusal(events.start_event(services, bob, event.id))
+    await scheduled_events.set_rsvp(services, dee, event.id, True)
+    await scheduled_events.set_rsvp(services, bob, event.id, True)
+    early = await refusal(scheduled_events.start_event(services, bob, event.id))
     assert (early.code, early.data["reason"]) == (ErrorCode.CONFLICT, "too_early")
-    assert (await refusal(events.start_event(services, dee, event.id))).code is ErrorCode.NOT_ALLOWED
+    assert (await refusal(scheduled_events.start_event(services, dee, event.id))).code is ErrorCode.NOT_ALLOWED
 
     clock.advance(15 * 60)  # 15 minutes before its time: a host may start it
-    started = await events.start_event(services, bob, event.id)
+    started = await scheduled_events.start_event(services, bob, event.id)
     room_id = started.event.room_id
     assert room_id is not None
     assert (started.status, started.event.started_at) == (EventStatus.LIVE, clock.now())
@@ -256,22 +258,22 @@ async def test_a_host_starts_the_event_and_it_becomes_a_live_room(services: Serv
     assert roles == {"bob": "moderator", "ada": "moderator", "dee": "listener"}
     assert media.members[(room_id, ada.user_id)] == ("speaker", True)
     # Starting again (another host, later) gives the same room and tells nobody again.
-    again = await events.start_event(services, ada, event.id)
+    again = await scheduled_events.start_event(services, ada, event.id)
     assert again.event.room_id == room_id
     assert len(pushed(services, "event_started")) == 3
-    assert (await refusal(events.edit_event(services, ada, event.id, EventChanges(title="x")))).data == {
+    assert (await refusal(scheduled_events.edit_event(services, ada, event.id, EventChanges(title="x")))).data == {
         "reason": "started"
     }
-    assert (await events.get_event(services, eve, event.id)).status is EventStatus.LIVE
+    assert (await scheduled_events.get_event(services, eve, event.id)).status is EventStatus.LIVE
 
 
 async def test_the_room_of_a_closed_event_lets_in_its_list(services: Services, clock: FakeClock) -> None:
     ada, dee, eve = [await actor(services, n) for n in ("ada", "dee", "eve")]
     event = (await schedule(services, ada, in_minutes=5, room_type=RoomType.CLOSED)).event
-    await events.edit_event(services, ada, event.id, EventChanges(room_type=RoomType.OPEN))
-    await events.set_rsvp(services, dee, event.id, True)
-    await events.edit_event(services, ada, event.id, EventChanges(room_type=RoomType.CLOSED))
-    room_id = (await events.start_event(services, ada, event.id)).event.room_id
+    await scheduled_events.edit_event(services, ada, event.id, EventChanges(room_type=RoomType.OPEN))
+    await scheduled_events.set_rsvp(services, dee, event.id, True)
+    await scheduled_events.edit_event(services, ada, event.id, EventChanges(room_type=RoomType.CLOSED))
+    room_id = (await scheduled_events.start_event(services, ada, event.id)).event.room_id
     assert room_id is not None
     assert (await get_snapshot(services, dee.user_id, room_id))["room"]["type"] == "closed"
     await stage.join(services, dee.user_id, room_id)
@@ -285,21 +287,21 @@ async def test_starting_ends_when_the_room_ends_and_is_missed_when_too_late(
 
     ada = await actor(services, "ada")
     event = (await schedule(services, ada, in_minutes=10)).event
-    room_id = (await events.start_event(services, ada, event.id)).event.room_id
+    room_id = (await scheduled_events.start_event(services, ada, event.id)).event.room_id
     assert room_id is not None
     await end_room(services, ada.user_id, room_id)
-    assert (await events.get_event(services, ada, event.id)).status is EventStatus.ENDED
+    assert (await scheduled_events.get_event(services, ada, event.id)).status is EventStatus.ENDED
     late = (await schedule(services, ada, in_minutes=10, title="Late")).event
     clock.advance(71 * 60)
-    assert (await events.get_event(services, ada, late.id)).status is EventStatus.MISSED
-    assert (await refusal(events.start_event(services, ada, late.id))).data == {"reason": "missed"}
+    assert (await scheduled_events.get_event(services, ada, late.id)).status is EventStatus.MISSED
+    assert (await refusal(scheduled_events.start_event(services, ada, late.id))).data == {"reason": "missed"}
 
 
 async def test_two_hosts_starting_at_once_open_one_room(services: Services) -> None:
     ada, bob = await actor(services, "ada"), await actor(services, "bob")
     event = (await schedule(services, ada, in_minutes=5, cohosts=[bob.user_id])).event
     first, second = await asyncio.gather(
-        events.start_event(services, ada, event.id), events.start_event(services, bob, event.id)
+        scheduled_events.start_event(services, ada, event.id), scheduled_events.start_event(services, bob, event.id)
     )
     assert first.event.room_id == second.event.room_id is not None
     media = services.media

@@ -1,10 +1,10 @@
 """App layer: scheduled conversations — create, list upcoming, read, edit, cancel, RSVP, start.
 
-Rules live in ``salon.domain.events``; these use cases load, decide, save in one transaction, then notify after the
-commit. Starting an event opens its room (``app/rooms.insert_new_room``) in the same transaction that marks the
-event started, invites the other hosts up *as moderators* (joining makes them moderators), lets the members on the
-list of a closed event into its room, and writes the ``event_started`` notifications with the reminder row that
-says they went out (``app/reminders.py`` never sends them again).
+Rules live in ``salon.domain.scheduled_events``; these use cases load, decide, save in one transaction, then notify
+after the commit. Starting an event opens its room (``app/rooms.insert_new_room``) in the same transaction that marks
+the event started, invites the other hosts up *as moderators* (joining makes them moderators), lets the members on the
+list of a closed event into its room, and writes the ``event_started`` notifications with the reminder row that says
+they went out (``app/reminders.py`` never sends them again).
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from salon.app.notifications import notify, publish
 from salon.app.rooms import NewRoom, insert_new_room, open_room_media
 from salon.app.services import Services
 from salon.app.sessions import Actor
-from salon.domain import events as rules
 from salon.domain import notices
+from salon.domain import scheduled_events as rules
 from salon.domain.errors import ErrorCode, refuse
-from salon.domain.events import EventChanges, EventStatus, ScheduledEvent
+from salon.domain.notifications import NotificationRecord
 from salon.domain.paging import PAGE_DEFAULT, Cursor, decode_cursor, encode_cursor
 from salon.domain.rooms import Profile, Room, RoomType, profile_data
-from salon.store import repo_events as repo
+from salon.domain.scheduled_events import EventChanges, EventStatus, ScheduledEvent
 from salon.store import repo_rooms
-from salon.store.repo_notifications import NotificationRecord
+from salon.store import repo_scheduled_events as repo
 
 # event_reminders.kind values
 REMINDER_SOON = "soon"
