@@ -26,6 +26,7 @@ from salon.domain.rooms import (
     RoomType,
     can_see,
     clean_room_fields,
+    no_such_room,
     participant_data,
     room_data,
 )
@@ -173,7 +174,7 @@ async def end_room_as_operator(services: Services, room_id: str) -> None:
     async with services.db.transaction() as conn:
         found = await repo.get_room(conn, room_id, lock=True)
         if found is None:
-            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+            raise no_such_room()
         room, seq = found
         outcome = rules.end_room(room, None, None, True, await repo.stage(conn, room_id), now)
         messages = await save_outcome(services, conn, room, seq, outcome, "", now)

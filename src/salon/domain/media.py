@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from salon.domain.errors import ErrorCode, refuse
-from salon.domain.rooms import Participant, Room
+from salon.domain.rooms import Participant, Room, no_such_room
 
 # The two kinds of WebRTC connection a member can have in a room: hearing the room's mix (everyone not on stage),
 # or speaking into the stage (and hearing the others, minus oneself).
@@ -19,7 +19,7 @@ MediaKind = Literal["listen", "speak"]
 def check_media(room: Room | None, participant: Participant | None, kind: MediaKind, *, banned: bool = False) -> None:
     """Refuse a media connection the member may not have right now."""
     if room is None:
-        raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        raise no_such_room()
     if room.ended_at is not None:
         raise refuse(ErrorCode.ROOM_ENDED, "This room has ended.")
     if banned:

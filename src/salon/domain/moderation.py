@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from salon.domain.errors import ErrorCode, refuse
-from salon.domain.rooms import Access, Participant, Profile, Role, Room, can_see
+from salon.domain.rooms import Access, Participant, Profile, Role, Room, can_see, no_such_room
 
 
 class ModAction(StrEnum):
@@ -94,17 +94,17 @@ def check_log_reader(
     once it ended, those who moderated it at the end. Whoever may not know the room exists gets ``not_found``, like
     everywhere else; someone outside a live room ``not_in_room``; anyone else ``not_allowed``."""
     if room is None:
-        raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        raise no_such_room()
     if access.is_admin:
         return room
     if room.ended:
         if viewer_id in moderators_at_end:
             return room
         if not can_see(room, access, None):
-            raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+            raise no_such_room()
         raise refuse(ErrorCode.NOT_ALLOWED, "Only the room's moderators and admins can read its moderation log.")
     if not can_see(room, access, participant):
-        raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        raise no_such_room()
     if participant is None:
         raise refuse(ErrorCode.NOT_IN_ROOM, "You are not in this room.")
     if participant.role is not Role.MODERATOR:

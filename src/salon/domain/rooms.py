@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from salon.domain.errors import ErrorCode, refuse
+from salon.domain.errors import DomainError, ErrorCode, refuse
 
 if TYPE_CHECKING:  # moderation.py reads rooms; Outcome only names its entries
     from salon.domain.moderation import ModerationEntry
@@ -202,6 +202,12 @@ def can_see(room: Room, access: Access, participant: Participant | None) -> bool
     return True
 
 
+def no_such_room() -> DomainError:
+    """The one answer for a room that does not exist and for a room the member may not know about: the same words
+    either way, so that nobody can tell the two apart."""
+    return refuse(ErrorCode.NOT_FOUND, "No such room.")  # the only place these words are written
+
+
 RoomNeed = Literal["see", "follow", "act"]
 
 
@@ -215,7 +221,7 @@ def check_room_access(room: Room | None, access: Access, participant: Participan
 
     Whoever may not know the room exists gets ``not_found``, the same answer as for no room at all."""
     if room is None or not (can_see(room, access, participant) or (need == "act" and access.banned)):
-        raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        raise no_such_room()
     if need == "follow" and access.banned:
         raise refuse(ErrorCode.REMOVED_FROM_ROOM, "You were removed from this room.")
     return room

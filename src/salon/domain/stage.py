@@ -25,6 +25,7 @@ from salon.domain.rooms import (
     Room,
     RoomEventName,
     can_see,
+    no_such_room,
     participant_data,
 )
 
@@ -43,7 +44,7 @@ def join(
     if access.banned:
         raise refuse(ErrorCode.REMOVED_FROM_ROOM, "A moderator removed you from this room.")
     if not can_see(room, access, existing):
-        raise refuse(ErrorCode.NOT_FOUND, "No such room.")
+        raise no_such_room()
     out = Outcome()
     if existing is not None:
         return out
