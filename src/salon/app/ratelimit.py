@@ -7,6 +7,7 @@ would point it at Redis. Limits are rules of the product, so they are named here
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute, RateLimitItemPerSecond
@@ -21,6 +22,18 @@ REPORTS_PER_HOUR = 10  # per reporter: enough for a bad evening, too few to floo
 PINGS_PER_MINUTE = 10  # per pinger: gathering a few friends at once, not paging a whole list
 PINGS_PER_HOUR = 60  # per pinger
 PINGED_PER_MINUTE = 5  # per member pinged: however many rooms want you, five taps a minute at most
+IPV6_BUCKET_PREFIX = 64  # one IPv6 subscriber usually holds a whole /64: it is one address for the limits
+
+
+def address_bucket(address: str) -> str:
+    """The key of a client address for the limits: an IPv4 address itself, an IPv6 one's /64."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_BUCKET_PREFIX}", strict=False))
+    return str(parsed)
 
 
 @dataclass(frozen=True)

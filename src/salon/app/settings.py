@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import secrets
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me"  # noqa: S105 - the placeholder we refuse
 
@@ -57,6 +60,9 @@ class Settings(BaseSettings):
     invites_per_hour: Annotated[int, Field(ge=1)] = 30
     avatar_max_bytes: Annotated[int, Field(ge=1024)] = 2 * 1024 * 1024
     extra_origins: list[str] = []
+    # The reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs, comma-separated or a JSON list);
+    # none: the connecting peer is the client (web/client_address.py).
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = []
     # An external Janus node (which must stay private: docs/ARCHITECTURE.md, "Running Janus"), or several in
     # SALON_JANUS_NODES (a JSON list of {url, api_secret, admin_key}); neither: `salon serve` runs its own.
     janus_nodes: list[JanusNode] = []
@@ -67,6 +73,18 @@ class Settings(BaseSettings):
     # and the interfaces ICE may use (comma-separated names or addresses). Unset: Janus's own choice.
     janus_interface: str | None = None
     janus_ice_enforce_list: str | None = None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        if isinstance(value, list):
+            try:  # strict: "10.0.0.5/8" is a typo for an address or a network, refused rather than guessed
+                return [ipaddress.ip_network(str(v).strip()) for v in value if str(v).strip()]
+            except ValueError as exc:
+                raise ValueError(f"SALON_TRUSTED_PROXIES: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

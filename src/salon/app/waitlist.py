@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from salon.app.invites import NewInvite, invite_link, issue_invite, spend_quota
+from salon.app.ratelimit import address_bucket
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.domain.accounts import DISPLAY_NAME_MAX
@@ -57,7 +58,7 @@ def check_entry(name: str, contact: str) -> tuple[str, str]:
 
 async def join_waitlist(services: Services, *, name: str, contact: str, client_ip: str) -> None:
     """Ask to join. Rate-limited per client address; the same (empty) answer whether or not they were waiting."""
-    await services.limits.hit(services.limits.waitlist, client_ip)
+    await services.limits.hit(services.limits.waitlist, address_bucket(client_ip))
     name, contact = check_entry(name, contact)
     async with services.db.transaction() as conn:
         await repo_invites.insert_waitlist_entry(

@@ -23,6 +23,7 @@ from salon.web.auth import (
     clear_session_cookie,
     set_session_cookie,
 )
+from salon.web.client_address import client_address
 from salon.web.deps import ServicesDep
 from salon.web.schemas_accounts import (
     AuthOut,
@@ -55,11 +56,6 @@ MULTIPART_OVERHEAD = 16 * 1024
 WAITLIST_ANSWER = "Thanks! If a member invites you, they will pass you a link."
 
 
-def client_ip(request: Request) -> str:
-    """The peer address (behind a reverse proxy, run uvicorn with --proxy-headers so that this is the client)."""
-    return request.client.host if request.client else "unknown"
-
-
 def _signed_in(response: Response, services: Services, result: SignedIn) -> AuthOut:
     if result.session.kind == "cookie":
         set_session_cookie(response, services.settings, result.session)
@@ -88,7 +84,7 @@ async def signup(body: SignupIn, response: Response, services: ServicesDep) -> A
 async def login(body: LoginIn, request: Request, response: Response, services: ServicesDep) -> AuthOut:
     """A failed log-in is always ``bad_credentials``, whether or not the account exists."""
     result = await accounts.log_in(
-        services, username=body.username, password=body.password, kind=body.mode, client_ip=client_ip(request)
+        services, username=body.username, password=body.password, kind=body.mode, client_ip=client_address(request)
     )
     return _signed_in(response, services, result)
 
@@ -251,7 +247,7 @@ async def enable_user(user_id: Id, actor: CurrentActor, services: ServicesDep) -
 @router.post("/waitlist", status_code=202, summary="Ask to join", tags=["waitlist"])
 async def join_waitlist(body: WaitlistIn, request: Request, services: ServicesDep) -> WaitlistAcceptedOut:
     """Always the same answer. Members see your name; only admins see your contact."""
-    await waitlist.join_waitlist(services, name=body.name, contact=body.contact, client_ip=client_ip(request))
+    await waitlist.join_waitlist(services, name=body.name, contact=body.contact, client_ip=client_address(request))
     return WaitlistAcceptedOut(message=WAITLIST_ANSWER)
 
 

@@ -25,10 +25,13 @@ FRAMES_EXTENSION: Final = "salon.frames"
 PROTOCOL_PATH: Final = "salon.web.ws_server:SalonWebSocketProtocol"
 # How every Salon server runs its WebSockets (`salon serve`, and the tests' live server). Not compressed: a room
 # event is one encoding shared by every subscriber, where permessage-deflate would compress it once per client.
+# uvicorn's proxy headers off: it would believe X-Forwarded-For from any peer on 127.0.0.1 and overwrite the peer's
+# address; Salon decides itself, from SALON_TRUSTED_PROXIES (web/client_address.py).
 UVICORN_WS_OPTIONS: Final[dict[str, Any]] = {
     "ws": PROTOCOL_PATH,
     "ws_max_size": 65536,
     "ws_per_message_deflate": False,
+    "proxy_headers": False,
 }
 
 

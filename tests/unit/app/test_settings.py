@@ -56,3 +56,15 @@ def test_environment_variables_are_read_and_validated(monkeypatch: pytest.Monkey
 def test_unknown_settings_are_refused() -> None:
     with pytest.raises(ValidationError):
         Settings(colour="blue")  # type: ignore[call-arg]
+
+
+def test_trusted_proxies_are_none_by_default_and_read_from_a_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(dev=True).trusted_proxies == []
+    monkeypatch.setenv("SALON_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,::1")
+    assert [str(n) for n in Settings(dev=True).trusted_proxies] == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+    monkeypatch.setenv("SALON_TRUSTED_PROXIES", '["192.168.0.0/16"]')
+    assert [str(n) for n in Settings(dev=True).trusted_proxies] == ["192.168.0.0/16"]
+    for wrong in ("10.0.0.5/8", "proxy.example.org"):
+        monkeypatch.setenv("SALON_TRUSTED_PROXIES", wrong)
+        with pytest.raises(ValidationError, match="SALON_TRUSTED_PROXIES"):
+            Settings(dev=True)
