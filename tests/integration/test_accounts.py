@@ -9,8 +9,14 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from salon.app import accounts
+from salon.app.devices import DEVICE_DAYS, read_device_token
 from salon.app.fakes import FakeClock, RecordingBus
 from salon.app.invites import create_operator_invite
+from salon.app.ratelimit import (
+    LOGIN_ACCOUNT_FAILURES_PER_HOUR,
+    LOGIN_PAIR_FAILURES,
+    LOGIN_PAIR_LOCK_S,
+)
 from salon.app.services import Services
 from salon.app.sessions import authenticate, authenticate_session, hash_token, purge_expired
 from salon.domain.errors import DomainError, ErrorCode
@@ -153,15 +159,85 @@ async def test_failed_log_ins_look_the_same(services: Services) -> None:
     assert errors[0]["code"] == "bad_credentials"
 
 
-async def test_failed_log_ins_are_rate_limited_per_username(services: Services) -> None:
-    await sign_up(services, "ada")
-    for i in range(services.settings.login_failures_per_minute):
-        with pytest.raises(DomainError) as exc:
-            await accounts.log_in(services, username="ada", password="wrong!!!", kind="bearer", client_ip=f"10.0.0.{i}")
-        assert exc.value.code is ErrorCode.BAD_CREDENTIALS
+async def log_in(services: Services, password: str, address: str, device: str | None = None) -> accounts.SignedIn:
+    return await accounts.log_in(
+        services, username="ada", password=password, kind="bearer", client_ip=address, device_token=device
+    )
+
+
+async def refused(services: Services, password: str, address: str, device: str | None = None) -> DomainError:
     with pytest.raises(DomainError) as exc:
-        await accounts.log_in(services, username="ADA", password=PASSWORD, kind="bearer", client_ip="10.9.9.9")
-    assert exc.value.code is ErrorCode.RATE_LIMITED
+        await log_in(services, password, address, device)
+    return exc.value
+
+
+async def test_wrong_passwords_from_one_address_never_lock_the_owner_out(services: Services) -> None:
+    known = (await sign_up(services, "ada")).device_token
+    for _ in range(LOGIN_PAIR_FAILURES + 7):  # past the old per-username limit of 10
+        await refused(services, "wrong!!!", "6.6.6.6")
+    assert (await log_in(services, PASSWORD, "7.7.7.7")).user.username == "ada"  # another address
+    assert (await log_in(services, PASSWORD, "6.6.6.6", known)).user.username == "ada"  # the same, a known device
+
+
+async def test_guessing_from_one_address_is_bounded(services: Services, clock: FakeClock) -> None:
+    await sign_up(services, "ada")
+    for _ in range(LOGIN_PAIR_FAILURES):
+        assert (await refused(services, "wrong!!!", "6.6.6.6")).code is ErrorCode.BAD_CREDENTIALS
+    for lock in (LOGIN_PAIR_LOCK_S, 2 * LOGIN_PAIR_LOCK_S, 4 * LOGIN_PAIR_LOCK_S):
+        error = await refused(services, PASSWORD, "6.6.6.6")  # locked: not even the right password is tried
+        assert (error.code, error.data["limit"], error.data["retry_after"]) == (
+            ErrorCode.RATE_LIMITED,
+            "login_pair",
+            lock,
+        )
+        clock.advance(lock - 1)
+        assert (await refused(services, PASSWORD, "6.6.6.6")).data["retry_after"] == 1
+        clock.advance(1)
+        assert (await refused(services, "wrong!!!", "6.6.6.6")).code is ErrorCode.BAD_CREDENTIALS  # one guess, then
+
+
+async def test_a_success_forgets_the_failures_of_its_pair(services: Services) -> None:
+    await sign_up(services, "ada")
+    for _ in range(2):
+        for _ in range(LOGIN_PAIR_FAILURES - 1):
+            assert (await refused(services, "wrong!!!", "6.6.6.6")).code is ErrorCode.BAD_CREDENTIALS
+        assert (await log_in(services, PASSWORD, "6.6.6.6")).user.username == "ada"
+
+
+async def test_the_account_ceiling_slows_guessing_from_many_addresses_but_not_a_known_device(
+    services: Services,
+) -> None:
+    known = (await sign_up(services, "ada")).device_token
+    strangers = (await sign_up(services, "bob")).device_token  # a device, but another account's
+    for i in range(LOGIN_ACCOUNT_FAILURES_PER_HOUR - 1):
+        await refused(services, "wrong!!!", f"10.0.{i // 250}.{i % 250}")
+    assert (await log_in(services, PASSWORD, "7.7.7.7")).user.username == "ada"  # successes do not count
+    await refused(services, "wrong!!!", "10.1.0.1")
+    error = await refused(services, PASSWORD, "7.7.7.8")  # the ceiling: a new address is refused
+    assert (error.code, error.data["limit"]) == (ErrorCode.RATE_LIMITED, "login_account")
+    assert (await refused(services, PASSWORD, "7.7.7.8", strangers)).code is ErrorCode.RATE_LIMITED
+    assert (await refused(services, PASSWORD, "7.7.7.8", known + "0")).code is ErrorCode.RATE_LIMITED  # forged
+    assert (await log_in(services, PASSWORD, "7.7.7.8", known)).user.username == "ada"
+    # The known device meets only its own lock.
+    for _ in range(LOGIN_PAIR_FAILURES):
+        assert (await refused(services, "wrong!!!", "7.7.7.8", known)).code is ErrorCode.BAD_CREDENTIALS
+    assert (await refused(services, PASSWORD, "7.7.7.8", known)).data["limit"] == "login_pair"
+
+
+async def test_a_device_token_names_its_account_and_device_and_lasts_a_year(services: Services) -> None:
+    signed = await sign_up(services, "ada")
+    first = read_device_token(services.secret, signed.device_token, services.clock.now())
+    assert first is not None
+    assert first.user_id == signed.user.id
+    again = await log_in(services, PASSWORD, "1.1.1.1", signed.device_token)
+    assert read_device_token(services.secret, again.device_token, services.clock.now()) == first  # the same device
+    fresh = await log_in(services, PASSWORD, "1.1.1.1")
+    other = read_device_token(services.secret, fresh.device_token, services.clock.now())
+    assert other is not None
+    assert other.device_id != first.device_id
+    later = services.clock.now() + timedelta(days=DEVICE_DAYS)
+    assert read_device_token(services.secret, signed.device_token, later) is None
+    assert read_device_token("another secret", signed.device_token, services.clock.now()) is None
 
 
 async def test_failed_log_ins_are_rate_limited_per_address(services: Services) -> None:

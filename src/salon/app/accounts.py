@@ -2,7 +2,8 @@
 
 No answer tells whether an account exists: a failed log-in is always ``bad_credentials`` with one message, whether
 the user is unknown, disabled or the password wrong, and an unknown user costs the same argon2 time (a dummy
-verification). Failed log-ins are rate-limited per username and per client address.
+verification). Failed log-ins are limited so that guessing stays bounded while nobody can lock the owner out
+(``log_in``; the rule is recorded in docs/ARCHITECTURE.md, Security).
 
 Signing up with a member's invite tells that member (``invite_redeemed``); an operator's invite tells nobody. When
 the invite was a nomination off the waitlist, the new member's first notification says who nominated them
@@ -17,9 +18,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from salon.app.devices import Device, issue_device_token, read_device_token
 from salon.app.invites import find_invite
 from salon.app.notifications import notify, publish
 from salon.app.passwords import dummy_verify, hash_password, is_common, needs_rehash, verify_password
+from salon.app.ratelimit import address_bucket
 from salon.app.services import Services
 from salon.app.sessions import (
     Actor,
@@ -78,6 +81,7 @@ class Profile:
 class SignedIn:
     user: Profile
     session: NewSession
+    device_token: str  # for the client to show at its next log-in (app/devices.py)
 
 
 async def _profile(conn: AsyncConnection, user: UserRecord, viewer: Actor | None) -> Profile:
@@ -137,7 +141,7 @@ async def sign_up_with_invite(
         profile = await _profile(conn, user, _self(user))
         notes = await _tell_about_redemption(services, conn, invite, user)
     await publish(services, notes)
-    return SignedIn(profile, session)
+    return SignedIn(profile, session, _device_token(services, user_id, None))
 
 
 def _card(summary: UserSummary) -> dict[str, object]:
@@ -160,29 +164,61 @@ async def _tell_about_redemption(
     return notes
 
 
-async def _count_failure(services: Services, keys: list[str]) -> None:
-    limit = services.limits.failed_login
-    for key in keys:
+def _device_token(services: Services, user_id: str, known: Device | None) -> str:
+    """A fresh token for this device: the same device id when it was already known, else a new one."""
+    device = known if known is not None else Device(user_id, services.ids.new_id())
+    return issue_device_token(services.secret, device, services.clock.now())
+
+
+async def _count_failure(services: Services, pair: str, account: str, address: str) -> None:
+    limits = services.limits
+    limits.login_pair.fail(pair, services.clock.now())
+    for limit, key in [(limits.login_account, account), (limits.failed_login, address)]:
         with contextlib.suppress(DomainError):  # already full: the next attempt is refused by the check
-            await services.limits.hit(limit, key)
+            await limits.hit(limit, key)
 
 
-async def log_in(services: Services, *, username: str, password: str, kind: SessionKind, client_ip: str) -> SignedIn:
-    keys = [f"user:{username_key(username)[:64]}", f"ip:{client_ip}"]
-    for key in keys:
-        await services.limits.check(services.limits.failed_login, key)
+async def log_in(
+    services: Services,
+    *,
+    username: str,
+    password: str,
+    kind: SessionKind,
+    client_ip: str,
+    device_token: str | None = None,
+) -> SignedIn:
+    """Check the password, within the log-in limits; only failed attempts count towards them.
+
+    - The pair (account, client) is locked after a few failures, for a time that doubles with each further one;
+      the client is the device when the caller shows a token of a device of this account, else the address.
+    - The account refuses unknown devices past a ceiling of failures from all addresses together; the address
+      refuses past its failures across all accounts. A known device passes both: it only ever meets its own lock.
+
+    Everything is keyed on the username as typed (normalised), never on whether the account exists.
+    """
+    account = f"user:{username_key(username)[:64]}"
+    address = f"ip:{address_bucket(client_ip)}"
+    limits = services.limits
     user = None
     if USERNAME_RE.fullmatch(username):
         async with services.db.read() as conn:
             user = await repo.get_user_by_username(conn, username)
+    device = read_device_token(services.secret, device_token, services.clock.now())
+    known = device if device is not None and user is not None and device.user_id == user.id else None
+    pair = f"{account}|" + (f"device:{known.device_id}" if known is not None else address)
+    limits.login_pair.check(pair, services.clock.now())
+    if known is None:
+        await limits.check(limits.login_account, account)
+        await limits.check(limits.failed_login, address)
     if user is None:
         await dummy_verify(password)
         ok = False
     else:
         ok = await verify_password(user.password_hash, password) and user.disabled_at is None
     if user is None or not ok:
-        await _count_failure(services, keys)
+        await _count_failure(services, pair, account, address)
         raise refuse(ErrorCode.BAD_CREDENTIALS, BAD_CREDENTIALS_MESSAGE)
+    limits.login_pair.succeed(pair)
     new_hash = await hash_password(password) if needs_rehash(user.password_hash) else None
     async with services.db.transaction() as conn:
         await repo.delete_expired_sessions(conn, services.clock.now(), user.id)
@@ -190,7 +226,7 @@ async def log_in(services: Services, *, username: str, password: str, kind: Sess
             await repo.update_user(conn, user.id, password_hash=new_hash)
         session = await create_session(services, conn, user.id, kind)
         profile = await _profile(conn, user, _self(user))
-    return SignedIn(profile, session)
+    return SignedIn(profile, session, _device_token(services, user.id, known))
 
 
 async def log_out(services: Services, actor: Actor) -> None:

@@ -2,13 +2,18 @@
 messages).
 
 Built on the ``limits`` library's moving-window strategy with in-memory storage (one instance); several instances
-would point it at Redis. Limits are rules of the product, so they are named here, in one place.
+would point it at Redis. Limits are rules of the product, so they are named here, in one place. The lock of one
+account from one address or device (``Backoff``) is kept here too, on the services' clock: it doubles, which no
+window does. A refusal is ``rate_limited`` with ``retry_after`` (whole seconds) in its data.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
+import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage
@@ -22,6 +27,14 @@ REPORTS_PER_HOUR = 10  # per reporter: enough for a bad evening, too few to floo
 PINGS_PER_MINUTE = 10  # per pinger: gathering a few friends at once, not paging a whole list
 PINGS_PER_HOUR = 60  # per pinger
 PINGED_PER_MINUTE = 5  # per member pinged: however many rooms want you, five taps a minute at most
+# Failed log-ins (docs/ARCHITECTURE.md, Security, "Log-in limits"). Per account and address (or known device):
+LOGIN_PAIR_FAILURES = 5  # failures before the pair is locked
+LOGIN_PAIR_LOCK_S = 60  # the first lock; each further failure doubles it ...
+LOGIN_PAIR_LOCK_MAX_S = 3600  # ... up to an hour
+LOGIN_PAIR_MEMORY_S = 86_400  # a pair's failures are forgotten a day after its last one
+# Per account, from every address together; a known device is not refused by it:
+LOGIN_ACCOUNT_FAILURES_PER_HOUR = 100
+LOGIN_LIMITED_MESSAGE = "Too many failed log-ins; wait a while and try again."
 IPV6_BUCKET_PREFIX = 64  # one IPv6 subscriber usually holds a whole /64: it is one address for the limits
 
 
@@ -36,6 +49,70 @@ def address_bucket(address: str) -> str:
     return str(parsed)
 
 
+def _retry_after(reset_time: float) -> int:
+    return max(1, math.ceil(reset_time - time.time()))
+
+
+@dataclass
+class _Failures:
+    count: int
+    last: datetime
+    locked_until: datetime | None
+
+
+class Backoff:
+    """Failures counted per key; from the ``threshold``-th on, each locks the key for twice as long as the one before
+    (``first_lock_s``, doubling, at most ``max_lock_s``). A success forgets the key; so does a quiet ``memory_s``."""
+
+    def __init__(self, name: str, message: str, *, threshold: int, first_lock_s: int, max_lock_s: int, memory_s: int):
+        self.name = name
+        self.message = message
+        self._threshold = threshold
+        self._first_lock_s = first_lock_s
+        self._max_lock_s = max_lock_s
+        self._memory = timedelta(seconds=memory_s)
+        self._keys: dict[str, _Failures] = {}
+        self._prune_at = 1024
+
+    def is_free(self, key: str, now: datetime) -> bool:
+        entry = self._keys.get(key)
+        return entry is None or entry.locked_until is None or now >= entry.locked_until
+
+    def check(self, key: str, now: datetime) -> None:
+        """Refuse while the key is locked."""
+        if self.is_free(key, now):
+            return
+        locked_until = self._keys[key].locked_until
+        assert locked_until is not None
+        raise refuse(
+            ErrorCode.RATE_LIMITED,
+            self.message,
+            limit=self.name,
+            reset_at=locked_until.timestamp(),
+            retry_after=max(1, math.ceil((locked_until - now).total_seconds())),
+        )
+
+    def fail(self, key: str, now: datetime) -> None:
+        entry = self._keys.get(key)
+        if entry is None or now - entry.last >= self._memory:
+            entry = self._keys[key] = _Failures(0, now, None)
+        entry.count += 1
+        entry.last = now
+        if entry.count >= self._threshold:
+            seconds = min(self._max_lock_s, self._first_lock_s * 2 ** min(entry.count - self._threshold, 32))
+            entry.locked_until = now + timedelta(seconds=seconds)
+        if len(self._keys) >= self._prune_at:
+            self._prune(now)
+
+    def succeed(self, key: str) -> None:
+        self._keys.pop(key, None)
+
+    def _prune(self, now: datetime) -> None:
+        for key in [k for k, e in self._keys.items() if now - e.last >= self._memory]:
+            del self._keys[key]
+        self._prune_at = max(1024, 2 * len(self._keys))
+
+
 @dataclass(frozen=True)
 class Limit:
     name: str
@@ -46,10 +123,22 @@ class Limit:
 class RateLimits:
     def __init__(self, settings: Settings) -> None:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        # Failed log-ins from one address, whatever the accounts (``app/accounts.py: log_in`` has the whole rule).
         self.failed_login = Limit(
             "failed_login",
             RateLimitItemPerMinute(settings.login_failures_per_minute),
-            "Too many failed log-ins; wait a minute and try again.",
+            "Too many failed log-ins from here; wait a minute and try again.",
+        )
+        self.login_account = Limit(
+            "login_account", RateLimitItemPerHour(LOGIN_ACCOUNT_FAILURES_PER_HOUR), LOGIN_LIMITED_MESSAGE
+        )
+        self.login_pair = Backoff(
+            "login_pair",
+            LOGIN_LIMITED_MESSAGE,
+            threshold=LOGIN_PAIR_FAILURES,
+            first_lock_s=LOGIN_PAIR_LOCK_S,
+            max_lock_s=LOGIN_PAIR_LOCK_MAX_S,
+            memory_s=LOGIN_PAIR_MEMORY_S,
         )
         self.invite_create = Limit(
             "invite_create", RateLimitItemPerHour(settings.invites_per_hour), "Too many invites created; slow down."
@@ -79,10 +168,22 @@ class RateLimits:
         """Count one hit; refuse with ``rate_limited`` (and when to retry) once the window is full."""
         if not await self._limiter.hit(limit.item, limit.name, key):
             stats = await self._limiter.get_window_stats(limit.item, limit.name, key)
-            raise refuse(ErrorCode.RATE_LIMITED, limit.message, limit=limit.name, reset_at=stats.reset_time)
+            raise refuse(
+                ErrorCode.RATE_LIMITED,
+                limit.message,
+                limit=limit.name,
+                reset_at=stats.reset_time,
+                retry_after=_retry_after(stats.reset_time),
+            )
 
     async def check(self, limit: Limit, key: str) -> None:
         """Refuse without counting when the window is already full (a failed log-in is counted after the fact)."""
         if not await self._limiter.test(limit.item, limit.name, key):
             stats = await self._limiter.get_window_stats(limit.item, limit.name, key)
-            raise refuse(ErrorCode.RATE_LIMITED, limit.message, limit=limit.name, reset_at=stats.reset_time)
+            raise refuse(
+                ErrorCode.RATE_LIMITED,
+                limit.message,
+                limit=limit.name,
+                reset_at=stats.reset_time,
+                retry_after=_retry_after(stats.reset_time),
+            )

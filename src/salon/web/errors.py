@@ -96,8 +96,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
         headers = {}
-        if exc.code is ErrorCode.RATE_LIMITED and "reset_at" in exc.data:
-            headers["Retry-After"] = "60"
+        if exc.code is ErrorCode.RATE_LIMITED and "retry_after" in exc.data:
+            headers["Retry-After"] = str(exc.data["retry_after"])
         return JSONResponse(exc.to_dict(), status_code=status_for(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)

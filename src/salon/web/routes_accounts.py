@@ -14,8 +14,9 @@ from starlette.datastructures import UploadFile
 
 from salon.app import accounts, avatars, invites, waitlist
 from salon.app.accounts import SignedIn
+from salon.app.devices import DEVICE_DAYS
 from salon.app.services import Services
-from salon.domain.api_paths import avatar_url
+from salon.domain.api_paths import API_PREFIX, avatar_url
 from salon.domain.errors import ErrorCode, refuse
 from salon.web.auth import (
     CurrentActor,
@@ -54,12 +55,26 @@ Id = Annotated[str, Path(min_length=1, max_length=64)]
 # Room for the multipart framing around the image (boundaries, part headers).
 MULTIPART_OVERHEAD = 16 * 1024
 WAITLIST_ANSWER = "Thanks! If a member invites you, they will pass you a link."
+# A known device (app/devices.py): a browser keeps it as this cookie, sent only to the log-in routes; a bearer
+# client gets it in this response header and sends it back in the same header.
+DEVICE_COOKIE = "salon_device"
+DEVICE_HEADER = "X-Salon-Device"
 
 
 def _signed_in(response: Response, services: Services, result: SignedIn) -> AuthOut:
     if result.session.kind == "cookie":
         set_session_cookie(response, services.settings, result.session)
+        response.set_cookie(
+            DEVICE_COOKIE,
+            result.device_token,
+            max_age=DEVICE_DAYS * 86_400,
+            path=f"{API_PREFIX}/auth",
+            secure=services.settings.https,
+            httponly=True,
+            samesite="strict",
+        )
         return AuthOut(user=ProfileOut.from_profile(result.user), token=None, csrf_token=result.session.csrf_token)
+    response.headers[DEVICE_HEADER] = result.device_token
     return AuthOut(user=ProfileOut.from_profile(result.user), token=result.session.token, csrf_token=None)
 
 
@@ -82,9 +97,17 @@ async def signup(body: SignupIn, response: Response, services: ServicesDep) -> A
 
 @router.post("/auth/login", summary="Log in", tags=["auth"])
 async def login(body: LoginIn, request: Request, response: Response, services: ServicesDep) -> AuthOut:
-    """A failed log-in is always ``bad_credentials``, whether or not the account exists."""
+    """A failed log-in is always ``bad_credentials``, whether or not the account exists. Repeated failures are
+    ``rate_limited`` (``retry_after`` seconds); a client that shows the device token it got at an earlier log-in
+    (the ``salon_device`` cookie, or the ``X-Salon-Device`` header) is limited only by its own failures."""
+    device = request.headers.get(DEVICE_HEADER) or request.cookies.get(DEVICE_COOKIE)
     result = await accounts.log_in(
-        services, username=body.username, password=body.password, kind=body.mode, client_ip=client_address(request)
+        services,
+        username=body.username,
+        password=body.password,
+        kind=body.mode,
+        client_ip=client_address(request),
+        device_token=device,
     )
     return _signed_in(response, services, result)
 
