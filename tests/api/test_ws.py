@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -314,7 +315,22 @@ async def test_flooding_is_rate_limited_then_disconnected(services: Services, ur
     assert len(answers) <= limit * 3
 
 
-async def test_logging_out_or_being_disabled_closes_the_socket(services: Services, url: str) -> None:
+async def test_logging_out_or_being_disabled_closes_the_socket(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    server_logger = logging.getLogger("uvicorn")  # it does not propagate to the root, where caplog listens
+    try:
+        with caplog.at_level(logging.ERROR):
+            async with serve(services) as port:
+                server_logger.addHandler(caplog.handler)  # here: starting a server configures its loggers afresh
+                await _log_out_and_disable_while_connected(services, f"ws://127.0.0.1:{port}/api/v1/ws")
+    finally:
+        server_logger.removeHandler(caplog.handler)
+    # the server has stopped, so every endpoint ran to its end: an expected close is no error
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def _log_out_and_disable_while_connected(services: Services, url: str) -> None:
     open_client = opener(url)
     ann, admin = await member(services, "ann"), await member(services, "admin", admin=True)
     first, second = await open_client(ann), await open_client(ann)

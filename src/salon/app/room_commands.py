@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,7 +25,7 @@ from salon.domain.errors import ErrorCode, refuse
 from salon.domain.notifications import NotificationRecord
 from salon.domain.rooms import Access, Outcome, Participant, Role, Room
 from salon.domain.stage import audience_batching
-from salon.store import repo_moderation
+from salon.store import repo_moderation, repo_presence
 from salon.store import repo_rooms as repo
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,7 @@ async def run_command(
         _mark_quiet_changes(services, ctx, outcome)
         known = {p.user_id: p for p in [*ctx.stage, *(x for x in (actor, target) if x is not None)]}
         messages = await save_outcome(services, conn, room, seq, outcome, actor_id, now)
+        await repo_presence.renew(conn, room.id, actor_id, presence_deadline(services, now))  # a sign of life
         notes = await tell_about_arrivals(services, conn, outcome.room or room, known, outcome.upserts)
         if extra.notices is not None:
             notes += await extra.notices(conn, ctx, outcome)
@@ -163,6 +164,11 @@ async def save_outcome(
     pairs = [(e.name, e.data) for e in outcome.events]
     await repo.append_events(conn, room.id, seq + 1, pairs, now, services.settings.event_window)
     return [RoomMessage(room.id, seq + 1 + i, name, data) for i, (name, data) in enumerate(pairs)]
+
+
+def presence_deadline(services: Services, now: datetime) -> datetime:
+    """Until when a member who acts in a room at ``now`` keeps their place there with no live connection."""
+    return now + timedelta(seconds=services.settings.presence_idle_s)
 
 
 def _mark_quiet_changes(services: Services, ctx: Context, outcome: Outcome) -> None:

@@ -11,7 +11,7 @@ from salon.app.follow_notices import tell_followers
 from salon.app.notifications import publish
 from salon.app.ports import RoomMessage
 from salon.app.room_access import access_room
-from salon.app.room_commands import Context, Result, run_command, save_outcome
+from salon.app.room_commands import Context, Result, presence_deadline, run_command, save_outcome
 from salon.app.services import Services
 from salon.domain import notices
 from salon.domain import stage as rules
@@ -30,8 +30,8 @@ from salon.domain.rooms import (
     participant_data,
     room_data,
 )
+from salon.store import repo_presence, repo_social
 from salon.store import repo_rooms as repo
-from salon.store import repo_social
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,7 @@ async def insert_new_room(
     await repo.insert_room(conn, room)
     creator = Participant(room.id, profile, Role.MODERATOR, now, stage_since=now, muted=True)
     await repo.save_participants(conn, [creator], set())
+    await repo_presence.renew(conn, room.id, creator_id, presence_deadline(services, now))
     return room, creator
 
 

@@ -54,8 +54,11 @@ class Settings(BaseSettings):
     event_window: Annotated[int, Field(ge=10)] = 1000
     ws_queue_size: Annotated[int, Field(ge=8)] = 256
     ws_messages_per_second: Annotated[int, Field(ge=1)] = 20
-    # A member whose last live connection closed leaves their rooms after this many seconds unless they come back.
+    # Presence (docs/ARCHITECTURE.md): a member whose last live connection closed leaves their rooms after
+    # presence_grace_s unless they come back or act in the room; one with no live connection leaves a room they
+    # have not acted in for presence_idle_s (an HTTP-only client).
     presence_grace_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    presence_idle_s: Annotated[float, Field(gt=0, le=86_400)] = 600.0
     login_failures_per_minute: Annotated[int, Field(ge=1)] = 10
     invites_per_hour: Annotated[int, Field(ge=1)] = 30
     avatar_max_bytes: Annotated[int, Field(ge=1024)] = 2 * 1024 * 1024

@@ -154,11 +154,6 @@ async def headcount(conn: AsyncConnection, room_id: str, *, role: Role | None = 
     return int((await conn.execute(query)).scalar_one())
 
 
-async def rooms_of_user(conn: AsyncConnection, user_id: str) -> list[str]:
-    query = select(participants.c.room_id).where(participants.c.user_id == user_id)
-    return list((await conn.execute(query)).scalars())
-
-
 async def stored_participants(conn: AsyncConnection, room_id: str, user_ids: Sequence[str]) -> set[str]:
     if not user_ids:
         return set()

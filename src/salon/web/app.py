@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -17,7 +16,6 @@ from salon.adapters.null_media import NullMedia
 from salon.app.audience import run_flusher
 from salon.app.media_events import recover_media, release_media, run_media_events
 from salon.app.ports import MediaPort
-from salon.app.presence import leave_all_rooms
 from salon.app.reminders import run_reminders
 from salon.app.services import Services
 from salon.app.services import build_services as build_app_services
@@ -50,10 +48,11 @@ async def build_services(settings: Settings, media: MediaPort | None = None) -> 
 
 
 def install_presence(services: Services, hub: Hub) -> None:
-    """Members whose live connections all closed leave their rooms after the grace period (web/presence.py)."""
+    """Presence (web/presence.py): its start-up rule, then members with no live connection and no sign of life in a
+    room leave it. ``hub.close_all`` stops it."""
     if hub.departures is None:
-        grace = services.settings.presence_grace_s
-        hub.departures = Departures(grace, partial(leave_all_rooms, services), services.clock)
+        hub.departures = Departures(services, hub.is_connected)
+        hub.departures.start()
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:

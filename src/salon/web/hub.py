@@ -118,7 +118,7 @@ class Hub:
         # The latest "state" signal of each room (who is speaking now): a new subscriber gets it with its snapshot,
         # since the next one only comes when it changes.
         self._state_signals: dict[str, Outgoing] = {}
-        self.departures: Departures | None = None  # set by the app: members who go away leave their rooms
+        self.departures: Departures | None = None  # set by the app: presence (web/presence.py)
 
     @staticmethod
     def now() -> float:
@@ -168,6 +168,10 @@ class Hub:
     @property
     def connection_count(self) -> int:
         return len(self._connections)
+
+    def is_connected(self, user_id: str) -> bool:
+        """Whether the member has a live connection here (presence: they stay in their rooms)."""
+        return user_id in self._by_user
 
     def session_hashes(self) -> list[str]:
         """The sessions that have live connections."""

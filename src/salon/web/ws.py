@@ -261,7 +261,9 @@ async def _next_message(websocket: WebSocket, conn: Connection) -> Message | Non
     finally:
         gone.cancel()
         if not receiving.done():
+            # cancel() only asks: the task has no result until it has run its cancellation, so wait for that
             receiving.cancel()
+            await asyncio.wait([receiving])
     if receiving.cancelled():
         return None
     message = receiving.result()
