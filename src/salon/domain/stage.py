@@ -70,18 +70,17 @@ def _require_in_room(p: Participant | None) -> Participant:
     return p
 
 
-def _require_moderator(room: Room, p: Participant | None) -> Participant:
-    actor = _require_in_room(p)
-    if room.ended:
-        raise refuse(ErrorCode.ROOM_ENDED, "This room has ended.")
-    if actor.role is not Role.MODERATOR:
-        raise refuse(ErrorCode.NOT_ALLOWED, "Only a moderator can do that.")
-    return actor
-
-
 def _require_live(room: Room) -> None:
     if room.ended:
         raise refuse(ErrorCode.ROOM_ENDED, "This room has ended.")
+
+
+def _require_moderator(room: Room, p: Participant | None) -> Participant:
+    _require_live(room)
+    actor = _require_in_room(p)
+    if actor.role is not Role.MODERATOR:
+        raise refuse(ErrorCode.NOT_ALLOWED, "Only a moderator can do that.")
+    return actor
 
 
 def _require_target(p: Participant | None) -> Participant:
@@ -91,8 +90,8 @@ def _require_target(p: Participant | None) -> Participant:
 
 
 def raise_hand(room: Room, actor: Participant | None, now: datetime) -> Outcome:
-    me = _require_in_room(actor)
     _require_live(room)
+    me = _require_in_room(actor)
     if me.role is not Role.LISTENER:
         raise refuse(ErrorCode.CONFLICT, "You are already on stage.")
     if not room.hands_enabled:
@@ -105,8 +104,8 @@ def raise_hand(room: Room, actor: Participant | None, now: datetime) -> Outcome:
 
 
 def lower_hand(room: Room, actor: Participant | None) -> Outcome:
-    me = _require_in_room(actor)
     _require_live(room)
+    me = _require_in_room(actor)
     out = Outcome()
     if me.hand_raised_at is not None:
         down = replace(me, hand_raised_at=None)
@@ -162,8 +161,8 @@ def invite_up(
 
 
 def accept_stage_invite(room: Room, actor: Participant | None, now: datetime) -> Outcome:
-    me = _require_in_room(actor)
     _require_live(room)
+    me = _require_in_room(actor)
     if me.role.on_stage:
         raise refuse(ErrorCode.CONFLICT, "You are already on stage.")
     if not me.invited_up:
@@ -178,8 +177,8 @@ def accept_stage_invite(room: Room, actor: Participant | None, now: datetime) ->
 
 
 def decline_stage_invite(room: Room, actor: Participant | None) -> Outcome:
-    me = _require_in_room(actor)
     _require_live(room)
+    me = _require_in_room(actor)
     if not me.invited_up:
         raise refuse(ErrorCode.NOT_ALLOWED, "Nobody invited you up.")
     out = Outcome()
@@ -204,8 +203,8 @@ def move_to_audience(
     room: Room, actor: Participant | None, target: Participant | None, stage: list[Participant]
 ) -> Outcome:
     """A moderator moves someone down, or anyone on stage steps down themself."""
-    me = _require_in_room(actor)
     _require_live(room)
+    me = _require_in_room(actor)
     who = _require_target(target)
     if who.user_id != me.user_id and me.role is not Role.MODERATOR:
         raise refuse(ErrorCode.NOT_ALLOWED, "Only a moderator can do that.")
@@ -288,8 +287,8 @@ def unlock_mute(room: Room, actor: Participant | None, target: Participant | Non
 
 
 def set_self_muted(room: Room, actor: Participant | None, muted: bool) -> Outcome:
-    me = _require_in_room(actor)
     _require_live(room)
+    me = _require_in_room(actor)
     if not me.role.on_stage:
         raise refuse(ErrorCode.NOT_ALLOWED, "Only people on stage have a microphone.")
     if not muted and me.mute_locked:
@@ -338,8 +337,8 @@ def _end(
 
 
 def leave(room: Room, actor: Participant | None, stage: list[Participant], headcount: int, now: datetime) -> Outcome:
-    me = _require_in_room(actor)
     _require_live(room)
+    me = _require_in_room(actor)
     return _departure(room, me, stage, headcount, "left", now, Outcome())
 
 
@@ -376,9 +375,9 @@ def end_room(
     now: datetime,
 ) -> Outcome:
     """A moderator or an admin ends the room; ``actor_id`` None is an operator at the console."""
+    _require_live(room)
     if not is_admin:
         _require_moderator(room, actor)
-    _require_live(room)
     return _end(room, now, Outcome(), actor_id, stage, SystemReason.OPERATOR if actor_id is None else None)
 
 

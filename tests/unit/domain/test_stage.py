@@ -650,6 +650,33 @@ def test_a_room_ends_only_once() -> None:
     assert code_of(lambda: stage.end_room(ended_room(), "ada", moderator(), False, [], NOW)) is ErrorCode.ROOM_ENDED
 
 
+# Nobody is in an ended room (its participants are deleted when it ends), so a command there says it ended rather
+# than "you are not in this room", whoever sends it (the app already answered `not_found` to anyone who may not see
+# the room).
+ENDED_ROOM_COMMANDS: dict[str, Callable[[], object]] = {
+    "raise_hand": lambda: stage.raise_hand(ended_room(), None, NOW),
+    "lower_hand": lambda: stage.lower_hand(ended_room(), None),
+    "set_hands_enabled": lambda: stage.set_hands_enabled(ended_room(), None, False, []),
+    "invite_up": lambda: stage.invite_up(ended_room(), None, None, "dee", False),
+    "accept_stage_invite": lambda: stage.accept_stage_invite(ended_room(), None, NOW),
+    "decline_stage_invite": lambda: stage.decline_stage_invite(ended_room(), None),
+    "move_to_audience": lambda: stage.move_to_audience(ended_room(), None, None, []),
+    "set_moderator": lambda: stage.set_moderator(ended_room(), None, None, True, []),
+    "moderator_mute": lambda: stage.moderator_mute(ended_room(), None, None, False),
+    "unlock_mute": lambda: stage.unlock_mute(ended_room(), None, None),
+    "set_self_muted": lambda: stage.set_self_muted(ended_room(), None, True),
+    "leave": lambda: stage.leave(ended_room(), None, [], 0, NOW),
+    "remove": lambda: stage.remove(ended_room(), None, None, "dee", [], 0, NOW),
+    "end_room": lambda: stage.end_room(ended_room(), "ada", None, False, [], NOW),
+    "let_in": lambda: stage.let_in(ended_room(), None, "fay"),
+}
+
+
+@pytest.mark.parametrize("command", ENDED_ROOM_COMMANDS.values(), ids=ENDED_ROOM_COMMANDS.keys())
+def test_every_command_in_an_ended_room_says_the_room_ended(command: Callable[[], object]) -> None:
+    assert code_of(command) is ErrorCode.ROOM_ENDED
+
+
 # --- closed rooms: letting people in ---------------------------------------------------------------------------
 
 
