@@ -89,6 +89,17 @@ def _require_target(p: Participant | None) -> Participant:
     return p
 
 
+def _spare_the_creator(room: Room, me: Participant, target_id: str) -> None:
+    """The room's creator keeps their place, as in Clubhouse: no other moderator takes their moderator role, moves
+    them to the audience or removes them. They may step down or leave themselves; being muted is not losing it."""
+    if target_id == room.created_by and target_id != me.user_id:
+        raise refuse(
+            ErrorCode.NOT_ALLOWED,
+            "The room's creator cannot be moved down, demoted or removed by another moderator.",
+            reason="room_creator",
+        )
+
+
 def raise_hand(room: Room, actor: Participant | None, now: datetime) -> Outcome:
     _require_live(room)
     me = _require_in_room(actor)
@@ -208,6 +219,7 @@ def move_to_audience(
     who = _require_target(target)
     if who.user_id != me.user_id and me.role is not Role.MODERATOR:
         raise refuse(ErrorCode.NOT_ALLOWED, "Only a moderator can do that.")
+    _spare_the_creator(room, me, who.user_id)
     if not who.role.on_stage:
         raise refuse(ErrorCode.CONFLICT, "That person is not on stage.")
     out = Outcome()
@@ -243,8 +255,10 @@ def set_moderator(
     wanted = Role.MODERATOR if make else Role.SPEAKER
     if who.role is wanted:
         return out
-    if not make and not _other_moderators(stage, who.user_id):
-        raise refuse(ErrorCode.LAST_MODERATOR, "A room needs at least one moderator.")
+    if not make:
+        _spare_the_creator(room, me, who.user_id)
+        if not _other_moderators(stage, who.user_id):
+            raise refuse(ErrorCode.LAST_MODERATOR, "A room needs at least one moderator.")
     changed = replace(who, role=wanted)
     out.put(changed, _changed("role_changed", changed))
     out.moderation.append(
@@ -358,6 +372,7 @@ def remove(
     me = _require_moderator(room, actor)
     if target_id == me.user_id:
         raise refuse(ErrorCode.CONFLICT, "You cannot remove yourself; leave instead.")
+    _spare_the_creator(room, me, target_id)
     if target is None and already_removed:
         return Outcome()
     out = Outcome(ban=target_id, moderation=[by_moderator(ModAction.REMOVE, me, target_id)])
