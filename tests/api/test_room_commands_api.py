@@ -1,5 +1,5 @@
-"""Room commands over in-process HTTP, where the answer itself is the point: what a command in an ended room says,
-and the room creator's place (issue 11, finding 8)."""
+"""Room commands over in-process HTTP, where the answer itself is the point: the `seq` a command answers when it
+produced no event, what a command in an ended room says, and the room creator's place (issue 11, finding 8)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,26 @@ async def open_room(client: Client, headers: dict[str, str], **fields: Any) -> s
 async def current_seq(client: Client, room: str, headers: dict[str, str]) -> int:
     seq: int = (await ok(await client.get(f"/rooms/{room}", headers=headers)))["seq"]
     return seq
+
+
+async def test_a_command_that_produced_no_event_answers_the_rooms_current_seq(
+    client: Client, services: Services
+) -> None:
+    """A client waits until it has applied the answered `seq`; -1 told it nothing it could order."""
+    _, ada = await member(client, services, "ada")
+    fay_id, _ = await member(client, services, "fay")
+    dee_id, dee = await member(client, services, "dee")
+    room = await open_room(client, ada, type="closed")
+    assert await ok(await client.post(f"/rooms/{room}/let-in", json={"user_id": dee_id}, headers=ada)) == {"seq": 0}
+    assert (await ok(await client.post(f"/rooms/{room}/join", headers=dee)))["seq"] == 1
+
+    let_in = await ok(await client.post(f"/rooms/{room}/let-in", json={"user_id": fay_id}, headers=ada))
+    assert let_in == {"seq": 1}, "let-in is no room event (the moderation log has it): the room is at seq 1"
+    again = await ok(await client.post(f"/rooms/{room}/let-in", json={"user_id": fay_id}, headers=ada))
+    assert again == {"seq": 1}
+    lowered = await ok(await client.post(f"/rooms/{room}/hand/lower", headers=dee))
+    assert lowered == {"seq": 1}, "a hand that was not up: nothing changed"
+    assert await current_seq(client, room, ada) == 1
 
 
 async def test_ending_a_room_that_ended_says_it_ended(client: Client, services: Services) -> None:
