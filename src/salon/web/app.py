@@ -24,6 +24,7 @@ from salon.app.services import build_services as build_app_services
 from salon.app.settings import Settings
 from salon.domain.api_paths import API_PREFIX
 from salon.web.errors import ERROR_RESPONSES, install_error_handlers
+from salon.web.headers import SalonAPI
 from salon.web.hub import Hub
 from salon.web.pages import STATIC
 from salon.web.pages import router as pages_router
@@ -93,7 +94,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 await app.state.services.db.dispose()
             await stack.aclose()
 
-    app = FastAPI(
+    app = SalonAPI(
+        hsts=settings.https,  # every response says nosniff; HSTS too when the public URL is https (web/headers.py)
         title="Salon",
         version="1",
         summary="Live audio rooms: invites, rooms, the stage and a live event stream.",
