@@ -1,9 +1,11 @@
 """Security headers on every kind of response (issue 11, finding 7): `nosniff` everywhere, HSTS exactly when the
-public URL is https."""
+public URL is https, and the interactive API docs served from this origin under the web app's strict CSP."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -13,6 +15,7 @@ from salon.app.services import Services
 from salon.app.sessions import create_session
 from salon.app.settings import Settings
 from salon.web.headers import HSTS
+from salon.web.pages import CONTENT_SECURITY_POLICY
 from tests.support.api import BASE, app_for, bearer
 from tests.support.people import add_member
 
@@ -65,6 +68,8 @@ async def a_sample_of_every_kind(client: httpx.AsyncClient, services: Services) 
         "static file": (await client.get("/static/app/main.js"), 200),
         "static 404": (await client.get("/static/nope.js"), 404),
         "docs page": (await client.get(DOCS), 200),
+        "docs script": (await client.get(f"{DOCS}/swagger-ui-bundle.js"), 200),
+        "docs style": (await client.get(f"{DOCS}/swagger-ui.css"), 200),
     }
     for name, (response, status) in sample.items():
         assert response.status_code == status, (name, response.text[:200])
@@ -87,3 +92,63 @@ async def test_every_kind_of_response_carries_hsts_when_the_public_url_is_https(
         assert response.headers.get_list("x-content-type-options") == ["nosniff"], name
     assert HSTS.startswith("max-age=")
     assert int(HSTS.removeprefix("max-age=").split(";")[0]) >= 180 * 86400, "six months at least"
+
+
+class PageParts(HTMLParser):
+    """Every URL a page points at, its scripts, and any inline code or style."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.scripts: list[str] = []
+        self.inline: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        self.urls += [v for k, v in attrs if k in ("src", "href", "action", "data-openapi-url") and v is not None]
+        if tag == "script":
+            self._in_script = True
+            self.scripts.append(values.get("src") or "")
+        if tag == "style" or "style" in values or any(k.startswith("on") for k in values):
+            self.inline.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = False if tag == "script" else self._in_script
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.inline.append(data)
+
+
+async def test_the_docs_are_served_from_this_origin_under_the_apps_strict_policy(http: httpx.AsyncClient) -> None:
+    page = await http.get(DOCS)
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert page.headers["referrer-policy"] == "no-referrer"
+
+    parts = PageParts()
+    parts.feed(page.text)
+    assert parts.inline == [], "no inline script, style or handler: the policy would refuse them"
+    assert parts.urls, "the page loads its assets"
+    for url in parts.urls:
+        assert url.startswith("/"), url
+        assert not url.startswith("//"), url
+        assert not urlsplit(url).netloc, url
+    assert parts.scripts == [f"{DOCS}/swagger-ui-bundle.js", "/static/api_docs.js"]
+    assert f"{DOCS}/swagger-ui.css" in parts.urls
+    assert "/api/v1/openapi.json" in parts.urls
+
+    for url in parts.urls:
+        asset = await http.get(url)
+        assert asset.status_code == 200, url
+    assert "javascript" in (await http.get(f"{DOCS}/swagger-ui-bundle.js")).headers["content-type"]
+    assert (await http.get(f"{DOCS}/swagger-ui.css")).headers["content-type"].startswith("text/css")
+    init = await http.get("/static/api_docs.js")
+    assert "javascript" in init.headers["content-type"]
+    assert "validatorUrl: null" in init.text, "Swagger UI would otherwise ask a public validator about the document"
+
+
+async def test_only_the_docs_assets_are_served_from_the_package(http: httpx.AsyncClient) -> None:
+    for name in ("redoc.standalone.js", "favicon.png", "../core.py", "..%2Fcore.py", "nope.js"):
+        assert (await http.get(f"{DOCS}/{name}")).status_code == 404, name

@@ -23,6 +23,7 @@ from salon.app.services import Services
 from salon.app.services import build_services as build_app_services
 from salon.app.settings import Settings
 from salon.domain.api_paths import API_PREFIX
+from salon.web.api_docs import OPENAPI_PATH, install_api_docs
 from salon.web.errors import ERROR_RESPONSES, install_error_handlers
 from salon.web.headers import SalonAPI
 from salon.web.hub import Hub
@@ -100,11 +101,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         version="1",
         summary="Live audio rooms: invites, rooms, the stage and a live event stream.",
         lifespan=lifespan,
-        docs_url=f"{API_PREFIX}/docs",
-        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,  # ours, under the app's CSP: web/api_docs.py
+        openapi_url=OPENAPI_PATH,
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_api_docs(app)
     app.include_router(accounts_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(rooms_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(hallway_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
