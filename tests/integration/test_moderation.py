@@ -71,9 +71,16 @@ async def test_each_moderator_action_logs_exactly_one_entry_and_refusals_none(se
     await logged(lambda: stage.unlock_mute(services, mod, room, ann), ("unlock_mute", mod, ann))
     await not_logged(ErrorCode.NOT_IN_ROOM, lambda: stage.mute(services, mod, room, fay, False))
     await logged(lambda: stage.set_moderator(services, mod, room, ann, True), ("make_moderator", mod, ann))
-    await logged(lambda: stage.set_moderator(services, ann, room, mod, False), ("unmake_moderator", ann, mod))
-    await not_logged(ErrorCode.LAST_MODERATOR, lambda: stage.set_moderator(services, ann, room, ann, False))
-    await logged(lambda: stage.move_to_audience(services, ann, room, mod), ("move_to_audience", ann, mod))
+    # mod created the room: a co-moderator cannot demote or move them down
+    await not_logged(ErrorCode.NOT_ALLOWED, lambda: stage.set_moderator(services, ann, room, mod, False))
+    await not_logged(ErrorCode.NOT_ALLOWED, lambda: stage.move_to_audience(services, ann, room, mod))
+    await logged(lambda: stage.set_moderator(services, mod, room, ann, False), ("unmake_moderator", mod, ann))
+    await not_logged(ErrorCode.LAST_MODERATOR, lambda: stage.set_moderator(services, mod, room, mod, False))
+    await logged(lambda: stage.move_to_audience(services, mod, room, ann), ("move_to_audience", mod, ann))
+    await logged(lambda: stage.invite_up(services, mod, room, ann), ("invite_up", mod, ann))
+    await logged(lambda: stage.accept_stage_invite(services, ann, room))
+    await logged(lambda: stage.set_moderator(services, mod, room, ann, True), ("make_moderator", mod, ann))
+    await logged(lambda: stage.move_to_audience(services, mod, room, mod))  # stepping down: not moderation
     await logged(lambda: stage.set_hands_enabled(services, ann, room, False), ("disable_hands", ann, None))
     await logged(lambda: stage.set_hands_enabled(services, ann, room, False))
     await logged(lambda: stage.set_hands_enabled(services, ann, room, True), ("enable_hands", ann, None))
@@ -202,7 +209,7 @@ async def test_who_reads_a_rooms_log(services: Services) -> None:
     await refused(ErrorCode.INVALID_INPUT, read_log(services, mod, room, limit=0))
     assert (await read_log(services, root, closed)).items == []
 
-    await stage.set_moderator(services, co, room, mod, False)
+    await stage.set_moderator(services, mod, room, mod, False)
     await refused(ErrorCode.NOT_ALLOWED, read_log(services, mod, room))  # moderators only while they are
     await end_room(services, co, room)
     assert (await read_log(services, co, room)).items[0].action.value == "end_room"

@@ -20,6 +20,7 @@ ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
 # (app/ holds the store's connection and errors as types, never queries: only those two SQLAlchemy modules.)
 CONFINED: dict[str, set[str]] = {
     "fastapi": {"web"},
+    "fastapi_offline": {"web"},  # Swagger UI's files for the API docs (web/api_docs.py)
     "starlette": {"web"},
     "uvicorn": {"web", "cli"},
     "alembic": {"store"},

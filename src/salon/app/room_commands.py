@@ -61,10 +61,13 @@ class Result:
     messages: list[RoomMessage] = field(default_factory=list)
     outcome: Outcome = field(default_factory=Outcome)
     notifications: list[NotificationRecord] = field(default_factory=list)
+    seq_before: int = 0  # the room's last event when the command ran
 
     @property
     def seq(self) -> int:
-        return self.messages[-1].seq if self.messages else -1
+        """The room's seq once the command is applied: its last event, or the room's latest when it produced none
+        (a let-in, a repeat that changes nothing), so a client that applied events up to it has its effect."""
+        return self.messages[-1].seq if self.messages else self.seq_before
 
 
 Decide = Callable[[Context], Outcome]
@@ -129,7 +132,7 @@ async def run_command(
         if extra.notices is not None:
             notes += await extra.notices(conn, ctx, outcome)
     final_room = outcome.room or room
-    result = Result(final_room, messages, outcome, notes)
+    result = Result(final_room, messages, outcome, notes, seq_before=seq)
     if messages:
         await services.bus.publish_room(messages)
     await notifications.publish(services, notes)

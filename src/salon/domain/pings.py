@@ -38,10 +38,10 @@ def ping(
     room: Room, actor: Participant | None, target: Participant | None, target_id: str, facts: PingFacts
 ) -> Outcome:
     """Check a ping; the outcome is empty, or the let-in a moderator's ping grants (with its log entry)."""
-    if actor is None:
-        raise refuse(ErrorCode.NOT_IN_ROOM, "You are not in this room.")
     if room.ended:
         raise refuse(ErrorCode.ROOM_ENDED, "This room has ended.")
+    if actor is None:
+        raise refuse(ErrorCode.NOT_IN_ROOM, "You are not in this room.")
     if target_id == actor.user_id:
         raise refuse(ErrorCode.SELF_TARGET, "You are already here.")
     if facts.blocked_by_target:

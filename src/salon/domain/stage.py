@@ -70,18 +70,17 @@ def _require_in_room(p: Participant | None) -> Participant:
     return p
 
 
-def _require_moderator(room: Room, p: Participant | None) -> Participant:
-    actor = _require_in_room(p)
-    if room.ended:
-        raise refuse(ErrorCode.ROOM_ENDED, "This room has ended.")
-    if actor.role is not Role.MODERATOR:
-        raise refuse(ErrorCode.NOT_ALLOWED, "Only a moderator can do that.")
-    return actor
-
-
 def _require_live(room: Room) -> None:
     if room.ended:
         raise refuse(ErrorCode.ROOM_ENDED, "This room has ended.")
+
+
+def _require_moderator(room: Room, p: Participant | None) -> Participant:
+    _require_live(room)
+    actor = _require_in_room(p)
+    if actor.role is not Role.MODERATOR:
+        raise refuse(ErrorCode.NOT_ALLOWED, "Only a moderator can do that.")
+    return actor
 
 
 def _require_target(p: Participant | None) -> Participant:
@@ -90,9 +89,20 @@ def _require_target(p: Participant | None) -> Participant:
     return p
 
 
+def _spare_the_creator(room: Room, me: Participant, target_id: str) -> None:
+    """The room's creator keeps their place, as in Clubhouse: no other moderator takes their moderator role, moves
+    them to the audience or removes them. They may step down or leave themselves; being muted is not losing it."""
+    if target_id == room.created_by and target_id != me.user_id:
+        raise refuse(
+            ErrorCode.NOT_ALLOWED,
+            "The room's creator cannot be moved down, demoted or removed by another moderator.",
+            reason="room_creator",
+        )
+
+
 def raise_hand(room: Room, actor: Participant | None, now: datetime) -> Outcome:
-    me = _require_in_room(actor)
     _require_live(room)
+    me = _require_in_room(actor)
     if me.role is not Role.LISTENER:
         raise refuse(ErrorCode.CONFLICT, "You are already on stage.")
     if not room.hands_enabled:
@@ -105,8 +115,8 @@ def raise_hand(room: Room, actor: Participant | None, now: datetime) -> Outcome:
 
 
 def lower_hand(room: Room, actor: Participant | None) -> Outcome:
-    me = _require_in_room(actor)
     _require_live(room)
+    me = _require_in_room(actor)
     out = Outcome()
     if me.hand_raised_at is not None:
         down = replace(me, hand_raised_at=None)
@@ -162,8 +172,8 @@ def invite_up(
 
 
 def accept_stage_invite(room: Room, actor: Participant | None, now: datetime) -> Outcome:
-    me = _require_in_room(actor)
     _require_live(room)
+    me = _require_in_room(actor)
     if me.role.on_stage:
         raise refuse(ErrorCode.CONFLICT, "You are already on stage.")
     if not me.invited_up:
@@ -178,8 +188,8 @@ def accept_stage_invite(room: Room, actor: Participant | None, now: datetime) ->
 
 
 def decline_stage_invite(room: Room, actor: Participant | None) -> Outcome:
-    me = _require_in_room(actor)
     _require_live(room)
+    me = _require_in_room(actor)
     if not me.invited_up:
         raise refuse(ErrorCode.NOT_ALLOWED, "Nobody invited you up.")
     out = Outcome()
@@ -204,11 +214,12 @@ def move_to_audience(
     room: Room, actor: Participant | None, target: Participant | None, stage: list[Participant]
 ) -> Outcome:
     """A moderator moves someone down, or anyone on stage steps down themself."""
-    me = _require_in_room(actor)
     _require_live(room)
+    me = _require_in_room(actor)
     who = _require_target(target)
     if who.user_id != me.user_id and me.role is not Role.MODERATOR:
         raise refuse(ErrorCode.NOT_ALLOWED, "Only a moderator can do that.")
+    _spare_the_creator(room, me, who.user_id)
     if not who.role.on_stage:
         raise refuse(ErrorCode.CONFLICT, "That person is not on stage.")
     out = Outcome()
@@ -244,8 +255,10 @@ def set_moderator(
     wanted = Role.MODERATOR if make else Role.SPEAKER
     if who.role is wanted:
         return out
-    if not make and not _other_moderators(stage, who.user_id):
-        raise refuse(ErrorCode.LAST_MODERATOR, "A room needs at least one moderator.")
+    if not make:
+        _spare_the_creator(room, me, who.user_id)
+        if not _other_moderators(stage, who.user_id):
+            raise refuse(ErrorCode.LAST_MODERATOR, "A room needs at least one moderator.")
     changed = replace(who, role=wanted)
     out.put(changed, _changed("role_changed", changed))
     out.moderation.append(
@@ -288,8 +301,8 @@ def unlock_mute(room: Room, actor: Participant | None, target: Participant | Non
 
 
 def set_self_muted(room: Room, actor: Participant | None, muted: bool) -> Outcome:
-    me = _require_in_room(actor)
     _require_live(room)
+    me = _require_in_room(actor)
     if not me.role.on_stage:
         raise refuse(ErrorCode.NOT_ALLOWED, "Only people on stage have a microphone.")
     if not muted and me.mute_locked:
@@ -338,8 +351,8 @@ def _end(
 
 
 def leave(room: Room, actor: Participant | None, stage: list[Participant], headcount: int, now: datetime) -> Outcome:
-    me = _require_in_room(actor)
     _require_live(room)
+    me = _require_in_room(actor)
     return _departure(room, me, stage, headcount, "left", now, Outcome())
 
 
@@ -359,6 +372,7 @@ def remove(
     me = _require_moderator(room, actor)
     if target_id == me.user_id:
         raise refuse(ErrorCode.CONFLICT, "You cannot remove yourself; leave instead.")
+    _spare_the_creator(room, me, target_id)
     if target is None and already_removed:
         return Outcome()
     out = Outcome(ban=target_id, moderation=[by_moderator(ModAction.REMOVE, me, target_id)])
@@ -376,9 +390,9 @@ def end_room(
     now: datetime,
 ) -> Outcome:
     """A moderator or an admin ends the room; ``actor_id`` None is an operator at the console."""
+    _require_live(room)
     if not is_admin:
         _require_moderator(room, actor)
-    _require_live(room)
     return _end(room, now, Outcome(), actor_id, stage, SystemReason.OPERATOR if actor_id is None else None)
 
 

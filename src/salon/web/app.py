@@ -21,7 +21,9 @@ from salon.app.services import Services
 from salon.app.services import build_services as build_app_services
 from salon.app.settings import Settings
 from salon.domain.api_paths import API_PREFIX
+from salon.web.api_docs import OPENAPI_PATH, install_api_docs
 from salon.web.errors import ERROR_RESPONSES, install_error_handlers
+from salon.web.headers import SalonAPI
 from salon.web.hub import Hub
 from salon.web.pages import STATIC
 from salon.web.pages import router as pages_router
@@ -92,16 +94,18 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 await app.state.services.db.dispose()
             await stack.aclose()
 
-    app = FastAPI(
+    app = SalonAPI(
+        hsts=settings.https,  # every response says nosniff; HSTS too when the public URL is https (web/headers.py)
         title="Salon",
         version="1",
         summary="Live audio rooms: invites, rooms, the stage and a live event stream.",
         lifespan=lifespan,
-        docs_url=f"{API_PREFIX}/docs",
-        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,  # ours, under the app's CSP: web/api_docs.py
+        openapi_url=OPENAPI_PATH,
         redoc_url=None,
     )
     install_error_handlers(app)
+    install_api_docs(app)
     app.include_router(accounts_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(rooms_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(hallway_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -30,7 +30,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-_HEADERS = {
+PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",  # invite codes and room ids are in URLs: never leak them to another site
@@ -60,7 +60,7 @@ _SHELL_PATHS = [
 
 
 async def _shell() -> FileResponse:
-    return FileResponse(STATIC / "index.html", headers=_HEADERS)
+    return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
 
 async def _shell_of(segment: Annotated[str, PathParam(min_length=1, max_length=200)]) -> FileResponse:

@@ -96,7 +96,7 @@ class RoomListItem(BaseModel):
 
 
 class CommandDone(BaseModel):
-    """The seq of the last event the command produced (-1 when nothing changed)."""
+    """The room's seq once the command is applied: its last event, or the room's latest when it produced none."""
 
     seq: int
 

@@ -45,6 +45,8 @@ def let_zed_in(by: Participant = ADA) -> Outcome:
 def test_only_someone_in_the_live_room_pings() -> None:
     assert code_of(lambda: ping(room(), None, None, "zed", SEEN)) is ErrorCode.NOT_IN_ROOM
     assert code_of(lambda: ping(room(ended_at=at(30)), ADA, None, "zed", SEEN)) is ErrorCode.ROOM_ENDED
+    # nobody is in an ended room: pinging from one says it ended, as every room command does
+    assert code_of(lambda: ping(room(ended_at=at(30)), None, None, "zed", SEEN)) is ErrorCode.ROOM_ENDED
 
 
 def test_nobody_pings_themself() -> None:

@@ -650,6 +650,80 @@ def test_a_room_ends_only_once() -> None:
     assert code_of(lambda: stage.end_room(ended_room(), "ada", moderator(), False, [], NOW)) is ErrorCode.ROOM_ENDED
 
 
+# Nobody is in an ended room (its participants are deleted when it ends), so a command there says it ended rather
+# than "you are not in this room", whoever sends it (the app already answered `not_found` to anyone who may not see
+# the room).
+ENDED_ROOM_COMMANDS: dict[str, Callable[[], object]] = {
+    "raise_hand": lambda: stage.raise_hand(ended_room(), None, NOW),
+    "lower_hand": lambda: stage.lower_hand(ended_room(), None),
+    "set_hands_enabled": lambda: stage.set_hands_enabled(ended_room(), None, False, []),
+    "invite_up": lambda: stage.invite_up(ended_room(), None, None, "dee", False),
+    "accept_stage_invite": lambda: stage.accept_stage_invite(ended_room(), None, NOW),
+    "decline_stage_invite": lambda: stage.decline_stage_invite(ended_room(), None),
+    "move_to_audience": lambda: stage.move_to_audience(ended_room(), None, None, []),
+    "set_moderator": lambda: stage.set_moderator(ended_room(), None, None, True, []),
+    "moderator_mute": lambda: stage.moderator_mute(ended_room(), None, None, False),
+    "unlock_mute": lambda: stage.unlock_mute(ended_room(), None, None),
+    "set_self_muted": lambda: stage.set_self_muted(ended_room(), None, True),
+    "leave": lambda: stage.leave(ended_room(), None, [], 0, NOW),
+    "remove": lambda: stage.remove(ended_room(), None, None, "dee", [], 0, NOW),
+    "end_room": lambda: stage.end_room(ended_room(), "ada", None, False, [], NOW),
+    "let_in": lambda: stage.let_in(ended_room(), None, "fay"),
+}
+
+
+@pytest.mark.parametrize("command", ENDED_ROOM_COMMANDS.values(), ids=ENDED_ROOM_COMMANDS.keys())
+def test_every_command_in_an_ended_room_says_the_room_ended(command: Callable[[], object]) -> None:
+    assert code_of(command) is ErrorCode.ROOM_ENDED
+
+
+# --- the room's creator ----------------------------------------------------------------------------------------
+# ada created the room (``room().created_by``); zed is a moderator she made.
+
+
+def test_another_moderator_cannot_take_the_moderator_role_from_the_rooms_creator() -> None:
+    ada, zed = moderator(), moderator("zed")
+    err = refusal(lambda: stage.set_moderator(room(), zed, ada, False, [ada, zed]))
+    assert err.code is ErrorCode.NOT_ALLOWED
+    assert err.data == {"reason": "room_creator"}
+
+
+@pytest.mark.parametrize("creator", [moderator(), speaker("ada")], ids=["moderating", "speaking"])
+def test_another_moderator_cannot_move_the_rooms_creator_to_the_audience(creator: Participant) -> None:
+    zed = moderator("zed")
+    err = refusal(lambda: stage.move_to_audience(room(), zed, creator, [creator, zed]))
+    assert err.code is ErrorCode.NOT_ALLOWED
+    assert err.data == {"reason": "room_creator"}
+
+
+@pytest.mark.parametrize("creator", [moderator(), listener("ada"), None], ids=["on_stage", "listening", "away"])
+def test_another_moderator_cannot_remove_the_rooms_creator(creator: Participant | None) -> None:
+    zed = moderator("zed")
+    err = refusal(lambda: stage.remove(room(), zed, creator, "ada", [zed], 3, NOW))
+    assert err.code is ErrorCode.NOT_ALLOWED
+    assert err.data == {"reason": "room_creator"}
+
+
+def test_the_rooms_creator_may_step_down_or_give_up_moderating_themself() -> None:
+    ada, zed = moderator(), moderator("zed")
+    assert stage.set_moderator(room(), ada, ada, False, [ada, zed]).upserts == [replace(ada, role=Role.SPEAKER)]
+    assert [p.role for p in stage.move_to_audience(room(), ada, ada, [ada, zed]).upserts] == [Role.LISTENER]
+
+
+def test_other_moderators_still_mute_the_rooms_creator_who_may_unlock_it() -> None:
+    ada, zed = moderator(), moderator("zed")
+    locked = stage.moderator_mute(room(), zed, ada, lock=True).upserts
+    assert locked == [replace(ada, muted=True, mute_locked=True)]
+    assert stage.unlock_mute(room(), locked[0], locked[0]).upserts == [replace(ada, muted=True)]
+
+
+def test_a_moderator_other_than_the_creator_is_moved_down_and_removed_as_before() -> None:
+    ada, zed = moderator(), moderator("zed")
+    assert stage.set_moderator(room(), zed, zed, False, [ada, zed]).upserts == [replace(zed, role=Role.SPEAKER)]
+    assert stage.set_moderator(room(), ada, zed, False, [ada, zed]).upserts == [replace(zed, role=Role.SPEAKER)]
+    assert stage.remove(room(), ada, zed, "zed", [ada, zed], 3, NOW).ban == "zed"
+
+
 # --- closed rooms: letting people in ---------------------------------------------------------------------------
 
 

@@ -144,7 +144,7 @@ export async function render(main, ctx) {
   }
 
   function personMenu(p) {
-    const actions = personActions(p, state.me, act);
+    const actions = personActions(p, state.me, act, state.view.room.created_by);
     let dialog;
     const menu = h(
       "div.menu",

@@ -68,21 +68,23 @@ export function handsSection(view, { onInviteUp }) {
 
 /**
  * The actions on a person, as [label, handler, {danger}] — only those that make sense for the viewer's role and
- * the person's place; the server checks each again.
+ * the person's place; the server checks each again. The room's creator (`creatorId`) keeps their place: nobody else
+ * moves them down, demotes or removes them.
  */
-export function personActions(p, me, act) {
+export function personActions(p, me, act, creatorId) {
   const actions = [];
   const iAmMod = me?.role === "moderator";
   const isMe = me && p.user.id === me.user.id;
+  const isCreator = p.user.id === creatorId;
   if (iAmMod && !isMe) {
     if (p.role === "listener" && !p.invited_up) actions.push([t("room.invite_up"), () => act("invite_up", p)]);
     if (p.role !== "listener" && !p.muted) actions.push([t("room.mute"), () => act("mute", p)]);
     if (p.role !== "listener" && !p.mute_locked) actions.push([t("room.mute_lock"), () => act("mute_lock", p)]);
     if (p.mute_locked) actions.push([t("room.unlock_mute"), () => act("unlock_mute", p)]);
-    if (p.role !== "listener") actions.push([t("room.move_to_audience"), () => act("move_to_audience", p)]);
+    if (p.role !== "listener" && !isCreator) actions.push([t("room.move_to_audience"), () => act("move_to_audience", p)]);
     if (p.role === "speaker") actions.push([t("room.make_moderator"), () => act("make_moderator", p)]);
-    if (p.role === "moderator") actions.push([t("room.unmake_moderator"), () => act("unmake_moderator", p)]);
-    actions.push([t("room.remove"), () => act("remove", p), { danger: true }]);
+    if (p.role === "moderator" && !isCreator) actions.push([t("room.unmake_moderator"), () => act("unmake_moderator", p)]);
+    if (!isCreator) actions.push([t("room.remove"), () => act("remove", p), { danger: true }]);
   }
   if (isMe && p.role === "moderator") actions.push([t("room.step_down"), () => act("move_to_audience", p)]);
   return actions;
