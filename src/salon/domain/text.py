@@ -15,9 +15,15 @@ terminal (the ``salon`` command prints everything through it).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from salon.domain.errors import ErrorCode, refuse
+
+# Every id Salon hands out (lower-case base32) fits; a string that does not names nothing, so it is refused before
+# any lookup (NUL in an id was a 500 on PostgreSQL).
+ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+_ID_RE = re.compile(ID_PATTERN)
 
 _BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
 _LINE_BREAKS = frozenset("\n\t\u2028\u2029")  # line feed, tab, line and paragraph separators
@@ -66,6 +72,11 @@ def check_name(value: str, field: str) -> str:
     if not any(is_visible(c) for c in value):
         raise refuse(ErrorCode.INVALID_INPUT, f"{field} needs at least one visible character.", field=field)
     return value
+
+
+def is_id(value: str) -> bool:
+    """Whether ``value`` has the shape of an id (:data:`ID_PATTERN`)."""
+    return _ID_RE.fullmatch(value) is not None
 
 
 def printable(value: str) -> str:

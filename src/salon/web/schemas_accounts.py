@@ -18,9 +18,11 @@ from salon.app.social import KnownFollowers
 from salon.app.waitlist import CONTACT_MAX, WaitlistEntry
 from salon.domain.accounts import BIO_MAX, DISPLAY_NAME_MAX, UserSummary
 from salon.domain.api_paths import avatar_url
+from salon.web.schemas_text import line_rule, lines_rule, name_rule
 
-Username = Annotated[str, Field(min_length=1, max_length=64)]
-Password = Annotated[str, Field(min_length=1, max_length=1024)]
+Username = Annotated[str, Field(min_length=1, max_length=64), line_rule("username")]
+Password = Annotated[str, Field(min_length=1, max_length=1024)]  # never stored nor shown: any character counts
+DisplayName = Annotated[str, Field(min_length=1, max_length=DISPLAY_NAME_MAX * 2), name_rule("display_name")]
 Mode = Literal["cookie", "bearer"]
 
 
@@ -36,9 +38,9 @@ class Response(BaseModel):
 
 
 class SignupIn(Request):
-    invite_code: Annotated[str, Field(min_length=1, max_length=100)]
+    invite_code: Annotated[str, Field(min_length=1, max_length=100), line_rule("invite_code")]
     username: Annotated[str, Field(min_length=3, max_length=20)]
-    display_name: Annotated[str, Field(min_length=1, max_length=DISPLAY_NAME_MAX * 2)]
+    display_name: DisplayName
     password: Password
     mode: Mode = "cookie"
 
@@ -50,8 +52,8 @@ class LoginIn(Request):
 
 
 class ProfileIn(Request):
-    display_name: Annotated[str | None, Field(min_length=1, max_length=DISPLAY_NAME_MAX * 2)] = None
-    bio: Annotated[str | None, Field(max_length=BIO_MAX * 2)] = None
+    display_name: DisplayName | None = None
+    bio: Annotated[str, Field(max_length=BIO_MAX * 2), lines_rule("bio")] | None = None
 
 
 class GrantIn(Request):
@@ -59,8 +61,8 @@ class GrantIn(Request):
 
 
 class WaitlistIn(Request):
-    name: Annotated[str, Field(min_length=1, max_length=DISPLAY_NAME_MAX * 2)]
-    contact: Annotated[str, Field(min_length=1, max_length=CONTACT_MAX * 2)]
+    name: Annotated[str, Field(min_length=1, max_length=DISPLAY_NAME_MAX * 2), name_rule("name")]
+    contact: Annotated[str, Field(min_length=1, max_length=CONTACT_MAX * 2), line_rule("contact")]
 
 
 # --- responses -----------------------------------------------------------------------------------------------------

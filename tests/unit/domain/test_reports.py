@@ -88,6 +88,9 @@ def test_a_cursor_round_trips() -> None:
         encode_cursor(Cursor(datetime(2024, 5, 1), "abc")),  # naive time: not ours
         encode_cursor(Cursor(datetime(2024, 5, 1, tzinfo=UTC), "")),
         encode_cursor(Cursor(datetime(2024, 5, 1, tzinfo=UTC), "x" * 65)),
+        encode_cursor(
+            Cursor(datetime(2024, 5, 1, tzinfo=UTC), "a\x00b")
+        ),  # not an id: PostgreSQL cannot even compare it
         "_w",  # not UTF-8
     ],
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from salon.domain.errors import DomainError, ErrorCode
-from salon.domain.text import check_name, check_text, is_visible, printable
+from salon.domain.text import check_name, check_text, is_id, is_visible, printable
 
 ACCEPTED = [
     "Jazz at midnight",
@@ -132,3 +132,13 @@ def test_whatever_printable_gives_is_accepted_as_one_line() -> None:
     for char in map(chr, range(0x0, 0x3000)):
         if char not in "\u2028\u2029":
             check_text(printable(char), "title")
+
+
+@pytest.mark.parametrize("value", ["abc", "qq2hdyxe7cvmw3j4vdyqczkn", "A-b_9"])
+def test_an_id_is_letters_digits_dashes_and_underscores(value: str) -> None:
+    assert is_id(value)
+
+
+@pytest.mark.parametrize("value", ["", "a b", "a\x00b", "ab\n", "é", "a/b", "a%00"])
+def test_anything_else_is_not_an_id(value: str) -> None:
+    assert not is_id(value)
