@@ -25,6 +25,7 @@ from salon.app.settings import Settings
 from salon.domain.api_paths import API_PREFIX
 from salon.web.errors import ERROR_RESPONSES, install_error_handlers
 from salon.web.hub import Hub
+from salon.web.openapi import install_openapi
 from salon.web.pages import STATIC
 from salon.web.pages import router as pages_router
 from salon.web.presence import Departures
@@ -113,4 +114,5 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ws_router, prefix=API_PREFIX)
+    install_openapi(app, settings)  # security schemes and the settings' limits in the OpenAPI document
     return app

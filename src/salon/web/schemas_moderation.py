@@ -61,7 +61,7 @@ class ReportIn(BaseModel):
     user_id: UserId | None = None
     room_id: RoomRef | None = None
     reason: ReportReason
-    details: Annotated[str, Field(max_length=DETAILS_MAX * 2), lines_rule("details")] = ""
+    details: Annotated[str, Field(max_length=DETAILS_MAX), lines_rule("details")] = ""
 
 
 class ReportSentOut(BaseModel):

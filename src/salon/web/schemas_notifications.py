@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictBool, model_validator
 
 from salon.app.notifications import MARK_MAX, notification_data
 from salon.domain.notifications import NotificationRecord
@@ -41,7 +41,7 @@ class MarkRead(Strict):
         ]
         | None
     ) = None
-    all: bool = False
+    all: StrictBool = False
 
     @model_validator(mode="after")
     def _one_of(self) -> MarkRead:

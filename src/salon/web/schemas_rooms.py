@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from salon.domain.rooms import DESCRIPTION_MAX, TITLE_MAX, TOPIC_MAX, TOPICS_MAX
 from salon.web.schemas_text import ID_PATTERN, lines_rule, name_rule
@@ -18,6 +18,8 @@ Topics = Annotated[
 
 
 class Strict(BaseModel):
+    """A request body: no unknown fields; booleans are ``StrictBool`` (``0`` or ``"yes"`` is not a boolean)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -26,7 +28,9 @@ class CreateRoom(Strict):
     description: Description = ""
     topics: Topics = []
     type: Literal["open", "social", "closed"] = "open"
-    capacity: Annotated[int | None, Field(ge=2)] = None
+    capacity: Annotated[
+        StrictInt | None, Field(ge=2, description="At most the server's `room_capacity` (the default).")
+    ] = None
 
 
 class Target(Strict):
@@ -35,20 +39,20 @@ class Target(Strict):
 
 class MuteTarget(Strict):
     user_id: UserId
-    lock: bool = False
+    lock: StrictBool = False
 
 
 class ModeratorChange(Strict):
     user_id: UserId
-    make: bool
+    make: StrictBool
 
 
 class HandsSetting(Strict):
-    enabled: bool
+    enabled: StrictBool
 
 
 class SelfMute(Strict):
-    muted: bool
+    muted: StrictBool
 
 
 class UserCard(BaseModel):

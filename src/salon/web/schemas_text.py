@@ -10,27 +10,35 @@ handler (web/errors.py) makes it the answer's message and ``data.field``, in the
 from __future__ import annotations
 
 from collections.abc import Callable
+from enum import StrEnum
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, PlainValidator
 from pydantic_core import PydanticCustomError
 
 from salon.domain.errors import DomainError
+from salon.domain.scheduled_events import check_timezone, timezone_names
 from salon.domain.text import ID_PATTERN, check_name, check_text
 
-__all__ = ["ID_PATTERN", "TEXT_ERROR", "line_rule", "lines_rule", "name_rule"]
+__all__ = ["ID_PATTERN", "TEXT_ERROR", "TimeZoneName", "line_rule", "lines_rule", "name_rule", "zone_rule"]
 
 TEXT_ERROR = "invalid_text"
 
+# The zones Salon knows, as an enum only so that the OpenAPI document lists them once (a component named
+# TimeZoneName); values stay plain strings, checked by domain.scheduled_events.check_timezone. Made at run time
+# from the tz database, which a type checker cannot read.
+TimeZoneName = StrEnum("TimeZoneName", {zone: zone for zone in timezone_names()})  # type: ignore[misc]
+
+
+def _checked(check: Callable[[str], str], value: str) -> str:
+    try:
+        return check(value)
+    except DomainError as exc:
+        # The message goes in the error's context: a template would read braces in it as placeholders.
+        raise PydanticCustomError(TEXT_ERROR, "{reason}", {"reason": exc.message, **exc.data}) from None
+
 
 def _rule(check: Callable[[str], str]) -> AfterValidator:
-    def validate(value: str) -> str:
-        try:
-            return check(value)
-        except DomainError as exc:
-            # The message goes in the error's context: a template would read braces in it as placeholders.
-            raise PydanticCustomError(TEXT_ERROR, "{reason}", {"reason": exc.message, **exc.data}) from None
-
-    return AfterValidator(validate)
+    return AfterValidator(lambda value: _checked(check, value))
 
 
 def line_rule(field: str) -> AfterValidator:
@@ -46,3 +54,12 @@ def lines_rule(field: str) -> AfterValidator:
 def name_rule(field: str) -> AfterValidator:
     """A name: one line with at least one visible character (a display name, a title, a topic)."""
     return _rule(lambda value: check_name(value, field))
+
+
+def zone_rule(field: str) -> PlainValidator:
+    """An IANA time zone name Salon knows (listed in the document as the ``TimeZoneName`` enum)."""
+
+    def validate(value: object) -> str:
+        return _checked(lambda zone: check_timezone(zone, field).key, value if isinstance(value, str) else "")
+
+    return PlainValidator(validate, json_schema_input_type=TimeZoneName)

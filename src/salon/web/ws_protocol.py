@@ -137,7 +137,7 @@ class RoomOp(_Op):
 # The WebSocket's rule for each type a REST body's field may have: ids are up to 64 characters of an id's alphabet,
 # like every id of this protocol, and values are strictly typed (no "true" for true). A body with a field of another
 # type (a text, say) stops the import until its rule is written here.
-_FIELD_TYPES: dict[object, object] = {UserId: Id, bool: StrictBool}
+_FIELD_TYPES: dict[object, object] = {UserId: Id, StrictBool: StrictBool}
 
 
 @functools.cache
