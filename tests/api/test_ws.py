@@ -210,6 +210,23 @@ async def test_protocol_errors_leave_the_connection_usable(services: Services, u
     assert await client.call("ping") == {}
 
 
+@pytest.mark.parametrize("room_id", ["ab\x00cd", "ab\x1b[2Jcd", "ab cd", "ab\u202ecd"])
+async def test_an_id_that_is_not_one_is_invalid_input_on_both_engines(
+    services: Services, url: str, room_id: str
+) -> None:
+    """NUL in an id reached PostgreSQL, which cannot compare it: an internal error and a traceback."""
+    ann = await member(services, "ann")
+    client = await opener(url)(ann)
+    await client.expect("hello")
+    for op in ("subscribe", "join", "media_listen"):
+        frame = await client.answer(await client.send(op, room_id=room_id))
+        assert frame["type"] == "error", frame
+        assert frame["error"]["code"] == "invalid_input", frame
+    frame = await client.answer(await client.send("invite_up", room_id="r1", user_id=room_id))
+    assert frame["error"]["code"] == "invalid_input", frame
+    assert await client.call("ping") == {}
+
+
 async def test_events_applied_to_the_snapshot_equal_a_fresh_snapshot(services: Services, url: str) -> None:
     """Every room op over the socket; a watching moderator applies each event and matches a fresh snapshot."""
     open_client = opener(url)

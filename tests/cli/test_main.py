@@ -15,6 +15,7 @@ from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.cli.main import app
 from salon.domain.rooms import RoomType
+from salon.store import tables
 from salon.web.app import build_services
 from tests.support.accounts import actor_of, sign_up_code
 
@@ -130,3 +131,28 @@ def test_reports_are_listed_newest_first_at_the_console(data_dir: Path) -> None:
     assert one.exit_code == 0
     assert "spam" in one.output
     assert "harassment" not in one.output
+
+
+HOSTILE = "\x1b]0;owned\x07\x1b[2J\x1b[31m FAKE ADMIN NOTICE \x1b]52;c;Y3VybCBldmlsfHNo\x07\u202eevil\x9b"
+SHOWN = "\\x1b]0;owned\\x07\\x1b[2J\\x1b[31m FAKE ADMIN NOTICE \\x1b]52;c;Y3VybCBldmlsfHNo\\x07\\u202eevil\\x9b"
+
+
+def test_the_console_escapes_stored_text_a_terminal_would_act_on(data_dir: Path) -> None:
+    """Rows written before the rules on text existed may hold escapes: listing them shows them, never runs them."""
+    code = re.findall(r"invite/(\S+)", salon("invite", "create", "--data-dir", str(data_dir)))[0]
+
+    async def plant(services: Services) -> None:
+        ada = actor_of(await sign_up_code(services, code, "ada"))
+        room = await create_room(services, ada.user_id, NewRoom("Quiet", "", [], RoomType.OPEN))
+        await moderation.report(services, ada, room_id=room["room"]["id"], reason="spam", details="x")
+        async with services.db.transaction() as conn:  # as an older version stored them
+            await conn.execute(tables.rooms.update().values(title=HOSTILE))
+            await conn.execute(tables.reports.update().values(details=HOSTILE[:40]))
+
+    run(data_dir, plant)
+    rooms = salon("room", "list", "--data-dir", str(data_dir))
+    reports = salon("report", "list", "--data-dir", str(data_dir))
+    for out in (rooms, reports):
+        assert not any(c in out for c in "\x1b\x07\x9b\u202e"), repr(out)
+    assert rooms.rstrip("\n").endswith(SHOWN)
+    assert f"room '{SHOWN}'" in reports

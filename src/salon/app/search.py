@@ -16,6 +16,7 @@ from salon.app import hallway, scheduled_events
 from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
 from salon.domain.scheduled_events import LAPSE_AFTER
+from salon.domain.text import check_text
 from salon.store import repo_hallway, repo_scheduled_events, repo_search
 
 MIN_QUERY, MAX_QUERY = 2, 100
@@ -31,7 +32,7 @@ class Results:
 
 
 def _normalised(text: str) -> str:
-    query = " ".join(text.split())
+    query = " ".join(check_text(text, "q").split())
     if not MIN_QUERY <= len(query) <= MAX_QUERY:
         raise refuse(
             ErrorCode.INVALID_INPUT,

@@ -15,6 +15,7 @@ from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.domain.accounts import DISPLAY_NAME_MAX
 from salon.domain.errors import ErrorCode, refuse
+from salon.domain.text import check_name, check_text
 from salon.store import repo_accounts as repo
 from salon.store import repo_invites
 from salon.store.repo_invites import WaitlistRecord
@@ -43,11 +44,11 @@ def _entry(record: WaitlistRecord, actor: Actor) -> WaitlistEntry:
 
 
 def check_entry(name: str, contact: str) -> tuple[str, str]:
-    name = " ".join(name.split())
-    contact = contact.strip()
+    name = " ".join(check_name(name, "name").split())
+    contact = check_text(contact, "contact").strip()
     if not 1 <= len(name) <= DISPLAY_NAME_MAX:
         raise refuse(ErrorCode.INVALID_INPUT, f"A name has 1 to {DISPLAY_NAME_MAX} characters.", field="name")
-    if not CONTACT_MIN <= len(contact) <= CONTACT_MAX or any(c in contact for c in "\r\n\t"):
+    if not CONTACT_MIN <= len(contact) <= CONTACT_MAX:
         raise refuse(
             ErrorCode.INVALID_INPUT,
             f"A contact (e-mail, phone or handle) has {CONTACT_MIN} to {CONTACT_MAX} characters on one line.",

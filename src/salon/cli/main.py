@@ -1,4 +1,8 @@
-"""CLI layer: the ``salon`` command (Typer). Settings come from flags, then ``SALON_*`` variables."""
+"""CLI layer: the ``salon`` command (Typer). Settings come from flags, then ``SALON_*`` variables.
+
+Whatever came from the database or from a member is printed through :func:`shown` (``domain/text.printable``):
+text stored before today's rules may hold ESC, BEL or an override, and a terminal would act on them.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from salon.cli.runtime import tune_gc
 from salon.domain.api_paths import API_PREFIX
 from salon.domain.errors import DomainError
 from salon.domain.paging import PAGE_MAX
+from salon.domain.text import printable as shown
 
 T = TypeVar("T")
 
@@ -48,7 +53,9 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**given)
     except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()]
+        lines = [
+            f"  {shown('.'.join(str(p) for p in e['loc'])) or 'settings'}: {shown(e['msg'])}" for e in exc.errors()
+        ]
         typer.echo("Invalid configuration:\n" + "\n".join(lines), err=True)
         raise typer.Exit(2) from None
 
@@ -61,7 +68,7 @@ def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T
         try:
             return await work(services)
         except DomainError as exc:
-            typer.echo(f"error: {exc.message} ({exc.code})", err=True)
+            typer.echo(f"error: {shown(exc.message)} ({exc.code})", err=True)
             raise typer.Exit(1) from None
         finally:
             await services.db.dispose()
@@ -143,7 +150,8 @@ def user_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> Non
     typer.echo(f"{'id':<18} {'username':<20} {'admin':<5} {'invites':>7}  status")
     for u in users:
         status = "disabled" if u.disabled_at else "active"
-        typer.echo(f"{u.id:<18} {u.username:<20} {'yes' if u.is_admin else 'no':<5} {u.invites_left:>7}  {status}")
+        admin = "yes" if u.is_admin else "no"
+        typer.echo(f"{shown(u.id):<18} {shown(u.username):<20} {admin:<5} {u.invites_left:>7}  {status}")
 
 
 @user_app.command("disable")
@@ -155,13 +163,13 @@ def user_disable(username: str, data_dir: DataDir = None, database_url: Database
         users = await accounts.list_users(services)
         match = [u for u in users if u.username.casefold() == username.casefold()]
         if not match:
-            typer.echo(f"error: no member called {username}", err=True)
+            typer.echo(f"error: no member called {shown(username)}", err=True)
             raise typer.Exit(1)
         await accounts.disable_user(services, OPERATOR, match[0].id)
         return match[0].username
 
     name = run_with_services(settings, work)
-    typer.echo(f"{name} is disabled. Their sessions have ended.")
+    typer.echo(f"{shown(name)} is disabled. Their sessions have ended.")
 
 
 @room_app.command("list")
@@ -171,7 +179,7 @@ def room_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> Non
     rooms = run_with_services(settings, room_cases.list_rooms_for_operator)
     typer.echo(f"{'id':<18} {'type':<7} {'people':>6}  title")
     for r in rooms:
-        typer.echo(f"{r['id']:<18} {r['type']:<7} {r['people']:>6}  {r['title']}")
+        typer.echo(f"{shown(r['id']):<18} {shown(r['type']):<7} {r['people']:>6}  {shown(r['title'])}")
 
 
 @room_app.command("end")
@@ -179,7 +187,7 @@ def room_end(room_id: str, data_dir: DataDir = None, database_url: DatabaseUrl =
     """End a live room."""
     settings = load_settings(data_dir=data_dir, database_url=database_url)
     run_with_services(settings, lambda s: room_cases.end_room_as_operator(s, room_id))
-    typer.echo(f"Room {room_id} has ended.")
+    typer.echo(f"Room {shown(room_id)} has ended.")
 
 
 @report_app.command("list")
@@ -197,14 +205,14 @@ def report_list(
     typer.echo(f"{'when (UTC)':<16}  {'reason':<14} {'reporter':<20} {'about':<40} details")
     for r in page.items:
         if r.target_user is not None:
-            about = f"@{r.target_user.username} ({r.target_user.user_id})"
+            about = f"@{shown(r.target_user.username)} ({shown(r.target_user.user_id)})"
         else:
             assert r.target_room is not None
-            about = f"room {r.target_room.title!r} ({r.target_room.id})"
+            about = f"room '{shown(r.target_room.title)}' ({shown(r.target_room.id)})"
         details = " ".join(r.details.split())
-        details = details if len(details) <= 60 else details[:59] + "…"
+        details = shown(details if len(details) <= 60 else details[:59] + "…")
         when = f"{r.created_at:%Y-%m-%d %H:%M}"
-        typer.echo(f"{when:<16}  {r.reason.value:<14} @{r.reporter.username:<19} {about:<40} {details}")
+        typer.echo(f"{when:<16}  {r.reason.value:<14} @{shown(r.reporter.username):<19} {about:<40} {details}")
     if page.next_cursor is not None:
         typer.echo(f"(the {limit} newest; --limit up to {PAGE_MAX} shows more)", err=True)
 

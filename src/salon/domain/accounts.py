@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from salon.domain.errors import ErrorCode, refuse
+from salon.domain.text import check_name, check_text
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,20}$")
 DISPLAY_NAME_MAX = 50
@@ -37,7 +38,7 @@ def check_username(username: str) -> str:
 
 
 def check_display_name(name: str) -> str:
-    cleaned = " ".join(name.split())
+    cleaned = " ".join(check_name(name, "display_name").split())
     if not 1 <= len(cleaned) <= DISPLAY_NAME_MAX:
         raise refuse(
             ErrorCode.INVALID_INPUT, f"A display name has 1 to {DISPLAY_NAME_MAX} characters.", field="display_name"
@@ -46,7 +47,7 @@ def check_display_name(name: str) -> str:
 
 
 def check_bio(bio: str) -> str:
-    cleaned = bio.strip()
+    cleaned = check_text(bio, "bio", multiline=True).strip()
     if len(cleaned) > BIO_MAX:
         raise refuse(ErrorCode.INVALID_INPUT, f"A bio has at most {BIO_MAX} characters.", field="bio")
     return cleaned

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from salon.domain.errors import ErrorCode, refuse
+from salon.domain.text import is_id
 
 PAGE_DEFAULT = 20
 PAGE_MAX = 100
@@ -44,7 +45,7 @@ def decode_cursor(text: str) -> Cursor:
         at = datetime.fromisoformat(at_text)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise bad from exc
-    if at.tzinfo is None or not 1 <= len(entry_id) <= _ID_MAX:
+    if at.tzinfo is None or len(entry_id) > _ID_MAX or not is_id(entry_id):
         raise bad
     return Cursor(at, entry_id)
 

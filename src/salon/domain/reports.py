@@ -13,9 +13,9 @@ from enum import StrEnum
 
 from salon.domain.errors import ErrorCode, refuse
 from salon.domain.rooms import Profile
+from salon.domain.text import check_text
 
 DETAILS_MAX = 1000
-_ALLOWED_CONTROLS = frozenset("\n\r\t")
 
 
 class ReportReason(StrEnum):
@@ -51,11 +51,9 @@ def check_report(
         raise refuse(
             ErrorCode.INVALID_INPUT, f"A reason is one of: {', '.join(ReportReason)}.", field="reason"
         ) from None
-    cleaned = details.strip()
+    cleaned = check_text(details, "details", multiline=True).strip()
     if len(cleaned) > DETAILS_MAX:
         raise refuse(ErrorCode.INVALID_INPUT, f"Details have at most {DETAILS_MAX} characters.", field="details")
-    if any(ord(c) < 32 and c not in _ALLOWED_CONTROLS for c in cleaned):
-        raise refuse(ErrorCode.INVALID_INPUT, "Details are plain text.", field="details")
     return ReportSpec(user_id, room_id, why, cleaned)
 
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from salon.domain.errors import DomainError, ErrorCode, refuse
+from salon.domain.text import check_name, check_text
 
 if TYPE_CHECKING:  # moderation.py reads rooms; Outcome only names its entries
     from salon.domain.moderation import ModerationEntry
@@ -147,17 +148,17 @@ class Outcome:
 def clean_room_fields(
     title: str, description: str, topics: list[str], capacity: int | None, max_capacity: int
 ) -> tuple[str, str, tuple[str, ...], int]:
-    title = " ".join(title.split())
+    title = " ".join(check_name(title, "title").split())
     if not 1 <= len(title) <= TITLE_MAX:
         raise refuse(ErrorCode.INVALID_INPUT, f"A title needs 1 to {TITLE_MAX} characters.", field="title")
-    description = description.strip()
+    description = check_text(description, "description", multiline=True).strip()
     if len(description) > DESCRIPTION_MAX:
         raise refuse(
             ErrorCode.INVALID_INPUT, f"The description is over {DESCRIPTION_MAX} characters.", field="description"
         )
     cleaned: list[str] = []
     for topic in topics:
-        t = " ".join(topic.split())
+        t = " ".join(check_name(topic, "topics").split())
         if not 1 <= len(t) <= TOPIC_MAX:
             raise refuse(ErrorCode.INVALID_INPUT, f"Each topic needs 1 to {TOPIC_MAX} characters.", field="topics")
         if t.casefold() not in {c.casefold() for c in cleaned}:

@@ -82,6 +82,11 @@ def _zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+def timezone_names() -> list[str]:
+    """Every zone :func:`check_timezone` accepts, sorted (the OpenAPI document lists them)."""
+    return sorted(_zones())
+
+
 def check_timezone(name: str, field: str = "timezone") -> ZoneInfo:
     """An IANA zone name as the tz database spells it (``Europe/Paris``), or ``invalid_input``."""
     if len(name) > TIMEZONE_MAX or name not in _zones():

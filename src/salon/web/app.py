@@ -25,6 +25,7 @@ from salon.web.api_docs import OPENAPI_PATH, install_api_docs
 from salon.web.errors import ERROR_RESPONSES, install_error_handlers
 from salon.web.headers import SalonAPI
 from salon.web.hub import Hub
+from salon.web.openapi import install_openapi
 from salon.web.pages import STATIC
 from salon.web.pages import router as pages_router
 from salon.web.presence import Departures
@@ -116,4 +117,5 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ws_router, prefix=API_PREFIX)
+    install_openapi(app, settings)  # security schemes and the settings' limits in the OpenAPI document
     return app

@@ -12,6 +12,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request, Response, WebSocket
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from salon.app.sessions import Actor, AuthSession, NewSession, authenticate_session
@@ -39,6 +40,37 @@ SESSION_COOKIE = "salon_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _STATE_KEY = "salon_auth"
+
+# The schemes as the OpenAPI document names them. They only describe: they never refuse (auto_error=False) and what
+# they read is not used; _resolve below authenticates. web/openapi.py writes which combinations an operation takes.
+BEARER_SCHEME = HTTPBearer(
+    scheme_name="bearer",
+    description="A session token: log in or sign up with `mode: bearer` (API clients; no CSRF token).",
+    auto_error=False,
+)
+COOKIE_SCHEME = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="session_cookie",
+    description=f"The browser's session (log in with `mode: cookie`); unsafe methods also need `{CSRF_HEADER}`.",
+    auto_error=False,
+)
+CSRF_SCHEME = APIKeyHeader(
+    name=CSRF_HEADER,
+    scheme_name="csrf_token",
+    description="The `csrf_token` of a cookie session, with every unsafe method (POST, PUT, PATCH, DELETE).",
+    auto_error=False,
+)
+
+
+def _described(
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER_SCHEME)],
+    _cookie: Annotated[str | None, Depends(COOKIE_SCHEME)],
+    _csrf: Annotated[str | None, Depends(CSRF_SCHEME)],
+) -> None:
+    """Names the session schemes in the OpenAPI document for every operation that needs a session."""
+
+
+Described = Annotated[None, Depends(_described)]
 
 
 def _bearer_token(conn: HTTPConnection) -> str | None:
@@ -79,7 +111,7 @@ async def optional_session(request: Request) -> AuthSession | None:
     return session
 
 
-async def current_session(request: Request) -> AuthSession:
+async def current_session(request: Request, _schemes: Described = None) -> AuthSession:
     session = await optional_session(request)
     if session is None:
         raise refuse(ErrorCode.NOT_AUTHENTICATED, "Log in first.")
@@ -91,7 +123,7 @@ async def optional_actor(request: Request) -> Actor | None:
     return session.actor if session else None
 
 
-async def current_actor(request: Request) -> Actor:
+async def current_actor(request: Request, _schemes: Described = None) -> Actor:
     return (await current_session(request)).actor
 
 

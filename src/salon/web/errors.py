@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from salon.domain.errors import DomainError, ErrorCode
+from salon.web.schemas_text import TEXT_ERROR
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,16 @@ def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:
     return out
 
 
+def invalid_input_body(errors: Any) -> dict[str, Any]:
+    """The answer to a request that does not validate: ``data.errors`` lists every field; when a text was refused
+    (web/schemas_text.py), its message (which names the field and the character) and ``data.field`` lead."""
+    data: dict[str, Any] = {"errors": _jsonable_errors(errors)}
+    text = next((e for e in errors if e.get("type") == TEXT_ERROR), None)
+    if text is None:
+        return error_body(ErrorCode.INVALID_INPUT, "Some fields are missing or invalid.", data)
+    return error_body(ErrorCode.INVALID_INPUT, str(text["msg"]), {"field": text["ctx"]["field"], **data})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
@@ -102,10 +113,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        body = error_body(
-            ErrorCode.INVALID_INPUT, "Some fields are missing or invalid.", {"errors": _jsonable_errors(exc.errors())}
-        )
-        return JSONResponse(body, status_code=422)
+        return JSONResponse(invalid_input_body(exc.errors()), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -48,10 +48,11 @@ from salon.web.schemas_accounts import (
     WaitlistIn,
     WaitlistOut,
 )
+from salon.web.schemas_text import ID_PATTERN
 
 router = APIRouter()
 
-Id = Annotated[str, Path(min_length=1, max_length=64)]
+Id = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 # Room for the multipart framing around the image (boundaries, part headers).
 MULTIPART_OVERHEAD = 16 * 1024
 WAITLIST_ANSWER = "Thanks! If a member invites you, they will pass you a link."

@@ -15,6 +15,7 @@ from salon.web.deps import ServicesDep
 from salon.web.routes_scheduled_events import Tz
 from salon.web.schemas_rooms import ParticipantOut, RoomOut, UserCard
 from salon.web.schemas_scheduled_events import ScheduledEventOut
+from salon.web.schemas_text import line_rule
 
 router = APIRouter(tags=["hallway"])
 
@@ -71,7 +72,7 @@ class SearchResults(BaseModel):
 async def get_search(
     actor: CurrentActor,
     services: ServicesDep,
-    q: Annotated[str, Query(min_length=search.MIN_QUERY, max_length=search.MAX_QUERY)],
+    q: Annotated[str, Query(min_length=search.MIN_QUERY, max_length=search.MAX_QUERY), line_rule("q")],
     limit: Annotated[int, Query(ge=1, le=search.MAX_RESULTS)] = search.MAX_RESULTS,
     tz: Tz = None,
 ) -> SearchResults:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Response
 from salon.app import calendar, scheduled_events
 from salon.domain.paging import CURSOR_MAX, PAGE_DEFAULT, PAGE_MAX
 from salon.domain.rooms import RoomType
-from salon.domain.scheduled_events import TIMEZONE_MAX, EventChanges, check_timezone
+from salon.domain.scheduled_events import EventChanges, check_timezone
 from salon.web.auth import CurrentActor
 from salon.web.deps import ServicesDep
 from salon.web.schemas_scheduled_events import (
@@ -25,13 +25,14 @@ from salon.web.schemas_scheduled_events import (
     Guest,
     ScheduledEventOut,
 )
+from salon.web.schemas_text import zone_rule
 
 router = APIRouter()
 
 EventId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 Tz = Annotated[
-    str | None,
-    Query(max_length=TIMEZONE_MAX, description="Show times in this IANA zone (default: the event's own zone)."),
+    Annotated[str, zone_rule("tz")] | None,
+    Query(description="Show times in this IANA zone (default: the event's own zone)."),
 ]
 ICS_MEDIA_TYPE = "text/calendar; charset=utf-8"
 _ICS: dict[int | str, dict[str, Any]] = {

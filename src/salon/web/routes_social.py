@@ -12,10 +12,11 @@ from salon.domain.paging import CURSOR_MAX, PAGE_DEFAULT, PAGE_MAX
 from salon.web.auth import CurrentActor
 from salon.web.deps import ServicesDep
 from salon.web.schemas_social import BlockPageOut, FollowPageOut, RelationOut
+from salon.web.schemas_text import ID_PATTERN
 
 router = APIRouter(tags=["social"])
 
-UserId = Annotated[str, Path(min_length=1, max_length=64)]
+UserId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"Entries per page (at most {PAGE_MAX}).")]
 CursorParam = Annotated[
     str | None, Query(min_length=1, max_length=CURSOR_MAX, description="`next_cursor` of the previous page.")

@@ -1,7 +1,8 @@
 """Web layer: request and response models of the accounts API (members, sessions, invites, waitlist).
 
-Requests forbid unknown fields and bound every string; the domain rules still run in the use cases (they give
-the precise refusals, e.g. ``weak_password``). Responses are built from app-layer results by the ``from_*``
+Requests forbid unknown fields and bound every string with the domain's own limits (so the OpenAPI document
+promises what the server accepts); the domain rules still run in the use cases (they give the precise refusals,
+e.g. ``weak_password``). Responses are built from app-layer results by the ``from_*``
 helpers, so what a viewer may see is decided once, in the use case.
 """
 
@@ -10,17 +11,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from salon.app.accounts import Profile
-from salon.app.invites import GRANT_MAX, InviteView, NewInvite
+from salon.app.invites import CODE_MAX, GRANT_MAX, InviteView, NewInvite
 from salon.app.social import KnownFollowers
 from salon.app.waitlist import CONTACT_MAX, WaitlistEntry
-from salon.domain.accounts import BIO_MAX, DISPLAY_NAME_MAX, UserSummary
+from salon.domain.accounts import BIO_MAX, DISPLAY_NAME_MAX, PASSWORD_MAX, USERNAME_RE, UserSummary
 from salon.domain.api_paths import avatar_url
+from salon.web.schemas_text import line_rule, lines_rule, name_rule
 
-Username = Annotated[str, Field(min_length=1, max_length=64)]
+Username = Annotated[str, Field(min_length=1, max_length=64), line_rule("username")]
+# Never stored nor shown: any character counts. Logging in takes longer ones than signing up makes (PASSWORD_MAX),
+# only to answer bad_credentials like any wrong password.
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
+DisplayName = Annotated[str, Field(min_length=1, max_length=DISPLAY_NAME_MAX), name_rule("display_name")]
 Mode = Literal["cookie", "bearer"]
 
 
@@ -36,10 +41,10 @@ class Response(BaseModel):
 
 
 class SignupIn(Request):
-    invite_code: Annotated[str, Field(min_length=1, max_length=100)]
-    username: Annotated[str, Field(min_length=3, max_length=20)]
-    display_name: Annotated[str, Field(min_length=1, max_length=DISPLAY_NAME_MAX * 2)]
-    password: Password
+    invite_code: Annotated[str, Field(min_length=1, max_length=CODE_MAX), line_rule("invite_code")]
+    username: Annotated[str, Field(min_length=3, max_length=20, pattern=USERNAME_RE.pattern)]
+    display_name: DisplayName
+    password: Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX)]
     mode: Mode = "cookie"
 
 
@@ -50,17 +55,17 @@ class LoginIn(Request):
 
 
 class ProfileIn(Request):
-    display_name: Annotated[str | None, Field(min_length=1, max_length=DISPLAY_NAME_MAX * 2)] = None
-    bio: Annotated[str | None, Field(max_length=BIO_MAX * 2)] = None
+    display_name: DisplayName | None = None
+    bio: Annotated[str, Field(max_length=BIO_MAX), lines_rule("bio")] | None = None
 
 
 class GrantIn(Request):
-    count: Annotated[int, Field(ge=1, le=GRANT_MAX)]
+    count: Annotated[StrictInt, Field(ge=1, le=GRANT_MAX)]
 
 
 class WaitlistIn(Request):
-    name: Annotated[str, Field(min_length=1, max_length=DISPLAY_NAME_MAX * 2)]
-    contact: Annotated[str, Field(min_length=1, max_length=CONTACT_MAX * 2)]
+    name: Annotated[str, Field(min_length=1, max_length=DISPLAY_NAME_MAX), name_rule("name")]
+    contact: Annotated[str, Field(min_length=1, max_length=CONTACT_MAX), line_rule("contact")]
 
 
 # --- responses -----------------------------------------------------------------------------------------------------

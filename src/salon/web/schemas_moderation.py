@@ -12,8 +12,9 @@ from salon.domain.moderation import LogRecord, ModAction
 from salon.domain.reports import DETAILS_MAX, ReportReason, ReportRecord
 from salon.domain.rooms import Profile
 from salon.web.schemas_rooms import UserCard, UserId
+from salon.web.schemas_text import ID_PATTERN, lines_rule
 
-RoomRef = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+RoomRef = Annotated[str, Field(min_length=1, max_length=32, pattern=ID_PATTERN)]
 
 
 def _card(p: Profile | None) -> UserCard | None:
@@ -60,7 +61,7 @@ class ReportIn(BaseModel):
     user_id: UserId | None = None
     room_id: RoomRef | None = None
     reason: ReportReason
-    details: Annotated[str, Field(max_length=DETAILS_MAX * 2)] = ""
+    details: Annotated[str, Field(max_length=DETAILS_MAX), lines_rule("details")] = ""
 
 
 class ReportSentOut(BaseModel):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictBool, model_validator
 
 from salon.app.notifications import MARK_MAX, notification_data
 from salon.domain.notifications import NotificationRecord
 from salon.web.schemas_rooms import Strict
+from salon.web.schemas_text import ID_PATTERN
 
 
 class NotificationOut(BaseModel):
@@ -34,8 +35,13 @@ class NotificationPageOut(BaseModel):
 class MarkRead(Strict):
     """Either ``ids`` (yours; others are ignored) or ``all: true``."""
 
-    ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=MARK_MAX)] | None = None
-    all: bool = False
+    ids: (
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]], Field(max_length=MARK_MAX)
+        ]
+        | None
+    ) = None
+    all: StrictBool = False
 
     @model_validator(mode="after")
     def _one_of(self) -> MarkRead:

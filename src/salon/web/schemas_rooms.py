@@ -4,23 +4,33 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from salon.domain.rooms import DESCRIPTION_MAX, TITLE_MAX, TOPIC_MAX, TOPICS_MAX
+from salon.web.schemas_text import ID_PATTERN, lines_rule, name_rule
 
-UserId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+UserId = Annotated[str, Field(min_length=1, max_length=32, pattern=ID_PATTERN)]
+Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX), name_rule("title")]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), lines_rule("description")]
+Topics = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=TOPIC_MAX), name_rule("topics")]], Field(max_length=TOPICS_MAX)
+]
 
 
 class Strict(BaseModel):
+    """A request body: no unknown fields; booleans are ``StrictBool`` (``0`` or ``"yes"`` is not a boolean)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
 class CreateRoom(Strict):
-    title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX)]
-    description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] = ""
-    topics: Annotated[list[Annotated[str, Field(max_length=TOPIC_MAX)]], Field(max_length=TOPICS_MAX)] = []
+    title: Title
+    description: Description = ""
+    topics: Topics = []
     type: Literal["open", "social", "closed"] = "open"
-    capacity: Annotated[int | None, Field(ge=2)] = None
+    capacity: Annotated[
+        StrictInt | None, Field(ge=2, description="At most the server's `room_capacity` (the default).")
+    ] = None
 
 
 class Target(Strict):
@@ -29,20 +39,20 @@ class Target(Strict):
 
 class MuteTarget(Strict):
     user_id: UserId
-    lock: bool = False
+    lock: StrictBool = False
 
 
 class ModeratorChange(Strict):
     user_id: UserId
-    make: bool
+    make: StrictBool
 
 
 class HandsSetting(Strict):
-    enabled: bool
+    enabled: StrictBool
 
 
 class SelfMute(Strict):
-    muted: bool
+    muted: StrictBool
 
 
 class UserCard(BaseModel):

@@ -11,14 +11,11 @@ from pydantic import BaseModel, Field
 from salon.app.calendar import NewFeed
 from salon.app.scheduled_events import EventView
 from salon.domain.api_paths import API_PREFIX
-from salon.domain.rooms import DESCRIPTION_MAX, TITLE_MAX, TOPIC_MAX, TOPICS_MAX
-from salon.domain.scheduled_events import COHOSTS_MAX, TIMEZONE_MAX
-from salon.web.schemas_rooms import Strict, UserCard, UserId
+from salon.domain.scheduled_events import COHOSTS_MAX
+from salon.web.schemas_rooms import Description, Strict, Title, Topics, UserCard, UserId
+from salon.web.schemas_text import zone_rule
 
-Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX)]
-Description = Annotated[str, Field(max_length=DESCRIPTION_MAX)]
-Topics = Annotated[list[Annotated[str, Field(max_length=TOPIC_MAX)]], Field(max_length=TOPICS_MAX)]
-Zone = Annotated[str, Field(min_length=1, max_length=TIMEZONE_MAX, examples=["Europe/Paris"])]
+Zone = Annotated[str, zone_rule("timezone"), Field(examples=["Europe/Paris"])]
 RoomTypeIn = Literal["open", "social", "closed"]
 Hosts = Annotated[list[UserId], Field(max_length=COHOSTS_MAX + 1)]
 

@@ -28,11 +28,12 @@ from salon.app.ports import RoomMessage
 from salon.domain.errors import DomainError, ErrorCode
 from salon.web.room_ops import ROOM_COMMANDS, NoBody, RoomCommand
 from salon.web.schemas_rooms import UserId
+from salon.web.schemas_text import ID_PATTERN
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_CHARS = 16 * 1024
 
-Id = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]
+Id = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64, pattern=ID_PATTERN)]
 Ref = Annotated[str, StringConstraints(strict=True, max_length=64)] | Annotated[int, Field(strict=True)] | None
 Seq = Annotated[int, Field(strict=True, ge=0)]
 P = TypeVar("P", bound=BaseModel)
@@ -133,10 +134,10 @@ class RoomOp(_Op):
     data: RoomData
 
 
-# The WebSocket's rule for each type a REST body's field may have: ids are any string of up to 64 characters, like
-# every id of this protocol (REST checks a user id's shape at its edge), and values are strictly typed (no "true"
-# for true). A body with a field of another type stops the import until its rule is written here.
-_FIELD_TYPES: dict[object, object] = {UserId: Id, bool: StrictBool}
+# The WebSocket's rule for each type a REST body's field may have: ids are up to 64 characters of an id's alphabet,
+# like every id of this protocol, and values are strictly typed (no "true" for true). A body with a field of another
+# type (a text, say) stops the import until its rule is written here.
+_FIELD_TYPES: dict[object, object] = {UserId: Id, StrictBool: StrictBool}
 
 
 @functools.cache

@@ -59,7 +59,13 @@ class TestUsername:
 
 class TestDisplayName:
     def test_collapses_whitespace(self) -> None:
-        assert check_display_name("  Ada \t  Lovelace \n") == "Ada Lovelace"
+        assert check_display_name("  Ada \u00a0  Lovelace  ") == "Ada Lovelace"
+
+    @pytest.mark.parametrize("name", ["Ada\tLovelace", "Ada\nLovelace", "Ada\x1b[31m", "\u202eAda", "\u200b\u2060"])
+    def test_one_line_of_plain_visible_text(self, name: str) -> None:
+        with pytest.raises(DomainError) as exc:
+            check_display_name(name)
+        assert exc.value.data == {"field": "display_name"}
 
     def test_max_length(self) -> None:
         assert check_display_name("x" * DISPLAY_NAME_MAX) == "x" * DISPLAY_NAME_MAX
@@ -82,6 +88,12 @@ class TestBio:
         with pytest.raises(DomainError) as exc:
             check_bio("b" * (BIO_MAX + 1))
         assert code_of(exc) is ErrorCode.INVALID_INPUT
+        assert exc.value.data == {"field": "bio"}
+
+    def test_several_lines_of_plain_text(self) -> None:
+        assert check_bio("Poet.\r\nLikes\tjazz.") == "Poet.\nLikes\tjazz."
+        with pytest.raises(DomainError) as exc:
+            check_bio("\x1b[2J admin notice")
         assert exc.value.data == {"field": "bio"}
 
 

@@ -99,7 +99,7 @@ def test_an_empty_outcome_changes_nothing() -> None:
 
 def test_room_fields_are_tidied_and_capacity_defaults_to_the_maximum() -> None:
     title, description, topics, capacity = clean_room_fields(
-        "  Late   night\tjazz ", "  talk about records \n", [" Jazz ", "vinyl  records", "jazz", "JAZZ"], None, 500
+        "  Late   night jazz ", "  talk about records \n", [" Jazz ", "vinyl  records", "jazz", "JAZZ"], None, 500
     )
     assert title == "Late night jazz"
     assert description == "talk about records"
@@ -112,7 +112,7 @@ def test_room_fields_accept_no_topics_and_an_explicit_capacity() -> None:
     assert clean_room_fields("Hi", "", [], MAX_CAPACITY, MAX_CAPACITY)[3] == MAX_CAPACITY
 
 
-@pytest.mark.parametrize("title", ["", "   ", "x" * (TITLE_MAX + 1)])
+@pytest.mark.parametrize("title", ["", "   ", "x" * (TITLE_MAX + 1), "\u200b\ufeff", "a\nb", "\x1b]0;x\x07"])
 def test_a_title_needs_one_to_title_max_characters(title: str) -> None:
     with pytest.raises(DomainError) as exc:
         clean_room_fields(title, "", [], None, MAX_CAPACITY)
@@ -132,7 +132,14 @@ def test_a_description_may_not_exceed_description_max() -> None:
     assert exc.value.data == {"field": "description"}
 
 
-@pytest.mark.parametrize("topic", ["", "  ", "t" * (TOPIC_MAX + 1)])
+def test_a_description_is_plain_text_on_several_lines() -> None:
+    assert clean_room_fields("Hi", "line one\r\n\tline two", [], None, MAX_CAPACITY)[1] == "line one\n\tline two"
+    with pytest.raises(DomainError) as exc:
+        clean_room_fields("Hi", "bell\x07", [], None, MAX_CAPACITY)
+    assert exc.value.data == {"field": "description"}
+
+
+@pytest.mark.parametrize("topic", ["", "  ", "t" * (TOPIC_MAX + 1), "\u2060", "a\x00b"])
 def test_each_topic_needs_one_to_topic_max_characters(topic: str) -> None:
     with pytest.raises(DomainError) as exc:
         clean_room_fields("Hi", "", ["ok", topic], None, MAX_CAPACITY)

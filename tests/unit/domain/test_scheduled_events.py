@@ -61,6 +61,14 @@ def test_time_zones_are_iana_names_as_the_database_spells_them() -> None:
         assert (err.code, err.data) == (ErrorCode.INVALID_INPUT, {"field": "tz"})
 
 
+def test_the_zones_listed_are_exactly_those_accepted() -> None:
+    names = scheduled_events.timezone_names()
+    assert names == sorted(names)
+    assert {"UTC", "Europe/Paris", "America/Argentina/Buenos_Aires"} <= set(names)
+    for name in names:
+        assert scheduled_events.check_timezone(name).key == name
+
+
 def test_a_start_time_needs_its_offset_and_is_kept_in_utc() -> None:
     paris = datetime(2026, 5, 3, 19, 0, tzinfo=timezone(timedelta(hours=2)))
     kept = scheduled_events.check_starts_at(paris, NOW)
