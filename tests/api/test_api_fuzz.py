@@ -15,17 +15,12 @@ shrinking, no example database. Every operation runs even after one fails; the t
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import itertools
-import threading
-from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias
 
-import httpx
 import pytest
 import requests
 import schemathesis
@@ -47,18 +42,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from salon.app import sessions
-from salon.app.services import Services
-from salon.app.settings import Settings
-from salon.app.system import SystemClock
 from salon.domain.api_paths import API_PREFIX
-from salon.store.database import Database
-from salon.store.migrate import upgrade
 from salon.web.app import create_app
-from salon.web.hub import Hub
-from tests.support.live_server import serve
-from tests.support.people import add_member
-from tests.support.services import make_services
+from tests.support.served import LiveApi, served
 
 pytestmark = pytest.mark.slow
 
@@ -84,103 +70,14 @@ PLAUSIBLE = {
 # Anything a client may be refused with (the document says "4XX"); a negative request must get one of these.
 REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "410", "413", "415", "422", "428", "429"]
 
-T = TypeVar("T")
 Operation: TypeAlias = schemathesis.APIOperation[Any, Any, Any, Any]
 Case: TypeAlias = schemathesis.Case[Any]
 
 
-@dataclass
-class LiveApi:
-    """A served Salon with seeded rows; ``run`` runs a coroutine on the server's own event loop."""
-
-    base_url: str
-    services: Services
-    loop: asyncio.AbstractEventLoop
-    stop: asyncio.Event
-    token: str = ""
-    leaver_id: str = ""
-    known: dict[str, list[str]] = field(default_factory=dict)  # path parameter → ids of seeded objects
-    accepted: set[str] = field(default_factory=set)  # operations that answered 2xx at least once
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
-
-    async def new_token(self, user_id: str) -> str:
-        async with self.services.db.transaction() as conn:
-            return (await sessions.create_session(self.services, conn, user_id, "bearer")).token
-
-
-async def _seed(api: LiveApi) -> None:
-    """An admin who fuzzes; another member, owner of a room and an event; one invite, waitlist entry and feed."""
-    services = api.services
-    fuzzer = await add_member(services, "fuzzer", admin=True)
-    other = await add_member(services, "other")
-    api.leaver_id = await add_member(services, "leaver")
-    api.token = await api.new_token(fuzzer)
-    other_token = await api.new_token(other)
-    async with httpx.AsyncClient(base_url=api.base_url + API_PREFIX, trust_env=False) as http:
-
-        async def post(path: str, token: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-            response = await http.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
-            assert response.is_success, (path, response.text)
-            answer: dict[str, Any] = response.json()
-            return answer
-
-        mine = await post("/rooms", api.token, {"title": "Fuzzed", "description": "mine"})
-        theirs = await post("/rooms", other_token, {"title": "Theirs", "type": "social"})
-        await post(f"/rooms/{theirs['room']['id']}/join", api.token)
-        await post(f"/rooms/{mine['room']['id']}/join", other_token)
-        invite = await post("/invites", api.token)
-        await post("/waitlist", api.token, {"name": "Wanda", "contact": "wanda@example.org"})
-        starts_at = (services.clock.now() + timedelta(days=30)).isoformat()
-        event = await post("/events", other_token, {"title": "Later", "starts_at": starts_at})
-        feed = await post("/me/calendar-feed", api.token)
-        waiting = (await http.get("/waitlist", headers={"Authorization": f"Bearer {api.token}"})).json()
-    api.known = {
-        "room_id": [mine["room"]["id"], theirs["room"]["id"]],
-        "user_id": [other, fuzzer],
-        "username": ["other", "fuzzer"],
-        "invite_id": [invite["id"]],
-        "code": [invite["code"]],
-        "entry_id": [e["id"] for e in waiting["entries"]],
-        "event_id": [event["id"]],
-        "token": [feed["url"].rsplit("/", 1)[-1].removesuffix(".ics")],
-    }
-
-
 @pytest.fixture
 def live_api(db_url: str, tmp_path: Path) -> Iterator[LiveApi]:
-    """Salon served from its own thread and event loop (the fuzzer's requests block), with seeded rows."""
-    settings = Settings(data_dir=tmp_path / "data", dev=True, secret_key="x" * 40, invites_per_hour=10_000)
-    started: concurrent.futures.Future[LiveApi] = concurrent.futures.Future()
-
-    async def main() -> None:
-        db = Database(db_url)
-        try:
-            if db.is_sqlite:
-                await upgrade(db)
-            services = make_services(settings, db, clock=SystemClock(), bus=Hub(settings))
-            async with serve(services) as port:
-                api = LiveApi(f"http://127.0.0.1:{port}", services, asyncio.get_running_loop(), asyncio.Event())
-                await _seed(api)
-                started.set_result(api)
-                await api.stop.wait()
-        except BaseException as exc:
-            if started.done():
-                raise
-            started.set_exception(exc)  # raised in the test's thread
-        finally:
-            await db.dispose()
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), name="fuzzed-server")
-    thread.start()
-    try:
-        api = started.result(timeout=60)
+    with served(db_url, tmp_path, invites_per_hour=10_000) as api:
         yield api
-    finally:
-        if started.done() and started.exception() is None:
-            api.loop.call_soon_threadsafe(api.stop.set)
-        thread.join(timeout=30)
 
 
 def _checks(case: Case, mode: GenerationMode) -> list[CheckFunction]:
