@@ -1,0 +1,273 @@
+"""Property-based tests of the whole HTTP API from its own OpenAPI document (schemathesis), on every engine.
+
+For every operation, requests made from the document (positive: what it allows; negative: what it forbids) go to a
+real server (uvicorn on 127.0.0.1, `salon serve`'s protocol) as a seeded admin with a bearer token; path parameters
+are either generated or the ids of seeded objects (rooms, members, invites, events...), so the fuzzer reaches real
+rows and not only 404s. Each string of a valid request also gets, in turn, a NUL and a lone surrogate (the document
+cannot say which characters a text may hold). Every answer must: not be a 5xx; have a documented status and content
+type; match the response schema; and a request the document forbids must be refused (a 4xx). The log check of
+tests/api/conftest.py also fails the run on any ERROR or traceback logged meanwhile.
+
+Bounded and reproducible: schemathesis's deterministic coverage cases (each field's edges, each rule broken in turn),
+then a fixed number of random examples per operation and mode, derandomised (the same requests on every run), no
+shrinking, no example database. Every operation runs even after one fails; the test reports them all.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import CheckFunction
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.core.result import Ok
+from schemathesis.generation.drivers import CoverageGenerator
+from schemathesis.generation.feedback import FeedbackSources
+from schemathesis.generation.meta import CoveragePhaseData, CoverageScenario
+from schemathesis.generation.overrides import Override
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from salon.domain.api_paths import API_PREFIX
+from salon.web.app import create_app
+from tests.support.served import LiveApi, served
+
+pytestmark = pytest.mark.slow
+
+# Examples per operation: ~70 operations x (positive + negative) x 2 engines stays within a few minutes.
+POSITIVE_EXAMPLES = 12
+NEGATIVE_EXAMPLES = 8
+# The operations that end the caller's session(s) run with a fresh session of a member kept for that.
+SESSION_ENDING = {"POST /api/v1/auth/logout", "POST /api/v1/auth/logout-all"}
+# Operations that take the fuzzer out of its seeded rooms (or end them) run last, so the others reach live rooms.
+LAST = ("/moderators", "/move-to-audience", "/remove", "/leave", "/end")
+# Values Salon accepts for the fields whose rules the document does not state in full.
+PLAUSIBLE = {
+    "tz": "Europe/Paris",
+    "timezone": "Europe/Paris",
+    "contact": "wanda@example.org",
+    "name": "Wanda",
+    "q": "abcd",
+    "title": "A title",
+    "display_name": "Wanda",
+    "description": "Some words",
+    "bio": "Some words",
+}
+# Anything a client may be refused with (the document says "4XX"); a negative request must get one of these.
+REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "410", "413", "415", "422", "428", "429"]
+
+Operation: TypeAlias = schemathesis.APIOperation[Any, Any, Any, Any]
+Case: TypeAlias = schemathesis.Case[Any]
+
+
+@pytest.fixture
+def live_api(db_url: str, tmp_path: Path) -> Iterator[LiveApi]:
+    with served(db_url, tmp_path, invites_per_hour=10_000) as api:
+        yield api
+
+
+def _checks(case: Case, mode: GenerationMode) -> list[CheckFunction]:
+    checks: list[CheckFunction] = [
+        schemathesis.checks.not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
+    if mode is GenerationMode.NEGATIVE and not _unknown_query_parameter(case):
+        checks.append(negative_data_rejection)
+    return checks
+
+
+def _unknown_query_parameter(case: Case) -> bool:
+    """A query parameter the document does not name is ignored, as HTTP APIs do (a body's unknown field is refused:
+    bodies are ``extra="forbid"``)."""
+    meta = case.meta
+    return (
+        meta is not None
+        and isinstance(meta.phase.data, CoveragePhaseData)
+        and meta.phase.data.scenario is CoverageScenario.OBJECT_UNEXPECTED_PROPERTIES
+        and meta.phase.data.parameter_location is ParameterLocation.QUERY
+    )
+
+
+def _on_seeded_objects(case: Case, api: LiveApi, pick: int) -> None:
+    """Point the case's path at seeded objects (the ``pick``-th of each kind), unless the path is what the case
+    breaks: a body the document forbids must be refused for a real room too, not only for a missing one."""
+    names = list(case.path_parameters)
+    if not names or not all(name in api.known for name in names) or _breaks_path(case):
+        return
+    for name in names:
+        case.path_parameters[name] = api.known[name][pick % len(api.known[name])]
+
+
+def _breaks_path(case: Case) -> bool:
+    meta = case.meta
+    if meta is None or meta.generation.mode is GenerationMode.POSITIVE:
+        return False
+    if meta.phase.data.parameter_location is not None:  # the one part this case breaks
+        return meta.phase.data.parameter_location is ParameterLocation.PATH
+    path = meta.components.get(ParameterLocation.PATH)
+    return path is not None and path.mode is GenerationMode.NEGATIVE
+
+
+def _call(case: Case, mode: GenerationMode, api: LiveApi, http: requests.Session) -> None:
+    label = f"{case.operation.method.upper()} {case.operation.path}"
+    token = api.run(api.new_token(api.leaver_id)) if label in SESSION_ENDING else api.token
+    try:
+        response = case.call_and_validate(
+            base_url=api.base_url,
+            session=http,
+            headers={"Authorization": f"Bearer {token}"},
+            checks=_checks(case, mode),
+        )
+        if 200 <= response.status_code < 300:
+            api.accepted.add(label)
+    except FailureGroup as failed:  # a BaseExceptionGroup, which Hypothesis would not treat as a test failure
+        raise AssertionError(failed.message) from None
+
+
+def _boundaries(operation: Operation, mode: GenerationMode, api: LiveApi, http: requests.Session) -> None:
+    """Schemathesis's coverage phase: deterministic cases at each field's edges (lengths, bounds, formats) and, for
+    negative ones, each rule broken in turn (a wrong type, a missing field, one character too many)."""
+    generation = operation.schema.config.generation_for(operation=operation, phase="coverage")
+    generator = CoverageGenerator(
+        operation=operation,
+        generation_modes=[mode],
+        generation_config=generation,
+        auth_storage=None,
+        override=Override(),
+        feedback=FeedbackSources(),
+    )
+    for number, case in enumerate(generator):
+        _on_seeded_objects(case, api, number)
+        _call(case, mode, api, http)
+
+
+def _hostile_text(operation: Operation, mode: GenerationMode, api: LiveApi, http: requests.Session) -> None:
+    """The document cannot say which characters a text may hold, so no generated request is sure to carry the
+    ones that break things: each string of a valid request in turn gets a NUL (and, in JSON bodies, a lone
+    surrogate). Whatever Salon decides about them, the answer must be a documented one, never a 5xx."""
+    if mode is GenerationMode.NEGATIVE:
+        return
+    generation = operation.schema.config.generation_for(operation=operation, phase="coverage")
+    generator = CoverageGenerator(
+        operation=operation,
+        generation_modes=[GenerationMode.POSITIVE],
+        generation_config=generation,
+        auth_storage=None,
+        override=Override(),
+        feedback=FeedbackSources(),
+    )
+    valid = next(iter(generator), None)
+    if valid is None:
+        return
+    _on_seeded_objects(valid, api, 0)
+    parts = {
+        "path_parameters": valid.path_parameters,
+        "query": _realistic(valid.query, api),
+        "body": _realistic(valid.body, api),
+    }
+    for part, value in parts.items():
+        if not isinstance(value, dict | list | str) or (part == "body" and valid.media_type != "application/json"):
+            continue
+        poisons = ["\x00", "\ud800"] if part == "body" else ["\x00"]  # a lone surrogate has no URL encoding
+        for poison in poisons:
+            for poisoned in _poisoned(value, poison):
+                kwargs = {**parts, part: poisoned}
+                case = operation.Case(media_type=valid.media_type, **kwargs)
+                _call(case, GenerationMode.POSITIVE, api, http)
+
+
+def _realistic(value: Any, api: LiveApi) -> Any:
+    """``value`` with the fields the document leaves loose (a time zone is "a string") set to values Salon accepts,
+    so that a poisoned field is what the server meets next, not a refusal of its neighbour."""
+    if not isinstance(value, dict):
+        return value
+    starts_at = (api.services.clock.now() + timedelta(days=30)).isoformat()
+    plausible = {**PLAUSIBLE, "starts_at": starts_at}
+    return {key: plausible.get(key, item) if isinstance(item, str) else item for key, item in value.items()}
+
+
+def _poisoned(value: Any, poison: str) -> Iterator[Any]:
+    """Copies of ``value``, each with one of its strings poisoned (the character put in its middle)."""
+    if isinstance(value, str):
+        middle = len(value) // 2
+        yield value[:middle] + poison + value[middle + 1 :]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            for copy in _poisoned(item, poison):
+                yield {**value, key: copy}
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            for copy in _poisoned(item, poison):
+                yield [*value[:index], copy, *value[index + 1 :]]
+
+
+def _fuzz(operation: Operation, mode: GenerationMode, api: LiveApi, http: requests.Session) -> None:
+    """Random cases (Hypothesis), derandomised."""
+    examples = POSITIVE_EXAMPLES if mode is GenerationMode.POSITIVE else NEGATIVE_EXAMPLES
+
+    @settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode), pick=st.integers(min_value=0, max_value=3))
+    def run(case: Case, pick: int) -> None:
+        if pick:  # else the path parameters stay as generated: mostly objects that do not exist
+            _on_seeded_objects(case, api, pick)
+        _call(case, mode, api, http)
+
+    run()
+
+
+def _order(operation: Operation) -> int:
+    return next((i for i, suffix in enumerate(LAST) if operation.path.endswith(suffix)), -1)
+
+
+def _negatable(operation: Operation) -> bool:
+    """Whether the document forbids anything in this operation's requests (an operation without parameters or a
+    body has nothing to break)."""
+    return bool(operation.path_parameters or operation.query or operation.headers or operation.body)
+
+
+def test_every_operation_holds_to_its_document(live_api: LiveApi) -> None:
+    document = create_app(live_api.services.settings).openapi()
+    config = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {"expected-statuses": REFUSALS}}})
+    schema = schemathesis.openapi.from_dict(document, config=config)
+    failures: list[str] = []
+    operations = 0
+    with requests.Session() as http:
+        http.trust_env = False  # no proxy from the environment: the server is on loopback
+        loaded = [result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)]
+        for operation in sorted(loaded, key=_order):
+            operations += 1
+            modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if _negatable(operation) else [])
+            for mode, stage in itertools.product(modes, (_hostile_text, _boundaries, _fuzz)):
+                try:
+                    stage(operation, mode, live_api, http)
+                except Exception as exc:  # the first failure of this stage; the others stages still run
+                    label = f"{operation.method.upper()} {operation.path} ({mode.value}, {stage.__name__[1:]})"
+                    failures.append(f"--- {label} ---\n{exc}")
+        me = http.get(f"{live_api.base_url}{API_PREFIX}/me", headers={"Authorization": f"Bearer {live_api.token}"})
+    assert operations == sum(len(methods) for methods in document["paths"].values()), "every operation was loaded"
+    assert me.status_code == 200, "the fuzzer's session outlived the run (else later requests proved nothing)"
+    assert len(live_api.accepted) >= operations * 2 // 3, f"few operations ever succeeded: {sorted(live_api.accepted)}"
+    assert not failures, f"{len(failures)} operation(s) broke their document:\n\n" + "\n\n".join(failures)
