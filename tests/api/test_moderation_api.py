@@ -3,27 +3,16 @@ matrix is in tests/support/matrix.py), sending reports (validation, visibility, 
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from salon.app.fakes import FakeClock
 from salon.app.ratelimit import REPORTS_PER_HOUR
 from salon.app.services import Services
 from salon.domain.reports import DETAILS_MAX
-from tests.support.api import assert_error, bearer, signup
+from tests.support.api import assert_error, ok
+from tests.support.api import member_with_token as member
 
 Client = httpx.AsyncClient
-
-
-async def member(client: Client, services: Services, name: str, *, admin: bool = False) -> tuple[str, dict[str, str]]:
-    body = await signup(client, services, name, mode="bearer", admin=admin)
-    return body["user"]["id"], bearer(body["token"])
-
-
-async def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 async def test_a_moderator_reads_the_log_newest_first_in_pages(client: Client, services: Services) -> None:

@@ -8,19 +8,10 @@ from typing import Any
 import httpx
 
 from salon.app.services import Services
-from tests.support.api import assert_error, bearer, signup
+from tests.support.api import assert_error, ok
+from tests.support.api import member_with_token as member
 
 Client = httpx.AsyncClient
-
-
-async def member(client: Client, services: Services, name: str, *, admin: bool = False) -> tuple[str, dict[str, str]]:
-    body = await signup(client, services, name, mode="bearer", admin=admin)
-    return body["user"]["id"], bearer(body["token"])
-
-
-async def ok(response: httpx.Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 async def open_room(client: Client, headers: dict[str, str], **fields: Any) -> str:

@@ -72,3 +72,17 @@ def png_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
     out = BytesIO()
     Image.new("RGB", size, (10, 120, 200)).save(out, format="PNG")
     return out.getvalue()
+
+
+async def member_with_token(
+    client: httpx.AsyncClient, services: Services, name: str, *, admin: bool = False
+) -> tuple[str, dict[str, str]]:
+    """A new member signed up through the API: their id and the headers that authenticate them."""
+    body = await signup(client, services, name, mode="bearer", admin=admin)
+    return body["user"]["id"], bearer(body["token"])
+
+
+async def ok(response: httpx.Response, status: int = 200) -> Any:
+    """The response's JSON, once its status is the one expected."""
+    assert response.status_code == status, response.text
+    return response.json()

@@ -20,7 +20,7 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from salon.app.settings import Settings
-from salon.domain.errors import ErrorCode, refuse
+from salon.domain.errors import DomainError, ErrorCode, refuse
 
 SEARCHES_PER_MINUTE = 30  # per member: typing-as-you-search pace, not a scraper's
 REPORTS_PER_HOUR = 10  # per reporter: enough for a bad evening, too few to flood the admins
@@ -167,23 +167,20 @@ class RateLimits:
     async def hit(self, limit: Limit, key: str) -> None:
         """Count one hit; refuse with ``rate_limited`` (and when to retry) once the window is full."""
         if not await self._limiter.hit(limit.item, limit.name, key):
-            stats = await self._limiter.get_window_stats(limit.item, limit.name, key)
-            raise refuse(
-                ErrorCode.RATE_LIMITED,
-                limit.message,
-                limit=limit.name,
-                reset_at=stats.reset_time,
-                retry_after=_retry_after(stats.reset_time),
-            )
+            raise await self._refusal(limit, key)
 
     async def check(self, limit: Limit, key: str) -> None:
         """Refuse without counting when the window is already full (a failed log-in is counted after the fact)."""
         if not await self._limiter.test(limit.item, limit.name, key):
-            stats = await self._limiter.get_window_stats(limit.item, limit.name, key)
-            raise refuse(
-                ErrorCode.RATE_LIMITED,
-                limit.message,
-                limit=limit.name,
-                reset_at=stats.reset_time,
-                retry_after=_retry_after(stats.reset_time),
-            )
+            raise await self._refusal(limit, key)
+
+    async def _refusal(self, limit: Limit, key: str) -> DomainError:
+        """``rate_limited``, saying which limit and when its window lets the next attempt through."""
+        stats = await self._limiter.get_window_stats(limit.item, limit.name, key)
+        return refuse(
+            ErrorCode.RATE_LIMITED,
+            limit.message,
+            limit=limit.name,
+            reset_at=stats.reset_time,
+            retry_after=_retry_after(stats.reset_time),
+        )
