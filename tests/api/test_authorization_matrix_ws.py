@@ -56,6 +56,11 @@ WS_EXPECT: dict[str, tuple[Expect, dict[str, Any]]] = {
     # Media: hearing needs being in the room, speaking being on stage. Answering with no offer, or a candidate for
     # no connection, is a conflict for those allowed to ask at all; closing one's own connection is always fine.
     "media_listen": (row(**IN_ROOM_OK, removed=REMOVED), {"room_id": "{room}"}),
+    # The broadcast tier is for the audience: people on stage hear the room through their own connection.
+    "media_stream": (
+        row(**{**IN_ROOM_OK, "speaker": CONFLICT, "moderator": CONFLICT}, removed=REMOVED),
+        {"room_id": "{room}"},
+    ),
     "media_answer": (
         row(**dict.fromkeys(IN_ROOM_OK, CONFLICT), removed=REMOVED),
         {"room_id": "{room}", "jsep": {"type": "answer", "sdp": "v=0"}},

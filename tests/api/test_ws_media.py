@@ -64,3 +64,35 @@ async def test_bad_signalling_input_is_refused_at_the_edge(services: Services, u
     assert await m.refused("media_candidate", room_id=room, media="video", candidate=None) == "invalid_input"
     assert await m.refused("media_answer", room_id=room, jsep=ANSWER) == "conflict", "no offer to answer"
     assert (await m.call("media_speak", room_id=room, jsep=OFFER))["jsep"]["type"] == "answer"
+
+
+async def test_the_broadcast_tier_is_for_listeners_and_follows_the_stage(services: Services, url: str) -> None:
+    fake = services.media
+    assert isinstance(fake, FakeMedia)
+    open_client = opener(url)
+    mod, ann = await member(services, "moda"), await member(services, "ann")
+    room = await new_room(services, mod)
+    m, a = await open_client(mod), await open_client(ann)
+    for c in (m, a):
+        await c.expect("hello")
+
+    assert await a.refused("media_stream", room_id=room) == "not_in_room", "join first"
+    await a.call("join", room_id=room)
+    await a.call("media_listen", room_id=room)
+    grant = await a.call("media_stream", room_id=room)
+    assert set(grant) == {"room_id", "url", "expires_at"}
+    assert grant["room_id"] == room
+    assert (room, ann.id) in fake.streams, "the stream is bound to her connection"
+    assert (room, ann.id, "listen") not in fake.connections, "one tier at a time: the WebRTC listener is closed"
+    assert await m.refused("media_stream", room_id=room) == "conflict", "the stage hears through its own connection"
+
+    await m.call("invite_up", room_id=room, user_id=ann.id)
+    await a.call("accept_invite", room_id=room)
+    assert (room, ann.id) not in fake.streams, "on stage: her stream is cut"
+    assert await a.refused("media_stream", room_id=room) == "conflict"
+
+    await m.call("move_to_audience", room_id=room, user_id=ann.id)
+    await a.call("media_stream", room_id=room)
+    await m.call("remove", room_id=room, user_id=ann.id)
+    assert (room, ann.id) not in fake.streams, "removed: her stream is cut"
+    assert await a.refused("media_stream", room_id=room) == "removed_from_room"

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from salon.app.ports import Jsep, MediaEvent, MediaKind, MediaRole, MediaUnavailable
+from salon.app.ports import Jsep, MediaEvent, MediaKind, MediaRole, MediaUnavailable, StreamGrant
 
 
 class NullMedia:
@@ -46,6 +46,12 @@ class NullMedia:
 
     async def close(self, room_id: str, user_id: str, media: MediaKind) -> None:
         return None  # closing takes media away: nothing to take
+
+    async def open_stream(self, room_id: str, user_id: str, connection_id: str) -> StreamGrant:
+        raise MediaUnavailable("this process has no media plane")
+
+    async def audience_split(self, room_id: str) -> dict[str, int]:
+        return {"webrtc": 0, "broadcast": 0}
 
     async def reconnect(self) -> None:
         return None

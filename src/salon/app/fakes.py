@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from salon.app.ports import Jsep, MediaEvent, MediaKind, MediaRefused, MediaRole, RoomMessage
+from salon.app.ports import Jsep, MediaEvent, MediaKind, MediaRefused, MediaRole, RoomMessage, StreamGrant
 
 
 def _resolve(future: asyncio.Future[None], *_: object) -> None:
@@ -136,6 +136,7 @@ class FakeMedia:
     members: dict[tuple[str, str], tuple[MediaRole, bool]] = field(default_factory=dict)
     connections: dict[tuple[str, str, MediaKind], str] = field(default_factory=dict)  # -> "offered" | "open"
     candidates: list[tuple[str, str, MediaKind]] = field(default_factory=list)
+    streams: dict[tuple[str, str], str] = field(default_factory=dict)  # (room, user) -> connection id
     calls: list[tuple[str, ...]] = field(default_factory=list)
     queue: asyncio.Queue[MediaEvent] = field(default_factory=asyncio.Queue)
 
@@ -150,12 +151,16 @@ class FakeMedia:
             del self.members[key]
         for conn in [k for k in self.connections if k[0] == room_id]:
             del self.connections[conn]
+        for stream in [k for k in self.streams if k[0] == room_id]:
+            del self.streams[stream]
 
     async def admit(self, room_id: str, user_id: str, role: MediaRole, muted: bool) -> None:
         self.calls.append(("admit", room_id, user_id, role))
         self.members[(room_id, user_id)] = (role, muted)
         if role == "listener":
             self.connections.pop((room_id, user_id, "speak"), None)
+        else:
+            self.streams.pop((room_id, user_id), None)
 
     async def set_muted(self, room_id: str, user_id: str, muted: bool) -> None:
         self.calls.append(("set_muted", room_id, user_id, str(muted)))
@@ -168,6 +173,7 @@ class FakeMedia:
         self.members.pop((room_id, user_id), None)
         for media in ("listen", "speak"):
             self.connections.pop((room_id, user_id, media), None)
+        self.streams.pop((room_id, user_id), None)
 
     def _admitted(self, room_id: str, user_id: str, need: MediaRole | None = None) -> None:
         member = self.members.get((room_id, user_id))
@@ -204,12 +210,24 @@ class FakeMedia:
         self.calls.append(("close", room_id, user_id, media))
         self.connections.pop((room_id, user_id, media), None)
 
+    async def open_stream(self, room_id: str, user_id: str, connection_id: str) -> StreamGrant:
+        self.calls.append(("open_stream", room_id, user_id))
+        self._admitted(room_id, user_id, "listener")
+        self.connections.pop((room_id, user_id, "listen"), None)
+        self.streams[(room_id, user_id)] = connection_id
+        return StreamGrant(url=f"http://broadcast.invalid/v1/stream/{room_id}?ticket=fake-{user_id}", expires_at=0)
+
+    async def audience_split(self, room_id: str) -> dict[str, int]:
+        webrtc = sum(1 for k in self.connections if k[0] == room_id and k[2] == "listen")
+        return {"webrtc": webrtc, "broadcast": sum(1 for k in self.streams if k[0] == room_id)}
+
     async def reconnect(self) -> None:
         """A media plane that lost everything: no rooms, nobody admitted, no connections."""
         self.calls.append(("reconnect",))
         self.rooms.clear()
         self.members.clear()
         self.connections.clear()
+        self.streams.clear()
 
     async def events(self) -> AsyncIterator[MediaEvent]:
         while True:

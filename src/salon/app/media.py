@@ -2,7 +2,8 @@
 
 Each verb checks the member's right from the database (``domain.media.check_media``) and only then asks the media
 port, which enforces the same admission on its own side. The media port's refusals become domain errors:
-``conflict`` when a request does not fit the connection's state, ``media_unavailable`` when the media plane is down.
+``conflict`` when a request does not fit the connection's state, ``media_unavailable`` when the media plane is down
+(or has no broadcast tier, with ``data.tier``), ``room_full`` when the tier asked for is at its budget.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from salon.app.ports import Jsep, MediaKind, MediaRefused, MediaUnavailable
+from salon.app.ports import Jsep, MediaFull, MediaKind, MediaRefused, MediaUnavailable, NoBroadcastTier, StreamGrant
 from salon.app.room_access import access_room
 from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
@@ -33,12 +34,23 @@ async def _ask(call: Awaitable[T]) -> T:
         raise refuse(ErrorCode.CONFLICT, f"Media: {exc}") from None
     except MediaUnavailable:
         raise refuse(ErrorCode.MEDIA_UNAVAILABLE, "Audio is not available right now; try again shortly.") from None
+    except MediaFull:
+        raise refuse(ErrorCode.ROOM_FULL, "No room for another listener on this tier right now.") from None
+    except NoBroadcastTier:
+        message = "This server has no broadcast tier; listen with WebRTC (media_listen)."
+        raise refuse(ErrorCode.MEDIA_UNAVAILABLE, message, tier="broadcast") from None
 
 
 async def open_listen(services: Services, user_id: str, room_id: str) -> Jsep:
     """Start hearing the room: the media server's offer, for the client to answer."""
     await _check(services, user_id, room_id, "listen")
     return await _ask(services.media.open_listen(room_id, user_id))
+
+
+async def open_stream(services: Services, user_id: str, room_id: str, connection_id: str) -> StreamGrant:
+    """Hear the room on the broadcast tier: a single-use ticket for this member, room and connection."""
+    await _check(services, user_id, room_id, "listen")
+    return await _ask(services.media.open_stream(room_id, user_id, connection_id))
 
 
 async def answer_listen(services: Services, user_id: str, room_id: str, answer: Jsep) -> None:

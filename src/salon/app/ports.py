@@ -94,6 +94,23 @@ class MediaUnavailable(Exception):
     """The media plane cannot be reached right now (it is restarting, or down); worth retrying later."""
 
 
+class MediaFull(Exception):
+    """The tier asked for is at its budget (a Janus node's WebRTC listeners, a broadcast node's listeners)."""
+
+
+class NoBroadcastTier(Exception):
+    """This server offers no broadcast tier (none configured, or the policy says WebRTC): listen with WebRTC."""
+
+
+@dataclass(frozen=True)
+class StreamGrant:
+    """A listener's way onto the broadcast tier: the stream's URL, its single-use ticket inside, which must start
+    a stream before ``expires_at`` (unix seconds). The stream then lasts until the listener leaves or is cut."""
+
+    url: str
+    expires_at: int
+
+
 class MediaPort(Protocol):
     """The media plane (Janus in production). The app decides every permission from the database and tells the
     media plane (``admit``, ``set_muted``, ``remove``); the media plane enforces it on its own side too, so a
@@ -142,6 +159,17 @@ class MediaPort(Protocol):
 
     async def close(self, room_id: str, user_id: str, media: MediaKind) -> None:
         """End one of the user's connections (the client left the stage, or stopped listening)."""
+        ...
+
+    async def open_stream(self, room_id: str, user_id: str, connection_id: str) -> StreamGrant:
+        """Hear the room on the broadcast tier instead of WebRTC (ending a WebRTC listen connection): a ticket bound
+        to the user, the room and the asking connection. ``MediaRefused`` unless admitted as a listener,
+        ``NoBroadcastTier`` when there is none, ``MediaFull`` when every broadcast node is full. The stream is cut
+        (within 2 s) when the user is removed, goes on stage, or the room ends."""
+        ...
+
+    async def audience_split(self, room_id: str) -> dict[str, int]:
+        """How the room's audience hears it now: ``{"webrtc": n, "broadcast": m}``."""
         ...
 
     async def reconnect(self) -> None:

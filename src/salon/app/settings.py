@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import secrets
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -76,6 +77,23 @@ class Settings(BaseSettings):
     # and the interfaces ICE may use (comma-separated names or addresses). Unset: Janus's own choice.
     janus_interface: str | None = None
     janus_ice_enforce_list: str | None = None
+    # The audience tiers (docs/ARCHITECTURE.md, "Media plane"). Listeners whose browser can decode Opus itself get
+    # the broadcast tier (Salon's own workers: the stage's mix as the same bytes to everyone over HTTP) unless the
+    # policy is "webrtc"; the stage, and clients without WebCodecs, use WebRTC through Janus.
+    audience_tier: Literal["broadcast", "webrtc"] = "broadcast"
+    # Broadcast workers `salon serve` runs beside the managed Janus (0: none; default one per core), the port of the
+    # first (0: any free port; the others take the next ones), and the URL listeners reach worker {name} at (unset:
+    # http://<host>:<its port>; behind a proxy e.g. "https://salon.example/broadcast/{name}").
+    broadcast_workers: Annotated[int, Field(ge=0, le=64)] = Field(default_factory=lambda: os.cpu_count() or 1)
+    broadcast_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    broadcast_public_url: str = ""
+    # Listeners one broadcast worker takes before it refuses more (room_full); measured in docs/BENCHMARKS.md.
+    broadcast_max_listeners: Annotated[int, Field(ge=1, le=1_000_000)] = 12_000
+    # Chunk length by the worker's listener count ("up to N listeners: M ms, ..."): the lever is writes per
+    # listener-second (docs/BENCHMARKS.md, "Broadcast tier").
+    broadcast_chunks: str = "1000:20,2500:40,5000:60,10000:100,inf:120"
+    # WebRTC listeners one Janus node takes before it refuses more (~1,000 a 2-core box: docs/BENCHMARKS.md).
+    webrtc_listeners_per_node: Annotated[int, Field(ge=1, le=1_000_000)] = 800
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

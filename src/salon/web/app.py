@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from salon.adapters.janus.runtime import open_janus_media
+from salon.adapters.janus.runtime import open_media_plane
 from salon.adapters.null_media import NullMedia
 from salon.app.audience import run_flusher
 from salon.app.media_events import recover_media, release_media, run_media_events
@@ -66,8 +66,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         owned = services is None
         stack = contextlib.AsyncExitStack()
         if owned:
-            media = await stack.enter_async_context(open_janus_media(settings))
-            app.state.services = await build_services(settings, media)
+            plane = await stack.enter_async_context(open_media_plane(settings))
+            app.state.stream_origins = plane.stream_origins  # the pages' CSP lets the browser fetch streams there
+            app.state.services = await build_services(settings, plane.media)
             await recover_media(app.state.services)  # rooms live before a restart get their stage and audience back
         else:
             app.state.services = services

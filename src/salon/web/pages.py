@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 
@@ -16,20 +16,27 @@ STATIC = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "media-src 'self' blob:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def content_security_policy(stream_origins: list[str] | tuple[str, ...] = ()) -> str:
+    """The pages' policy; ``stream_origins`` are the broadcast workers listeners fetch audio from (their only
+    other connections)."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data: blob:",
+            "media-src 'self' blob:",
+            " ".join(["connect-src 'self'", *stream_origins]),
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -59,12 +66,16 @@ _SHELL_PATHS = [
 ]
 
 
-async def _shell() -> FileResponse:
-    return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+async def _shell(request: Request) -> FileResponse:
+    origins: list[str] = getattr(request.app.state, "stream_origins", [])
+    headers = (
+        PAGE_HEADERS if not origins else {**PAGE_HEADERS, "Content-Security-Policy": content_security_policy(origins)}
+    )
+    return FileResponse(STATIC / "index.html", headers=headers)
 
 
-async def _shell_of(segment: Annotated[str, PathParam(min_length=1, max_length=200)]) -> FileResponse:
-    return await _shell()
+async def _shell_of(request: Request, segment: Annotated[str, PathParam(min_length=1, max_length=200)]) -> FileResponse:
+    return await _shell(request)
 
 
 for _path in _SHELL_PATHS:

@@ -161,6 +161,12 @@ async def _media_listen(s: Session, m: protocol.MediaListen) -> Reply:
     return {"room_id": m.data.room_id, "jsep": await media.open_listen(s.services, s.user_id, m.data.room_id)}
 
 
+@handles(protocol.MediaStream)
+async def _media_stream(s: Session, m: protocol.MediaStream) -> Reply:
+    grant = await media.open_stream(s.services, s.user_id, m.data.room_id, s.key)
+    return {"room_id": m.data.room_id, "url": grant.url, "expires_at": grant.expires_at}
+
+
 @handles(protocol.MediaAnswer)
 async def _media_answer(s: Session, m: protocol.MediaAnswer) -> Reply:
     await media.answer_listen(s.services, s.user_id, m.data.room_id, m.data.jsep.model_dump())

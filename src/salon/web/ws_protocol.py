@@ -178,6 +178,13 @@ class MediaListen(_Op):
     data: RoomData
 
 
+class MediaStream(_Op):
+    """Hear the room on the broadcast tier: the reply carries the stream's URL with a single-use ticket."""
+
+    op: Literal["media_stream"]
+    data: RoomData
+
+
 class MediaAnswer(_Op):
     op: Literal["media_answer"]
     data: MediaAnswerData
@@ -205,6 +212,7 @@ OPS: tuple[type[_Op], ...] = (
     Ping,
     *COMMAND_OPS.values(),
     MediaListen,
+    MediaStream,
     MediaAnswer,
     MediaSpeak,
     MediaCandidate,

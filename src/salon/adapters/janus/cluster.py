@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from salon.adapters.janus.media import JanusMedia
-from salon.app.ports import Jsep, MediaEvent, MediaKind, MediaRole
+from salon.app.ports import Jsep, MediaEvent, MediaKind, MediaRole, StreamGrant
 
 
 class JanusCluster:
@@ -103,3 +103,9 @@ class JanusCluster:
 
     async def close(self, room_id: str, user_id: str, media: MediaKind) -> None:
         await self.node_for(room_id).close(room_id, user_id, media)
+
+    async def open_stream(self, room_id: str, user_id: str, connection_id: str) -> StreamGrant:
+        return await self.node_for(room_id).open_stream(room_id, user_id, connection_id)
+
+    async def audience_split(self, room_id: str) -> dict[str, int]:
+        return await self.node_for(room_id).audience_split(room_id)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import httpx
 
+from salon.adapters.broadcast.fleet import BroadcastFleet, stream_ssrc
 from salon.adapters.janus import media_rooms
 from salon.adapters.janus.api import (
     HANDLE_NOT_FOUND,
@@ -52,7 +53,18 @@ from salon.adapters.janus.plugins import (
     janus_id,
 )
 from salon.adapters.janus.transport import JanusEvent, JanusHandle, JanusTransport
-from salon.app.ports import ALL_ROOMS, Jsep, MediaEvent, MediaKind, MediaRefused, MediaRole
+from salon.app.ports import (
+    ALL_ROOMS,
+    Jsep,
+    MediaEvent,
+    MediaFull,
+    MediaKind,
+    MediaRefused,
+    MediaRole,
+    MediaUnavailable,
+    NoBroadcastTier,
+    StreamGrant,
+)
 
 if TYPE_CHECKING:
     from salon.app.ports import MediaPort
@@ -100,8 +112,12 @@ class JanusMedia:
         talking: TalkingDetection | None = None,
         prebuffer: int = 2,
         event_timeout: float = 10.0,
+        broadcast: BroadcastFleet | None = None,
+        webrtc_listeners: int | None = None,
     ) -> None:
         self._admin_key = admin_key
+        self._broadcast = broadcast
+        self._webrtc_listeners = webrtc_listeners  # this node's budget of WebRTC listeners; None: no limit
         self._talking = talking or TalkingDetection()
         # 2 packets (40 ms) before a speaker enters the mix: Janus's default 6 adds ~120 ms (measured speaker to
         # listener); 1 leaves no room for jitter on a real network.
@@ -191,6 +207,8 @@ class JanusMedia:
             conns = [c for c in self._conns.values() if c.room_id == room_id]
             for conn in conns:
                 self._forget(conn)
+            if self._broadcast is not None:
+                await self._broadcast.end_room(room_id)
             link = self._links.current()
             if link is None:
                 self._doomed.add(room_id)
@@ -212,7 +230,9 @@ class JanusMedia:
             self._admitted[(room_id, user_id)] = (role, muted)
             if role == "listener":
                 await self._drop(room_id, user_id, "speak")
-            elif (conn := self._conns.get((room_id, user_id, "speak"))) is not None and conn.muted != muted:
+                return
+            await self._cut_stream(room_id, user_id, "on_stage")  # the stage hears through its own connection
+            if (conn := self._conns.get((room_id, user_id, "speak"))) is not None and conn.muted != muted:
                 await self._apply_mute(conn, muted)
 
     async def set_muted(self, room_id: str, user_id: str, muted: bool) -> None:
@@ -227,6 +247,7 @@ class JanusMedia:
             self._admitted.pop((room_id, user_id), None)
             await self._drop(room_id, user_id, "speak")
             await self._drop(room_id, user_id, "listen")
+            await self._cut_stream(room_id, user_id, "removed")
 
     def _admitted_to(self, room_id: str, user_id: str, need: MediaRole | None = None) -> tuple[Link, RoomMedia]:
         link = self._links.require()
@@ -257,6 +278,8 @@ class JanusMedia:
         async with self._lock(self._user_locks, (room_id, user_id)):
             link, room = self._admitted_to(room_id, user_id)
             await self._drop(room_id, user_id, "listen")
+            if self._webrtc_listeners is not None and self._count("listen") >= self._webrtc_listeners:
+                raise MediaFull(f"this media node carries its budget of {self._webrtc_listeners} WebRTC listeners")
             handle = await link.session.attach(STREAMING)
             try:
                 offer = await Streaming(handle).watch(room.janus_id)
@@ -267,6 +290,42 @@ class JanusMedia:
                 raise
             self._register(_Conn(room_id, user_id, "listen", handle), link, room)
             return {"type": offer["type"], "sdp": offer["sdp"]}
+
+    async def open_stream(self, room_id: str, user_id: str, connection_id: str) -> StreamGrant:
+        if self._broadcast is None:
+            raise NoBroadcastTier("no broadcast nodes")
+        async with self._lock(self._user_locks, (room_id, user_id)):
+            link, room = self._admitted_to(room_id, user_id, "listener")
+            await self._drop(room_id, user_id, "listen")  # one tier at a time
+            node = await self._broadcast.place(room_id)
+            async with self._lock(self._room_locks, room_id):
+                if node.name not in room.broadcast:
+                    control = AudioBridge(link.bridge, admin_key=self._admin_key, room_secret=room.secret)
+                    try:
+                        room.broadcast[node.name] = await media_rooms.forward_to_broadcast(
+                            control, room, node.rtp_host, node.rtp_port, stream_ssrc(room_id)
+                        )
+                    except JanusError as exc:
+                        raise JanusUnavailable(f"forwarding room {room_id} to {node.name}: {exc}") from exc
+                if not self._broadcast.carries(node, room_id):
+                    await self._broadcast.register_room(node, room_id)
+            return self._broadcast.grant(node, room_id, user_id, connection_id)
+
+    async def audience_split(self, room_id: str) -> dict[str, int]:
+        webrtc = sum(1 for c in self._conns.values() if c.room_id == room_id and c.media == "listen")
+        broadcast = 0 if self._broadcast is None else await self._broadcast.listeners(room_id)
+        return {"webrtc": webrtc, "broadcast": broadcast}
+
+    def _count(self, media: MediaKind) -> int:
+        return sum(1 for c in self._conns.values() if c.media == media)
+
+    async def _cut_stream(self, room_id: str, user_id: str, reason: str) -> None:
+        if self._broadcast is None:
+            return
+        try:
+            await self._broadcast.cut(room_id, [user_id], reason)
+        except MediaUnavailable as exc:  # a node that cannot be told carries no stream to cut
+            log.warning("broadcast: cutting %s from %s (%s): %s", user_id, room_id, reason, exc)
 
     async def answer_listen(self, room_id: str, user_id: str, answer: Jsep) -> None:
         async with self._lock(self._user_locks, (room_id, user_id)):

@@ -57,6 +57,7 @@ class RoomMedia:
     port: int  # the mountpoint's RTP port, the forwarder's destination
     forwarder: int  # its stream_id
     speaking: set[str] = field(default_factory=set)  # user ids, to turn Janus's repeated events into transitions
+    broadcast: dict[str, int] = field(default_factory=dict)  # broadcast node name -> the forward feeding it
 
 
 def room_secret(admin_key: str, kind: str, room_id: str) -> str:
@@ -122,7 +123,8 @@ async def _mountpoint_port(audience: Streaming, ident: int, refusal: JanusError)
 
 
 async def _forward(stage: AudioBridge, ident: int, port: int) -> int:
-    """Exactly one forwarder from the mix to ``port``: an existing one is kept, any other is stopped."""
+    """Exactly one forwarder from the mix to ``port``: an existing one is kept, any other is stopped (forwards to
+    broadcast nodes included: they are added again, on demand, by the next listener of each node)."""
     keep: int | None = None
     for forwarder in await stage.list_forwarders(ident):
         if keep is None and (forwarder.host, forwarder.port, forwarder.ptype) == (
@@ -137,6 +139,12 @@ async def _forward(stage: AudioBridge, ident: int, port: int) -> int:
         return keep
     # always_on: the mix flows while the stage is silent or empty, so listeners' players never starve.
     return await stage.rtp_forward(ident, host=FORWARD_HOST, port=port, always_on=True)
+
+
+async def forward_to_broadcast(stage: AudioBridge, room: RoomMedia, host: str, port: int, ssrc: int) -> int:
+    """One more forward of the room's mix, to a broadcast node, tagged with the room's SSRC (how the node tells
+    rooms apart on its one RTP port)."""
+    return await stage.rtp_forward(room.janus_id, host=host, port=port, always_on=True, ssrc=ssrc)
 
 
 async def tear_down(bridge_handle: JanusHandle, streaming_handle: JanusHandle, admin_key: str, room_id: str) -> None:

@@ -1,18 +1,24 @@
 """Adapters layer: the media plane ``salon serve`` runs on — a managed Janus child process, or external Janus nodes.
 
-``open_janus_media(settings)`` is what the app's lifespan enters. With no external node configured it starts a
+``open_media_plane(settings)`` is what the app's lifespan enters. With no external node configured it starts a
 ``ManagedJanus`` in ``<data_dir>/janus`` (locked-down config, supervised, restarted if it dies) and connects a
-``JanusMedia`` to it; with one node it connects to that node; with several it spreads rooms over them
-(``JanusCluster``). Leaving stops everything. A restarted Janus needs nothing from here: ``JanusMedia`` notices the
-lost session and emits ``media_reset``; the app re-creates the live rooms.
+``JanusMedia`` to it, and beside it the broadcast workers (the audience tier for browsers that decode Opus
+themselves) unless the policy is WebRTC only; with one external node it connects to that node; with several it
+spreads rooms over them (``JanusCluster``). Leaving stops everything. A restarted Janus needs nothing from here:
+``JanusMedia`` notices the lost session and emits ``media_reset``; the app re-creates the live rooms.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 
+from salon.adapters.broadcast.fleet import BroadcastFleet
+from salon.adapters.broadcast.process import ManagedBroadcast, WorkerPlan
 from salon.adapters.janus.cluster import JanusCluster
 from salon.adapters.janus.config import ManagedJanusConfig, config_folder
 from salon.adapters.janus.media import JanusMedia
@@ -22,20 +28,83 @@ from salon.app.settings import Settings
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class MediaPlane:
+    """What the app runs on: the media port, and the origins listeners fetch broadcast streams from (the web app's
+    Content-Security-Policy must allow them)."""
+
+    media: JanusMedia | JanusCluster
+    stream_origins: list[str] = field(default_factory=list)
+    broadcast: ManagedBroadcast | None = None
+
+
+def broadcast_secret(settings: Settings) -> str:
+    """The secret the app shares with its broadcast workers (tickets, control): derived from the app's own."""
+    key = settings.resolved_secret().encode()
+    return hmac.new(key, b"salon.broadcast.secret", hashlib.sha256).hexdigest()
+
+
+def worker_plan(settings: Settings) -> WorkerPlan:
+    if settings.broadcast_public_url:
+        public = settings.broadcast_public_url
+    elif settings.https:  # behind the HTTPS proxy, which routes /broadcast/<name>/ to the worker (DEPLOYMENT.md)
+        public = settings.public_url.rstrip("/") + "/broadcast/{name}"
+    else:
+        public = f"http://{settings.host}:{{port}}"
+    return WorkerPlan(
+        count=settings.broadcast_workers,
+        listen_host=settings.host,
+        first_port=settings.broadcast_port,
+        public_url=public,
+        secret=broadcast_secret(settings),
+        allow_origin=settings.public_url.rstrip("/"),
+        max_listeners=settings.broadcast_max_listeners,
+        chunks=settings.broadcast_chunks,
+    )
+
+
 @asynccontextmanager
-async def open_janus_media(settings: Settings) -> AsyncIterator[JanusMedia | JanusCluster]:
+async def open_media_plane(settings: Settings) -> AsyncIterator[MediaPlane]:
     async with AsyncExitStack() as stack:
         if settings.managed_janus:
             config = ManagedJanusConfig(
                 interface=settings.janus_interface, ice_enforce_list=settings.janus_ice_enforce_list
             )
             janus = await stack.enter_async_context(ManagedJanus(config_folder(settings.data_dir), config))
-            yield await stack.enter_async_context(JanusMedia(janus.url, janus.api_secret, janus.admin_key))
+            fleet: BroadcastFleet | None = None
+            managed: ManagedBroadcast | None = None
+            if settings.audience_tier == "broadcast" and settings.broadcast_workers > 0:
+                plan = worker_plan(settings)
+
+                def restarted(name: str) -> None:
+                    if fleet is not None:
+                        fleet.forget_node(name)
+
+                managed = ManagedBroadcast(plan, on_restart=restarted)
+                workers = await stack.enter_async_context(managed)
+                fleet = await stack.enter_async_context(
+                    BroadcastFleet(workers, plan.secret, max_listeners=settings.broadcast_max_listeners)
+                )
+            media = JanusMedia(
+                janus.url, janus.api_secret, janus.admin_key,
+                broadcast=fleet, webrtc_listeners=settings.webrtc_listeners_per_node,
+            )  # fmt: skip
+            await stack.enter_async_context(media)
+            yield MediaPlane(media, fleet.origins if fleet else [], managed)
             return
-        nodes = settings.external_janus_nodes
-        log.info("using %d external Janus node(s): %s", len(nodes), ", ".join(n.url for n in nodes))
-        media = [JanusMedia(n.url, n.api_secret, n.admin_key) for n in nodes]
-        if len(media) == 1:
-            yield await stack.enter_async_context(media[0])
+        # External nodes: WebRTC only for now (their forwards would cross the network: SRTP, a later step).
+        external = settings.external_janus_nodes
+        log.info("using %d external Janus node(s): %s", len(external), ", ".join(n.url for n in external))
+        budget = settings.webrtc_listeners_per_node
+        nodes = [JanusMedia(n.url, n.api_secret, n.admin_key, webrtc_listeners=budget) for n in external]
+        if len(nodes) == 1:
+            yield MediaPlane(await stack.enter_async_context(nodes[0]))
         else:
-            yield await stack.enter_async_context(JanusCluster(media))
+            yield MediaPlane(await stack.enter_async_context(JanusCluster(nodes)))
+
+
+@asynccontextmanager
+async def open_janus_media(settings: Settings) -> AsyncIterator[JanusMedia | JanusCluster]:
+    """The media port alone (tests that need no broadcast origins)."""
+    async with open_media_plane(settings) as plane:
+        yield plane.media
