@@ -24,6 +24,8 @@ import orjson
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from websockets.asyncio.client import ClientConnection, connect
 
+from salon.client.broadcast import BroadcastTrack
+
 log = logging.getLogger(__name__)
 
 Media = Literal["listen", "speak"]
@@ -138,6 +140,12 @@ class SalonClient:
         answer = pc.localDescription
         await self.call("media_answer", room_id=room_id, jsep={"type": answer.type, "sdp": answer.sdp})
         return await asyncio.wait_for(arrived, TRACK_TIMEOUT_S)
+
+    async def listen_broadcast(self, room_id: str) -> BroadcastTrack:
+        """Hear the room on the broadcast tier (a fresh single-use ticket from ``media_stream``): the caller closes
+        the track (``await track.close()``); ``BroadcastRefused`` when the broadcast server says no."""
+        grant = await self.call("media_stream", room_id=room_id)
+        return await BroadcastTrack.open(grant["url"])
 
     async def speak(self, room_id: str, source: MediaStreamTrack) -> MediaStreamTrack:
         """Publish ``source`` into the stage (moderators and speakers only); returns what one hears there: the
