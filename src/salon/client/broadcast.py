@@ -1,11 +1,11 @@
 """Client layer: hearing a room on the broadcast tier — one HTTP stream of Opus records, decoded to audio frames.
 
 The stream's format is Salon's public one (docs/ARCHITECTURE.md, "The broadcast tier"): after the response headers,
-records of a 10-byte header (kind, flags, length, RTP sequence number, RTP timestamp; big-endian) and a payload — one
-Opus packet (kind 0), 1 a notice (JSON ``{code, message}``, sent just before the server ends the stream on purpose), 2 the
-hello (JSON ``{room_id, chunk_ms, sample_rate}``). ``BroadcastTrack`` is an aiortc-style audio track, so what measures
-a WebRTC track (``ToneMeter``) measures this one too; it ends (``MediaStreamError``) when the stream does, with
-``notice`` set when the server said why.
+records of a 10-byte header (kind, flags, length, RTP sequence number, RTP timestamp; big-endian) and a payload: an
+Opus packet (kind 0), a notice (1: JSON ``{code, message}``, sent just before the server ends the stream on purpose)
+or the hello (2: JSON ``{room_id, chunk_ms, sample_rate}``). ``BroadcastTrack`` is an aiortc-style audio track, so
+what measures a WebRTC track (``ToneMeter``) measures this one too; it ends (``MediaStreamError``) when the stream
+does, with ``notice`` set when the server said why.
 """
 
 from __future__ import annotations
