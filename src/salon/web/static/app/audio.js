@@ -1,9 +1,20 @@
-// A room's sound in the browser. Listeners receive the room's mix (media_listen: the server sends an offer);
-// people on stage publish their microphone and hear the others minus themselves (media_speak: we send the offer).
-// All signalling goes through Salon's WebSocket: the browser never talks to the media server's API. The microphone
-// is asked for only when going on stage. After a network loss or a media server restart the app calls `renew()`.
+// A room's sound in the browser. Listeners hear the room's mix on the broadcast tier when this browser can decode
+// Opus itself (media_stream: a ticket for one HTTP stream, played by stream_player.js), else through WebRTC
+// (media_listen: the server sends an offer); people on stage publish their microphone and hear the others minus
+// themselves (media_speak: we send the offer). All signalling goes through Salon's WebSocket: the browser never
+// talks to the media server's API. The microphone is asked for only when going on stage. After a network loss or a
+// media server restart the app calls `renew()`.
 
 import { live } from "./live.js";
+import { StreamPlayer } from "./stream_player.js";
+
+// A broadcast stream that broke is opened again with a fresh ticket, after a growing pause; past this many tries in
+// a row the listener falls back to WebRTC.
+const STREAM_RETRIES = 4;
+const STREAM_RETRY_MS = [250, 1000, 2000, 4000];
+// Notices after which a new stream would only be refused or is not wanted: the room session follows the room's
+// events (removed, ended, on stage) and decides what to open next.
+const FINAL_NOTICES = new Set(["removed", "room_ended", "on_stage", "replaced"]);
 
 const MUSIC_MODE_KEY = "salon.musicMode";
 
@@ -57,11 +68,73 @@ export class RoomAudio extends EventTarget {
     this.mic = null;
     this.muted = true;
     this.generation = 0;
+    this.stream = null; // the StreamPlayer while listening on the broadcast tier
+    this.tier = null; // "broadcast" | "webrtc" while listening
+    this.streamFailures = 0;
   }
 
-  /** Hear the room's mix. */
+  /** Hear the room's mix: on the broadcast tier when this browser and the server can, else through WebRTC. */
   async listen() {
     const gen = await this.reset("listen");
+    if (StreamPlayer.supported() && this.streamFailures < STREAM_RETRIES) {
+      if (await this.listenBroadcast(gen)) return;
+      if (gen !== this.generation) return;
+    }
+    await this.listenWebRTC(gen);
+  }
+
+  /** The broadcast tier: a ticket from the server, one stream from a broadcast node. False when this server or
+   * node cannot take us (no broadcast tier, full, refused): the caller falls back to WebRTC. */
+  async listenBroadcast(gen) {
+    let grant;
+    try {
+      grant = await live.call("media_stream", { room_id: this.roomId });
+    } catch (error) {
+      if (error?.code === "media_unavailable" && error?.data?.tier === "broadcast") this.streamFailures = STREAM_RETRIES;
+      return false;
+    }
+    if (gen !== this.generation) return true;
+    const stream = new StreamPlayer(this.player);
+    this.stream = stream;
+    this.tier = "broadcast";
+    const mine = () => stream === this.stream && gen === this.generation;
+    stream.addEventListener("playing", () => mine() && this.dispatchEvent(new CustomEvent("playing")));
+    stream.addEventListener("blocked", () => mine() && this.dispatchEvent(new CustomEvent("blocked")));
+    stream.addEventListener("hello", () => {
+      if (mine()) this.streamFailures = 0;
+    });
+    stream.addEventListener("stalled", () => mine() && this.retryStream(gen));
+    stream.addEventListener("notice", (event) => {
+      if (mine() && !FINAL_NOTICES.has(event.detail?.code)) this.retryStream(gen);
+    });
+    let started = false;
+    try {
+      started = await stream.start(grant.url);
+    } catch {
+      started = false; // the page cannot play it (the worklet refused): WebRTC will
+      this.streamFailures = STREAM_RETRIES;
+    }
+    if (!started && mine()) {
+      stream.stop();
+      this.stream = null;
+      this.tier = null;
+      this.streamFailures += 1;
+      return false;
+    }
+    return true;
+  }
+
+  /** The stream broke or the node dropped us (too slow, shutting down): a fresh ticket after a pause. */
+  retryStream(gen) {
+    this.streamFailures += 1;
+    const wait = STREAM_RETRY_MS[Math.min(this.streamFailures, STREAM_RETRY_MS.length) - 1];
+    setTimeout(() => {
+      if (gen === this.generation && this.kind === "listen") this.listen().catch(() => {});
+    }, wait);
+  }
+
+  async listenWebRTC(gen) {
+    this.tier = "webrtc";
     const { pc, sent } = this.peer("listen");
     const { jsep } = await live.call("media_listen", { room_id: this.roomId });
     if (gen !== this.generation) return;
@@ -121,6 +194,11 @@ export class RoomAudio extends EventTarget {
     const oldKind = this.kind;
     this.pc = null;
     this.kind = kind;
+    this.tier = null;
+    if (this.stream) {
+      this.stream.stop(); // the node sees the connection close; nothing to tell the server
+      this.stream = null;
+    }
     if (old) {
       old.close();
       if (tellServer && live.state === "online") {
@@ -163,6 +241,7 @@ export class RoomAudio extends EventTarget {
 
   /** Start playback; browsers allow it after the person interacted with the page, else we ask for a tap. */
   async play() {
+    if (this.stream) return this.stream.resume();
     try {
       await this.player.play();
       this.dispatchEvent(new CustomEvent("playing"));
