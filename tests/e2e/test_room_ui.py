@@ -8,6 +8,9 @@ read off the app.
   lights on C's screen while A speaks.
 * A mutes B: C stops hearing 880 Hz. A moves B to the audience, then removes B: B's page says so, and opening
   the room again is refused.
+* B and C listen on the broadcast tier (their browsers decode Opus: the page fetches a stream from a broadcast
+  worker), and everything above holds there as on WebRTC; B, on stage, speaks and hears through WebRTC.
+* A listener whose browser lacks WebCodecs' AudioDecoder falls back to WebRTC and still hears the room.
 * Timings (click → first audio for a listener) are printed for docs/BENCHMARKS.md.
 """
 
@@ -40,6 +43,16 @@ UI_TIMEOUT_MS = 15_000
 # The product keeps the browser's voice processing on; it cuts a steady test tone by ~20 dB and may gate it.
 # Music mode (a setting people have too) sends the microphone untouched.
 MUSIC_MODE = "localStorage.setItem('salon.musicMode', '1');"
+# A browser without WebCodecs' decoder (older Safari, say): the app must fall back to WebRTC.
+NO_AUDIO_DECODER = "delete window.AudioDecoder;"
+STREAM_PATH = "/v1/stream/"
+
+
+def streams_opened(page: Page) -> list[str]:
+    """The broadcast streams the page asks for, as they happen."""
+    opened: list[str] = []
+    page.on("request", lambda request: opened.append(request.url) if STREAM_PATH in request.url else None)
+    return opened
 
 
 async def open_as(
@@ -77,6 +90,7 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             open_as(playwright, salon, workdir, cyd, None, PHONE),
         )
         try:
+            c_streams = streams_opened(c)
             for page in (a, b, c):
                 page.set_default_timeout(UI_TIMEOUT_MS)
             # A starts a room from the hallway and unmutes.
@@ -99,6 +113,7 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             await c.reload()
             await c.locator("a.room-card", has_text="Tones at dusk").click()
             timings["c_heard_a_s"] = await hears(c, A_HZ, timeout=20)
+            assert c_streams, "C, a listener in a browser that decodes Opus, hears the room on the broadcast tier"
 
             # A's ring lights on C's screen while A speaks.
             await expect(c.locator(f"{tile(c, ann)}.speaking")).to_be_visible()
@@ -181,10 +196,13 @@ async def refused_microphone(salon: Salon, workdir: Path) -> None:
         )
         try:
             await b.context.add_init_script(REFUSE_MICROPHONE)
+            await b.context.add_init_script(NO_AUDIO_DECODER)
+            b_streams = streams_opened(b)
             await a.goto(f"/room/{room}")
             await a.get_by_role("button", name="Unmute").click()
             await b.goto(f"/room/{room}")
             await hears(b, A_HZ, timeout=20)
+            assert b_streams == [], "no AudioDecoder: B hears the room through WebRTC"
             await person_action(a, shy, "Invite up")
             await b.get_by_role("button", name="Join the stage").click()
             alert = b.get_by_role("alert").filter(has_text="blocked the microphone")
