@@ -3,6 +3,7 @@ following the stage (moved down → the speaking connection is gone; removed →
 
 from __future__ import annotations
 
+from salon.app.audience import audience_tiers
 from salon.app.fakes import FakeMedia
 from salon.app.services import Services
 from tests.api.test_ws import member, new_room, opener, services, settings, url
@@ -84,6 +85,7 @@ async def test_the_broadcast_tier_is_for_listeners_and_follows_the_stage(service
     assert grant["room_id"] == room
     assert (room, ann.id) in fake.streams, "the stream is bound to her connection"
     assert (room, ann.id, "listen") not in fake.connections, "one tier at a time: the WebRTC listener is closed"
+    assert await audience_tiers(services, mod.id, room) == {"listeners": 1, "webrtc": 0, "broadcast": 1}
     assert await m.refused("media_stream", room_id=room) == "conflict", "the stage hears through its own connection"
 
     await m.call("invite_up", room_id=room, user_id=ann.id)

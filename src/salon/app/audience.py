@@ -2,7 +2,8 @@
 
 Past the batching threshold a listener arriving or leaving emits no event of its own (5,000 people joining would
 otherwise be 5,000 events to 5,000 clients); ``flush_counts`` turns the rooms marked dirty into one
-``listener_count`` event each. ``run_flusher`` calls it every second for the life of the app.
+``listener_count`` event each. ``run_flusher`` calls it every second for the life of the app. ``audience_tiers``
+tells a room's moderators how its audience hears it (WebRTC or the broadcast tier).
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from salon.app.media import ask_media
 from salon.app.ports import RoomMessage
+from salon.app.room_access import access_room
 from salon.app.services import Services
+from salon.domain.media import check_audience_reader
 from salon.domain.rooms import Role
 from salon.store import repo_rooms as repo
 
@@ -39,6 +43,16 @@ async def flush_counts(services: Services) -> list[RoomMessage]:
         await services.bus.publish_room([message])
         published.append(message)
     return published
+
+
+async def audience_tiers(services: Services, user_id: str, room_id: str) -> dict[str, int]:
+    """For the room's moderators: its listeners, and how many of them hear it on each tier right now."""
+    async with services.db.read() as conn:
+        reached = await access_room(conn, room_id, user_id, "see")
+        check_audience_reader(reached.room, reached.access, reached.participant)
+        listeners = await repo.headcount(conn, room_id, role=Role.LISTENER)
+    split = await ask_media(services.media.audience_split(room_id))
+    return {"listeners": listeners, "webrtc": split["webrtc"], "broadcast": split["broadcast"]}
 
 
 async def run_flusher(services: Services, interval: float = FLUSH_INTERVAL_S) -> None:

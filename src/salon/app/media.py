@@ -27,7 +27,8 @@ async def _check(services: Services, user_id: str, room_id: str, kind: MediaKind
     check_media(reached.room, reached.participant, kind, banned=banned)
 
 
-async def _ask(call: Awaitable[T]) -> T:
+async def ask_media(call: Awaitable[T]) -> T:
+    """Await a media port call, its refusals turned into the domain's errors."""
     try:
         return await call
     except MediaRefused as exc:
@@ -44,33 +45,33 @@ async def _ask(call: Awaitable[T]) -> T:
 async def open_listen(services: Services, user_id: str, room_id: str) -> Jsep:
     """Start hearing the room: the media server's offer, for the client to answer."""
     await _check(services, user_id, room_id, "listen")
-    return await _ask(services.media.open_listen(room_id, user_id))
+    return await ask_media(services.media.open_listen(room_id, user_id))
 
 
 async def open_stream(services: Services, user_id: str, room_id: str, connection_id: str) -> StreamGrant:
     """Hear the room on the broadcast tier: a single-use ticket for this member, room and connection."""
     await _check(services, user_id, room_id, "listen")
-    return await _ask(services.media.open_stream(room_id, user_id, connection_id))
+    return await ask_media(services.media.open_stream(room_id, user_id, connection_id))
 
 
 async def answer_listen(services: Services, user_id: str, room_id: str, answer: Jsep) -> None:
     await _check(services, user_id, room_id, "listen")
-    await _ask(services.media.answer_listen(room_id, user_id, answer))
+    await ask_media(services.media.answer_listen(room_id, user_id, answer))
 
 
 async def open_speak(services: Services, user_id: str, room_id: str, offer: Jsep) -> Jsep:
     """Start speaking into the stage (and hearing it minus oneself): the client's offer in, the answer out."""
     await _check(services, user_id, room_id, "speak")
-    return await _ask(services.media.open_speak(room_id, user_id, offer))
+    return await ask_media(services.media.open_speak(room_id, user_id, offer))
 
 
 async def add_candidate(
     services: Services, user_id: str, room_id: str, kind: MediaKind, candidate: dict[str, Any] | None
 ) -> None:
     await _check(services, user_id, room_id, kind)
-    await _ask(services.media.add_candidate(room_id, user_id, kind, candidate))
+    await ask_media(services.media.add_candidate(room_id, user_id, kind, candidate))
 
 
 async def close(services: Services, user_id: str, room_id: str, kind: MediaKind) -> None:
     """End one of one's own connections; always allowed (it only ever takes media away)."""
-    await _ask(services.media.close(room_id, user_id, kind))
+    await ask_media(services.media.close(room_id, user_id, kind))

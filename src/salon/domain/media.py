@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from salon.domain.errors import ErrorCode, refuse
-from salon.domain.rooms import Participant, Room, no_such_room
+from salon.domain.rooms import Access, Participant, Role, Room, no_such_room
 
 # The two kinds of WebRTC connection a member can have in a room: hearing the room's mix (everyone not on stage),
 # or speaking into the stage (and hearing the others, minus oneself).
@@ -28,3 +28,15 @@ def check_media(room: Room | None, participant: Participant | None, kind: MediaK
         raise refuse(ErrorCode.NOT_IN_ROOM, "Join the room first.")
     if kind == "speak" and not participant.role.on_stage:
         raise refuse(ErrorCode.NOT_ALLOWED, "Only people on stage can speak.")
+
+
+def check_audience_reader(room: Room, access: Access, participant: Participant | None) -> None:
+    """How a room's audience hears it (how many on each tier) is for its moderators and admins: it tells them when
+    the room outgrows a tier, and tells nobody else anything they need."""
+    if room.ended_at is not None:
+        raise refuse(ErrorCode.ROOM_ENDED, "This room has ended.")
+    if access.is_admin or (participant is not None and participant.role is Role.MODERATOR):
+        return
+    if participant is None:
+        raise refuse(ErrorCode.NOT_IN_ROOM, "Join the room first.")
+    raise refuse(ErrorCode.NOT_ALLOWED, "Only the room's moderators and admins see how its audience listens.")

@@ -13,12 +13,21 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from salon.app import rooms as room_cases
+from salon.app.audience import audience_tiers
 from salon.app.services import Services
 from salon.domain.rooms import RoomType
 from salon.web.auth import Actor, CurrentActor
 from salon.web.deps import ServicesDep
 from salon.web.room_ops import ROOM_COMMANDS, NoBody, RoomCommand
-from salon.web.schemas_rooms import CreateRoom, EventOut, FollowedByStage, MissedEvents, RoomListItem, SnapshotOut
+from salon.web.schemas_rooms import (
+    AudienceTiers,
+    CreateRoom,
+    EventOut,
+    FollowedByStage,
+    MissedEvents,
+    RoomListItem,
+    SnapshotOut,
+)
 
 router = APIRouter(tags=["rooms"])
 
@@ -50,6 +59,17 @@ async def followed_by_speakers(room_id: RoomId, actor: CurrentActor, services: S
     """Clients list these listeners first in the audience, as Clubhouse did. At most 500, longest in the room
     first; ask again when the stage changes."""
     return FollowedByStage(user_ids=await room_cases.followed_by_stage(services, actor.user_id, room_id))
+
+
+@router.get(
+    "/rooms/{room_id}/audience",
+    response_model=AudienceTiers,
+    summary="How the room's audience hears it: WebRTC or the broadcast tier (its moderators, admins)",
+)
+async def get_audience(room_id: RoomId, actor: CurrentActor, services: ServicesDep) -> AudienceTiers:
+    """Listeners in the room, and how many of them are connected on each tier now (a listener between two
+    connections is on neither)."""
+    return AudienceTiers(**await audience_tiers(services, actor.user_id, room_id))
 
 
 @router.get("/rooms/{room_id}/events", response_model=MissedEvents, summary="Events after a seq (resume)")

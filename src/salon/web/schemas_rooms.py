@@ -117,6 +117,12 @@ class PingDone(BaseModel):
     let_in: bool
 
 
+class AudienceTiers(BaseModel):
+    listeners: int
+    webrtc: int
+    broadcast: int
+
+
 class EventOut(BaseModel):
     seq: int
     name: str

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from salon.domain.errors import DomainError, ErrorCode
-from salon.domain.media import MediaKind, check_media
-from salon.domain.rooms import Participant
+from salon.domain.media import MediaKind, check_audience_reader, check_media
+from salon.domain.rooms import Access, Participant, Room
 from tests.support.domain import at, listener, moderator, room, speaker
 
 
@@ -37,3 +37,20 @@ def test_outsiders_removed_members_and_ended_rooms_get_nothing(kind: MediaKind) 
     assert refused(kind, None, banned=True) == ErrorCode.REMOVED_FROM_ROOM
     assert refused(kind, moderator(), room=room(ended_at=at(5))) == ErrorCode.ROOM_ENDED
     assert refused(kind, None, room=None) == ErrorCode.NOT_FOUND
+
+
+def audience_refusal(participant: Participant | None, access: Access, room_: Room | None = None) -> ErrorCode | None:
+    try:
+        check_audience_reader(room_ or room(), access, participant)
+    except DomainError as error:
+        return error.code
+    return None
+
+
+def test_a_rooms_moderators_and_admins_see_how_its_audience_listens() -> None:
+    assert audience_refusal(moderator(), Access()) is None
+    assert audience_refusal(None, Access(is_admin=True)) is None
+    assert audience_refusal(speaker(), Access()) == ErrorCode.NOT_ALLOWED
+    assert audience_refusal(listener(), Access()) == ErrorCode.NOT_ALLOWED
+    assert audience_refusal(None, Access()) == ErrorCode.NOT_IN_ROOM
+    assert audience_refusal(moderator(), Access(), room(ended_at=at(5))) == ErrorCode.ROOM_ENDED
