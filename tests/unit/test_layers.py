@@ -31,7 +31,7 @@ CONFINED: dict[str, set[str]] = {
 # The domain is pure: the standard library's modules without I/O, and nothing else of anybody's.
 DOMAIN_STDLIB = {
     "__future__", "base64", "binascii", "collections", "copy", "dataclasses", "datetime", "enum", "functools",
-    "itertools", "math", "re", "string", "typing", "unicodedata", "zoneinfo",
+    "hashlib", "hmac", "itertools", "json", "math", "re", "string", "typing", "unicodedata", "zoneinfo",
 }  # fmt: skip
 
 

@@ -37,6 +37,10 @@ class ErrorCode(StrEnum):
     SELF_TARGET = "self_target"  # following or blocking yourself
     BLOCKED = "blocked"  # the other member blocked you
     UNBLOCK_FIRST = "unblock_first"  # you blocked the other member
+    TICKET_INVALID = "ticket_invalid"  # a broadcast stream ticket: bad format or signature, or for another node
+    TICKET_EXPIRED = "ticket_expired"
+    TICKET_WRONG_ROOM = "ticket_wrong_room"
+    TICKET_USED = "ticket_used"  # a ticket starts one stream only
     INTERNAL = "internal"  # a failure on our side: no rule refuses with it, only the web layer's last resort
 
 

@@ -44,6 +44,10 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.SELF_TARGET: 422,
     ErrorCode.BLOCKED: 403,
     ErrorCode.UNBLOCK_FIRST: 409,
+    ErrorCode.TICKET_INVALID: 401,
+    ErrorCode.TICKET_EXPIRED: 401,
+    ErrorCode.TICKET_WRONG_ROOM: 403,
+    ErrorCode.TICKET_USED: 409,
     ErrorCode.INTERNAL: 500,
 }
 
