@@ -23,6 +23,7 @@ CONFINED: dict[str, set[str]] = {
     "fastapi_offline": {"web"},  # Swagger UI's files for the API docs (web/api_docs.py)
     "starlette": {"web"},
     "uvicorn": {"web", "cli"},
+    "uvloop": {"broadcast"},  # the broadcast node's loop; `salon serve` gets uvloop through uvicorn
     "alembic": {"store"},
     "sqlalchemy": {"store"},
     "sqlalchemy.ext.asyncio": {"store", "app"},
