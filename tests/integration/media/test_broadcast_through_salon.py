@@ -59,12 +59,11 @@ async def refused(url: str) -> tuple[int, str]:
     raise AssertionError(f"the broadcast server accepted {url}")
 
 
-async def cut(track: BroadcastTrack) -> tuple[float, str | None]:
-    """Wait for the server to end the stream: (seconds it took, the notice's code)."""
-    started = time.monotonic()
+async def cut(track: BroadcastTrack, since: float) -> tuple[float, str | None]:
+    """Wait for the server to end the stream: (seconds from ``since``, the command, to the end; the notice's code)."""
     async with asyncio.timeout(STEP_TIMEOUT):
         await track.ended()
-    return time.monotonic() - started, (track.notice or {}).get("code")
+    return time.monotonic() - since, (track.notice or {}).get("code")
 
 
 def ticket_payload(url: str) -> dict[str, Any]:
@@ -84,13 +83,14 @@ async def scenario(tmp_path: Path) -> dict[str, float]:
         services = await salon_with_janus(stack, tmp_path)
         events = asyncio.create_task(run_media_events(services))
         stack.callback(events.cancel)
-        mod, bob, cat, dee = [await add_member(services, n) for n in ("moda", "bob", "cat", "dee")]
+        mod, bob, cat, dee, eve = [await add_member(services, n) for n in ("moda", "bob", "cat", "dee", "eve")]
         room = (await create_room(services, mod, NewRoom("Broadcast", "", [], RoomType.OPEN)))["room"]["id"]
         other = (await create_room(services, dee, NewRoom("Elsewhere", "", [], RoomType.OPEN)))["room"]["id"]
         port = await stack.enter_async_context(serve(services))
         base = f"http://127.0.0.1:{port}"
-        a, b, c, d = [
-            await stack.enter_async_context(SalonClient(base, await token(services, u))) for u in (mod, bob, cat, dee)
+        a, b, c, d, e = [
+            await stack.enter_async_context(SalonClient(base, await token(services, u)))
+            for u in (mod, bob, cat, dee, eve)
         ]
         await a.speak(room, ToneTrack(A_HZ))
         await a.call("self_mute", room_id=room, muted=False)
@@ -111,8 +111,8 @@ async def scenario(tmp_path: Path) -> dict[str, float]:
 
         # The tickets.
         assert await refused(grant["url"]) == (409, "ticket_used"), "a ticket starts one stream only"
-        await d.call("join", room_id=other)
-        elsewhere = (await d.call("media_stream", room_id=other))["url"]
+        await e.call("join", room_id=other)
+        elsewhere = (await e.call("media_stream", room_id=other))["url"]
         wrong_room = elsewhere.replace(f"/v1/stream/{other}", f"/v1/stream/{room}")
         assert await refused(wrong_room) == (403, "ticket_wrong_room")
         secret = broadcast_secret(services.settings)
@@ -141,8 +141,9 @@ async def scenario(tmp_path: Path) -> dict[str, float]:
 
         # C goes on stage: the stream is cut (C hears the stage through WebRTC now); back down, a new one works.
         await a.call("invite_up", room_id=room, user_id=cat)
+        since = time.monotonic()
         await c.call("accept_invite", room_id=room)
-        took, code = await cut(c_track)
+        took, code = await cut(c_track, since)
         timings["on stage → stream cut (s)"] = took
         assert code == "on_stage"
         assert took <= CUT_WITHIN_S
@@ -153,8 +154,9 @@ async def scenario(tmp_path: Path) -> dict[str, float]:
         await until(c_ears, hears(A_HZ), "C, back in the audience, hears A on the broadcast tier")
 
         # C removed: cut within 2 s with the reason, and no new ticket.
+        since = time.monotonic()
         await a.call("remove", room_id=room, user_id=cat)
-        took, code = await cut(c_track)
+        took, code = await cut(c_track, since)
         timings["remove → stream cut (s)"] = took
         assert code == "removed"
         assert took <= CUT_WITHIN_S
@@ -162,11 +164,12 @@ async def scenario(tmp_path: Path) -> dict[str, float]:
             await c.listen_broadcast(room)
         assert refusal.value.code == "removed_from_room"
 
-        # D listens to their own room, which ends: cut with room_ended.
-        d_track = await d.listen_broadcast(other)
-        stack.push_async_callback(d_track.close)
+        # E listens to D's room, which D ends: cut with room_ended.
+        e_track = await e.listen_broadcast(other)
+        stack.push_async_callback(e_track.close)
+        since = time.monotonic()
         await d.call("end_room", room_id=other)
-        took, code = await cut(d_track)
+        took, code = await cut(e_track, since)
         timings["room ended → stream cut (s)"] = took
         assert code == "room_ended"
         assert took <= CUT_WITHIN_S

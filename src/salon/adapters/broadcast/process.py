@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from salon.adapters.broadcast.fleet import BroadcastNode
+from salon.adapters.child_process import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +91,14 @@ class ManagedBroadcast:
         ]  # fmt: skip
 
     async def _start(self, worker: _Worker) -> None:
-        env = {**os.environ, "SALON_BROADCAST_SECRET": self.plan.secret}
+        # Only what locates Python and text; the secret through the environment, never on the command line.
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH")}
+        env["SALON_BROADCAST_SECRET"] = self.plan.secret
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "salon.broadcast", *self._args(worker),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, env=env,
+            start_new_session=True,  # a Ctrl-C reaches the app, which stops its workers in order
+            preexec_fn=die_with_parent(os.getpid()),  # never outlives the app, however it ends
         )  # fmt: skip
         worker.process = process
         assert process.stdout is not None

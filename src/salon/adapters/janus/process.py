@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import dataclasses
 import logging
 import os
 import secrets
-import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from salon.adapters.child_process import die_with_parent
 from salon.adapters.janus.config import ManagedJanusConfig, write_config
 
 __all__ = ["JANUS_BINARY", "JanusStartError", "ManagedJanus", "RestartHook", "free_loopback_port"]
@@ -52,8 +51,6 @@ POLL_INTERVAL_S = 0.05
 # When the port was picked for us, another process may take it before Janus binds it.
 AUTO_PORT_ATTEMPTS = 3
 
-_PR_SET_PDEATHSIG = 1
-
 RestartHook = Callable[["ManagedJanus"], Awaitable[None]]
 
 
@@ -69,21 +66,6 @@ def free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
-
-
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    """A ``preexec_fn``: the kernel SIGKILLs the child when the forking thread ends (Linux ``prctl``)."""
-    libc = ctypes.CDLL(None, use_errno=True)  # loaded before fork: the child only calls it
-    sigkill = int(signal.SIGKILL)
-
-    def preexec() -> None:
-        if libc.prctl(_PR_SET_PDEATHSIG, sigkill, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-        # The parent may have died between fork and prctl: then no signal would ever come.
-        if os.getppid() != parent_pid:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return preexec
 
 
 def _child_env() -> dict[str, str]:
@@ -211,7 +193,7 @@ class ManagedJanus:
                 cwd=self.folder,
                 env=_child_env(),
                 start_new_session=True,
-                preexec_fn=_die_with_parent(os.getpid()),
+                preexec_fn=die_with_parent(os.getpid()),
             )
         finally:
             os.close(log_fd)
