@@ -5,8 +5,10 @@ only from this origin, no inline code, never framed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter
 from fastapi import Path as PathParam
@@ -16,20 +18,43 @@ STATIC = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "media-src 'self' blob:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+
+def content_security_policy(connect_origins: Sequence[str] = ()) -> str:
+    """The pages' policy. ``connect_origins`` (``https://host[:port]``, e.g. the broadcast nodes listeners stream
+    from) may also be fetched; nothing else is loosened. The broadcast player's AudioWorklet is a script from this
+    origin, so ``script-src 'self'`` already covers it."""
+    connect = " ".join(["'self'", *(_origin(origin) for origin in connect_origins)])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data: blob:",
+            "media-src 'self' blob:",
+            f"connect-src {connect}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def _origin(origin: str) -> str:
+    """``origin`` if it is exactly a scheme, a host and maybe a port: anything more (a path, a wildcard, a quote or a
+    semicolon) would widen or break the policy."""
+    parts = urlsplit(origin)
+    try:
+        parts.port  # noqa: B018 - reading it checks the port
+    except ValueError:
+        parts = parts._replace(netloc="")
+    plain = bool(parts.hostname) and all(c.isalnum() or c in ".-:[]" for c in parts.netloc)
+    if parts.scheme not in ("https", "http") or not plain or parts.path or parts.query or parts.fragment:
+        raise ValueError(f"not an origin for connect-src: {origin!r} (want http(s)://host[:port])")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
