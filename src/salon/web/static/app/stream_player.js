@@ -22,6 +22,13 @@ const CONNECT_TIMEOUT_MS = 10000; // before the first byte: a new connection may
 const CHECK_EVERY_MS = 250;
 const RESUME_WAIT_MS = 250; // AudioContext.resume() never settles while the browser refuses it
 const MAX_CHUNK_MS = 1000;
+// The node's chunk changes with its audience (the hello only says what it was at the start), so the jitter buffer
+// is told the chunk as it arrives: the median wait between the node's writes. Pieces of the body closer together
+// than BURST_MS are one write that TCP split.
+const BURST_MS = 8;
+const WAITS_KEPT = 15;
+const WAITS_NEEDED = 8;
+const CHUNK_CHANGE_MS = 5;
 
 export class StreamPlayer extends EventTarget {
   /** `player`: the <audio> element the sound goes out through. */
@@ -136,7 +143,8 @@ export class StreamPlayer extends EventTarget {
     });
     if (buffer === null) return null;
     const connection = this.connection;
-    return { ...buffer, stream: connection ? { chunkMs: connection.chunkMs, ...connection.pipeline.counts } : null };
+    const stream = connection && { chunkMs: connection.chunkMs, arrivingMs: connection.arriving, ...connection.pipeline.counts };
+    return { ...buffer, stream };
   }
 
   /** The audio graph, made once and kept across streams: context → worklet → a MediaStream for the <audio>. */
@@ -200,7 +208,10 @@ class Connection {
       pcm: (planes) => player.post({ type: "pcm", planes }, planes.map((plane) => plane.buffer)),
       gap: (frames) => player.post({ type: "gap", frames }),
     });
-    this.chunkMs = null;
+    this.chunkMs = null; // the hello's
+    this.arriving = null; // the chunk as measured, once enough writes came
+    this.told = null; // the chunk the jitter buffer was last told
+    this.waits = [];
     this.lastByteAt = performance.now();
     this.receiving = false; // a byte of the body arrived: from then on the stall rule applies
     this.watchdog = null;
@@ -255,8 +266,7 @@ class Connection {
       }
       if (this.closed) return;
       if (piece.done) break;
-      this.lastByteAt = performance.now();
-      this.receiving = true;
+      this.arrived(performance.now());
       try {
         for (const record of this.records.push(piece.value)) {
           this.take(record);
@@ -271,6 +281,28 @@ class Connection {
     if (!this.closed) this.end("stalled", { reason: "closed" }); // the node ends streams with a notice: not the node
   }
 
+  arrived(now) {
+    const wait = now - this.lastByteAt;
+    this.lastByteAt = now;
+    if (!this.receiving || wait < BURST_MS) {
+      this.receiving = true;
+      return;
+    }
+    this.waits.push(wait);
+    if (this.waits.length > WAITS_KEPT) this.waits.shift();
+    if (this.waits.length < WAITS_NEEDED) return;
+    const sorted = [...this.waits].sort((a, b) => a - b);
+    this.arriving = Math.round(sorted[sorted.length >> 1]);
+    this.tell(this.arriving);
+  }
+
+  /** Tell the jitter buffer the chunk, if it changed enough to matter. */
+  tell(chunkMs) {
+    if (this.told !== null && Math.abs(chunkMs - this.told) < CHUNK_CHANGE_MS) return;
+    this.told = chunkMs;
+    this.player.post({ type: "config", chunkMs });
+  }
+
   take(record) {
     if (record.kind === KIND_AUDIO) {
       this.pipeline.push(record.seq, record.timestamp, record.payload);
@@ -279,7 +311,7 @@ class Connection {
       const chunkMs = hello?.chunk_ms;
       if (Number.isInteger(chunkMs) && chunkMs > 0 && chunkMs <= MAX_CHUNK_MS) {
         this.chunkMs = chunkMs;
-        this.player.post({ type: "config", chunkMs });
+        if (this.arriving === null) this.tell(chunkMs);
       }
       const detail = { roomId: hello?.room_id ?? null, chunkMs: this.chunkMs };
       this.player.dispatchEvent(new CustomEvent("hello", { detail }));
@@ -292,7 +324,8 @@ class Connection {
   }
 
   check() {
-    const limit = this.receiving ? Math.max(MIN_STALL_MS, STALL_CHUNKS * (this.chunkMs ?? 0)) : CONNECT_TIMEOUT_MS;
+    const chunkMs = this.arriving ?? this.chunkMs ?? 0;
+    const limit = this.receiving ? Math.max(MIN_STALL_MS, STALL_CHUNKS * chunkMs) : CONNECT_TIMEOUT_MS;
     if (performance.now() - this.lastByteAt > limit) this.end("stalled", { reason: "timeout" });
   }
 

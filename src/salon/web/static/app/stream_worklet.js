@@ -1,11 +1,12 @@
 // The broadcast player's jitter buffer, on the audio rendering thread (an AudioWorkletProcessor, "salon-stream").
 // The node writes a room's audio in chunks (20 to 120 ms of it at once, more under load), so PCM arrives in
-// bursts with holes between them. Playback waits until the buffer holds a target delay: the longest wait between
-// bursts lately (at least the node's chunk) plus a safety margin. An underrun (the buffer ran dry) plays silence,
-// grows the margin and waits for the target again. When the buffer's low point stays above the margin for a while
-// (after a burst of late data, or once the margin has decayed) it shrinks by cutting 2.5 ms blocks with a crossfade,
-// one at a time, so nobody hears a click or a jump. Lost packets come as "gap" messages: silence of their exact
-// length (late audio is never stretched to cover them), with fades on both sides.
+// bursts with holes between them. Playback waits until the buffer holds a target delay: one chunk (as the main
+// thread measures it) plus a safety margin, so that just before the next burst the buffer still holds the margin.
+// An underrun (the buffer ran dry) plays silence, grows the margin and waits for the target again; after a long calm
+// the margin decays. When the buffer's low point stays above the margin for a while (after a burst of late data, or
+// once the margin has decayed) it shrinks by cutting 2.5 ms blocks with a crossfade, one at a time, so nobody hears
+// a click or a jump. Lost packets come as "gap" messages: silence of their exact length (late audio is never
+// stretched to cover them), with fades on both sides.
 //
 // Messages from the main thread: {type: "pcm", planes: [Float32Array, ...]} (one plane: mono, two: stereo),
 // {type: "gap", frames}, {type: "config", chunkMs}, {type: "reset"} (a new stream: drop everything, wait again),
@@ -20,9 +21,9 @@ const MS = sampleRate / 1000;
 const MIN_MARGIN_MS = 20;
 const MAX_TARGET_MS = 400;
 const UNDERRUN_STEP_MS = 20;
-const WINDOW = sampleRate; // lows and arrival gaps are remembered over one to two of these
+const WINDOW = sampleRate; // the buffer's low point is remembered over one to two of these
 const SKIP_SPACING = Math.round(sampleRate / 10); // at most one shrink step per 100 ms: 25 ms of delay a second
-const JUMP_MS = 250; // more excess than this (a context that was suspended): cut it at once, with a crossfade
+const JUMP_MS = 250; // more than this above the target (a context was suspended, a stall ended): cut it at once
 // The margin comes back down after a calm spell: slowly, or a jittery network would underrun every few seconds.
 const CALM = 30 * sampleRate;
 const DECAY_EVERY = 10 * sampleRate;
@@ -39,6 +40,7 @@ class StreamProcessor extends AudioWorkletProcessor {
     this.chunk = 20 * MS;
     this.margin = MIN_MARGIN_MS * MS;
     this.playing = false;
+    this.stopping = null; // after a reset while playing: {at: where the fade-out ends, next: where the new stream starts}
     this.fadeInNext = true; // the next frames written start from silence
     this.fadeInPlay = true; // the next frames played start from silence
     this.stats = { underruns: 0, skipped: 0, gaps: 0, overflow: 0, played: 0, starts: 0 };
@@ -51,19 +53,16 @@ class StreamProcessor extends AudioWorkletProcessor {
 
   resetWindows() {
     this.low = [Infinity, Infinity]; // the buffer's low point: [previous window, this one]
-    this.gapPeak = [0, 0]; // the longest wait between two arrivals: [previous window, this one]
     this.windowStart = currentFrame;
-    this.lastArrival = null;
   }
 
   get buffered() {
-    return this.writeAt - this.readAt;
+    return this.writeAt - (this.stopping === null ? this.readAt : this.stopping.next);
   }
 
-  /** The delay playback waits for: the longest recent wait between bursts (or the chunk) plus the margin. */
+  /** The delay playback waits for: a chunk plus the margin. */
   get target() {
-    const burst = Math.max(this.chunk, this.gapPeak[0], this.gapPeak[1]);
-    return Math.min(burst + this.margin, MAX_TARGET_MS * MS);
+    return Math.min(this.chunk + this.margin, MAX_TARGET_MS * MS);
   }
 
   receive(message) {
@@ -91,8 +90,15 @@ class StreamProcessor extends AudioWorkletProcessor {
     };
   }
 
+  /** A new stream: what plays now fades out over one block (no click), the rest of the old one is dropped. */
   reset() {
-    this.readAt = this.writeAt;
+    if (this.playing && this.stopping === null) {
+      this.stopping = { at: this.readAt + Math.min(this.writeAt - this.readAt, 128), next: this.writeAt };
+    } else if (this.stopping !== null) {
+      this.stopping.next = this.writeAt;
+    } else {
+      this.readAt = this.writeAt;
+    }
     this.playing = false;
     this.fadeInNext = true;
     this.fadeInPlay = true;
@@ -100,15 +106,7 @@ class StreamProcessor extends AudioWorkletProcessor {
     this.resetWindows();
   }
 
-  /** A wait between arrivals is jitter the target must cover; a longer one than the cap is an outage, not jitter. */
-  arrived() {
-    const wait = this.lastArrival === null ? 0 : currentFrame - this.lastArrival;
-    if (wait <= MAX_TARGET_MS * MS) this.gapPeak[1] = Math.max(this.gapPeak[1], wait);
-    this.lastArrival = currentFrame;
-  }
-
   write(planes) {
-    this.arrived();
     const frames = planes[0].length;
     this.makeRoom(frames);
     const [left, right] = this.ring;
@@ -125,7 +123,6 @@ class StreamProcessor extends AudioWorkletProcessor {
 
   /** A hole in the stream: fade out what precedes it (if not played yet), then silence of its length. */
   gap(frames) {
-    this.arrived();
     const length = Math.min(Math.max(0, Math.round(frames)), this.capacity >> 1);
     const from = Math.max(this.readAt, this.writeAt - FADE);
     for (let at = from; at < this.writeAt; at += 1) {
@@ -155,6 +152,12 @@ class StreamProcessor extends AudioWorkletProcessor {
     const out = outputs[0];
     const n = out[0].length;
     this.rollWindows();
+    if (this.stopping !== null) {
+      this.fadeOut(out, this.stopping.at - this.readAt);
+      this.readAt = this.stopping.next;
+      this.stopping = null;
+      return true;
+    }
     if (!this.playing) {
       if (this.buffered < this.target) return true; // outputs start as silence
       this.playing = true;
@@ -164,8 +167,9 @@ class StreamProcessor extends AudioWorkletProcessor {
     }
     const buffered = this.buffered;
     this.low[1] = Math.min(this.low[1], buffered);
-    if (buffered < n) {
-      this.underrun(out, buffered);
+    if (buffered < 2 * n) {
+      // Running dry: fade out over a whole block now rather than stop dead in the middle of the next one.
+      this.underrun(out, Math.min(buffered, n));
       return true;
     }
     this.decay();
@@ -179,23 +183,27 @@ class StreamProcessor extends AudioWorkletProcessor {
   rollWindows() {
     if (currentFrame - this.windowStart < WINDOW) return;
     this.low = [this.low[1], Infinity];
-    this.gapPeak = [this.gapPeak[1], 0];
     this.windowStart = currentFrame;
   }
 
-  /** Ran dry: play what is left fading out, then silence; wait for a bigger target. */
-  underrun(out, available) {
-    for (let c = 0; c < out.length; c += 1) {
-      const ring = this.ring[Math.min(c, 1)];
-      for (let i = 0; i < out[c].length; i += 1) {
-        out[c][i] = i < available ? ring[(this.readAt + i) % this.capacity] * (1 - i / available) : 0;
-      }
-    }
-    this.readAt += available;
+  /** Ran dry: play `frames` more fading out, then silence; wait for a bigger target. */
+  underrun(out, frames) {
+    this.fadeOut(out, frames);
+    this.readAt += frames;
     this.playing = false;
     this.stats.underruns += 1;
     this.margin = Math.min(this.margin + UNDERRUN_STEP_MS * MS, MAX_TARGET_MS * MS);
     this.lastUnderrun = currentFrame;
+  }
+
+  fadeOut(out, frames) {
+    for (let c = 0; c < out.length; c += 1) {
+      const ring = this.ring[Math.min(c, 1)];
+      for (let i = 0; i < out[c].length; i += 1) {
+        out[c][i] = i < frames ? ring[(this.readAt + i) % this.capacity] * (1 - (i + 1) / frames) : 0;
+      }
+    }
+    this.fadeInPlay = true;
   }
 
   decay() {
@@ -205,13 +213,15 @@ class StreamProcessor extends AudioWorkletProcessor {
     this.margin = Math.max(MIN_MARGIN_MS * MS, this.margin - DECAY_MS * MS);
   }
 
-  /** Frames to drop while rendering this block: a step when the low point has stayed above the margin for a whole
-   * window, or everything above the target at once when far too much is buffered. */
+  /** Frames to drop while rendering this block: everything above the target at once when far too much is buffered,
+   * else a step when the low point has stayed above the margin for a whole window. A cut always leaves two blocks:
+   * the next block must not find the buffer running dry because of it. */
   cut(buffered, n) {
+    const flood = buffered - this.target;
+    if (flood > JUMP_MS * MS) return Math.max(0, Math.min(Math.round(flood), buffered - 3 * n));
     if (this.low[0] === Infinity) return 0; // not a whole window of playback yet
     const excess = Math.min(this.low[0], this.low[1]) - this.margin;
-    if (excess > JUMP_MS * MS) return Math.min(Math.round(excess), buffered - n);
-    if (excess < SKIP + MS || currentFrame - this.lastSkip < SKIP_SPACING || buffered < n + SKIP) return 0;
+    if (excess < SKIP + MS || currentFrame - this.lastSkip < SKIP_SPACING || buffered < 3 * n + SKIP) return 0;
     this.lastSkip = currentFrame;
     return SKIP;
   }
