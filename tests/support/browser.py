@@ -11,8 +11,9 @@ Layers, each usable alone:
   from invites the admin creates, rooms. ``log_in`` puts a member's session cookie into a Playwright context.
 * ``launch_browser`` starts one Chromium per person (each needs its own fake microphone: Chromium reads the
   ``--use-file-for-fake-audio-capture`` WAV once per process), its output in a log file beside the test's data.
-* ``PROBE_JS`` (installed in every page of a context from ``new_context``) taps every remote audio track the page
-  receives into a Web Audio ``AnalyserNode``; ``hears`` / ``until_deaf`` / ``stays_deaf`` poll it. The
+* ``PROBE_JS`` (installed in every page of a context from ``new_context``) taps every audio track the page plays —
+  remote WebRTC tracks, and streams set on a media element (the broadcast tier's player) — into a Web Audio
+  ``AnalyserNode``; ``hears`` / ``until_deaf`` / ``stays_deaf`` poll it. The
   ``inbound-rtp`` audioLevel stat reads 0 in headless Chromium, so sound is judged from the decoded audio itself
   (docs/ARCHITECTURE.md, "Testing real audio"). The thresholds come from measurements, noted by ``HEARD_DB``.
 * ``snap`` saves screenshots under ``test-artifacts/screenshots/`` (kept by CI as an artifact).
@@ -71,6 +72,7 @@ __all__ = [
     "log_in",
     "new_context",
     "probe_levels",
+    "probed_context",
     "quiet",
     "running_salon",
     "snap",
@@ -398,24 +400,32 @@ async def launch_browser(
 
 async def new_context(browser: Browser, server: SalonServer, device: Device = DESKTOP) -> BrowserContext:
     """A fresh context (its own cookies) on the server's origin, with the listening probe in every page."""
-    context = await browser.new_context(base_url=server.base_url, **device.context_options())
+    return await probed_context(browser, server.base_url, device)
+
+
+async def probed_context(browser: Browser, base_url: str, device: Device = DESKTOP) -> BrowserContext:
+    """A fresh context on any origin (a test's own server, say), with the listening probe in every page."""
+    context = await browser.new_context(base_url=base_url, **device.context_options())
     await context.add_init_script(PROBE_JS)
     return context
 
 
 # --- the listening probe -----------------------------------------------------------------------------------------
 
-# Installed before any page script runs. Wraps RTCPeerConnection so that every remote audio track is also fed to
-# one AnalyserNode. Two Chromium facts shape it:
+# Installed before any page script runs. Every audio track the page plays is also fed to one AnalyserNode, whichever
+# way it came: a remote WebRTC track (RTCPeerConnection is wrapped: its 'track' event), or a stream set on a media
+# element's ``srcObject`` (the broadcast tier's player makes its sound in Web Audio and plays it through the page's
+# <audio>). A track is tapped once, whichever way it shows up first; microphone tracks (from getUserMedia) never are,
+# even if a page previews its microphone in an element. Two Chromium facts shape it:
 # * a remote WebRTC track gives Web Audio only silence unless a media element also plays it, so each one is
 #   attached to a muted <audio> too (muted playback needs no user gesture);
 # * an AudioContext made without a user gesture starts suspended and renders nothing: the probe resumes it when the
 #   page gets a pointer or key event (the app starts playback from a click; a test without UI clicks the page).
 PROBE_JS: Final = """
 (() => {
-  if (window.__salonProbe || !window.RTCPeerConnection) return;
-  const Native = window.RTCPeerConnection;
+  if (window.__salonProbe) return;
   const keep = [];
+  const seen = new Set(); // ids of the tracks tapped, and of the microphone's (never tapped)
   let context = null;
   let analyser = null;
   let tracks = 0;
@@ -430,11 +440,14 @@ PROBE_JS: Final = """
   };
   const resume = () => { if (context !== null && context.state !== 'running') context.resume().catch(() => {}); };
   for (const kind of ['pointerdown', 'keydown', 'click']) window.addEventListener(kind, resume, true);
+  const srcObject = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'srcObject');
   const tap = (track) => {
+    if (track.kind !== 'audio' || seen.has(track.id)) return;
+    seen.add(track.id);
     const stream = new MediaStream([track]);
     const element = new Audio();
     element.muted = true;
-    element.srcObject = stream;
+    srcObject.set.call(element, stream); // the native setter: the probe's own element is not a page's
     element.play().catch(() => {});
     const source = audio().createMediaStreamSource(stream);
     source.connect(analyser);
@@ -442,14 +455,33 @@ PROBE_JS: Final = """
     tracks += 1;
     resume();
   };
-  class ProbedPeerConnection extends Native {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener('track', (event) => { if (event.track.kind === 'audio') tap(event.track); });
+  if (window.RTCPeerConnection) {
+    const Native = window.RTCPeerConnection;
+    class ProbedPeerConnection extends Native {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('track', (event) => tap(event.track));
+      }
     }
+    window.RTCPeerConnection = ProbedPeerConnection;
+    if (window.webkitRTCPeerConnection) window.webkitRTCPeerConnection = ProbedPeerConnection;
   }
-  window.RTCPeerConnection = ProbedPeerConnection;
-  if (window.webkitRTCPeerConnection) window.webkitRTCPeerConnection = ProbedPeerConnection;
+  Object.defineProperty(HTMLMediaElement.prototype, 'srcObject', {
+    ...srcObject,
+    set(value) {
+      srcObject.set.call(this, value);
+      if (value instanceof MediaStream) for (const track of value.getAudioTracks()) tap(track);
+    },
+  });
+  const media = navigator.mediaDevices;
+  if (media && media.getUserMedia) {
+    const getUserMedia = media.getUserMedia.bind(media);
+    media.getUserMedia = async (...args) => {
+      const stream = await getUserMedia(...args);
+      for (const track of stream.getTracks()) seen.add(track.id);
+      return stream;
+    };
+  }
   const spectrum = () => {
     const bins = new Float32Array(analyser.frequencyBinCount);
     analyser.getFloatFrequencyData(bins);
@@ -524,7 +556,7 @@ def _describe(readings: list[Reading], last: dict[str, Any]) -> str:
     peak = last["peak"]
     return (
         f"loudest reading {max((r[0] for r in readings), default=-200):.0f} dB; last readings (level/floor dB) "
-        f"[{recent}]; loudest frequency {peak['hz']:.0f} Hz at {peak['db']:.0f} dB; {last['tracks']} remote audio "
+        f"[{recent}]; loudest frequency {peak['hz']:.0f} Hz at {peak['db']:.0f} dB; {last['tracks']} audio "
         f"track(s) tapped; AudioContext {last['state']}"
     )
 

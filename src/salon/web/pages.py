@@ -5,8 +5,10 @@ only from this origin, no inline code, never framed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
@@ -17,9 +19,11 @@ STATIC = Path(__file__).parent / "static"
 router = APIRouter(include_in_schema=False)
 
 
-def content_security_policy(stream_origins: list[str] | tuple[str, ...] = ()) -> str:
-    """The pages' policy; ``stream_origins`` are the broadcast workers listeners fetch audio from (their only
-    other connections)."""
+def content_security_policy(connect_origins: Sequence[str] = ()) -> str:
+    """The pages' policy. ``connect_origins`` (``https://host[:port]``, e.g. the broadcast nodes listeners stream
+    from) may also be fetched; nothing else is loosened. The broadcast player's AudioWorklet is a script from this
+    origin, so ``script-src 'self'`` already covers it."""
+    connect = " ".join(["'self'", *(_origin(origin) for origin in connect_origins)])
     return "; ".join(
         [
             "default-src 'self'",
@@ -27,13 +31,27 @@ def content_security_policy(stream_origins: list[str] | tuple[str, ...] = ()) ->
             "style-src 'self'",
             "img-src 'self' data: blob:",
             "media-src 'self' blob:",
-            " ".join(["connect-src 'self'", *stream_origins]),
+            f"connect-src {connect}",
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'self'",
             "frame-ancestors 'none'",
         ]
     )
+
+
+def _origin(origin: str) -> str:
+    """``origin`` if it is exactly a scheme, a host and maybe a port: anything more (a path, a wildcard, a quote or a
+    semicolon) would widen or break the policy."""
+    parts = urlsplit(origin)
+    try:
+        parts.port  # noqa: B018 - reading it checks the port
+    except ValueError:
+        parts = parts._replace(netloc="")
+    plain = bool(parts.hostname) and all(c.isalnum() or c in ".-:[]" for c in parts.netloc)
+    if parts.scheme not in ("https", "http") or not plain or parts.path or parts.query or parts.fragment:
+        raise ValueError(f"not an origin for connect-src: {origin!r} (want http(s)://host[:port])")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 CONTENT_SECURITY_POLICY = content_security_policy()
@@ -67,11 +85,10 @@ _SHELL_PATHS = [
 
 
 async def _shell(request: Request) -> FileResponse:
+    # The broadcast workers' origins are known once they listen (web/app.py's lifespan puts them on the app).
     origins: list[str] = getattr(request.app.state, "stream_origins", [])
-    headers = (
-        PAGE_HEADERS if not origins else {**PAGE_HEADERS, "Content-Security-Policy": content_security_policy(origins)}
-    )
-    return FileResponse(STATIC / "index.html", headers=headers)
+    policy = content_security_policy(origins) if origins else CONTENT_SECURITY_POLICY
+    return FileResponse(STATIC / "index.html", headers={**PAGE_HEADERS, "Content-Security-Policy": policy})
 
 
 async def _shell_of(request: Request, segment: Annotated[str, PathParam(min_length=1, max_length=200)]) -> FileResponse:
