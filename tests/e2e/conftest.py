@@ -61,7 +61,7 @@ def salon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Salon]:
         yield Salon(ns, server, admin, workdir, ready_in_s=time.monotonic() - started)
         # The tests close their browsers; anything still in the namespace besides the server and its Janus
         # (a Chromium, a renderer) is a leak the harness should not hide by deleting the namespace over it.
-        leftovers = ns.pids() - {server.pid} - server.janus_pids()
+        leftovers = ns.pids() - {server.pid} - server.media_pids()
         assert not leftovers, f"processes left in the namespace by the tests: {_describe(leftovers)}"
 
 

@@ -11,6 +11,7 @@ and what one person hears is measured by the harness's Web Audio probe, never re
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 import time
 from pathlib import Path
@@ -241,11 +242,13 @@ def test_the_harness_leaves_no_process_and_no_namespace_behind(tmp_path: Path) -
         with running_salon(ns, tmp_path) as server:
             janus = server.janus_pids()
             assert len(janus) == 1, "salon serve runs its own Janus"
+            media = server.media_pids()
+            assert len(media - janus) == os.cpu_count(), "and one broadcast worker per core"
             running, after = ns.run(lambda: browse(server), timeout=60)
             assert "chromium" in running, f"the browser runs inside the namespace: {sorted(running)}"
-            assert after == {server.pid} | janus, "with the browser closed, only salon serve and its Janus are left"
+            assert after == {server.pid} | media, "with the browser closed, only salon serve and its media are left"
             assert (tmp_path / "c-chromium.log").exists(), "the browser's output went to its log file"
-        assert ns.pids() == set(), "stopping salon serve stopped its Janus too: nothing runs in the namespace"
+        assert ns.pids() == set(), "stopping salon serve stopped its media too: nothing runs in the namespace"
         # Uvicorn exits by re-raising the SIGTERM it handled, after its graceful shutdown.
         assert not server.killed, f"salon serve stopped on SIGTERM, without SIGKILL:\n{server.log_tail()}"
         assert "Application shutdown complete." in server.log_tail(), "the app's shutdown (Janus's stop) ran"

@@ -47,7 +47,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Playwright
 
 from salon.adapters.janus.config import config_folder
 from salon.client.audio import sine, write_wav
-from tests.support.janus import is_alive, janus_pids
+from tests.support.janus import broadcast_pids, is_alive, janus_pids
 from tests.support.netns import ADDRESS, INTERFACE, NetNamespace
 
 __all__ = [
@@ -154,6 +154,10 @@ class SalonServer:
     def janus_pids(self) -> set[int]:
         return janus_pids(config_folder(self.data_dir))
 
+    def media_pids(self) -> set[int]:
+        """The processes ``salon serve`` runs for the media plane: its Janus and its broadcast workers."""
+        return self.janus_pids() | broadcast_pids(self.pid)
+
     def log_tail(self, lines: int = 30) -> str:
         with contextlib.suppress(OSError):
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -161,7 +165,8 @@ class SalonServer:
 
     def stop(self) -> None:
         """SIGTERM (uvicorn's graceful shutdown, which stops the managed Janus), then SIGKILL; then any Janus still
-        running with this data folder's config is killed by PID."""
+        running with this data folder's config, and any broadcast worker it had started, is killed by PID."""
+        workers = broadcast_pids(self.pid)
         try:
             if self.process.poll() is None:
                 self.process.send_signal(signal.SIGTERM)
@@ -172,7 +177,7 @@ class SalonServer:
                     self.process.kill()
                     self.process.wait(SERVE_STOP_TIMEOUT_S)
         finally:
-            for pid in self.janus_pids():
+            for pid in self.janus_pids() | {w for w in workers if is_alive(w)}:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
 
@@ -249,13 +254,15 @@ async def _start_salon(workdir: Path) -> SalonServer:
 
 @contextlib.contextmanager
 def running_salon(ns: NetNamespace, workdir: Path) -> Iterator[SalonServer]:
-    """``salon serve`` inside ``ns`` for the block; stopped, with its Janus, when the block ends."""
+    """``salon serve`` inside ``ns`` for the block; stopped, with its Janus and broadcast workers, when the block
+    ends."""
     server = ns.run(lambda: _start_salon(workdir), timeout=SERVE_START_TIMEOUT_S + 10)
     try:
         yield server
     finally:
+        media = server.media_pids()  # before the stop: workers are the server's children only while it lives
         server.stop()
-        left = {pid for pid in server.janus_pids() | {server.pid} if is_alive(pid)}
+        left = {pid for pid in server.janus_pids() | {server.pid} | media if is_alive(pid)}
         if left:
             raise RuntimeError(f"processes outlived salon serve's stop: {sorted(left)}")
 

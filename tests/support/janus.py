@@ -56,6 +56,20 @@ def janus_pids(folder: Path) -> set[int]:
     return pids
 
 
+def broadcast_pids(parent: int) -> set[int]:
+    """Live broadcast workers (``python -m salon.broadcast``) that ``parent`` started."""
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == parent and b"salon.broadcast" in cmdline and is_alive(int(entry.name)):
+                pids.add(int(entry.name))
+    return pids
+
+
 def _kill_leftovers(folder: Path) -> None:
     for pid in janus_pids(folder):
         with contextlib.suppress(ProcessLookupError):
