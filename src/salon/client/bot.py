@@ -6,6 +6,7 @@ so it can do exactly what the member whose token it holds may do.
 
     python -m salon.client --url http://127.0.0.1:8000 --token T --room R --record heard.wav --seconds 30
     python -m salon.client --url ... --token T --room R --speak-tone 440
+    python -m salon.client --url ... --token T --room R --broadcast --record heard.wav   # on the broadcast tier
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
 from salon.client.audio import SAMPLE_RATE, Pcm, ToneTrack, WavTrack, mono, write_wav
+from salon.client.broadcast import BroadcastTrack
 from salon.client.session import SalonClient
 
 
@@ -34,6 +36,7 @@ class Options:
     record: Path | None = None
     speak_tone: float | None = None
     speak_wav: Path | None = None
+    broadcast: bool = False  # listen on the broadcast tier instead of WebRTC
 
 
 async def record(track: MediaStreamTrack, until: asyncio.Event) -> Pcm:
@@ -61,12 +64,18 @@ async def run(options: Options) -> int:
             source = ToneTrack(options.speak_tone) if options.speak_wav is None else WavTrack(options.speak_wav)
             heard = await me.speak(options.room, source)
             await me.call("self_mute", room_id=options.room, muted=False)
+        elif options.broadcast:
+            heard = await me.listen_broadcast(options.room)
         else:
             heard = await me.listen(options.room)
-        if options.record is None:
-            await stop.wait()
-            return 0
-        pcm = await record(heard, stop)
+        try:
+            if options.record is None:
+                await stop.wait()
+                return 0
+            pcm = await record(heard, stop)
+        finally:
+            if isinstance(heard, BroadcastTrack):
+                await heard.close()
         write_wav(options.record, pcm, sample_rate=SAMPLE_RATE)
         return len(pcm)
 
@@ -81,10 +90,13 @@ def parse(argv: list[str] | None = None) -> Options:
     speak = parser.add_mutually_exclusive_group()
     speak.add_argument("--speak-tone", type=float, metavar="HZ", help="speak a sine tone (needs to be on stage)")
     speak.add_argument("--speak-wav", type=Path, metavar="FILE", help="speak a 16-bit WAV file, looped")
+    speak.add_argument("--broadcast", action="store_true", help="listen on the broadcast tier instead of WebRTC")
     args = parser.parse_args(argv)
     if args.seconds <= 0:
         parser.error("--seconds must be positive")
-    return Options(args.url, args.token, args.room, args.seconds, args.record, args.speak_tone, args.speak_wav)
+    return Options(
+        args.url, args.token, args.room, args.seconds, args.record, args.speak_tone, args.speak_wav, args.broadcast
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,6 +27,7 @@ import pytest
 from salon.adapters.janus.runtime import broadcast_secret
 from salon.app.media_events import run_media_events
 from salon.app.rooms import NewRoom, create_room
+from salon.client import bot
 from salon.client.audio import ToneMeter, ToneTrack
 from salon.client.broadcast import BroadcastRefused, BroadcastTrack
 from salon.client.session import SalonClient, SalonError
@@ -38,6 +39,7 @@ from tests.integration.media.test_sound_through_salon import (
     STEP_TIMEOUT,
     WHOLE_TIMEOUT,
     deaf_to,
+    dominant_hz,
     hears,
     salon_with_janus,
     token,
@@ -83,7 +85,8 @@ async def scenario(tmp_path: Path) -> dict[str, float]:
         services = await salon_with_janus(stack, tmp_path)
         events = asyncio.create_task(run_media_events(services))
         stack.callback(events.cancel)
-        mod, bob, cat, dee, eve = [await add_member(services, n) for n in ("moda", "bob", "cat", "dee", "eve")]
+        names = ("moda", "bob", "cat", "dee", "eve", "fay")
+        mod, bob, cat, dee, eve, fay = [await add_member(services, n) for n in names]
         room = (await create_room(services, mod, NewRoom("Broadcast", "", [], RoomType.OPEN)))["room"]["id"]
         other = (await create_room(services, dee, NewRoom("Elsewhere", "", [], RoomType.OPEN)))["room"]["id"]
         port = await stack.enter_async_context(serve(services))
@@ -108,6 +111,13 @@ async def scenario(tmp_path: Path) -> dict[str, float]:
         assert c_track.hello["room_id"] == room
         split = await services.media.audience_split(room)
         assert split == {"webrtc": 0, "broadcast": 1}, split
+
+        # The command-line member records from the broadcast tier.
+        recording = tmp_path / "broadcast.wav"
+        options = bot.Options(base, await token(services, fay), room, seconds=1.5, record=recording, broadcast=True)
+        samples = await bot.run(options)
+        assert samples > 0.5 * 48000, f"only {samples} samples recorded in 1.5 s"
+        assert abs(dominant_hz(recording) - A_HZ) < 10, "the recording holds A's voice"
 
         # The tickets.
         assert await refused(grant["url"]) == (409, "ticket_used"), "a ticket starts one stream only"
