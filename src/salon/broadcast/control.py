@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from typing import Any, Final, cast
 
 from salon.broadcast.http import HttpError, Request, RequestProtocol, json_response
@@ -22,6 +23,8 @@ from salon.broadcast.records import NoticeCode
 from salon.domain.errors import ErrorCode
 from salon.domain.stream_tickets import FIELD_MAX_CHARS
 from salon.domain.text import is_id
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES: Final = 256 * 1024  # a cut of a few thousand members fits
 MAX_CUT_USERS: Final = 10_000
@@ -118,6 +121,7 @@ class ControlProtocol(RequestProtocol):
             raise _bad(f"ssrc must be an integer from 1 to {MAX_SSRC}.")
         if not self.node.put_room(room_id, ssrc):
             raise HttpError(409, ErrorCode.CONFLICT, "Another room is fed by this SSRC.")
+        log.info("room %s fed by SSRC %d", room_id, ssrc)
         return {"room_id": room_id, "ssrc": ssrc}
 
     def _delete(self, room_id: str, request: Request) -> dict[str, Any]:
@@ -127,10 +131,15 @@ class ControlProtocol(RequestProtocol):
         if unknown:
             raise _bad(f"Unknown query parameter: {', '.join(sorted(unknown))}.")
         reason = _reason(request.query.get("reason", "room_ended"))
-        return {"room_id": room_id, "ended": self.node.delete_room(room_id, reason)}
+        ended = self.node.delete_room(room_id, reason)
+        log.info("room %s deleted (%s): %d streams ended", room_id, reason, ended)
+        return {"room_id": room_id, "ended": ended}
 
     def _cut(self, room_id: str, body: dict[str, Any]) -> dict[str, Any]:
         user_ids = body["user_ids"]
         if not isinstance(user_ids, list) or len(user_ids) > MAX_CUT_USERS or not all(map(_is_field, user_ids)):
             raise _bad(f"user_ids must be a list of at most {MAX_CUT_USERS} member ids.")
-        return {"cut": self.node.cut(room_id, user_ids, _reason(body["reason"]))}
+        reason = _reason(body["reason"])
+        cut = self.node.cut(room_id, user_ids, reason)
+        log.info("room %s: %d of %d members cut (%s)", room_id, cut, len(user_ids), reason)
+        return {"cut": cut}

@@ -21,7 +21,7 @@ from salon.broadcast.rtp import RtpPacket
 OPUS_PAYLOAD_TYPE = 111
 ABORT_AFTER_S = 5.0  # a stream closed on purpose whose client does not take its last bytes is cut off then
 LATE_MS = PACKET_MS  # the timer flushes a chunk whose oldest record waited this much past the chunk's length
-FRESH_CHUNK_S = 1.0  # a new listener starts with the last chunk only if it is this recent (not a stopped room's)
+FRESH_CHUNK_S = 5.0  # a new listener starts with the last chunk only if it is this recent (not a stopped room's)
 
 STREAM_HEAD = (
     b"HTTP/1.1 200 OK\r\n"

@@ -131,7 +131,7 @@ def test_a_stale_last_chunk_is_not_replayed(loop: FakeLoop) -> None:
     node, room = make_node(loop, policy="inf:40")
     node.packet_received(packet(0))
     node.packet_received(packet(1))
-    loop.advance(1.5)  # the stage went quiet: no RTP since
+    loop.advance(6)  # the forwarder stopped: no RTP since
     _, t = listen(node, room, "u1")
     assert audio(t) == []
 
