@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from salon.domain.audience_chunks import DEFAULT_POLICY, parse_policy
+
 DEFAULT_SECRET = "change-me"  # noqa: S105 - the placeholder we refuse
 
 
@@ -91,7 +93,7 @@ class Settings(BaseSettings):
     broadcast_max_listeners: Annotated[int, Field(ge=1, le=1_000_000)] = 12_000
     # Chunk length by the worker's listener count ("up to N listeners: M ms, ..."): the lever is writes per
     # listener-second (docs/BENCHMARKS.md, "Broadcast tier").
-    broadcast_chunks: str = "1000:20,2500:40,5000:60,10000:100,inf:120"
+    broadcast_chunks: str = DEFAULT_POLICY
     # WebRTC listeners one Janus node takes before it refuses more (~1,000 a 2-core box: docs/BENCHMARKS.md).
     webrtc_listeners_per_node: Annotated[int, Field(ge=1, le=1_000_000)] = 800
 
@@ -105,6 +107,15 @@ class Settings(BaseSettings):
                 return [ipaddress.ip_network(str(v).strip()) for v in value if str(v).strip()]
             except ValueError as exc:
                 raise ValueError(f"SALON_TRUSTED_PROXIES: {exc}") from None
+        return value
+
+    @field_validator("broadcast_chunks")
+    @classmethod
+    def _check_chunks(cls, value: str) -> str:
+        try:
+            parse_policy(value)
+        except ValueError as exc:
+            raise ValueError(f"SALON_BROADCAST_CHUNKS: {exc}") from None
         return value
 
     @model_validator(mode="after")

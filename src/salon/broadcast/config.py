@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from salon.broadcast.chunking import DEFAULT_POLICY, ChunkPolicy, parse_policy
+from salon.domain.audience_chunks import DEFAULT_POLICY, ChunkPolicy, parse_policy
 from salon.domain.stream_tickets import FIELD_MAX_CHARS, SECRET_MIN_CHARS
 from salon.domain.text import is_id
 

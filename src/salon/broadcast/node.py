@@ -14,9 +14,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from salon.broadcast.chunking import PACKET_MS, ChunkPolicy, next_level
 from salon.broadcast.records import LAST_CHUNK, NoticeCode, audio_record, hello_record, http_chunk, notice_record
 from salon.broadcast.rtp import RtpPacket
+from salon.domain.audience_chunks import PACKET_MS, ChunkPolicy, next_level
 
 OPUS_PAYLOAD_TYPE = 111
 ABORT_AFTER_S = 5.0  # a stream closed on purpose whose client does not take its last bytes is cut off then

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from salon.app.settings import DEFAULT_SECRET, Settings
+from salon.domain.audience_chunks import DEFAULT_POLICY
 
 
 def test_defaults_serve_sqlite_on_loopback(tmp_path: Path) -> None:
@@ -68,3 +69,14 @@ def test_trusted_proxies_are_none_by_default_and_read_from_a_list(monkeypatch: p
         monkeypatch.setenv("SALON_TRUSTED_PROXIES", wrong)
         with pytest.raises(ValidationError, match="SALON_TRUSTED_PROXIES"):
             Settings(dev=True)
+
+
+def test_the_broadcast_settings_have_measured_defaults_and_a_bad_chunk_policy_is_refused_at_start() -> None:
+    settings = Settings(dev=True)
+    assert settings.audience_tier == "broadcast"
+    assert settings.broadcast_workers >= 1
+    assert settings.broadcast_chunks == DEFAULT_POLICY
+    with pytest.raises(ValidationError, match="SALON_BROADCAST_CHUNKS: step 2"):
+        Settings(dev=True, broadcast_chunks="1000:20,500:40,inf:60")
+    with pytest.raises(ValidationError, match="audience_tier"):
+        Settings(dev=True, audience_tier="hls")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from salon.broadcast.chunking import parse_policy
 from salon.broadcast.config import Address, Config, load_config
+from salon.domain.audience_chunks import parse_policy
 
 SECRET = {"SALON_BROADCAST_SECRET": "k" * 32}
 

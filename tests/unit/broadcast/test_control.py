@@ -8,9 +8,9 @@ from typing import Any, cast
 
 import pytest
 
-from salon.broadcast.chunking import parse_policy
 from salon.broadcast.control import ControlProtocol
 from salon.broadcast.node import Node
+from salon.domain.audience_chunks import parse_policy
 from tests.support.broadcast import FakeLoop, FakeTransport, split_head
 
 TOKEN = "t0ken"

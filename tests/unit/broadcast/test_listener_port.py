@@ -12,9 +12,9 @@ from typing import cast
 import pytest
 
 from salon.broadcast.admission import Admission
-from salon.broadcast.chunking import parse_policy
 from salon.broadcast.listener_port import ListenerProtocol
 from salon.broadcast.node import Node
+from salon.domain.audience_chunks import parse_policy
 from salon.domain.stream_tickets import sign_ticket
 from tests.support.broadcast import FakeLoop, FakeTransport, split_head
 

@@ -8,9 +8,9 @@ from typing import cast
 
 import pytest
 
-from salon.broadcast.chunking import parse_policy
 from salon.broadcast.node import ABORT_AFTER_S, Node, Room, Stream
 from salon.broadcast.rtp import RtpPacket
+from salon.domain.audience_chunks import parse_policy
 from tests.support.broadcast import FakeLoop, FakeTransport, Record, opus_payload
 
 SSRC = 0x1234

@@ -1,4 +1,4 @@
-"""Broadcast layer: how long a chunk of audio the node writes at once, from how many listeners it serves.
+"""Domain layer: how long a chunk of audio the node writes at once, from how many listeners it serves.
 
 The lever on the node's CPU is writes per listener-second: a 20 ms chunk costs 50 writes a second per listener,
 100 ms costs 10. So the chunk follows the node's total listener count along a policy such as

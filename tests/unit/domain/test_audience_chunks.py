@@ -1,4 +1,4 @@
-"""``salon.broadcast.chunking``: the policy's text and its errors, and the hysteresis of the chunk's length."""
+"""``salon.domain.audience_chunks``: the policy's text and its errors, and the hysteresis of the chunk's length."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from salon.broadcast.chunking import DEFAULT_POLICY, ChunkPolicy, Step, next_level, parse_policy
+from salon.domain.audience_chunks import DEFAULT_POLICY, ChunkPolicy, Step, next_level, parse_policy
 
 POLICY = parse_policy(DEFAULT_POLICY)
 
