@@ -7,7 +7,8 @@
 // Events: "hello" {roomId, chunkMs}; "playing" / "blocked" (as RoomAudio's: blocked waits for a tap and `play()`);
 // "notice" {code, message} then "ended" (the node ended the stream on purpose: removed, room_ended, on_stage, ...);
 // "refused" {status, code, message} then "ended" (the node said no: a used or expired ticket, a full node, ...);
-// "stalled" {reason} (the stream broke or went quiet: the caller reconnects with a fresh ticket).
+// "stalled" {reason} (the stream broke or went quiet: the caller calls `start()` again with a fresh ticket; the audio
+// graph is kept, so no new gesture is needed). `stop()` is for good: it closes the audio graph too.
 
 import { OpusPipeline, SAMPLE_RATE } from "./stream_decoder.js";
 import { KIND_AUDIO, KIND_HELLO, KIND_NOTICE, RecordReader, jsonPayload } from "./stream_records.js";
