@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from tests.support.browser import hears, launch_browser, probe_levels, probed_context, stays_deaf, until_deaf
 from tests.support.fake_stream_node import (
@@ -122,8 +122,8 @@ async def stop(page: Page) -> None:
     await page.evaluate("() => window.__stream.player.stop()")
 
 
-def stream_of(node: FakeStreamNode, scenario: str) -> StreamLog:
-    (log,) = [s for s in node.streams if s.scenario == scenario]
+def stream_of(node: FakeStreamNode, name: str) -> StreamLog:
+    (log,) = [s for s in node.streams if s.name == name]
     return log
 
 
@@ -205,9 +205,12 @@ async def test_lost_packets_become_silence_of_their_length(page: Page, node: Fak
     await start(page, node, "lossy")
     await hears(page, TONE_HZ, timeout=10)
     deadline = time.monotonic() + 10
-    while (numbers := await stats(page))["stream"] is None or numbers["stream"]["packets"] <= LOST_PACKETS.stop:
-        assert numbers["stream"] is not None, f"the stream is still on: {await events(page)}"
-        assert time.monotonic() < deadline, f"the stream went past the lost packets: {numbers}"
+    while True:
+        numbers = await stats(page)
+        assert numbers["stream"] is not None, f"the stream ended: {await events(page)}"
+        if numbers["stream"]["packets"] > LOST_PACKETS.stop:
+            break
+        assert time.monotonic() < deadline, f"the stream did not get past the lost packets in 10 s: {numbers}"
         await asyncio.sleep(0.1)
     assert numbers["stream"]["lost"] == len(LOST_PACKETS)
     assert numbers["gapMs"] == len(LOST_PACKETS) * PACKET_MS, "silence of the missing audio's length, no more"
@@ -290,3 +293,54 @@ async def test_holes_in_the_numbering_are_placed_in_the_decoded_audio(page: Page
     pcm = ["pcm", 1, 960]
     assert result["out"] == [pcm] * 4 + [["gap", 3 * 960]] + [pcm] * 4 + [["gap", 0], pcm]
     assert result["counts"] == {"packets": 9, "lost": 3, "late": 2, "restarts": 1, "errors": 0}
+
+
+# Started by the page itself as it loads, before anyone touched it: nothing may play yet. The events go to the console,
+# so the test learns of them without evaluating anything in the page (Playwright's evaluate counts as a gesture).
+AUTOSTART_JS = """
+window.addEventListener('DOMContentLoaded', async () => {
+  const { StreamPlayer } = await import('/static/app/stream_player.js');
+  const player = new StreamPlayer(document.getElementById('player'));
+  for (const type of ['playing', 'blocked', 'stalled', 'ended']) {
+    player.addEventListener(type, () => console.log(`stream-player ${type}`));
+  }
+  document.addEventListener('click', () => player.play()); // the app's "tap to listen"
+  player.start('/v1/stream/tone-autostart?ticket=t');
+});
+"""
+
+
+async def test_without_a_gesture_the_player_is_blocked_until_a_tap(browser: Browser, node: FakeStreamNode) -> None:
+    context = await probed_context(browser, node.base_url)
+    try:
+        await context.add_init_script(AUTOSTART_JS)
+        page = await context.new_page()
+        said: list[str] = []
+        changed = asyncio.Event()
+
+        def console(message: ConsoleMessage) -> None:
+            if message.text.startswith("stream-player "):
+                said.append(message.text.removeprefix("stream-player "))
+                changed.set()
+
+        async def until_said(word: str) -> None:
+            try:
+                async with asyncio.timeout(10):
+                    while word not in said:
+                        await changed.wait()
+                        changed.clear()
+            except TimeoutError:
+                raise AssertionError(f"waited 10 s for {word!r}; the player said {said}") from None
+
+        page.on("console", console)
+        await page.goto("/")
+        await until_said("blocked")
+        assert said == ["blocked"], "no sound without a gesture: the browser's autoplay rule"
+        assert stream_of(node, "tone-autostart").first_write is not None, "the stream itself flows meanwhile"
+
+        await page.mouse.click(5, 5)  # a real tap: the page's handler calls play(), the probe resumes too
+        await until_said("playing")
+        await hears(page, TONE_HZ, timeout=10)
+        assert said == ["blocked", "playing"]
+    finally:
+        await context.close()

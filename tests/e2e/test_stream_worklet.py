@@ -168,6 +168,17 @@ async def test_late_audio_is_an_underrun_that_grows_the_margin_and_then_stops(pa
     assert 35 <= min(troughs) <= max(troughs) <= 45, f"the low point settled at the new margin: {troughs}"
 
 
+async def test_the_margin_decays_after_a_long_calm(page: Page) -> None:
+    # An underrun at 1 s (a write 150 ms late), then 45 s of steady writes: after 30 s of calm, 5 ms every 10 s.
+    plan = [*chunks(0.0, 1.0), {"at": 1.15, "messages": [{"type": "pcm", "frames": PACKET}] * 9}, *chunks(1.18, 46.0)]
+    plan[0]["messages"] = [config(CHUNK_MS), *plan[0]["messages"]]
+    result = await render(page, plan, 46.0)
+    margins = {round(step["at"]): step["after"]["marginMs"] for step in result["steps"]}
+    assert result["end"]["underruns"] == 1
+    assert (margins[2], margins[30], margins[33], margins[43], margins[45]) == (40, 40, 35, 30, 30)
+    assert result["silences"][1:] == [], "no underrun as the margin came down"
+
+
 async def test_a_gap_is_silence_of_its_exact_length(page: Page) -> None:
     # Late enough that the start's surplus is gone: a shrink step would cut 2.5 ms of the silence too.
     plan = chunks(0.0, 6.0)

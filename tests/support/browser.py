@@ -432,7 +432,9 @@ PROBE_JS: Final = """
 (() => {
   if (window.__salonProbe) return;
   const keep = [];
-  const seen = new Set(); // ids of the tracks tapped, and of the microphone's (never tapped)
+  // The tracks tapped, and the microphone's (never tapped). Objects, not ids: Janus gives every connection's track the
+  // same id, so a renegotiated connection's new track would pass for the old one.
+  const seen = new WeakSet();
   let context = null;
   let analyser = null;
   let tracks = 0;
@@ -449,8 +451,8 @@ PROBE_JS: Final = """
   for (const kind of ['pointerdown', 'keydown', 'click']) window.addEventListener(kind, resume, true);
   const srcObject = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, 'srcObject');
   const tap = (track) => {
-    if (track.kind !== 'audio' || seen.has(track.id)) return;
-    seen.add(track.id);
+    if (track.kind !== 'audio' || seen.has(track)) return;
+    seen.add(track);
     const stream = new MediaStream([track]);
     const element = new Audio();
     element.muted = true;
@@ -485,7 +487,7 @@ PROBE_JS: Final = """
     const getUserMedia = media.getUserMedia.bind(media);
     media.getUserMedia = async (...args) => {
       const stream = await getUserMedia(...args);
-      for (const track of stream.getTracks()) seen.add(track.id);
+      for (const track of stream.getTracks()) seen.add(track);
       return stream;
     };
   }

@@ -55,7 +55,8 @@ LOST_PACKETS: Final = range(100, 105)  # what the "lossy" scenario leaves out: 1
 
 # name → what the stream does: "tone" plays until the client leaves (or TONE_SECONDS); "quiet" plays 1 s, then sends
 # nothing while holding the connection open; "notice" plays 1 s, then a room_ended notice, and ends; "cut" plays
-# 0.5 s and ends without a notice; "lossy" is "tone" without LOST_PACKETS; "refused" is a 409 ticket_used.
+# 0.5 s and ends without a notice; "lossy" is "tone" without LOST_PACKETS; "refused" is a 409 ticket_used. A path may
+# add "-anything" to a name (``tone-2``): the same scenario, logged under the whole name.
 SCENARIOS: Final = ("tone", "quiet", "notice", "cut", "lossy", "refused")
 PAGE: Final = b'<!doctype html>\n<title>stream player</title>\n<audio id="player" autoplay hidden></audio>\n'
 TYPES: Final = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html"}
@@ -92,7 +93,12 @@ def opus_tone(hz: float, seconds: int, amplitude: float = 0.3) -> list[bytes]:
 class StreamLog:
     """One stream as the node served it (times are ``time.monotonic()``)."""
 
-    scenario: str
+    name: str  # as requested: the scenario, maybe with a suffix
+
+    @property
+    def scenario(self) -> str:
+        return self.name.split("-", 1)[0]
+
     first_write: float | None = None  # the first audio write
     last_write: float | None = None
     packets: int = 0
@@ -148,7 +154,8 @@ class FakeStreamNode:
             return
         await self.respond(writer, 200, TYPES.get(file.suffix, "application/octet-stream"), file.read_bytes())
 
-    async def stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, scenario: str) -> None:
+    async def stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str) -> None:
+        scenario = name.split("-", 1)[0]
         if scenario == "refused":
             body = json.dumps({"code": "ticket_used", "message": "This ticket was used already.", "data": {}})
             await self.respond(writer, 409, "application/json", body.encode())
@@ -156,7 +163,7 @@ class FakeStreamNode:
         if scenario not in SCENARIOS:
             await self.respond(writer, 404, "application/json", b'{"code":"not_found","message":"no room","data":{}}')
             return
-        log = StreamLog(scenario)
+        log = StreamLog(name)
         self.streams.append(log)
         watcher = asyncio.create_task(self.watch(reader, log))
         try:

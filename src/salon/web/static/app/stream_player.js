@@ -7,7 +7,8 @@
 // Events: "hello" {roomId, chunkMs}; "playing" / "blocked" (as RoomAudio's: blocked waits for a tap and `play()`);
 // "notice" {code, message} then "ended" (the node ended the stream on purpose: removed, room_ended, on_stage, ...);
 // "refused" {status, code, message} then "ended" (the node said no: a used or expired ticket, a full node, ...);
-// "stalled" {reason} (the stream broke or went quiet: the caller reconnects with a fresh ticket).
+// "stalled" {reason} (the stream broke or went quiet: the caller calls `start()` again with a fresh ticket; the audio
+// graph is kept, so no new gesture is needed). `stop()` is for good: it closes the audio graph too.
 
 import { OpusPipeline, SAMPLE_RATE } from "./stream_decoder.js";
 import { KIND_AUDIO, KIND_HELLO, KIND_NOTICE, RecordReader, jsonPayload } from "./stream_records.js";
@@ -143,8 +144,9 @@ export class StreamPlayer extends EventTarget {
     });
     if (buffer === null) return null;
     const connection = this.connection;
-    const stream = connection && { chunkMs: connection.chunkMs, arrivingMs: connection.arriving, ...connection.pipeline.counts };
-    return { ...buffer, stream };
+    if (connection === null) return { ...buffer, stream: null };
+    const { chunkMs, arriving, pipeline } = connection;
+    return { ...buffer, stream: { chunkMs, arrivingMs: arriving, ...pipeline.counts } };
   }
 
   /** The audio graph, made once and kept across streams: context → worklet → a MediaStream for the <audio>. */
@@ -153,21 +155,26 @@ export class StreamPlayer extends EventTarget {
     const context = new AudioContext({ sampleRate: SAMPLE_RATE, latencyHint: "interactive" });
     this.context = context;
     this.failure = null;
-    this.ready = context.audioWorklet.addModule(WORKLET).then(() => {
-      if (context !== this.context) return false;
-      this.node = new AudioWorkletNode(context, PROCESSOR, {
-        numberOfInputs: 0,
-        numberOfOutputs: 1,
-        outputChannelCount: [2],
-      });
-      this.node.port.onmessage = (event) => this.answered(event.data);
-      this.destination = context.createMediaStreamDestination();
-      this.node.connect(this.destination);
-      return true;
-    }, (error) => {
-      this.failure = error;
-      return false;
+    this.ready = context.audioWorklet.addModule(WORKLET).then(
+      () => this.connectGraph(context),
+      (error) => {
+        this.failure = error;
+        return false;
+      },
+    );
+  }
+
+  connectGraph(context) {
+    if (context !== this.context) return false;
+    this.node = new AudioWorkletNode(context, PROCESSOR, {
+      numberOfInputs: 0,
+      numberOfOutputs: 1,
+      outputChannelCount: [2],
     });
+    this.node.port.onmessage = (event) => this.answered(event.data);
+    this.destination = context.createMediaStreamDestination();
+    this.node.connect(this.destination);
+    return true;
   }
 
   answered(message) {
@@ -283,11 +290,10 @@ class Connection {
 
   arrived(now) {
     const wait = now - this.lastByteAt;
+    const first = !this.receiving;
     this.lastByteAt = now;
-    if (!this.receiving || wait < BURST_MS) {
-      this.receiving = true;
-      return;
-    }
+    this.receiving = true;
+    if (first || wait < BURST_MS) return;
     this.waits.push(wait);
     if (this.waits.length > WAITS_KEPT) this.waits.shift();
     if (this.waits.length < WAITS_NEEDED) return;

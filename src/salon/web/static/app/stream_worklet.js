@@ -2,11 +2,12 @@
 // The node writes a room's audio in chunks (20 to 120 ms of it at once, more under load), so PCM arrives in
 // bursts with holes between them. Playback waits until the buffer holds a target delay: one chunk (as the main
 // thread measures it) plus a safety margin, so that just before the next burst the buffer still holds the margin.
-// An underrun (the buffer ran dry) plays silence, grows the margin and waits for the target again; after a long calm
-// the margin decays. When the buffer's low point stays above the margin for a while (after a burst of late data, or
-// once the margin has decayed) it shrinks by cutting 2.5 ms blocks with a crossfade, one at a time, so nobody hears
-// a click or a jump. Lost packets come as "gap" messages: silence of their exact length (late audio is never
-// stretched to cover them), with fades on both sides.
+// An underrun (the buffer running dry) fades out, plays silence, grows the margin and waits for the target again;
+// after a long calm the margin decays. When the buffer's low point stays above the margin for a while (after a burst
+// of late data, or once the margin has decayed) it shrinks by cutting 2.5 ms blocks with a crossfade, one at a time,
+// so nobody hears a click or a jump; far too much at once (a context that was suspended) is cut in one crossfade.
+// Lost packets come as "gap" messages: silence of their exact length (late audio is never stretched to cover them),
+// with fades on both sides.
 //
 // Messages from the main thread: {type: "pcm", planes: [Float32Array, ...]} (one plane: mono, two: stereo),
 // {type: "gap", frames}, {type: "config", chunkMs}, {type: "reset"} (a new stream: drop everything, wait again),
@@ -40,7 +41,7 @@ class StreamProcessor extends AudioWorkletProcessor {
     this.chunk = 20 * MS;
     this.margin = MIN_MARGIN_MS * MS;
     this.playing = false;
-    this.stopping = null; // after a reset while playing: {at: where the fade-out ends, next: where the new stream starts}
+    this.stopping = null; // after a reset while playing: {at: the fade-out's end, next: the new stream's start}
     this.fadeInNext = true; // the next frames written start from silence
     this.fadeInPlay = true; // the next frames played start from silence
     this.stats = { underruns: 0, skipped: 0, gaps: 0, overflow: 0, played: 0, starts: 0 };
