@@ -5,6 +5,7 @@ real sound."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tests.support.browser import DESKTOP, PHONE, SalonApi, hears, launch_browse
 
 A_HZ = 440.0
 MUSIC_MODE = "localStorage.setItem('salon.musicMode', '1');"
+HEAR_OPS = re.compile(r'"op":\s*"media_(stream|listen)"')
 
 
 async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
@@ -39,11 +41,14 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             b_context = await new_context(b_browser, salon.server, PHONE)
             await log_in(b_context, salon.server, fan)
             b = await b_context.new_page()
-            negotiations: list[float] = []  # when B asked to hear the room (media_listen), from its WebSocket frames
+            # When B asked to hear the room, from its WebSocket frames: a broadcast stream's ticket (media_stream),
+            # or a WebRTC offer (media_listen).
+            negotiations: list[float] = []
             b.on(
                 "websocket",
                 lambda ws: ws.on(
-                    "framesent", lambda f: negotiations.append(time.monotonic()) if "media_listen" in str(f) else None
+                    "framesent",
+                    lambda f: negotiations.append(time.monotonic()) if HEAR_OPS.search(str(f)) else None,
                 ),
             )
             await b.goto("/")
