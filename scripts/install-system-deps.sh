@@ -17,6 +17,10 @@ PACKAGES=(
     chromium
     fonts-dejavu-core
     fonts-liberation
+    # The broadcast bench's load client is C, built at run time (bench/stream_load.c): a Python client would
+    # cost more CPU than the server it measures.
+    gcc
+    libc6-dev
 )
 
 SUDO=()
