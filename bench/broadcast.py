@@ -99,6 +99,7 @@ class Bench:
         args = self.args
         n = config.listeners
         server = self.start(config, tag)
+        stopped: dict[str, Any] = {}
         children: list[Child] = []
         clients: LoadClients | None = None
         try:
@@ -138,12 +139,14 @@ class Bench:
             time.sleep(2 * counts1["chunk_ms"] / 1000 + 1.0)  # the window's last chunk reaches everyone
             report = clients.report()
             sent = self._count(sender, from_ns, to_ns)
+            stopped = self._stop_before_clients(server, clients)
         finally:
             if clients is not None:
                 clients.stop()
             for child in children:
                 child.stop(grace=5.0)
-            stopped = server.stop()
+            if not stopped:
+                server.stop()
 
         server_cpu = (user1 - user0) + (sys1 - sys0)
         window_s = t1 - t0
@@ -176,6 +179,15 @@ class Bench:
         )
         print(json.dumps(row.as_json(), ensure_ascii=False), flush=True)
         return row
+
+    @staticmethod
+    def _stop_before_clients(server: Server, clients: LoadClients) -> dict[str, Any]:
+        """Stop the server with every listener still connected (the node: SIGTERM, ``shutting_down`` to each
+        stream, exit within 2 s), then what the listeners saw of it: notices, how their streams ended, still open."""
+        stopped = server.stop() | {"stopped": True}
+        time.sleep(0.5)  # the listeners take in the last bytes
+        after = clients.report()
+        return stopped | {"notices_seen": after.notices, "streams_ended": after.closed, "open_after": after.open}
 
     @staticmethod
     def _count(sender: Child, from_ns: int, to_ns: int) -> dict[str, Any]:

@@ -8,7 +8,7 @@ each, ``--rounds`` times, three ways: a plain blocking-free ``socket.send`` loop
 with live readers, is ``bench/broadcast_bar.py``).
 
     .venv/bin/python bench/loopback_send.py
-    .venv/bin/python bench/loopback_send.py --sockets 10000 --frame-bytes 700
+    .venv/bin/python bench/loopback_send.py --sockets 4000 --frame-bytes 700   # connects before accepting: <= somaxconn
 """
 
 from __future__ import annotations
