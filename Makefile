@@ -13,7 +13,7 @@ help:
 	@echo "make run     install what is missing, then serve Salon on http://127.0.0.1:8000"
 	@echo "make test    install what is missing, then lint, type-check and run every test (SQLite and PostgreSQL)"
 	@echo "make check   ruff + mypy --strict (src, bench and tests)"
-	@echo "make bench   benchmarks: event fan-out, audio, hallway, web tap-to-sound (results in docs/BENCHMARKS.md)"
+	@echo "make bench   benchmarks: event fan-out, audio, hallway, web tap-to-sound, broadcast tier (docs/BENCHMARKS.md)"
 
 system-deps:
 	@bash scripts/install-system-deps.sh
@@ -48,13 +48,17 @@ test-fast: $(STAMP)
 	SALON_TEST_BACKENDS=sqlite $(VENV)/bin/pytest -q -x -p no:cacheprovider
 
 # The benchmarks of docs/BENCHMARKS.md: event fan-out (~3½ min), audio (~3 min; root: it makes a network
-# namespace), the hallway, and a listener's tap-to-sound in Chromium (~1 min; root). A quick audio smoke run: make bench MEDIA_BENCH_ARGS=--quick
+# namespace), the hallway, a listener's tap-to-sound in Chromium (~1 min; root), and the broadcast tier at 1,000 and
+# 2,500 HTTP listeners (~1 min; needs `cc`; the full matrix: make bench BROADCAST_BENCH_ARGS=). A quick audio smoke
+# run: make bench MEDIA_BENCH_ARGS=--quick
 MEDIA_BENCH_ARGS ?=
+BROADCAST_BENCH_ARGS ?= --quick
 bench: install
 	$(PY) bench/fanout.py
 	$(PY) bench/media.py $(MEDIA_BENCH_ARGS)
 	$(PY) bench/hallway.py
 	$(PY) bench/web_audio.py
+	$(PY) bench/broadcast.py $(BROADCAST_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

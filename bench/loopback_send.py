@@ -4,8 +4,11 @@ Opens ``--sockets`` TCP connections on 127.0.0.1 and, nobody reading, writes one
 each, ``--rounds`` times, three ways: a plain blocking-free ``socket.send`` loop, uvloop's ``transport.write``
 (sent at the end of the loop iteration), and ``os.write`` on the socket's descriptor (what ``salon serve``'s
 ``FrameWriter`` does). Prints the process CPU per write for each (docs/BENCHMARKS.md, "Event fan-out").
+``--frame-bytes`` writes frames of another size instead (the broadcast tier's chunks are 0.1–1 KB; its paced bar,
+with live readers, is ``bench/broadcast_bar.py``).
 
     .venv/bin/python bench/loopback_send.py
+    .venv/bin/python bench/loopback_send.py --sockets 4000 --frame-bytes 700   # connects before accepting: <= somaxconn
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def drain(readers: list[socket.socket]) -> None:
             pass
 
 
-async def measure(sockets: int, rounds: int) -> dict[str, float]:
+async def measure(sockets: int, rounds: int, frame: bytes) -> dict[str, float]:
     transports: list[asyncio.BaseTransport] = []
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: Sink(transports), "127.0.0.1", 0, backlog=4096)
@@ -62,13 +65,13 @@ async def measure(sockets: int, rounds: int) -> dict[str, float]:
             started = time.process_time()
             if name == "socket.send":
                 for sock in plain:
-                    sock.send(FRAME)
+                    sock.send(frame)
             elif name == "transport.write":
                 for t in transports:
-                    t.write(FRAME)  # type: ignore[attr-defined]
+                    t.write(frame)  # type: ignore[attr-defined]
             else:
                 for fd in fds:
-                    os.write(fd, FRAME)
+                    os.write(fd, frame)
             await asyncio.sleep(0)  # uvloop sends what transport.write buffered
             spent += time.process_time() - started
             drain(readers)
@@ -83,10 +86,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--frame-bytes", type=int, default=len(FRAME), help="bytes per write (default: 204)")
     args = parser.parse_args()
+    frame = FRAME if args.frame_bytes == len(FRAME) else b"x" * args.frame_bytes
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    for name, micros in uvloop.run(measure(args.sockets, args.rounds)).items():
+    for name, micros in uvloop.run(measure(args.sockets, args.rounds, frame)).items():
         print(f"{name}: {micros:.2f} µs CPU per write")
 
 
