@@ -6,7 +6,7 @@ from __future__ import annotations
 from salon.app.audience import audience_tiers
 from salon.app.fakes import FakeMedia
 from salon.app.services import Services
-from tests.api.test_ws import member, new_room, opener, services, settings, url
+from tests.api.test_ws import Client, Member, member, new_room, opener, services, settings, url
 
 __all__ = ["services", "settings", "url"]  # the fixtures, shared with test_ws.py
 
@@ -14,7 +14,11 @@ OFFER = {"type": "offer", "sdp": "v=0 browser offer"}
 ANSWER = {"type": "answer", "sdp": "v=0 browser answer"}
 
 
-async def test_hearing_speaking_and_the_stage(services: Services, url: str) -> None:
+async def moderator_and_member(
+    services: Services, url: str
+) -> tuple[FakeMedia, str, tuple[Member, Client], tuple[Member, Client]]:
+    """A room opened by a moderator (m) and another member (a), each connected and greeted: the media fake, the
+    room, and both people (id and client)."""
     fake = services.media
     assert isinstance(fake, FakeMedia)
     open_client = opener(url)
@@ -23,6 +27,11 @@ async def test_hearing_speaking_and_the_stage(services: Services, url: str) -> N
     m, a = await open_client(mod), await open_client(ann)
     for c in (m, a):
         await c.expect("hello")
+    return fake, room, (mod, m), (ann, a)
+
+
+async def test_hearing_speaking_and_the_stage(services: Services, url: str) -> None:
+    fake, room, (_, m), (ann, a) = await moderator_and_member(services, url)
 
     assert await a.refused("media_listen", room_id=room) == "not_in_room", "join first"
     await a.call("join", room_id=room)
@@ -68,14 +77,7 @@ async def test_bad_signalling_input_is_refused_at_the_edge(services: Services, u
 
 
 async def test_the_broadcast_tier_is_for_listeners_and_follows_the_stage(services: Services, url: str) -> None:
-    fake = services.media
-    assert isinstance(fake, FakeMedia)
-    open_client = opener(url)
-    mod, ann = await member(services, "moda"), await member(services, "ann")
-    room = await new_room(services, mod)
-    m, a = await open_client(mod), await open_client(ann)
-    for c in (m, a):
-        await c.expect("hello")
+    fake, room, (mod, m), (ann, a) = await moderator_and_member(services, url)
 
     assert await a.refused("media_stream", room_id=room) == "not_in_room", "join first"
     await a.call("join", room_id=room)
