@@ -8,6 +8,7 @@ browser would get.
 from __future__ import annotations
 
 import json
+import socket
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,12 +91,16 @@ def opus_payload(seq: int) -> bytes:
 class FakeTransport:
     """What the node asks of a transport; records what it was given."""
 
-    def __init__(self, buffered: int = 0) -> None:
+    def __init__(self, buffered: int = 0, sock: socket.socket | None = None) -> None:
         self.data = bytearray()
         self.buffered = buffered  # what get_write_buffer_size() answers
         self.closed = False
         self.aborted = False
         self.fail_writes = False
+        self.sock = sock  # a real socket: the node writes to it directly while nothing is buffered
+
+    def get_extra_info(self, name: str) -> object:
+        return self.sock if name == "socket" else None
 
     def write(self, data: bytes) -> None:
         if self.fail_writes:

@@ -1,9 +1,13 @@
 """Broadcast layer: the node's state and its hot path — rooms, their listeners' streams, the chunk being filled, and
 the fan-out that writes each flushed chunk to every listener of a room.
 
-A flushed chunk is built once, as the exact bytes of one HTTP chunk, and handed to each listener's transport with
-one ``write``; nothing in the fan-out awaits or allocates per listener, so a slow listener never delays the others
-(its bytes wait in its own transport's buffer, and past ``max_buffer_bytes`` it is dropped with ``too_slow``). A
+A flushed chunk is built once, as the exact bytes of one HTTP chunk, and written to each listener's socket with one
+``os.write`` while its transport holds nothing (else through the transport, behind what it holds, so nothing
+overtakes); nothing in the fan-out awaits or allocates per listener, so a slow listener never delays the others
+(its bytes wait in its own transport's buffer, and past ``max_buffer_bytes`` it is dropped with ``too_slow``).
+Writing at once, not through uvloop's ``transport.write`` (which buffers until the end of the loop's iteration),
+lets the first listeners read while the node still writes to the others, and saves uvloop's own work per write
+(the bench: ~0.45 µs of ~4 µs); the same reasoning as the WebSocket hub's ``FrameWriter`` (web/ws_server.py). A
 stream ended on purpose gets a notice record and the chunked body's end, then its connection closes (aborted if it
 is still open 5 s later). The loop's clock times flushes; tickets' wall-clock expiry is the admission's concern.
 """
@@ -11,6 +15,7 @@ is still open 5 s later). The loop's clock times flushes; tickets' wall-clock ex
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,10 +42,14 @@ STREAM_HEAD = (
 class Stream:
     """One listener's response: what the fan-out writes to and how it tells a listener is falling behind."""
 
-    __slots__ = ("abort_timer", "ended", "lost", "room_id", "transport", "user")
+    __slots__ = ("abort_timer", "ended", "fd", "lost", "room_id", "transport", "user")
 
     def __init__(self, transport: asyncio.Transport, room_id: str, user: str) -> None:
         self.transport = transport
+        # The socket's descriptor, for writing at once; -1 where there is none to write to (a TLS transport).
+        sock = transport.get_extra_info("socket")
+        plain = sock is not None and transport.get_extra_info("sslcontext") is None
+        self.fd: int = sock.fileno() if plain else -1
         self.room_id = room_id
         self.user = user
         self.ended = False  # no longer in its room: ended on purpose, or its connection was lost
@@ -259,12 +268,28 @@ class Node:
         room.last_flush_at = self.loop.time()
         room.chunks_out += 1
         limit = self.max_buffer_bytes
+        size = len(chunk)
+        write = os.write
         slow: list[Stream] = []  # the only allocations: one per flush, not per listener
         broken: list[Stream] = []
         for stream in room.streams.values():
             transport = stream.transport
+            if transport.is_closing():  # its descriptor may be closed (and reused) already: never write to it
+                continue
+            rest = chunk
+            if stream.fd >= 0 and not transport.get_write_buffer_size():
+                try:
+                    sent = write(stream.fd, chunk)
+                except (BlockingIOError, InterruptedError):
+                    sent = 0
+                except OSError:  # reset or broken: the connection is going away
+                    broken.append(stream)
+                    continue
+                if sent == size:
+                    continue
+                rest = chunk[sent:]  # what the kernel did not take waits in the transport
             try:  # free in 3.11 unless raised: one listener's closed transport must not stop the others' audio
-                transport.write(chunk)
+                transport.write(rest)
             except RuntimeError:
                 broken.append(stream)
                 continue

@@ -4,6 +4,8 @@ is written, when chunks flush, and how streams end (replaced, cut, room ended, t
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from typing import cast
 
 import pytest
@@ -292,3 +294,40 @@ def test_shutting_down_ends_every_stream(loop: FakeLoop) -> None:
     _, b = listen(node, node.rooms["r2"], "b")
     assert len(node.end_all("shutting_down")) == 2
     assert notices(a) == notices(b) == ["shutting_down"]
+
+
+def read_all(sock: socket.socket) -> bytes:
+    got = bytearray()
+    with contextlib.suppress(BlockingIOError):
+        while data := sock.recv(1 << 20):
+            got += data
+    return bytes(got)
+
+
+def test_a_chunk_goes_straight_to_the_socket_while_nothing_waits_in_the_transport(loop: FakeLoop) -> None:
+    node, room = make_node(loop, policy="inf:20")
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.setblocking(False)
+        theirs.setblocking(False)
+        _, direct = listen(node, room, "a", FakeTransport(sock=ours))
+        _, other = listen(node, room, "b")  # no socket to write to: everything through its transport
+        through_transport, before = len(direct.data), len(other.data)
+        node.packet_received(packet(0))
+        chunk = bytes(other.data[before:])
+        assert chunk
+        assert read_all(theirs) == chunk, "the chunk reached the socket itself"
+        assert len(direct.data) == through_transport, "and not the transport"
+
+        direct.buffered = 1  # bytes wait in the transport: the next chunk queues behind them, never overtakes
+        before = len(other.data)
+        node.packet_received(packet(1))
+        assert read_all(theirs) == b""
+        assert bytes(direct.data[through_transport:]) == bytes(other.data[before:])
+
+        direct.buffered = 0
+        direct.closed = True  # closing: its descriptor may already be someone else's
+        written = len(direct.data)
+        node.packet_received(packet(2))
+        assert read_all(theirs) == b""
+        assert len(direct.data) == written, "nothing more for a closing transport"
