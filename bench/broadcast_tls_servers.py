@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import resource
 import shutil
 import signal
 import socket
@@ -112,7 +113,7 @@ http {{
     client_body_temp_path {folder}/body;
     proxy_temp_path {folder}/proxy;
     server {{
-        listen {host}:{port}{ssl};
+        listen {host}:{port}{ssl} backlog=4096;
         {certificate}
         ssl_protocols TLSv1.3;
         location / {{
@@ -148,9 +149,10 @@ class Fronted:
         self.listen = free_port()
         folder = logs / f"{tag}-nginx"
         folder.mkdir()
+        files = min(4 * listeners + 2000, resource.getrlimit(resource.RLIMIT_NOFILE)[1])  # nginx may not raise it
         certificate = f"ssl_certificate {cert}; ssl_certificate_key {key};" if cert is not None else ""
         conf = NGINX_CONF.format(
-            files=2 * listeners + 1000, connections=2 * listeners + 500, folder=folder, host=HOST,
+            files=files, connections=4 * listeners + 1000, folder=folder, host=HOST,
             port=self.listen, ssl=" ssl" if cert is not None else "", certificate=certificate, upstream=node.listen,
         )  # fmt: skip
         (folder / "nginx.conf").write_text(conf)
