@@ -71,6 +71,20 @@ def rss_kb(pid: int) -> int:
     raise BenchError(f"no VmRSS for {pid}")
 
 
+def server_pids(server: Server) -> list[int]:
+    """Every process that serves the listeners (a server in front of the node adds its own: ``pids``)."""
+    return list(getattr(server, "pids", None) or [server.pid])
+
+
+def server_cpu_split(server: Server) -> tuple[float, float]:
+    splits = [cpu_split(pid) for pid in server_pids(server)]
+    return sum(u for u, _ in splits), sum(s for _, s in splits)
+
+
+def server_rss_kb(server: Server) -> int:
+    return sum(rss_kb(pid) for pid in server_pids(server))
+
+
 def sleep_until(ns: int) -> None:
     left = (ns - time.monotonic_ns()) / 1e9
     if left > 0:
@@ -103,7 +117,7 @@ class Bench:
         children: list[Child] = []
         clients: LoadClients | None = None
         try:
-            rss0 = rss_kb(server.pid)
+            rss0 = server_rss_kb(server)
             sender_argv = [sys.executable, str(BENCH_DIR / "broadcast_sender.py"), f"--to={HOST}:{server.rtp}"]
             sender = Child(f"{tag}-sender", [*sender_argv, f"--ssrc={SSRC}"], self.tmp / f"{tag}-sender.log")
             children.append(sender)
@@ -111,16 +125,16 @@ class Bench:
             tickets = self.tmp / f"{tag}-tickets.txt"
             lifetime = int(args.connect_timeout) + 60
             tickets.write_text("\n".join(mint_tickets(SECRET, ROOM_ID, NODE_NAME, n, lifetime)) + "\n")
-            cpu0 = cpu_seconds(server.pid)
+            cpu0 = sum(cpu_seconds(pid) for pid in server_pids(server))
             clients = LoadClients(
                 self.binary, port=server.listen, path=f"/v1/stream/{ROOM_ID}", tickets=tickets, count=n,
                 procs=args.client_procs, logs=self.tmp, tag=tag, concurrency=args.connect_concurrency,
-                connect_timeout=args.connect_timeout,
+                connect_timeout=args.connect_timeout, tls=bool(getattr(server, "tls", False)),
             )  # fmt: skip
             ready = clients.wait_ready()
-            connect_cpu = cpu_seconds(server.pid) - cpu0
+            connect_cpu = sum(cpu_seconds(pid) for pid in server_pids(server)) - cpu0
             time.sleep(args.settle)
-            rss1 = rss_kb(server.pid)
+            rss1 = server_rss_kb(server)
 
             from_ns = time.monotonic_ns() + 300_000_000
             to_ns = from_ns + int(args.window * 1e9)
@@ -128,11 +142,11 @@ class Bench:
             mine = [os.getpid(), sender.pid, *clients.pids]
             sleep_until(from_ns)
             counts0 = server.counts(ROOM_ID)
-            user0, sys0 = cpu_split(server.pid)
+            user0, sys0 = server_cpu_split(server)
             clients0 = sum(cpu_seconds(pid) for pid in clients.pids)
             busy0, mine0, t0 = machine_busy_seconds(), sum(cpu_seconds(pid) for pid in mine), time.monotonic()
             sleep_until(to_ns)
-            user1, sys1 = cpu_split(server.pid)
+            user1, sys1 = server_cpu_split(server)
             clients1 = sum(cpu_seconds(pid) for pid in clients.pids)
             busy1, mine1, t1 = machine_busy_seconds(), sum(cpu_seconds(pid) for pid in mine), time.monotonic()
             counts1 = server.counts(ROOM_ID)

@@ -15,6 +15,11 @@
  *   {"exit": true} or EOF          exit at once (the kernel closes the sockets)
  * Lines on stdout, JSON: {"ready": ...} once every connection was accepted or refused, {"window": ...}, {"report": ...}.
  * The process kills itself after 30 minutes whatever happens (alarm), and dies with its parent (PR_SET_PDEATHSIG).
+ *
+ * TLS (bench/broadcast_tls.py): built with -DSTREAM_TLS and -lssl -lcrypto (the plain build links neither), `--tls 1`
+ * wraps each connection in TLS 1.3 (OpenSSL's default suites): after the TCP connect, a non-blocking SSL_connect
+ * driven by the same epoll loop, then the request with SSL_write and every read with SSL_read (drained until
+ * WANT_READ). The server's certificate is NOT verified (SSL_VERIFY_NONE): the bench measures cost, not trust.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -33,6 +38,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef STREAM_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 #define PMAX 256            /* payload bytes kept per record: the timestamp, or a notice's / hello's JSON */
 #define HMAX 4096           /* response head (and a refusal's body) kept per connection while it is read */
@@ -53,6 +62,8 @@ struct conn {
     uint32_t in_window;
     uint8_t rhdr[10];
     uint8_t pbuf[PMAX];
+    void *ssl;              /* the SSL object in --tls mode, else NULL */
+    uint8_t tls_phase;      /* ST_CONNECTING in --tls mode: 0 TCP connect, 1 handshake, 2 request */
     char *head;             /* ST_CONNECTING: the request; ST_HEAD / ST_REFUSED: what was read so far */
     uint16_t head_len;
     int status;
@@ -67,6 +78,10 @@ static const char *host = "127.0.0.1", *path = "/", *tickets_file = NULL;
 static int port = 0, start_index = 0, concurrency = 256;
 static double connect_timeout_s = 120.0;
 static int epfd;
+static int use_tls;
+#ifdef STREAM_TLS
+static SSL_CTX *tls_ctx;
+#endif
 
 static struct reason failures[MAX_REASONS], notices[MAX_REASONS], closes[MAX_REASONS];
 static uint64_t hist[NBINS];
@@ -275,12 +290,51 @@ static int feed_body(struct conn *c, const uint8_t *p, size_t n, int64_t now) {
 static void maybe_ready(void);
 static void start_more(void);
 
+static void watch(struct conn *c, uint32_t events) {
+    struct epoll_event ev = {.events = events, .data.u32 = (uint32_t)(c - conns)};
+    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* read() or SSL_read(): > 0 bytes, 0 at the end of the stream, -1 with errno (EAGAIN: nothing to read now). */
+static ssize_t conn_read(struct conn *c, void *buf, size_t len) {
+#ifdef STREAM_TLS
+    if (c->ssl) {
+        int n = SSL_read(c->ssl, buf, (int)len);
+        if (n > 0) return n;
+        int e = SSL_get_error(c->ssl, n);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) { errno = EAGAIN; return -1; }
+        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0)) return 0;
+        ERR_clear_error();
+        errno = ECONNRESET;
+        return -1;
+    }
+#endif
+    return read(c->fd, buf, len);
+}
+
+static ssize_t conn_write(struct conn *c, const void *buf, size_t len) {
+#ifdef STREAM_TLS
+    if (c->ssl) {
+        int n = SSL_write(c->ssl, buf, (int)len);
+        if (n > 0) return n;
+        int e = SSL_get_error(c->ssl, n);
+        ERR_clear_error();
+        errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EPIPE;
+        return -1;
+    }
+#endif
+    return write(c->fd, buf, len);
+}
+
 static void finish(struct conn *c, const char *why) {
     if (c->fd >= 0) {
         epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
         close(c->fd);
         c->fd = -1;
     }
+#ifdef STREAM_TLS
+    if (c->ssl) { SSL_free(c->ssl); c->ssl = NULL; }
+#endif
     int was_pending = c->state == ST_CONNECTING || c->state == ST_HEAD || c->state == ST_REFUSED;
     if (c->state == ST_BODY) {
         bump(closes, why);
@@ -345,9 +399,9 @@ static void on_readable(struct conn *c) {
         ssize_t n;
         if (c->state == ST_HEAD || c->state == ST_REFUSED) {
             if (c->head_len >= HMAX) { c->state == ST_REFUSED ? refused(c) : finish(c, "head_too_long"); return; }
-            n = read(c->fd, c->head + c->head_len, HMAX - c->head_len);
+            n = conn_read(c, c->head + c->head_len, HMAX - c->head_len);
         } else {
-            n = read(c->fd, buf, sizeof buf);
+            n = conn_read(c, buf, sizeof buf);
         }
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) return;
@@ -364,7 +418,8 @@ static void on_readable(struct conn *c) {
         if (c->state == ST_HEAD) {
             c->head_len += (uint16_t)n;
             on_head(c, now);
-            return;
+            if (!c->ssl || c->state == ST_DONE) return;
+            continue; /* TLS: the next record may already be in OpenSSL's buffer, which epoll cannot see */
         }
         if (c->state == ST_REFUSED) {
             c->head_len += (uint16_t)n;
@@ -372,14 +427,14 @@ static void on_readable(struct conn *c) {
         }
         if (feed_body(c, buf, (size_t)n, now) < 0) { protocol_errors++; finish(c, "protocol_error"); return; }
         if (c->cstate == CH_END) { finish(c, "last_chunk"); return; }
-        if (n < READ_BUF) return;
+        if (n < READ_BUF && !c->ssl) return; /* SSL_read returns one record at a time: drain to WANT_READ */
     }
 }
 
 static void on_writable(struct conn *c) {
     int err = 0;
     socklen_t len = sizeof err;
-    if (c->req_off == 0) {
+    if (c->req_off == 0 && c->tls_phase == 0) {
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err) {
             char why[64];
@@ -387,10 +442,32 @@ static void on_writable(struct conn *c) {
             finish(c, why);
             return;
         }
+#ifdef STREAM_TLS
+        if (use_tls) {
+            c->ssl = SSL_new(tls_ctx);
+            if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) { finish(c, "tls_setup_error"); return; }
+            c->tls_phase = 1;
+        }
+#endif
     }
-    ssize_t n = write(c->fd, c->head + c->req_off, c->req_len - c->req_off);
+#ifdef STREAM_TLS
+    if (c->tls_phase == 1) {
+        int r = SSL_connect(c->ssl);
+        if (r != 1) {
+            int e = SSL_get_error(c->ssl, r);
+            if (e == SSL_ERROR_WANT_READ) { watch(c, EPOLLIN); return; }
+            if (e == SSL_ERROR_WANT_WRITE) { watch(c, EPOLLOUT); return; }
+            ERR_clear_error();
+            finish(c, "tls_handshake_error");
+            return;
+        }
+        c->tls_phase = 2;
+    }
+#endif
+    ssize_t n = conn_write(c, c->head + c->req_off, c->req_len - c->req_off);
     if (n < 0) {
         if (errno != EAGAIN) finish(c, "write_error");
+        else if (c->ssl) watch(c, EPOLLOUT);
         return;
     }
     c->req_off += (uint16_t)n;
@@ -399,8 +476,7 @@ static void on_writable(struct conn *c) {
     c->head = malloc(HMAX + 1);
     c->head_len = 0;
     c->state = ST_HEAD;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = (uint32_t)(c - conns)};
-    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    watch(c, EPOLLIN | EPOLLRDHUP);
 }
 
 static void start_one(int i) {
@@ -542,7 +618,7 @@ static void load_tickets(void) {
 
 static void usage(void) {
     fprintf(stderr, "stream_load --port P --path /v1/stream/ROOM --tickets FILE --count N [--host 127.0.0.1] "
-                    "[--start 0] [--concurrency 256] [--connect-timeout 120]\n");
+                    "[--start 0] [--concurrency 256] [--connect-timeout 120] [--tls 0|1]\n");
     exit(2);
 }
 
@@ -558,10 +634,22 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--count")) nconns = atoi(v);
         else if (!strcmp(a, "--concurrency")) concurrency = atoi(v);
         else if (!strcmp(a, "--connect-timeout")) connect_timeout_s = atof(v);
+        else if (!strcmp(a, "--tls")) use_tls = atoi(v);
         else usage();
         i++;
     }
     if (!port || !tickets_file || nconns <= 0 || concurrency <= 0) usage();
+#ifdef STREAM_TLS
+    if (use_tls) {
+        tls_ctx = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_min_proto_version(tls_ctx, TLS1_3_VERSION);
+        SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_options(tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF); /* a peer that just closes: EOF, not an error */
+        SSL_CTX_set_mode(tls_ctx, SSL_MODE_RELEASE_BUFFERS);        /* thousands of idle connections per process */
+    }
+#else
+    if (use_tls) { fprintf(stderr, "--tls 1: this build has no TLS (compile with -DSTREAM_TLS -lssl -lcrypto)\n"); return 2; }
+#endif
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     alarm(1800);
     signal(SIGPIPE, SIG_IGN);
@@ -593,7 +681,7 @@ int main(int argc, char **argv) {
             }
             struct conn *c = &conns[i];
             if (c->state == ST_CONNECTING) {
-                if (events[k].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_writable(c);
+                if (events[k].events & (EPOLLOUT | EPOLLIN | EPOLLERR | EPOLLHUP)) on_writable(c);
             } else if (c->state == ST_HEAD || c->state == ST_REFUSED || c->state == ST_BODY) {
                 on_readable(c);
             }

@@ -33,13 +33,18 @@ SOURCE = BENCH_DIR / "stream_load.c"
 BIN_MS = 0.1  # the C client's latency histogram bins
 
 
-def build(folder: Path) -> Path:
-    """Compiles the client into ``folder``; a missing compiler or a compile error is a BenchError with cc's words."""
+def build(folder: Path, *, tls: bool = False) -> Path:
+    """Compiles the client into ``folder``; a missing compiler or a compile error is a BenchError with cc's words.
+
+    ``tls``: a second binary with OpenSSL (``--tls 1``; needs libssl-dev); the plain one links neither library."""
     compiler = shutil.which("cc")
     if compiler is None:
         raise BenchError("no C compiler (`cc`) on this machine: install gcc (Debian: apt-get install gcc)")
-    binary = folder / "stream_load"
+    binary = folder / ("stream_load_tls" if tls else "stream_load")
     argv = [compiler, "-O2", "-Wall", "-Wextra", "-o", str(binary), str(SOURCE)]
+    if tls:
+        argv[1:1] = ["-DSTREAM_TLS"]
+        argv += ["-lssl", "-lcrypto"]
     done = subprocess.run(argv, capture_output=True, text=True, check=False)  # noqa: S603 - the system cc
     if done.returncode != 0:
         raise BenchError(f"compiling {SOURCE.name} failed:\n{done.stderr}")
@@ -115,6 +120,7 @@ class LoadClients:
         tag: str,
         concurrency: int = 256,
         connect_timeout: float = 120.0,
+        tls: bool = False,
     ) -> None:
         per = -(-count // procs)
         self.children: list[Child] = []
@@ -129,6 +135,7 @@ class LoadClients:
                 *("--port", str(port), "--path", path, "--tickets", str(tickets)),
                 *("--start", str(start), "--count", str(share)),
                 *("--concurrency", str(max(1, concurrency // procs)), "--connect-timeout", str(connect_timeout)),
+                *(("--tls", "1") if tls else ()),
             ]
             self.children.append(Child(f"{tag}-load-{k}", argv, logs / f"{tag}-load-{k}.log"))
 
