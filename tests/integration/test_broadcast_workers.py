@@ -4,6 +4,7 @@ the same ports when one dies (and the app told), stopped with the app — and ne
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import subprocess
@@ -67,10 +68,10 @@ def test_workers_die_with_the_process_that_started_them(tmp_path: Path) -> None:
     script = tmp_path / "parent.py"
     script.write_text(
         "import asyncio\n"
-        "from salon.adapters.broadcast.process import ManagedBroadcast\n"
-        "from tests.integration.test_broadcast_workers import plan\n"
+        "from salon.adapters.broadcast.process import ManagedBroadcast, WorkerPlan\n"
+        f"PLAN = WorkerPlan(**{dataclasses.asdict(plan(1))!r})\n"
         "async def main():\n"
-        "    managed = ManagedBroadcast(plan(1))\n"
+        "    managed = ManagedBroadcast(PLAN)\n"
         "    async with managed:\n"
         "        print(*managed.pids(), flush=True)\n"
         "        await asyncio.sleep(60)\n"
