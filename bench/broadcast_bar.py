@@ -129,7 +129,11 @@ class Room:
                 except OSError:
                     short.append(fd)
         self.chunks_out += 1
-        for fd in short:
+        self.drop(short)
+
+    def drop(self, fds: list[int]) -> None:
+        """End the connections that could not take a whole chunk (or fell behind), and count them."""
+        for fd in fds:
             transport = self.fds.get(fd)
             self.leave(fd)
             self.dropped += 1

@@ -32,22 +32,21 @@ class TransportRoom(Room):
     def __init__(self, chunk_ms: int, max_buffer: int) -> None:
         super().__init__(chunk_ms, "transport.write", True, 0)
         self.max_buffer = max_buffer
-        self.transports: dict[int, asyncio.Transport] = {}
         self.transport_targets: list[tuple[int, asyncio.Transport]] = []
 
     def join(self, transport: asyncio.Transport) -> None:
         fd = transport.get_extra_info("socket").fileno()
         transport.write(self.first_bytes)
-        self.transports[fd] = transport
+        self.fds[fd] = transport
         self.dirty = True
 
     def leave(self, fd: int) -> None:
-        if self.transports.pop(fd, None) is not None:
+        if self.fds.pop(fd, None) is not None:
             self.dirty = True
 
     def flush(self, chunk: bytes) -> None:
         if self.dirty:
-            self.transport_targets = list(self.transports.items())
+            self.transport_targets = list(self.fds.items())
             self.dirty = False
         limit = self.max_buffer
         slow: list[int] = []
@@ -56,21 +55,7 @@ class TransportRoom(Room):
             if transport.get_write_buffer_size() > limit:
                 slow.append(fd)
         self.chunks_out += 1
-        for fd in slow:
-            cut = self.transports.get(fd)
-            self.leave(fd)
-            self.dropped += 1
-            if cut is not None:
-                cut.abort()
-
-    def stats(self) -> dict[str, int]:
-        return {
-            "listeners": len(self.transports),
-            "chunks_out": self.chunks_out,
-            "packets_in": self.packets_in,
-            "dropped": self.dropped,
-            "chunk_ms": self.chunk_ms,
-        }
+        self.drop(slow)
 
 
 def server_context(cert: str, key: str) -> ssl.SSLContext:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from broadcast_servers import HOST, Node
+from broadcast_servers import HOST, Bar, Node
 from fanout import BenchError, Child, cpu_seconds
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -74,10 +74,9 @@ def free_port() -> int:
         return port
 
 
-class TransportBar:
-    """``bench/broadcast_tls_bar.py``: the bar's loop with ``transport.write``, TLS when given a certificate."""
-
-    kind = "bar"
+class TransportBar(Bar):
+    """``bench/broadcast_tls_bar.py``: the bar's loop with ``transport.write``, TLS when given a certificate; read
+    and stopped as the plain bar is."""
 
     def __init__(self, logs: Path, tag: str, *, chunk_ms: int, cert: Path | None, key: Path | None) -> None:
         argv = [sys.executable, str(BENCH_DIR / "broadcast_tls_bar.py"), "--chunk-ms", str(chunk_ms)]
@@ -88,18 +87,6 @@ class TransportBar:
         self.pid = self.child.pid
         ready = self.child.expect("ready", 30.0)
         self.listen, self.rtp = int(ready["listen"]), int(ready["rtp"])
-
-    def counts(self, room_id: str) -> dict[str, int]:
-        self.child.tell({"stats": True})
-        stats: dict[str, int] = self.child.expect("stats", 30.0)["stats"]
-        return stats
-
-    def stop(self) -> dict[str, Any]:
-        self.child.stop(grace=5.0)
-        return {}
-
-    def tail(self) -> str:
-        return self.child.tail()
 
 
 NGINX_CONF = """\
