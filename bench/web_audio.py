@@ -79,9 +79,6 @@ HEAR_TIMEOUT_MS = 15_000
 MAX_CLOCK_DRIFT_S = 0.005
 
 # In every page, after the harness's probe: the instants the bench needs, read on the page's own clock.
-# * WebRTC tracks: the probe taps a track id once, and Janus's Streaming plugin gives every new connection's track
-#   the same id ("janusa"), so a second join in the same page would go unheard: from then on the probe gets a clone
-#   of the new track (a fresh id; the same audio);
 # * taps: a capturing click listener on window (it runs before the app's own handler);
 # * mics: when an audio track is switched on (the app does it for the speaker's microphone on `mute_changed`);
 # * sent: the signalling ops of interest, when the page hands them to its WebSocket;
@@ -110,20 +107,6 @@ BENCH_JS = """
       enabled.set.call(this, on);
     },
   });
-  const ids = new Set();
-  const Probed = window.RTCPeerConnection;
-  window.RTCPeerConnection = class extends Probed {
-    constructor(...args) {
-      super(...args);
-      this.addEventListener('track', ({ track }) => {
-        if (track.kind !== 'audio') return;
-        if (!ids.has(track.id)) return ids.add(track.id);
-        const clone = track.clone();
-        track.addEventListener('ended', () => clone.stop());
-        new Audio().srcObject = new MediaStream([clone]); // the probe taps what is set on a media element
-      });
-    }
-  };
   const read = (hz) => {
     const p = window.__salonProbe;
     return { level: p.level(hz), floor: p.floor(), peak: p.peak().db };

@@ -35,7 +35,6 @@ class MediaPlane:
 
     media: JanusMedia | JanusCluster
     stream_origins: list[str] = field(default_factory=list)
-    broadcast: ManagedBroadcast | None = None
 
 
 def broadcast_secret(settings: Settings) -> str:
@@ -72,7 +71,6 @@ async def open_media_plane(settings: Settings) -> AsyncIterator[MediaPlane]:
             )
             janus = await stack.enter_async_context(ManagedJanus(config_folder(settings.data_dir), config))
             fleet: BroadcastFleet | None = None
-            managed: ManagedBroadcast | None = None
             if settings.audience_tier == "broadcast" and settings.broadcast_workers > 0:
                 plan = worker_plan(settings)
 
@@ -80,8 +78,7 @@ async def open_media_plane(settings: Settings) -> AsyncIterator[MediaPlane]:
                     if fleet is not None:
                         fleet.forget_node(name)
 
-                managed = ManagedBroadcast(plan, on_restart=restarted)
-                workers = await stack.enter_async_context(managed)
+                workers = await stack.enter_async_context(ManagedBroadcast(plan, on_restart=restarted))
                 fleet = await stack.enter_async_context(
                     BroadcastFleet(workers, plan.secret, max_listeners=settings.broadcast_max_listeners)
                 )
@@ -90,7 +87,7 @@ async def open_media_plane(settings: Settings) -> AsyncIterator[MediaPlane]:
                 broadcast=fleet, webrtc_listeners=settings.webrtc_listeners_per_node,
             )  # fmt: skip
             await stack.enter_async_context(media)
-            yield MediaPlane(media, fleet.origins if fleet else [], managed)
+            yield MediaPlane(media, fleet.origins if fleet else [])
             return
         # External nodes: WebRTC only for now (their forwards would cross the network: SRTP, a later step).
         external = settings.external_janus_nodes
