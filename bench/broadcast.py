@@ -259,42 +259,34 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="salon-broadcast-bench-"))
     rows: list[Row] = []
     failed: list[str] = []
+
+    def attempt(bench: Bench, config: Config, what: str) -> Row | None:
+        """Measure one configuration; a failure is noted and the run goes on."""
+        log(f"{what} …")
+        try:
+            row = bench.measure(config)
+        except BenchError as exc:
+            failed.append(f"{config}: {exc}")
+            log(f"  FAILED: {exc}")
+            return None
+        rows.append(row)
+        log(f"  {row.line()}")
+        return row
+
     try:
         bench = Bench(args, tmp, build(tmp))
         for n in args.listener_counts:
             for chunks in args.chunk_settings:
-                config = Config("node", n, chunks)
-                log(f"node, {n} listeners, chunks {chunks} …")
-                try:
-                    node_row = bench.measure(config)
-                except BenchError as exc:
-                    failed.append(f"{config}: {exc}")
-                    log(f"  FAILED: {exc}")
-                    continue
-                rows.append(node_row)
-                log(f"  {node_row.line()}")
-                if args.no_bar:
-                    continue
-                bar = Config("bar", n, str(node_row.chunk_ms))
-                log(f"bar, {n} listeners, {node_row.chunk_ms} ms chunks …")
-                try:
-                    rows.append(bench.measure(bar))
-                    log(f"  {rows[-1].line()}")
-                except BenchError as exc:
-                    failed.append(f"{bar}: {exc}")
-                    log(f"  FAILED: {exc}")
+                node_row = attempt(bench, Config("node", n, chunks), f"node, {n} listeners, chunks {chunks}")
+                if node_row is not None and not args.no_bar:
+                    bar = Config("bar", n, str(node_row.chunk_ms))
+                    attempt(bench, bar, f"bar, {n} listeners, {node_row.chunk_ms} ms chunks")
         policy_chunk = next((r.chunk_ms for r in rows if r.config == Config("node", biggest, "policy")), None)
         for variant in args.variant_names if policy_chunk is not None and not args.no_bar else []:
             if variant == "os.write":
                 continue  # measured above, beside the node
             config = Config("bar", biggest, str(policy_chunk), variant)
-            log(f"bar variant {variant!r}, {biggest} listeners …")
-            try:
-                rows.append(bench.measure(config))
-                log(f"  {rows[-1].line()}")
-            except BenchError as exc:
-                failed.append(f"{config}: {exc}")
-                log(f"  FAILED: {exc}")
+            attempt(bench, config, f"bar variant {variant!r}, {biggest} listeners")
     finally:
         if args.keep:
             log(f"kept {tmp}")
