@@ -162,8 +162,9 @@ async def sound_through_janus(folder: Path) -> dict[str, float]:
         listener = await watch(stack, session, mountpoint)
         async with asyncio.timeout(STEP_TIMEOUT):
             await listener.ears.wait_until(lambda m: m.frames > 0)
-        assert listener.ears.first_frame_at is not None
-        numbers["listener start → first frame ms"] = (listener.ears.first_frame_at - listener.started_at) * 1000
+        first_frame_at = listener.ears.first_frame_at
+        assert first_frame_at is not None
+        numbers["listener start → first frame ms"] = (first_frame_at - listener.started_at) * 1000
 
         # Speaker 1 joins silent; once its media flows both ways, it starts the 440 Hz tone at a known time.
         one = await join_speaker(stack, session, room, "one", ToneTrack(None))
@@ -221,14 +222,17 @@ async def sound_through_janus(folder: Path) -> dict[str, float]:
             assert hears_self < hears_other - MARGIN_DB, (me.name, hears_self, hears_other)
             assert abs((me.ears.dominant_frequency(HEARING_S) or 0) - other) <= 10
 
-        # Every 20 ms packet the listener took in became a frame, and it has been flowing in real time.
+        # Every 20 ms packet the listener took in became a frame, and it has been flowing in real time since its first
+        # frame (the set-up before it is measured above, "listener start → first frame"; under a full test run's load
+        # ICE and DTLS alone took up to a second, which is no gap in the flow).
         packets, frames = await packets_received(listener.receiver), listener.ears.frames
         assert listener.ears.last_frame_at is not None
         listened = listener.ears.last_frame_at - listener.started_at
+        flowing = listener.ears.last_frame_at - first_frame_at
         numbers["listener packets"], numbers["listener frames"] = packets, frames
         numbers["listener seconds"] = listened
         assert frames <= packets
-        assert frames >= 0.8 * listened / FRAME_SECONDS, (frames, listened)
+        assert frames >= 0.8 * flowing / FRAME_SECONDS, (frames, flowing, listened)
     return numbers
 
 
