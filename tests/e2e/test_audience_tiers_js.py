@@ -5,12 +5,12 @@ answer on screen; stopping ends the asking and drops an answer still on its way.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -68,30 +68,40 @@ TIERS = {"listeners": 1234, "webrtc": 34, "broadcast": 1200}
 LATER = {"listeners": 1300, "webrtc": 40, "broadcast": 1260}
 
 
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS))
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One Chromium for the module (the sync API: its objects are not bound to a test's event loop)."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS))
         try:
-            page = await browser.new_page()
-            await page.set_content("<!doctype html><title>audience tiers</title>")
-            await page.add_script_tag(content=HARNESS_JS)
-            module = MODULE_JS.read_text() + "\nwindow.w = window.watchFor(TiersWatch, {});\n"
-            await page.add_script_tag(type="module", content=module)
-            await page.wait_for_function("window.w !== undefined")
-            yield page
+            yield browser
         finally:
-            await browser.close()
+            browser.close()
 
 
-async def run(page: Page, script: str) -> dict[str, Any]:
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page per test: its own fake clock and watch."""
+    page = browser.new_page()
+    try:
+        page.set_content("<!doctype html><title>audience tiers</title>")
+        page.add_script_tag(content=HARNESS_JS)
+        module = MODULE_JS.read_text() + "\nwindow.w = window.watchFor(TiersWatch, {});\n"
+        page.add_script_tag(type="module", content=module)
+        page.wait_for_function("window.w !== undefined")
+        yield page
+    finally:
+        page.close()
+
+
+def run(page: Page, script: str) -> dict[str, Any]:
     """Run steps against the watch ``w`` (``await advance(ms)``, ``await w.answer(x)``...); what it saw."""
-    seen: dict[str, Any] = await page.evaluate(f"async (x) => {{ {script}; return w.seen(); }}", [TIERS, LATER])
+    seen: dict[str, Any] = page.evaluate(f"async (x) => {{ {script}; return w.seen(); }}", [TIERS, LATER])
     return seen
 
 
-async def test_it_asks_at_once_then_every_poll_and_shows_each_answer(page: Page) -> None:
-    seen = await run(
+def test_it_asks_at_once_then_every_poll_and_shows_each_answer(page: Page) -> None:
+    seen = run(
         page,
         """const [tiers, later] = x;
         w.watch.start();
@@ -107,8 +117,8 @@ async def test_it_asks_at_once_then_every_poll_and_shows_each_answer(page: Page)
     assert not seen["inFlight"]
 
 
-async def test_pokes_make_one_request_after_the_gap_and_never_two_in_flight(page: Page) -> None:
-    seen = await run(
+def test_pokes_make_one_request_after_the_gap_and_never_two_in_flight(page: Page) -> None:
+    seen = run(
         page,
         """const [tiers, later] = x;
         w.watch.start();
@@ -122,8 +132,8 @@ async def test_pokes_make_one_request_after_the_gap_and_never_two_in_flight(page
     assert seen["inFlight"]
 
 
-async def test_a_poke_or_a_restart_waits_for_the_gap_after_the_last_request(page: Page) -> None:
-    seen = await run(
+def test_a_poke_or_a_restart_waits_for_the_gap_after_the_last_request(page: Page) -> None:
+    seen = run(
         page,
         """const [tiers, later] = x;
         w.watch.start();
@@ -146,8 +156,8 @@ async def test_a_poke_or_a_restart_waits_for_the_gap_after_the_last_request(page
 
 
 @pytest.mark.parametrize("status", [403, 404])
-async def test_a_refusal_hides_the_line_and_ends_the_asking(page: Page, status: int) -> None:
-    seen = await run(
+def test_a_refusal_hides_the_line_and_ends_the_asking(page: Page, status: int) -> None:
+    seen = run(
         page,
         f"""const [tiers] = x;
         w.watch.start();
@@ -163,8 +173,8 @@ async def test_a_refusal_hides_the_line_and_ends_the_asking(page: Page, status: 
 
 
 @pytest.mark.parametrize("status", [0, 500, 503])
-async def test_passing_trouble_keeps_the_last_answer_and_the_asking(page: Page, status: int) -> None:
-    seen = await run(
+def test_passing_trouble_keeps_the_last_answer_and_the_asking(page: Page, status: int) -> None:
+    seen = run(
         page,
         f"""const [tiers, later] = x;
         w.watch.start();
@@ -179,8 +189,8 @@ async def test_passing_trouble_keeps_the_last_answer_and_the_asking(page: Page, 
     assert seen["shown"] == [TIERS, LATER], "nothing hidden in between"
 
 
-async def test_stopping_ends_the_asking_and_drops_an_answer_on_its_way(page: Page) -> None:
-    seen = await run(
+def test_stopping_ends_the_asking_and_drops_an_answer_on_its_way(page: Page) -> None:
+    seen = run(
         page,
         """const [tiers, later] = x;
         w.watch.start();
