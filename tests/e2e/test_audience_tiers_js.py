@@ -1,7 +1,8 @@
 """The moderators' audience-tier watch (``static/app/audience_tiers.js``) in real Chromium, on a fake clock and a fake
 ``load``: it asks at once, then every poll; pokes (the audience changed) make one request, never two in flight and
-never two closer than the gap; a 403 or 404 hides the line and ends the asking; any other failure keeps the last
-answer on screen; stopping ends the asking and drops an answer still on its way."""
+never two closer than the gap; a refusal that asking again will not change (not a moderator, not in the room, no
+room...) hides the line and ends the asking; any other failure keeps the last answer on screen; stopping ends the
+asking and drops an answer still on its way."""
 
 from __future__ import annotations
 
@@ -155,7 +156,7 @@ def test_a_poke_or_a_restart_waits_for_the_gap_after_the_last_request(page: Page
     assert seen["shown"] == [TIERS, LATER, None]
 
 
-@pytest.mark.parametrize("status", [403, 404])
+@pytest.mark.parametrize("status", [401, 403, 404, 409, 410])
 def test_a_refusal_hides_the_line_and_ends_the_asking(page: Page, status: int) -> None:
     seen = run(
         page,

@@ -9,8 +9,9 @@
 export const POLL_MS = 10_000;
 export const GAP_MS = 3_000; // also the delay after a poke: a new listener's stream is usually up by then
 
-/** The refusals that mean "not for you" (403: not a moderator any more; 404: no such room): hide, stop asking. */
-const REFUSED = new Set([403, 404]);
+/** Answers that will not change by asking again — 401 logged out, 403 not a moderator (any more), 404 no such room,
+ * 409 not in the room, 410 the room ended: hide the line and stop asking. */
+const REFUSED = new Set([401, 403, 404, 409, 410]);
 
 export class TiersWatch {
   /**
