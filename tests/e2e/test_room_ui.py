@@ -11,12 +11,16 @@ read off the app.
 * B and C listen on the broadcast tier (their browsers decode Opus: the page fetches a stream from a broadcast
   worker), and everything above holds there as on WebRTC; B, on stage, speaks and hears through WebRTC.
 * A listener whose browser lacks WebCodecs' AudioDecoder falls back to WebRTC and still hears the room.
+* Moderators see how the audience hears the room ("2 listening · 2 broadcast · 0 WebRTC"; the WebRTC fallback counts
+  as WebRTC), asked of the server at a bounded rate; nobody else sees it, and their pages never ask for it.
 * Timings (click → first audio for a listener) are printed for docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
 import time
 from pathlib import Path
 
@@ -46,6 +50,16 @@ MUSIC_MODE = "localStorage.setItem('salon.musicMode', '1');"
 # A browser without WebCodecs' decoder (older Safari, say): the app must fall back to WebRTC.
 NO_AUDIO_DECODER = "delete window.AudioDecoder;"
 STREAM_PATH = "/v1/stream/"
+AUDIENCE_PATH = re.compile(r"/api/v1/rooms/[^/]+/audience$")
+TIERS = ".audience-tiers"
+TIERS_GAP_S = 3.0  # audience_tiers.js's GAP_MS: requests for the tiers are at least this far apart
+
+
+def audience_asked(page: Page) -> list[float]:
+    """When the page asks the server how the audience hears the room (the moderators' tier line)."""
+    asked: list[float] = []
+    page.on("request", lambda request: asked.append(time.monotonic()) if AUDIENCE_PATH.search(request.url) else None)
+    return asked
 
 
 def streams_opened(page: Page) -> list[str]:
@@ -91,6 +105,7 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
         )
         try:
             c_streams = streams_opened(c)
+            a_asked, b_asked, c_asked = (audience_asked(page) for page in (a, b, c))
             for page in (a, b, c):
                 page.set_default_timeout(UI_TIMEOUT_MS)
             # A starts a room from the hallway and unmutes.
@@ -114,6 +129,11 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             await c.locator("a.room-card", has_text="Tones at dusk").click()
             timings["c_heard_a_s"] = await hears(c, A_HZ, timeout=20)
             assert c_streams, "C, a listener in a browser that decodes Opus, hears the room on the broadcast tier"
+            # A, the moderator, sees both on the broadcast tier; B and C, listeners, see no such line.
+            await expect(a.locator(TIERS)).to_contain_text("2 listening · 2 broadcast · 0 WebRTC")
+            await expect(a.locator(TIERS)).to_have_attribute("title", re.compile("^How listeners receive the sound"))
+            for page in (b, c):
+                await expect(page.locator(TIERS)).to_have_count(0)
 
             # A's ring lights on C's screen while A speaks.
             await expect(c.locator(f"{tile(c, ann)}.speaking")).to_be_visible()
@@ -137,6 +157,8 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             await expect(b.locator(f"ul.stage {tile(b, bea)}")).to_be_visible()
             await b.get_by_role("button", name="Unmute").click()
             timings["c_heard_b_s"] = await hears(c, B_HZ, timeout=20)
+            await expect(a.locator(TIERS)).to_contain_text("1 listening · 1 broadcast · 0 WebRTC")  # B went up
+            await expect(b.locator(TIERS)).to_have_count(0)  # a speaker, not a moderator
             await snap(c, "room")
             await snap(a, "room")
 
@@ -166,6 +188,11 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             await b.goto(room_url)
             await expect(b.get_by_role("alert")).to_contain_text("removed you")
             await snap(b, "removed")
+            assert b_asked == c_asked == [], "only moderators ask how the audience hears the room"
+            assert len(a_asked) >= 3, a_asked
+            # Seen from here, a request's time may be late by the test's own delays, never early by much.
+            gaps = [later - earlier for earlier, later in itertools.pairwise(a_asked)]
+            assert min(gaps) > TIERS_GAP_S / 2, f"A's {len(a_asked)} requests for the tiers, apart by {gaps}"
         finally:
             await asyncio.gather(a_browser.close(), b_browser.close(), c_browser.close())
     return timings
@@ -203,6 +230,7 @@ async def refused_microphone(salon: Salon, workdir: Path) -> None:
             await b.goto(f"/room/{room}")
             await hears(b, A_HZ, timeout=20)
             assert b_streams == [], "no AudioDecoder: B hears the room through WebRTC"
+            await expect(a.locator(TIERS)).to_contain_text("1 listening · 0 broadcast · 1 WebRTC")
             await person_action(a, shy, "Invite up")
             await b.get_by_role("button", name="Join the stage").click()
             alert = b.get_by_role("alert").filter(has_text="blocked the microphone")

@@ -332,7 +332,7 @@ async def tour(browser: Browser, salon: Salon, seeded: Seeded, device: Device, a
     await audit.screen(page, "tour-start-room")
     await dialog.get_by_role("button", name="Cancel").click()
 
-    await room_screens(context, seeded, audit, "tour-room")
+    await room_screens(context, seeded, audit, "tour-room", tiers="5 listening · 0 broadcast · 0 WebRTC")
 
     await page.goto("/search?q=jazz")
     for section in ("Members", "Live rooms", "Upcoming events"):
@@ -387,14 +387,18 @@ async def tour(browser: Browser, salon: Salon, seeded: Seeded, device: Device, a
     await expect(page.get_by_role("heading", name="En direct")).to_be_visible()
     await expect(page.locator("a.room-card")).to_have_count(2)
     await audit.screen(page, "tour-hallway-fr")
-    await room_screens(context, seeded, audit, "tour-room-fr", menu=False)
+    tiers = "5 écoutent · 0 en diffusion · 0 en WebRTC"
+    await room_screens(context, seeded, audit, "tour-room-fr", menu=False, tiers=tiers)
     await page.evaluate("localStorage.removeItem('salon.lang')")
     await context.close()
 
 
-async def room_screens(context: BrowserContext, seeded: Seeded, audit: Audit, name: str, *, menu: bool = True) -> None:
-    """Ada's room as its moderator: the hand queue, and someone's menu. In a page of its own, closed rather than
-    navigated away from: leaving would take Ada out of the room (and her moderator role with her)."""
+async def room_screens(
+    context: BrowserContext, seeded: Seeded, audit: Audit, name: str, *, tiers: str, menu: bool = True
+) -> None:
+    """Ada's room as its moderator: the hand queue, how the audience hears the room (``tiers``: the seeded listeners
+    joined over the API and hear nothing), and someone's menu. In a page of its own, closed rather than navigated
+    away from: leaving would take Ada out of the room (and her moderator role with her)."""
     page = await audit.watch(await context.new_page())
     await page.goto(f"/room/{seeded.room}")
     await expect(page.get_by_role("heading", name=ROOM_TITLE, level=1)).to_be_visible()
@@ -402,6 +406,7 @@ async def room_screens(context: BrowserContext, seeded: Seeded, audit: Audit, na
     await expect(hands).to_contain_text("Elena Rossi")
     await expect(page.locator("ul.stage li.person")).to_have_count(3)
     await expect(page.locator("ul.audience li.person")).to_have_count(5)
+    await expect(page.locator(".audience-tiers")).to_contain_text(tiers)
     await audit.screen(page, name)
     if menu:
         bruno = seeded.people["bruno"]

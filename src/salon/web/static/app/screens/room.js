@@ -3,7 +3,8 @@
 // moderators, the hand queue, a menu on each person and the room's settings. Leaving the screen does not leave the
 // room: the app bar keeps it one tap away.
 
-import { errorMessage } from "../api.js";
+import { errorMessage, get } from "../api.js";
+import { TiersWatch } from "../audience_tiers.js";
 import { confirmDialog } from "../dialogs.js";
 import { fill, h } from "../dom.js";
 import { icon } from "../icons.js";
@@ -33,6 +34,27 @@ export async function render(main, ctx) {
   const call = (op, data) => session.call(op, data);
   const syncMedia = (force) => session.syncMedia(force);
 
+  // How the audience hears the room, for its moderators only, while this screen shows it (audience_tiers.js).
+  let tiers = null;
+  const tiersWatch = new TiersWatch(
+    () => get(`/rooms/${encodeURIComponent(roomId)}/audience`),
+    (latest) => {
+      tiers = latest;
+      draw();
+    },
+  );
+  let watching = false;
+  let countSeen = null;
+
+  /** Start on becoming a moderator, stop on ceasing to be one; ask again when the audience changes. */
+  function watchTiers(iAmMod, listenerCount) {
+    const [was, seen] = [watching, countSeen];
+    [watching, countSeen] = [iAmMod, listenerCount]; // first: stopping redraws, which comes back here
+    if (iAmMod && !was) tiersWatch.start();
+    else if (!iAmMod && was) tiersWatch.stop();
+    else if (iAmMod && listenerCount !== seen) tiersWatch.poke();
+  }
+
   function showEnded(message) {
     bar.replaceChildren();
     bar.hidden = true;
@@ -50,6 +72,7 @@ export async function render(main, ctx) {
 
   function draw() {
     if (state.gone) {
+      watchTiers(false, null);
       if (state.endedWith) showEnded(state.endedWith);
       return;
     }
@@ -59,6 +82,7 @@ export async function render(main, ctx) {
     const iAmMod = me?.role === "moderator";
     const open = (p) => personMenu(p);
     const audienceCount = view.listener_count - view.audience.length;
+    watchTiers(iAmMod, view.listener_count);
     fill(
       body,
       h(
@@ -88,11 +112,23 @@ export async function render(main, ctx) {
       h("h2.visually-hidden", {}, t("room.stage")),
       h("ul.stage", { "aria-label": t("room.stage") }, view.stage.map((p) => personTile(p, { speaking: state.speaking.has(p.user.id), onOpen: open }))),
       h("h2", {}, t("room.audience"), " ", h("span.muted", {}, `(${view.listener_count})`)),
+      iAmMod && tiers ? tiersLine(tiers) : null,
       audienceRows(view.audience, open),
       audienceCount > 0 ? h("p.muted", {}, t("room.others_listening", { count: audienceCount })) : null,
       view.listener_count === 0 ? h("p.muted", {}, t("room.no_audience")) : null,
     );
     drawBar();
+  }
+
+  /** "1,234 listening · 1,200 broadcast · 34 WebRTC", with what it means for those who hover or hear it read. */
+  function tiersLine({ listeners, broadcast, webrtc }) {
+    const counts = [
+      t("room.tiers_listening", { count: listeners }),
+      t("room.tiers_broadcast", { count: broadcast }),
+      t("room.tiers_webrtc", { count: webrtc }),
+    ];
+    const explained = t("room.tiers_explained");
+    return h("p.muted.audience-tiers", { title: explained }, h("span.visually-hidden", {}, `${explained} `), counts.join(" · "));
   }
 
   /** "Followed by the speakers" first (in the order they came), then everyone else. */
@@ -206,5 +242,6 @@ export async function render(main, ctx) {
   return () => {
     session.removeEventListener("change", draw);
     session.removeEventListener("speakers", onSpeakers);
+    tiersWatch.stop();
   };
 }
