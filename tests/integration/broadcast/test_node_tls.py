@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 import socket
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
@@ -166,6 +168,23 @@ async def test_a_tls_listener_that_does_not_read_is_dropped_and_the_other_hears_
     finally:
         slow.close()
         await fast.close()
+
+
+async def test_sigterm_ends_tls_streams_with_their_notice_and_exits_0_within_2_s(
+    tmp_path: Path, files: CertFiles, senders: list[RtpSender]
+) -> None:
+    tls_args = ["--tls-cert", str(files.cert), "--tls-key", str(files.key)]
+    with running_node(tmp_path, *tls_args, name="leaving") as leaving:
+        room, _ = await new_room(leaving, senders)
+        streams = [await open_stream(leaving, room, user, tls=files.client_context()) for user in ("a", "b")]
+        asked = time.monotonic()
+        leaving.process.send_signal(signal.SIGTERM)
+        for listener in streams:
+            await listener.read_until(lambda x: x.closed, within=2)
+            assert (listener.notices(), listener.ended) == (["shutting_down"], True)
+            await listener.close()
+        assert await asyncio.to_thread(leaving.process.wait, 2) == 0
+        assert time.monotonic() - asked < 2
 
 
 @pytest.mark.parametrize(
