@@ -1,7 +1,8 @@
 """The broadcast node as a real process with ``--tls-cert``/``--tls-key``: listeners over TLS (Python's ssl client,
 verifying the test's own certificate) hear the hello and every audio record, plain HTTP on that port opens no
-stream, a listener that stops reading is still dropped, the control API stays plain, and bad TLS arguments stop the
-node with a message. Also: uvloop's SSL transport is recognised, so the fan-out never writes around it.
+stream, a connection that never completes a handshake is closed after 5 s, a listener that stops reading is still
+dropped, SIGTERM still ends every stream with its notice, the control API stays plain, and bad TLS arguments stop
+the node with a message. Also: uvloop's SSL transport is recognised, so the fan-out never writes around it.
 """
 
 from __future__ import annotations
@@ -122,6 +123,18 @@ async def test_plain_http_to_the_tls_port_opens_no_stream(node: NodeProcess, sen
     assert b"HTTP/1.1" not in answer
     assert opus_payload(0) not in answer
     assert (await room_stats(node, room))["listeners"] == 0
+
+
+async def test_a_connection_that_never_finishes_its_handshake_is_closed_after_5_s(node: NodeProcess) -> None:
+    reader, writer = await asyncio.open_connection(HOST, node.listen)
+    opened = time.monotonic()
+    try:
+        assert await asyncio.wait_for(reader.read(), 15) == b""  # nothing sent, then EOF: no slot held for long
+    except ConnectionResetError:
+        pass
+    finally:
+        writer.close()
+    assert 4.5 < time.monotonic() - opened < 10
 
 
 def tls_socket_that_never_reads(node: NodeProcess, room: str, files: CertFiles) -> ssl.SSLSocket:
