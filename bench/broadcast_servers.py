@@ -64,13 +64,24 @@ class Node:
 
     kind = "node"
 
-    def __init__(self, logs: Path, tag: str, *, name: str, chunks: str | None, max_listeners: int) -> None:
+    def __init__(
+        self,
+        logs: Path,
+        tag: str,
+        *,
+        name: str,
+        chunks: str | None,
+        max_listeners: int,
+        cert: Path | None = None,
+        key: Path | None = None,
+    ) -> None:
         argv = [
             sys.executable,
             *("-m", "salon.broadcast", "--name", name),
             *("--listen", f"{HOST}:0", "--control", f"{HOST}:0", "--rtp", f"{HOST}:0"),
             *("--max-listeners", str(max_listeners)),
             *(("--chunks", chunks) if chunks else ()),
+            *(("--tls-cert", str(cert), "--tls-key", str(key)) if cert and key else ()),
         ]
         env = {**os.environ, "SALON_BROADCAST_SECRET": SECRET}
         self.name = name
@@ -78,6 +89,7 @@ class Node:
         self.pid = self.child.pid
         ready = self.child.expect("ready", 60.0)
         self.listen, self.control, self.rtp = int(ready["listen"]), int(ready["control"]), int(ready["rtp"])
+        self.tls = bool(ready.get("tls"))  # the load client then speaks TLS to the listeners' port
         self.http = httpx.Client(
             base_url=f"http://{HOST}:{self.control}",
             headers={"Authorization": f"Bearer {control_token(SECRET)}"},

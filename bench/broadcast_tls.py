@@ -2,12 +2,14 @@
 
     PYTHONPATH=src:. .venv/bin/python bench/broadcast_tls.py            # 1,000 / 2,500 at 40 ms, 5,000 at 100 ms
     PYTHONPATH=src:. .venv/bin/python bench/broadcast_tls.py --quick    # 1,000 at 40 ms, 3 s windows (~1 min)
-    PYTHONPATH=src:. .venv/bin/python bench/broadcast_tls.py --sizes 2500:40 --kinds node,tls-bar,nginx-tls
+    PYTHONPATH=src:. .venv/bin/python bench/broadcast_tls.py --sizes 2500:40 --kinds node,node-tls,tls-bar
 
 For each size (N listeners, chunk ms), in one run, with ``bench/broadcast.py``'s measurement (its ``Bench``: same
 sender, same load client, same window and counters), one configuration after the other:
 
 - ``node``: the node, plain HTTP (``--chunks inf:<chunk>``), as in ``broadcast.py``;
+- ``node-tls``: the same node with ``--tls-cert``/``--tls-key``: Python's ``ssl`` on uvloop's SSL transports, and
+  no direct ``os.write`` (every chunk through the transport, which encrypts it) — the tier's real cost with TLS;
 - ``bar``: the plain bar, ``os.write`` (``bench/broadcast_bar.py``);
 - ``tbar``: the bar writing with ``transport.write`` on uvloop's transports, plain: the control for ``tls-bar``;
 - ``tls-bar``: the same with an ``ssl.SSLContext`` (TLS 1.3) on the listening socket: Python's ``ssl`` per
@@ -41,13 +43,14 @@ from stream_load import build
 
 KINDS = {
     "node": "node, plain",
+    "node-tls": "node, TLS (Python ssl, TLS 1.3)",
     "bar": "bar: os.write, plain",
     "tbar": "bar: transport.write, plain",
     "tls-bar": "bar: transport.write, Python ssl (TLS 1.3)",
     "nginx": "nginx (plain) -> node",
     "nginx-tls": "nginx TLS 1.3 -> node",
 }
-TLS_KINDS = {"tls-bar", "nginx-tls"}
+TLS_KINDS = {"node-tls", "tls-bar", "nginx-tls"}
 
 
 class TlsBench(Bench):
@@ -71,7 +74,11 @@ class TlsBench(Bench):
         elif kind in ("tbar", "tls-bar"):
             server = TransportBar(self.tmp, tag, chunk_ms=chunk, cert=cert, key=key)
         else:
-            node = Node(self.tmp, tag, name=NODE_NAME, chunks=f"inf:{chunk}", max_listeners=config.listeners + 100)
+            node_tls = (cert, key) if kind == "node-tls" else (None, None)  # nginx-tls: TLS in nginx, plain behind
+            node = Node(
+                self.tmp, tag, name=NODE_NAME, chunks=f"inf:{chunk}", max_listeners=config.listeners + 100,
+                cert=node_tls[0], key=node_tls[1],
+            )  # fmt: skip
             node.add_room(ROOM_ID, SSRC)
             server = node
             if kind.startswith("nginx"):
@@ -110,6 +117,16 @@ def table(rows: list[Row]) -> str:
             f"| {row.us_per_write:.2f} | {versus} | {100 * row.server_sys_share:.0f} % "
             f"| {row.rss_kb_per_listener:.1f} | {row.clients_us_per_listener_s:.1f} | {row.others_cpu_s:.2f} |"
         )
+    for row in rows:  # the question of issue 12: what TLS adds to the node itself
+        c = row.config
+        plain = next((r for r in rows if r.config == Config("node", c.listeners, c.chunks, "node")), None)
+        if c.variant == "node-tls" and plain and plain.us_per_listener_s:
+            ratio = row.us_per_listener_s / plain.us_per_listener_s
+            out.append(
+                f"\nnode TLS / node plain at {c.listeners:,} listeners, {c.chunks} ms: {ratio:.2f} × the server CPU per"
+                f" listener-second ({row.us_per_listener_s:.1f} vs {plain.us_per_listener_s:.1f} µs),"
+                f" {row.rss_kb_per_listener - plain.rss_kb_per_listener:+.1f} KB RSS per listener"
+            )
     return "\n".join(out)
 
 

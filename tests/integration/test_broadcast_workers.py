@@ -7,16 +7,19 @@ import asyncio
 import dataclasses
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from salon.adapters.broadcast.process import ManagedBroadcast, WorkerPlan
 from salon.domain.stream_tickets import control_token
 from tests.support.janus import is_alive
+from tests.support.tls import self_signed
 
 SECRET = "w" * 64
 
@@ -28,8 +31,8 @@ def plan(count: int) -> WorkerPlan:
     )  # fmt: skip
 
 
-async def healthy(url: str) -> bool:
-    async with httpx.AsyncClient(trust_env=False, timeout=2) as http:
+async def healthy(url: str, verify: ssl.SSLContext | bool = True) -> bool:
+    async with httpx.AsyncClient(trust_env=False, timeout=2, verify=verify) as http:
         return (await http.get(f"{url}/healthz")).status_code == 200
 
 
@@ -61,6 +64,36 @@ async def test_workers_start_restart_on_the_same_ports_and_stop() -> None:
         assert managed.pids()[0] != pids[0]
         running = managed.pids()
     assert not any(is_alive(pid) for pid in running), "stopped with the app"
+
+
+async def test_workers_serve_tls_with_the_plans_certificate_and_keep_their_control_api_plain(tmp_path: Path) -> None:
+    files = self_signed(tmp_path)
+    tls_plan = dataclasses.replace(
+        plan(1), public_url="https://127.0.0.1:{port}", tls_cert=str(files.cert), tls_key=str(files.key)
+    )
+    managed = ManagedBroadcast(tls_plan)
+    async with managed as nodes:
+        (node,) = nodes
+        assert node.public_url.startswith("https://127.0.0.1:")
+        assert await healthy(node.public_url, verify=files.client_context())
+        assert node.control_url.startswith("http://127.0.0.1:")
+        async with httpx.AsyncClient(trust_env=False) as http:
+            stats = await http.get(
+                f"{node.control_url}/v1/stats", headers={"Authorization": f"Bearer {control_token(SECRET)}"}
+            )
+        assert stats.status_code == 200
+        with pytest.raises(httpx.HTTPError):  # plain HTTP to the listeners' port gets no answer
+            await healthy(node.public_url.replace("https://", "http://"))
+        running = managed.pids()
+    assert not any(is_alive(pid) for pid in running)
+
+
+async def test_workers_that_cannot_load_the_tls_files_fail_to_start(tmp_path: Path) -> None:
+    files, other = self_signed(tmp_path), self_signed(tmp_path, name="other")
+    bad = dataclasses.replace(plan(1), tls_cert=str(files.cert), tls_key=str(other.key))
+    with pytest.raises(RuntimeError, match=r"broadcast worker w0 did not start \(exit 2\)"):
+        async with ManagedBroadcast(bad):
+            pass
 
 
 def test_workers_die_with_the_process_that_started_them(tmp_path: Path) -> None:

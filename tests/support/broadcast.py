@@ -98,9 +98,10 @@ class FakeTransport:
         self.aborted = False
         self.fail_writes = False
         self.sock = sock  # a real socket: the node writes to it directly while nothing is buffered
+        self.sslcontext: object = None  # set: the transport is TLS, as an SSL transport says
 
     def get_extra_info(self, name: str) -> object:
-        return self.sock if name == "socket" else None
+        return {"socket": self.sock, "sslcontext": self.sslcontext}.get(name)
 
     def write(self, data: bytes) -> None:
         if self.fail_writes:

@@ -12,6 +12,7 @@ import secrets
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -38,6 +39,7 @@ class NodeProcess:
     control: int
     rtp: int
     log: Path
+    tls: bool = False  # the ready line's: the listeners' port speaks TLS
 
     def ticket(
         self, room: str, user: str, *, node: str | None = None, ttl: int = 30, secret: str = SECRET, nonce: str = ""
@@ -94,7 +96,7 @@ def start_node(log_dir: Path, *args: str, name: str = "w0") -> NodeProcess:
         raise
     assert ready["ready"] is True
     assert ready["name"] == name
-    return NodeProcess(process, name, ready["listen"], ready["control"], ready["rtp"], log)
+    return NodeProcess(process, name, ready["listen"], ready["control"], ready["rtp"], log, ready["tls"])
 
 
 def stop_node(process: subprocess.Popen[bytes]) -> None:
@@ -212,9 +214,11 @@ class Listener:
             await self.writer.wait_closed()
 
 
-async def open_listener(node: NodeProcess, path: str, *, method: str = "GET", headers: str = "") -> Listener:
-    """Send one request to the public port and read the response head."""
-    reader, writer = await asyncio.open_connection(HOST, node.listen)
+async def open_listener(
+    node: NodeProcess, path: str, *, method: str = "GET", headers: str = "", tls: ssl.SSLContext | None = None
+) -> Listener:
+    """Send one request to the public port (over TLS with the ``tls`` client context) and read the response head."""
+    reader, writer = await asyncio.open_connection(HOST, node.listen, ssl=tls)
     writer.write(f"{method} {path} HTTP/1.1\r\nHost: {HOST}\r\n{headers}\r\n".encode())
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     lines = split_head(head)[0].decode("latin-1").split("\r\n")
@@ -223,17 +227,19 @@ async def open_listener(node: NodeProcess, path: str, *, method: str = "GET", he
     return listener
 
 
-async def stream(node: NodeProcess, room: str, user: str) -> Listener:
+async def stream(node: NodeProcess, room: str, user: str, *, tls: ssl.SSLContext | None = None) -> Listener:
     """A listener whose stream opened (status 200) and whose hello arrived."""
-    listener = await open_listener(node, f"/v1/stream/{room}?ticket={node.ticket(room, user)}")
+    listener = await open_listener(node, f"/v1/stream/{room}?ticket={node.ticket(room, user)}", tls=tls)
     assert listener.status == 200, listener.headers
     await listener.read_until(lambda x: len(x.records) >= 1)
     return listener
 
 
-async def refusal(node: NodeProcess, path: str, **kwargs: str) -> tuple[int, dict[str, str], Any]:
+async def refusal(
+    node: NodeProcess, path: str, *, method: str = "GET", headers: str = ""
+) -> tuple[int, dict[str, str], Any]:
     """Status, headers and JSON body of a refused request, after checking the node closed the connection."""
-    listener = await open_listener(node, path, **kwargs)
+    listener = await open_listener(node, path, method=method, headers=headers)
     await listener.read_until(lambda _: False)
     assert listener.closed
     await listener.close()

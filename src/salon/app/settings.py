@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     # Chunk length by the worker's listener count ("up to N listeners: M ms, ..."): the lever is writes per
     # listener-second (docs/BENCHMARKS.md, "Broadcast tier").
     broadcast_chunks: str = DEFAULT_POLICY
+    # TLS in the workers themselves (PEM certificate chain and unencrypted key, both or neither): their listeners'
+    # ports speak HTTPS, and the default stream URL becomes https://<SALON_PUBLIC_URL's host>:<port>.
+    broadcast_tls_cert: Path | None = None
+    broadcast_tls_key: Path | None = None
     # WebRTC listeners one Janus node takes before it refuses more (~1,000 a 2-core box: docs/BENCHMARKS.md).
     webrtc_listeners_per_node: Annotated[int, Field(ge=1, le=1_000_000)] = 800
 
@@ -117,6 +121,21 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"SALON_BROADCAST_CHUNKS: {exc}") from None
         return value
+
+    @model_validator(mode="after")
+    def _check_broadcast_tls(self) -> Settings:
+        # Only that the files are there and readable: what they hold is checked by the workers, which load them
+        # (a bad pair stops them at start with the reason on stderr).
+        files = {"SALON_BROADCAST_TLS_CERT": self.broadcast_tls_cert, "SALON_BROADCAST_TLS_KEY": self.broadcast_tls_key}
+        if sum(path is None for path in files.values()) == 1:
+            raise ValueError("SALON_BROADCAST_TLS_CERT and SALON_BROADCAST_TLS_KEY go together: set both or neither")
+        for name, path in files.items():
+            try:
+                if path is not None:
+                    path.open("rb").close()
+            except OSError as exc:
+                raise ValueError(f"{name}: {str(path)!r} cannot be read: {exc.strerror or exc}") from None
+        return self
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -1,7 +1,8 @@
 """Broadcast layer: the node's configuration — its command line and its secret, validated once at start-up.
 
 ``python -m salon.broadcast --name w0 --listen 127.0.0.1:0 --control 127.0.0.1:0 --rtp 127.0.0.1:0
-[--allow-source IP]... [--allow-origin ORIGIN] [--max-listeners 12000] [--chunks ...] [--max-buffer-bytes N]``;
+[--allow-source IP]... [--allow-origin ORIGIN] [--max-listeners 12000] [--chunks ...] [--max-buffer-bytes N]
+[--tls-cert FILE --tls-key FILE]``;
 the secret shared with Salon comes from ``SALON_BROADCAST_SECRET`` (never the command line, which ``ps`` shows).
 Addresses are IP literals: the node resolves no names.
 """
@@ -11,9 +12,12 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import re
+import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from salon.broadcast.tls import TlsError, server_context
 from salon.domain.audience_chunks import DEFAULT_POLICY, ChunkPolicy, parse_policy
 from salon.domain.stream_tickets import FIELD_MAX_CHARS, SECRET_MIN_CHARS
 from salon.domain.text import is_id
@@ -40,6 +44,7 @@ class Config:
     policy: ChunkPolicy
     max_buffer_bytes: int
     secret: str
+    tls: ssl.SSLContext | None = field(default=None, compare=False)  # the listeners' port only; None: plain HTTP
 
 
 def address(text: str) -> Address:
@@ -99,6 +104,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-listeners", type=positive, default=12000)
     p.add_argument("--chunks", type=policy, default=parse_policy(DEFAULT_POLICY), help=f"default {DEFAULT_POLICY}")
     p.add_argument("--max-buffer-bytes", type=positive, default=64 * 1024, help="past it a listener is too slow")
+    p.add_argument("--tls-cert", type=Path, help="serve the listeners' port over TLS: PEM chain (with --tls-key)")
+    p.add_argument("--tls-key", type=Path, help="the certificate's private key, PEM, unencrypted")
     return p
 
 
@@ -111,6 +118,14 @@ def load_config(argv: Sequence[str], env: Mapping[str, str]) -> Config:
     if len(secret) < SECRET_MIN_CHARS:
         p.error(f"{SECRET_ENV} must hold the secret shared with Salon, at least {SECRET_MIN_CHARS} characters")
     sources = frozenset(args.allow_source or ["127.0.0.1"])
+    tls = None
+    if (args.tls_cert is None) != (args.tls_key is None):
+        p.error("--tls-cert and --tls-key go together")
+    if args.tls_cert is not None:
+        try:
+            tls = server_context(args.tls_cert, args.tls_key)
+        except TlsError as exc:
+            p.error(str(exc))
     return Config(
         name=args.name,
         listen=args.listen,
@@ -122,4 +137,5 @@ def load_config(argv: Sequence[str], env: Mapping[str, str]) -> Config:
         policy=args.chunks,
         max_buffer_bytes=args.max_buffer_bytes,
         secret=secret,
+        tls=tls,
     )

@@ -3,8 +3,10 @@ the fan-out that writes each flushed chunk to every listener of a room.
 
 A flushed chunk is built once, as the exact bytes of one HTTP chunk, and written to each listener's socket with one
 ``os.write`` while its transport holds nothing (else through the transport, behind what it holds, so nothing
-overtakes); nothing in the fan-out awaits or allocates per listener, so a slow listener never delays the others
-(its bytes wait in its own transport's buffer, and past ``max_buffer_bytes`` it is dropped with ``too_slow``).
+overtakes). Never on a TLS node (``direct_writes=False``): there every byte goes through the SSL transport, which
+encrypts it. Nothing in the fan-out awaits or allocates per listener, so a slow listener never delays the others
+(its bytes wait in its own transport's buffer, and past ``max_buffer_bytes`` it is dropped with ``too_slow``; an SSL
+transport counts only what waits above the TCP transport under it, which holds up to its own high-water mark first).
 Writing at once, not through uvloop's ``transport.write`` (which buffers until the end of the loop's iteration),
 lets the first listeners read while the node still writes to the others, and saves uvloop's own work per write
 (the bench: ~0.45 µs of ~4 µs); the same reasoning as the WebSocket hub's ``FrameWriter`` (web/ws_server.py). A
@@ -44,12 +46,14 @@ class Stream:
 
     __slots__ = ("abort_timer", "ended", "fd", "lost", "room_id", "transport", "user")
 
-    def __init__(self, transport: asyncio.Transport, room_id: str, user: str) -> None:
+    def __init__(self, transport: asyncio.Transport, room_id: str, user: str, *, direct: bool = True) -> None:
         self.transport = transport
-        # The socket's descriptor, for writing at once; -1 where there is none to write to (a TLS transport).
-        sock = transport.get_extra_info("socket")
-        plain = sock is not None and transport.get_extra_info("sslcontext") is None
-        self.fd: int = sock.fileno() if plain else -1
+        # The socket's descriptor, for writing at once; -1 where that is off (a TLS node) or there is none to write
+        # to. The TLS transport is checked too: its "socket" is the TCP socket under it, and a chunk written there
+        # would reach the client unencrypted, in the middle of its TLS records.
+        sock = transport.get_extra_info("socket") if direct else None
+        plain = transport.get_extra_info("sslcontext") is None
+        self.fd: int = sock.fileno() if sock is not None and plain else -1
         self.room_id = room_id
         self.user = user
         self.ended = False  # no longer in its room: ended on purpose, or its connection was lost
@@ -87,8 +91,10 @@ class Node:
         max_listeners: int,
         max_buffer_bytes: int,
         allow_origin: str,
+        direct_writes: bool = True,
     ) -> None:
         self.loop = loop
+        self.direct_writes = direct_writes  # off on a TLS node: the fan-out then writes through the transports only
         self.name = name
         self.policy = policy
         self.level = 0
@@ -180,7 +186,7 @@ class Node:
         older = room.streams.get(user)
         if older is not None:
             self.end_stream(older, "replaced")
-        stream = Stream(transport, room.room_id, user)
+        stream = Stream(transport, room.room_id, user, direct=self.direct_writes)
         room.streams[user] = stream
         self._count_listeners(+1)
         self.connections += 1

@@ -1,9 +1,10 @@
 """Broadcast layer: the node's process — its sockets on uvloop, the ready line, and the shutdown on SIGTERM.
 
 Once every socket listens, one line of JSON goes to stdout (``{"ready": true, "name", "listen", "control",
-"rtp"}`` with the bound ports), so whoever started the node (a supervisor, a test) learns the ports of ``:0``
-binds. On SIGTERM or SIGINT the node stops accepting, sends every stream a ``shutting_down`` notice and exits 0
-once the streams are closed, within 2 s (those still open then are aborted).
+"rtp", "tls"}``: the bound ports, and whether the listeners' port speaks TLS), so whoever started the node (a
+supervisor, a test) learns the ports of ``:0`` binds. Only the listeners' port is ever TLS: the control API stays
+plain HTTP on its private address. On SIGTERM or SIGINT the node stops accepting, sends every stream a
+``shutting_down`` notice and exits 0 once the streams are closed, within 2 s (those still open then are aborted).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import uvloop
 from salon.broadcast.admission import Admission
 from salon.broadcast.config import Config, load_config
 from salon.broadcast.control import ControlProtocol
+from salon.broadcast.http import HEAD_TIMEOUT_S
 from salon.broadcast.listener_port import ListenerProtocol
 from salon.broadcast.node import Node
 from salon.broadcast.rtp import parse_rtp
@@ -65,6 +67,7 @@ async def serve(config: Config) -> None:
         max_listeners=config.max_listeners,
         max_buffer_bytes=config.max_buffer_bytes,
         allow_origin=config.allow_origin,
+        direct_writes=config.tls is None,  # TLS bytes must go through the SSL transport, which encrypts them
     )
     admission = Admission(config.secret, node)
     token = control_token(config.secret)
@@ -74,6 +77,9 @@ async def serve(config: Config) -> None:
         config.listen.port,
         backlog=LISTEN_BACKLOG,
         reuse_address=True,
+        ssl=config.tls,
+        # The request's own 5 s starts once the handshake is done: a client that never finishes one is cut as soon.
+        ssl_handshake_timeout=HEAD_TIMEOUT_S if config.tls else None,
     )
     control = await loop.create_server(
         lambda: ControlProtocol(node, token), config.control.host, config.control.port, reuse_address=True
@@ -96,6 +102,7 @@ async def serve(config: Config) -> None:
         "listen": _port(listen),
         "control": _port(control),
         "rtp": int(rtp.get_extra_info("sockname")[1]),
+        "tls": config.tls is not None,
     }
     sys.stdout.write(json.dumps(ready) + "\n")
     sys.stdout.flush()

@@ -80,3 +80,20 @@ def test_the_broadcast_settings_have_measured_defaults_and_a_bad_chunk_policy_is
         Settings(dev=True, broadcast_chunks="1000:20,500:40,inf:60")
     with pytest.raises(ValidationError, match="audience_tier"):
         Settings(dev=True, audience_tier="hls")
+
+
+def test_broadcast_tls_takes_a_readable_certificate_and_key_together(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("a PEM chain\n")  # what the files hold is the workers' to check: they load them
+    key.write_text("a PEM key\n")
+    settings = Settings(dev=True, broadcast_tls_cert=cert, broadcast_tls_key=key)
+    assert (settings.broadcast_tls_cert, settings.broadcast_tls_key) == (cert, key)
+    assert Settings(dev=True).broadcast_tls_cert is None
+    with pytest.raises(ValidationError, match="SALON_BROADCAST_TLS_CERT and SALON_BROADCAST_TLS_KEY go together"):
+        Settings(dev=True, broadcast_tls_cert=cert)
+    with pytest.raises(ValidationError, match="SALON_BROADCAST_TLS_CERT and SALON_BROADCAST_TLS_KEY go together"):
+        Settings(dev=True, broadcast_tls_key=key)
+    with pytest.raises(ValidationError, match=r"SALON_BROADCAST_TLS_KEY: '.*nowhere.pem' cannot be read: No such file"):
+        Settings(dev=True, broadcast_tls_cert=cert, broadcast_tls_key=tmp_path / "nowhere.pem")
+    with pytest.raises(ValidationError, match=r"SALON_BROADCAST_TLS_CERT: '.*' cannot be read: Is a directory"):
+        Settings(dev=True, broadcast_tls_cert=tmp_path, broadcast_tls_key=key)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
+
 import pytest
 
 from salon.broadcast.config import Address, Config, load_config
 from salon.domain.audience_chunks import parse_policy
+from tests.support.tls import self_signed
 
 SECRET = {"SALON_BROADCAST_SECRET": "k" * 32}
 
@@ -23,6 +27,7 @@ def test_defaults() -> None:
         max_buffer_bytes=65536,
         secret="k" * 32,
     )
+    assert load_config(["--name", "w0"], SECRET).tls is None
 
 
 def test_every_option() -> None:
@@ -74,3 +79,30 @@ def test_the_secret_is_required_and_long(env: dict[str, str], capsys: pytest.Cap
     with pytest.raises(SystemExit):
         load_config(["--name", "w0"], env)
     assert "SALON_BROADCAST_SECRET must hold the secret shared with Salon, at least 32" in capsys.readouterr().err
+
+
+def test_a_certificate_and_its_key_make_the_listeners_port_tls(tmp_path: Path) -> None:
+    files = self_signed(tmp_path)
+    config = load_config(["--name", "w0", "--tls-cert", str(files.cert), "--tls-key", str(files.key)], SECRET)
+    assert isinstance(config.tls, ssl.SSLContext)
+    assert config.tls.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+@pytest.mark.parametrize(
+    ("given", "complaint"),
+    [
+        (["--tls-cert", "CERT"], "--tls-cert and --tls-key go together"),
+        (["--tls-key", "KEY"], "--tls-cert and --tls-key go together"),
+        (["--tls-cert", "MISSING", "--tls-key", "KEY"], "MISSING' cannot be read: No such file or directory"),
+        (["--tls-cert", "KEY", "--tls-key", "KEY"], "are not a PEM certificate chain and its private key"),
+    ],
+)
+def test_bad_tls_arguments_exit_with_a_usage_error(
+    given: list[str], complaint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = self_signed(tmp_path)
+    names = {"CERT": str(files.cert), "KEY": str(files.key), "MISSING": str(tmp_path / "MISSING")}
+    with pytest.raises(SystemExit) as exc:
+        load_config(["--name", "w0", *(names.get(arg, arg) for arg in given)], SECRET)
+    assert exc.value.code == 2
+    assert complaint in capsys.readouterr().err

@@ -19,7 +19,7 @@ SSRC = 0x1234
 
 
 def make_node(
-    loop: FakeLoop, *, policy: str = "inf:60", max_listeners: int = 10, max_buffer: int = 1000
+    loop: FakeLoop, *, policy: str = "inf:60", max_listeners: int = 10, max_buffer: int = 1000, direct: bool = True
 ) -> tuple[Node, Room]:
     node = Node(
         cast(asyncio.AbstractEventLoop, loop),
@@ -28,6 +28,7 @@ def make_node(
         max_listeners=max_listeners,
         max_buffer_bytes=max_buffer,
         allow_origin="https://salon.example",
+        direct_writes=direct,
     )
     assert node.put_room("r1", SSRC)
     return node, node.rooms["r1"]
@@ -331,3 +332,26 @@ def test_a_chunk_goes_straight_to_the_socket_while_nothing_waits_in_the_transpor
         node.packet_received(packet(2))
         assert read_all(theirs) == b""
         assert len(direct.data) == written, "nothing more for a closing transport"
+
+
+@pytest.mark.parametrize("why", ["a TLS node", "a TLS transport"])
+def test_tls_bytes_never_go_straight_to_the_socket(loop: FakeLoop, why: str) -> None:
+    # Either is enough: the node's switch (server.py turns it off with --tls-cert) or the transport saying it is an
+    # SSL one (whose "socket" is the TCP socket under the encryption).
+    node, room = make_node(loop, policy="inf:20", direct=why != "a TLS node")
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.setblocking(False)
+        theirs.setblocking(False)
+        transport = FakeTransport(sock=ours)
+        if why == "a TLS transport":
+            transport.sslcontext = object()
+        stream, tls = listen(node, room, "a", transport)
+        _, other = listen(node, room, "b")
+        assert stream.fd == -1
+        before_tls, before_other = len(tls.data), len(other.data)
+        node.packet_received(packet(0))
+        node.packet_received(packet(1))
+        assert read_all(theirs) == b"", "nothing reached the socket around the transport"
+        assert bytes(tls.data[before_tls:]) == bytes(other.data[before_other:]) != b""
+        assert audio(tls) == expected(range(2))

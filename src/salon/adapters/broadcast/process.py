@@ -39,6 +39,8 @@ class WorkerPlan:
     allow_origin: str
     max_listeners: int
     chunks: str
+    tls_cert: str = ""  # both or neither: the workers serve their listeners over TLS
+    tls_key: str = ""
 
 
 @dataclass
@@ -80,6 +82,7 @@ class ManagedBroadcast:
         await self.aclose()
 
     def _args(self, worker: _Worker) -> list[str]:
+        tls = ["--tls-cert", self.plan.tls_cert, "--tls-key", self.plan.tls_key] if self.plan.tls_cert else []
         return [
             "--name", worker.name,
             "--listen", f"{self.plan.listen_host}:{worker.listen_port}",
@@ -88,6 +91,7 @@ class ManagedBroadcast:
             "--allow-origin", self.plan.allow_origin,
             "--max-listeners", str(self.plan.max_listeners),
             "--chunks", self.plan.chunks,
+            *tls,
         ]  # fmt: skip
 
     async def _start(self, worker: _Worker) -> None:

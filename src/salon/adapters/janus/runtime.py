@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from salon.adapters.broadcast.fleet import BroadcastFleet
 from salon.adapters.broadcast.process import ManagedBroadcast, WorkerPlan
@@ -43,9 +44,19 @@ def broadcast_secret(settings: Settings) -> str:
     return hmac.new(key, b"salon.broadcast.secret", hashlib.sha256).hexdigest()
 
 
+def _tls_public_url(settings: Settings) -> str:
+    """The workers' own HTTPS URL: the host listeners already reach the app at (the one a certificate names), not
+    the address the workers bind (often 0.0.0.0)."""
+    host = urlsplit(settings.public_url).hostname or settings.host
+    return f"https://{f'[{host}]' if ':' in host else host}:{{port}}"
+
+
 def worker_plan(settings: Settings) -> WorkerPlan:
+    tls_cert, tls_key = settings.broadcast_tls_cert, settings.broadcast_tls_key
     if settings.broadcast_public_url:
         public = settings.broadcast_public_url
+    elif tls_cert is not None:  # the workers terminate TLS themselves
+        public = _tls_public_url(settings)
     elif settings.https:  # behind the HTTPS proxy, which routes /broadcast/<name>/ to the worker (DEPLOYMENT.md)
         public = settings.public_url.rstrip("/") + "/broadcast/{name}"
     else:
@@ -59,6 +70,8 @@ def worker_plan(settings: Settings) -> WorkerPlan:
         allow_origin=settings.public_url.rstrip("/"),
         max_listeners=settings.broadcast_max_listeners,
         chunks=settings.broadcast_chunks,
+        tls_cert=str(tls_cert.resolve()) if tls_cert else "",
+        tls_key=str(tls_key.resolve()) if tls_key else "",
     )
 
 
