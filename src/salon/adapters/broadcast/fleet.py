@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from salon.app.ports import MediaFull, MediaUnavailable, StreamGrant
+from salon.domain.forward_keys import ForwardKey
 from salon.domain.stream_tickets import control_token, sign_ticket
 
 log = logging.getLogger(__name__)
@@ -115,15 +116,24 @@ class BroadcastFleet:
             load.listeners, load.read_at = self._max_listeners, time.monotonic()
             return
         load.listeners, load.read_at = int(stats.get("listeners", 0)), time.monotonic()
+        # A node that restarted (one Salon does not run has nobody to say so) no longer knows our rooms: they must be
+        # registered again, with a new forward, before its next listener.
+        known = stats.get("rooms", {})
+        for room_id, names in self._rooms.items():
+            if name in names and room_id not in known:
+                log.warning("broadcast node %s no longer carries room %s (restarted?)", name, room_id)
+                names.discard(name)
 
     # --- rooms and tickets ---------------------------------------------------------------------------------------
 
     def carries(self, node: BroadcastNode, room_id: str) -> bool:
         return node.name in self._rooms.get(room_id, set())
 
-    async def register_room(self, node: BroadcastNode, room_id: str) -> None:
-        """Let ``room_id``'s forward (its SSRC) feed ``node``; idempotent on the node."""
-        await self._control("PUT", node.name, f"/v1/rooms/{quote(room_id, safe='')}", {"ssrc": stream_ssrc(room_id)})
+    async def register_room(self, node: BroadcastNode, room_id: str, key: ForwardKey) -> None:
+        """Let ``room_id``'s forward (its SSRC, encrypted with ``key``) feed ``node``; the node replaces the room's
+        earlier key, if any."""
+        body = {"ssrc": stream_ssrc(room_id), "srtp": key.as_json()}
+        await self._control("PUT", node.name, f"/v1/rooms/{quote(room_id, safe='')}", body)
         self._rooms.setdefault(room_id, set()).add(node.name)
 
     def forget_node(self, name: str) -> None:
