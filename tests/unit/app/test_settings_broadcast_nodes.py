@@ -26,11 +26,11 @@ def test_none_by_default() -> None:
 
 
 def test_from_the_environment_as_a_json_list(monkeypatch: pytest.MonkeyPatch) -> None:
-    first = '{"name": "eu-1", "public_url": "https://b1.example", "control_url": "http://10.0.0.7:9000",'
-    first += ' "rtp": "broadcast-1.internal:5004"}'
+    one = '{"name": "eu-1", "public_url": "https://b1.example", "control_url": "http://10.0.0.7:9000",'
+    one += ' "rtp": "broadcast-1.internal:5004"}'
     other = '{"name": "eu-2", "public_url": "http://b2.example:8080", "control_url": "https://[fd00::2]:9000",'
     other += ' "rtp": "[fd00::2]:5004"}'
-    monkeypatch.setenv("SALON_BROADCAST_NODES", f"[{first}, {other}]")
+    monkeypatch.setenv("SALON_BROADCAST_NODES", f"[{one}, {other}]")
     first, second = Settings(dev=True).broadcast_nodes
     assert (first.name, first.public_url, first.control_url) == ("eu-1", "https://b1.example", "http://10.0.0.7:9000")
     assert (first.rtp_host, first.rtp_port) == ("broadcast-1.internal", 5004)
