@@ -55,7 +55,7 @@ async def new_room(node: NodeProcess) -> tuple[str, RtpSender]:
     room, ssrc = f"room-{secrets.token_hex(4)}", next(_ssrcs)
     async with node.control_client() as control:
         answer = await control.put(f"/v1/rooms/{room}", json={"ssrc": ssrc})
-    assert (answer.status_code, answer.json()) == (200, {"room_id": room, "ssrc": ssrc})
+    assert (answer.status_code, answer.json()) == (200, {"room_id": room, "ssrc": ssrc, "srtp": False})
     return room, sender(node, ssrc)
 
 
