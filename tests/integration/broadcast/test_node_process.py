@@ -321,6 +321,8 @@ async def test_a_listener_that_does_not_read_is_dropped_and_the_others_hear_ever
             "packets_in": PACKETS,
             "chunks_out": 0,
             "dropped_slow": 1,
+            "srtp": False,
+            "srtp_failed": 0,
         }
         assert numbers["chunks_out"] >= PACKETS // 3  # more when a starved node's timer flushed a partial chunk
     finally:
