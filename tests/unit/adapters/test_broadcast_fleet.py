@@ -3,6 +3,7 @@ control API's calls — against a stand-in of the workers' control port (httpx's
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -49,12 +50,12 @@ class Workers:
         return httpx.Response(200, json={})
 
 
-def fleet(workers: Workers, *, max_listeners: int = 100) -> BroadcastFleet:
+def fleet(workers: Workers, *, max_listeners: int = 100, handler: Any = None) -> BroadcastFleet:
     nodes = [
         BroadcastNode(name, f"http://127.0.0.1:{2000 + i}", f"http://127.0.0.1:{1001 + i}", "127.0.0.1", 3000 + i)
         for i, name in enumerate(("w0", "w1"))
     ]
-    http = httpx.AsyncClient(transport=httpx.MockTransport(workers.handle))
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler or workers.handle))
     return BroadcastFleet(nodes, SECRET, max_listeners=max_listeners, http_client=http, now=lambda: NOW)
 
 
@@ -138,6 +139,29 @@ async def test_a_worker_that_lost_its_rooms_is_seen_not_to_carry_them_any_more(m
     await f.place("room1")
     assert not f.carries(node, "room1"), "room1 must be registered again, with a new forward"
     assert f.carries(node, "room2")
+
+
+async def test_a_room_registered_while_the_stats_were_asked_for_is_not_taken_for_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fleet_module, "STATS_MAX_AGE_S", 0.0)
+    workers = Workers({"w0": 0, "w1": 0})
+    release = asyncio.Event()
+
+    async def slow_stats(request: httpx.Request) -> httpx.Response:
+        answer = workers.handle(request)  # the node's rooms as they are when asked: none yet
+        if request.url.path == "/v1/stats":
+            await release.wait()
+        return answer
+
+    f = fleet(workers, handler=slow_stats)
+    node = f.nodes["w0"]
+    placing = asyncio.create_task(f.place("room1"))
+    await asyncio.sleep(0.01)  # the stats are asked for
+    await f.register_room(node, "room1", KEY)
+    release.set()
+    await placing
+    assert f.carries(node, "room1")
 
 
 def test_the_ssrc_is_the_rooms_own_and_never_zero() -> None:
