@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from salon.adapters.janus.runtime import broadcast_secret
 from salon.app import accounts, moderation
 from salon.app.rooms import NewRoom, create_room, get_snapshot
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.cli.main import app
 from salon.domain.rooms import RoomType
+from salon.domain.stream_tickets import SECRET_MIN_CHARS
 from salon.store import tables
 from salon.web.app import build_services
 from tests.support.accounts import actor_of, sign_up_code
@@ -28,8 +30,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data"
 
 
-def salon(*args: str) -> str:
-    result = runner.invoke(app, list(args))
+def salon(*args: str, env: dict[str, str] | None = None) -> str:
+    result = runner.invoke(app, list(args), env=env)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -48,6 +50,15 @@ def run(data_dir: Path, work: object) -> object:
 def test_migrate_creates_the_database(data_dir: Path) -> None:
     assert "up to date" in salon("migrate", "--data-dir", str(data_dir))
     assert (data_dir / "salon.db").exists()
+
+
+def test_broadcast_secret_prints_the_workers_secret_and_not_salons(data_dir: Path) -> None:
+    printed = salon("broadcast-secret", "--data-dir", str(data_dir)).strip()
+    expected = broadcast_secret(Settings(data_dir=data_dir, secret_key="k" * 40))
+    assert printed == expected
+    assert "k" * 40 not in printed
+    assert len(printed) >= SECRET_MIN_CHARS  # what the worker demands
+    assert printed != salon("broadcast-secret", "--data-dir", str(data_dir), env={"SALON_SECRET_KEY": "m" * 40})
 
 
 def test_an_admin_invite_makes_an_admin_and_users_can_be_listed_and_disabled(data_dir: Path) -> None:

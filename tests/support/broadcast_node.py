@@ -78,10 +78,10 @@ def _read_ready_line(process: subprocess.Popen[bytes], timeout: float) -> dict[s
     return ready
 
 
-def start_node(log_dir: Path, *args: str, name: str = "w0") -> NodeProcess:
+def start_node(log_dir: Path, *args: str, name: str = "w0", secret: str = SECRET) -> NodeProcess:
     """Start a node with ``args`` and wait for its ready line. Its log (stderr) goes to ``log_dir``."""
     log = log_dir / f"broadcast-{name}-{secrets.token_hex(3)}.log"
-    env = {**os.environ, "SALON_BROADCAST_SECRET": SECRET}
+    env = {**os.environ, "SALON_BROADCAST_SECRET": secret}
     with log.open("wb") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "salon.broadcast", "--name", name, *args],
@@ -113,8 +113,8 @@ def stop_node(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_node(log_dir: Path, *args: str, name: str = "w0") -> Iterator[NodeProcess]:
-    node = start_node(log_dir, *args, name=name)
+def running_node(log_dir: Path, *args: str, name: str = "w0", secret: str = SECRET) -> Iterator[NodeProcess]:
+    node = start_node(log_dir, *args, name=name, secret=secret)
     try:
         yield node
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import secrets
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from salon.domain.audience_chunks import DEFAULT_POLICY, parse_policy
+from salon.domain.text import is_id
 
 DEFAULT_SECRET = "change-me"  # noqa: S105 - the placeholder we refuse
 
@@ -35,6 +37,54 @@ class JanusNode(BaseModel):
     def _check(self) -> JanusNode:
         _check_janus_url(self.url, "a Janus node's url")
         return self
+
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}")
+_MANAGED_WORKER_NAME = re.compile(r"w\d+")  # what `salon serve` names its own workers
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (an IP address, ``[v6]``, or a DNS name Janus resolves) with a port from 1 to 65535."""
+    host, colon, port = text.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    host = host[1:-1] if bracketed else host
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if bracketed or _HOSTNAME.fullmatch(host) is None:
+            raise ValueError(f"rtp {text!r} is not HOST:PORT") from None
+    if not colon or not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"rtp {text!r} needs a port from 1 to 65535")
+    return host, int(port)
+
+
+class BroadcastNodeSetting(BaseModel):
+    """A broadcast worker Salon does not run (on another box: README, "A broadcast worker on another box"): its name (as tickets name it),
+    the URL listeners reach it at, its control API's URL, and ``rtp``, the ``HOST:PORT`` Janus forwards rooms to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    public_url: str
+    control_url: str
+    rtp: str
+
+    @model_validator(mode="after")
+    def _check(self) -> BroadcastNodeSetting:
+        if len(self.name) > 128 or not is_id(self.name) or _MANAGED_WORKER_NAME.fullmatch(self.name):
+            raise ValueError(f"a broadcast node's name {self.name!r}: letters, digits, '-' and '_', not w<number>")
+        for field_name, url in (("public_url", self.public_url), ("control_url", self.control_url)):
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"broadcast node {self.name}: {field_name} must be an http(s) URL")
+        _host_port(self.rtp)
+        return self
+
+    @property
+    def rtp_host(self) -> str:
+        return _host_port(self.rtp)[0]
+
+    @property
+    def rtp_port(self) -> int:
+        return _host_port(self.rtp)[1]
 
 
 class Settings(BaseSettings):
@@ -98,6 +148,9 @@ class Settings(BaseSettings):
     # ports speak HTTPS, and the default stream URL becomes https://<SALON_PUBLIC_URL's host>:<port>.
     broadcast_tls_cert: Path | None = None
     broadcast_tls_key: Path | None = None
+    # Broadcast workers on other boxes (SALON_BROADCAST_NODES, a JSON list of {name, public_url, control_url, rtp}),
+    # beside the managed ones; the only ones with external Janus nodes. Their forwards are SRTP (README, "A broadcast worker on another box").
+    broadcast_nodes: list[BroadcastNodeSetting] = []
     # WebRTC listeners one Janus node takes before it refuses more (~1,000 a 2-core box: docs/BENCHMARKS.md).
     webrtc_listeners_per_node: Annotated[int, Field(ge=1, le=1_000_000)] = 800
 
@@ -154,6 +207,9 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SALON_JANUS_API_SECRET and SALON_JANUS_ADMIN_KEY are for an external Janus: set SALON_JANUS_URL"
             )
+        names = [node.name for node in self.broadcast_nodes]
+        if len(set(names)) != len(names):
+            raise ValueError("SALON_BROADCAST_NODES: every node needs its own name")
         if not self.public_url:
             object.__setattr__(self, "public_url", f"http://{self.host}:{self.port}")
         return self

@@ -2,8 +2,10 @@
 ends them, cuts members' streams and reads the node's numbers. Every call carries the bearer token derived from
 the shared secret; bodies are JSON objects with exactly the fields below, answered in JSON or the error shape.
 
-- ``PUT /v1/rooms/{room_id}`` ``{"ssrc": 1..2^32-1}``: RTP with this SSRC feeds the room (409 ``conflict`` if another
-  room has it).
+- ``PUT /v1/rooms/{room_id}`` ``{"ssrc": 1..2^32-1, "srtp": {"suite": "AES_CM_128_HMAC_SHA1_80", "key": "<base64
+  of 30 bytes>"}}``: RTP with this SSRC feeds the room (409 ``conflict`` if another room has it); with ``srtp`` (what
+  Salon always sends) only SRTP that authenticates with that key does, without it plain RTP (the bench's sender).
+  A PUT replaces the room's key and starts a fresh SRTP session.
 - ``DELETE /v1/rooms/{room_id}?reason=room_ended``: every stream of the room ends with that notice; the room is
   forgotten. Idempotent: an unknown room answers 200 with ``"ended": 0``, as recovery replays expect.
 - ``POST /v1/rooms/{room_id}/cut`` ``{"user_ids": [...], "reason": "removed"}``: ``{"cut": n}``.
@@ -20,7 +22,9 @@ from typing import Any, Final, cast
 from salon.broadcast.http import HttpError, Request, RequestProtocol, json_response
 from salon.broadcast.node import Node
 from salon.broadcast.records import NoticeCode
+from salon.broadcast.srtp import inbound
 from salon.domain.errors import ErrorCode
+from salon.domain.forward_keys import ForwardKey, parse_forward_key
 from salon.domain.stream_tickets import FIELD_MAX_CHARS
 from salon.domain.text import is_id
 
@@ -48,16 +52,17 @@ def _reason(value: object) -> NoticeCode:
     return cast(NoticeCode, value)
 
 
-def json_object(request: Request, fields: set[str]) -> dict[str, Any]:
-    """The body as a JSON object with exactly ``fields``; ``HttpError`` otherwise."""
+def json_object(request: Request, fields: set[str], optional: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The body as a JSON object with exactly ``fields`` and any of ``optional``; ``HttpError`` otherwise."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         raise HttpError(415, ErrorCode.UNSUPPORTED_MEDIA, "The body must be application/json.")
     try:
         body = json.loads(request.body)
     except ValueError as exc:
         raise _bad("The body is not valid JSON.") from exc
-    if not isinstance(body, dict) or body.keys() != fields:
-        raise _bad(f"The body must be a JSON object with exactly: {', '.join(sorted(fields))}.")
+    if not isinstance(body, dict) or body.keys() - optional != fields:
+        also = f" (and optionally {', '.join(sorted(optional))})" if optional else ""
+        raise _bad(f"The body must be a JSON object with exactly: {', '.join(sorted(fields))}{also}.")
     return body
 
 
@@ -112,17 +117,23 @@ class ControlProtocol(RequestProtocol):
         if endpoint == "cut":
             return self._cut(room_id, json_object(request, {"user_ids", "reason"}))
         if request.method == "PUT":
-            return self._put(room_id, json_object(request, {"ssrc"}))
+            return self._put(room_id, json_object(request, {"ssrc"}, frozenset({"srtp"})))
         return self._delete(room_id, request)
 
     def _put(self, room_id: str, body: dict[str, Any]) -> dict[str, Any]:
         ssrc = body["ssrc"]
         if type(ssrc) is not int or not 1 <= ssrc <= MAX_SSRC:
             raise _bad(f"ssrc must be an integer from 1 to {MAX_SSRC}.")
-        if not self.node.put_room(room_id, ssrc):
+        key: ForwardKey | None = None
+        if "srtp" in body:
+            try:
+                key = parse_forward_key(body["srtp"])
+            except ValueError as exc:
+                raise _bad(str(exc)) from None
+        if not self.node.put_room(room_id, ssrc, None if key is None else inbound(key)):
             raise HttpError(409, ErrorCode.CONFLICT, "Another room is fed by this SSRC.")
-        log.info("room %s fed by SSRC %d", room_id, ssrc)
-        return {"room_id": room_id, "ssrc": ssrc}
+        log.info("room %s fed by SSRC %d (%s)", room_id, ssrc, "plain RTP" if key is None else key.suite)
+        return {"room_id": room_id, "ssrc": ssrc, "srtp": key is not None}
 
     def _delete(self, room_id: str, request: Request) -> dict[str, Any]:
         if request.body:

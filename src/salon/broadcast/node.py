@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from salon.broadcast.records import LAST_CHUNK, NoticeCode, audio_record, hello_record, http_chunk, notice_record
-from salon.broadcast.rtp import RtpPacket
+from salon.broadcast.rtp import RtpPacket, parse_rtp
+from salon.broadcast.srtp import Unprotect
 from salon.domain.audience_chunks import PACKET_MS, ChunkPolicy, next_level
 
 OPUS_PAYLOAD_TYPE = 111
@@ -73,10 +74,12 @@ class Room:
     packets_in: int = 0
     chunks_out: int = 0
     dropped_slow: int = 0
+    unprotect: Unprotect | None = None  # registered with an SRTP key: only what authenticates feeds the room
+    srtp_failed: int = 0
 
 
-def new_room(room_id: str, ssrc: int) -> Room:
-    return Room(room_id, ssrc, {}, [])
+def new_room(room_id: str, ssrc: int, unprotect: Unprotect | None = None) -> Room:
+    return Room(room_id, ssrc, {}, [], unprotect=unprotect)
 
 
 class Node:
@@ -105,6 +108,7 @@ class Node:
         self.rooms_by_ssrc: dict[int, Room] = {}
         self.listeners = 0
         self.rejected_packets = 0
+        self.srtp_failed = 0  # datagrams for an SRTP room that did not authenticate (tampered, replayed, plain RTP)
         self.connections = 0  # streams whose connection is still open, ended ones included
         self._no_connections = asyncio.Event()
 
@@ -118,17 +122,19 @@ class Node:
 
     # --- rooms (the control API) -----------------------------------------------------------------------------------
 
-    def put_room(self, room_id: str, ssrc: int) -> bool:
-        """Feed ``room_id`` from RTP with ``ssrc``; False when another room already has that SSRC."""
+    def put_room(self, room_id: str, ssrc: int, unprotect: Unprotect | None = None) -> bool:
+        """Feed ``room_id`` from RTP with ``ssrc`` (decrypted by ``unprotect`` when the forward is SRTP: it replaces
+        the room's earlier one); False when another room already has that SSRC."""
         other = self.rooms_by_ssrc.get(ssrc)
         if other is not None and other.room_id != room_id:
             return False
         room = self.rooms.get(room_id)
         if room is None:
-            room = self.rooms[room_id] = new_room(room_id, ssrc)
+            room = self.rooms[room_id] = new_room(room_id, ssrc, unprotect)
         else:
             del self.rooms_by_ssrc[room.ssrc]
             room.ssrc = ssrc
+            room.unprotect = unprotect
         self.rooms_by_ssrc[ssrc] = room
         return True
 
@@ -161,6 +167,8 @@ class Node:
                 "packets_in": room.packets_in,
                 "chunks_out": room.chunks_out,
                 "dropped_slow": room.dropped_slow,
+                "srtp": room.unprotect is not None,
+                "srtp_failed": room.srtp_failed,
             }
             for room in self.rooms.values()
         }
@@ -171,6 +179,7 @@ class Node:
             "chunk_ms": self.chunk_ms,
             "rooms": rooms,
             "rejected_packets": self.rejected_packets,
+            "srtp_failed": self.srtp_failed,
         }
 
     # --- streams ---------------------------------------------------------------------------------------------------
@@ -245,6 +254,19 @@ class Node:
             await self._no_connections.wait()
 
     # --- audio: RTP in, chunks out -----------------------------------------------------------------------------------
+
+    def datagram_received(self, data: bytes) -> None:
+        """One datagram from an allowed source. The SSRC, in the clear in SRTP too, names the room; a room
+        registered with a key takes only what authenticates with it (anything else is counted and dropped)."""
+        room = self.rooms_by_ssrc.get(int.from_bytes(data[8:12])) if len(data) >= 12 else None
+        if room is not None and room.unprotect is not None:
+            plain = room.unprotect(data)
+            if plain is None:
+                self.srtp_failed += 1
+                room.srtp_failed += 1
+                return
+            data = plain
+        self.packet_received(parse_rtp(data))
 
     def packet_received(self, packet: RtpPacket | None) -> None:
         """Buffer one RTP packet's Opus payload for its room, flushing when the chunk is full; count anything else."""

@@ -27,7 +27,6 @@ from salon.broadcast.control import ControlProtocol
 from salon.broadcast.http import HEAD_TIMEOUT_S
 from salon.broadcast.listener_port import ListenerProtocol
 from salon.broadcast.node import Node
-from salon.broadcast.rtp import parse_rtp
 from salon.domain.stream_tickets import control_token
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ LISTEN_BACKLOG = 4096  # a room's audience may arrive at once (a push notificati
 
 
 class RtpReceiver(asyncio.DatagramProtocol):
-    """RTP from the allowed sources goes to the node; every other datagram is counted as rejected."""
+    """(S)RTP from the allowed sources goes to the node; every other datagram is counted as rejected."""
 
     def __init__(self, node: Node, sources: frozenset[str]) -> None:
         self.node = node
@@ -48,7 +47,7 @@ class RtpReceiver(asyncio.DatagramProtocol):
         if addr[0] not in self.sources:
             self.node.rejected_packets += 1
             return
-        self.node.packet_received(parse_rtp(data))
+        self.node.datagram_received(data)
 
     def error_received(self, exc: Exception) -> None:
         log.info("RTP socket error: %s", exc)

@@ -129,6 +129,15 @@ def migrate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     typer.echo("Database is up to date.")
 
 
+@app.command("broadcast-secret")
+def broadcast_secret(data_dir: DataDir = None) -> None:
+    """Print the secret a broadcast worker on another box needs (its SALON_BROADCAST_SECRET): derived from Salon's
+    own secret key, so it opens the broadcast tier's tickets and control API and nothing else."""
+    from salon.adapters.janus.runtime import broadcast_secret as derive
+
+    typer.echo(derive(load_settings(data_dir=data_dir)))
+
+
 @invite_app.command("create")
 def invite_create(
     admin: Annotated[bool, typer.Option("--admin", help="The new account will be an admin.")] = False,

@@ -55,7 +55,7 @@ async def new_room(node: NodeProcess) -> tuple[str, RtpSender]:
     room, ssrc = f"room-{secrets.token_hex(4)}", next(_ssrcs)
     async with node.control_client() as control:
         answer = await control.put(f"/v1/rooms/{room}", json={"ssrc": ssrc})
-    assert (answer.status_code, answer.json()) == (200, {"room_id": room, "ssrc": ssrc})
+    assert (answer.status_code, answer.json()) == (200, {"room_id": room, "ssrc": ssrc, "srtp": False})
     return room, sender(node, ssrc)
 
 
@@ -321,6 +321,8 @@ async def test_a_listener_that_does_not_read_is_dropped_and_the_others_hear_ever
             "packets_in": PACKETS,
             "chunks_out": 0,
             "dropped_slow": 1,
+            "srtp": False,
+            "srtp_failed": 0,
         }
         assert numbers["chunks_out"] >= PACKETS // 3  # more when a starved node's timer flushed a partial chunk
     finally:

@@ -3,6 +3,7 @@ control API's calls — against a stand-in of the workers' control port (httpx's
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -10,21 +11,25 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import httpx
 import pytest
 
+from salon.adapters.broadcast import fleet as fleet_module
 from salon.adapters.broadcast.fleet import BroadcastFleet, BroadcastNode, stream_ssrc
 from salon.app.ports import MediaFull, MediaUnavailable
+from salon.domain.forward_keys import DEFAULT_SUITE, KEY_BYTES, ForwardKey
 from salon.domain.stream_tickets import control_token, verify_ticket
 
 SECRET = "s" * 64
 NOW = 1_800_000_000.0
+KEY = ForwardKey(DEFAULT_SUITE, bytes(range(KEY_BYTES)))
 
 
 class Workers:
-    """What the control ports were asked, and the listener counts they report."""
+    """What the control ports were asked, and the listener counts and rooms they report."""
 
     def __init__(self, listeners: dict[str, int]) -> None:
         self.listeners = listeners
         self.calls: list[tuple[str, str, str, Any]] = []
         self.down: set[str] = set()
+        self.rooms: dict[str, set[str]] = {"w0": set(), "w1": set()}
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         name = {"1001": "w0", "1002": "w1"}[str(request.url.port)]
@@ -35,16 +40,22 @@ class Workers:
         body = json.loads(request.content) if request.content else None
         self.calls.append((name, request.method, request.url.path, body))
         if request.url.path == "/v1/stats":
-            return httpx.Response(200, json={"listeners": self.listeners[name], "rooms": {}})
+            rooms = {room: {"listeners": 0} for room in self.rooms[name]}
+            return httpx.Response(200, json={"listeners": self.listeners[name], "rooms": rooms})
+        room = request.url.path.removeprefix("/v1/rooms/")
+        if request.method == "PUT":
+            self.rooms[name].add(room)
+        elif request.method == "DELETE":
+            self.rooms[name].discard(room)
         return httpx.Response(200, json={})
 
 
-def fleet(workers: Workers, *, max_listeners: int = 100) -> BroadcastFleet:
+def fleet(workers: Workers, *, max_listeners: int = 100, handler: Any = None) -> BroadcastFleet:
     nodes = [
         BroadcastNode(name, f"http://127.0.0.1:{2000 + i}", f"http://127.0.0.1:{1001 + i}", "127.0.0.1", 3000 + i)
         for i, name in enumerate(("w0", "w1"))
     ]
-    http = httpx.AsyncClient(transport=httpx.MockTransport(workers.handle))
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler or workers.handle))
     return BroadcastFleet(nodes, SECRET, max_listeners=max_listeners, http_client=http, now=lambda: NOW)
 
 
@@ -53,12 +64,13 @@ async def test_a_listener_goes_to_the_least_loaded_worker_then_stays_with_the_ro
     f = fleet(workers)
     node = await f.place("room1")
     assert node.name == "w1"
-    await f.register_room(node, "room1")
-    assert ("w1", "PUT", "/v1/rooms/room1", {"ssrc": stream_ssrc("room1")}) in workers.calls
+    await f.register_room(node, "room1", KEY)
+    srtp = {"suite": "AES_CM_128_HMAC_SHA1_80", "key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"}
+    assert ("w1", "PUT", "/v1/rooms/room1", {"ssrc": stream_ssrc("room1"), "srtp": srtp}) in workers.calls
     workers.listeners["w1"] = 60  # now busier, but it carries the room: one forward fewer for Janus
     f.forget_node("w0")  # (fresh stats for both on the next placement)
     f.forget_node("w1")
-    await f.register_room(node, "room1")
+    await f.register_room(node, "room1", KEY)
     assert (await f.place("room1")).name == "w1"
     assert (await f.place("room2")).name == "w0", "a room nobody carries goes to the least loaded"
 
@@ -88,7 +100,7 @@ async def test_cuts_and_the_end_go_to_every_worker_carrying_the_room_and_only_th
     workers = Workers({"w0": 0, "w1": 0})
     f = fleet(workers)
     for node in f.nodes.values():
-        await f.register_room(node, "room1")
+        await f.register_room(node, "room1", KEY)
     workers.calls.clear()
     await f.cut("room1", ["ann"], "removed")
     await f.cut("elsewhere", ["ann"], "removed")  # carried nowhere: nobody is asked
@@ -110,8 +122,46 @@ async def test_a_worker_that_cannot_be_reached_is_media_unavailable() -> None:
     node = f.nodes["w0"]
     workers.down.add("w0")
     with pytest.raises(MediaUnavailable):
-        await f.register_room(node, "room1")
+        await f.register_room(node, "room1", KEY)
     assert not f.carries(node, "room1")
+
+
+async def test_a_worker_that_lost_its_rooms_is_seen_not_to_carry_them_any_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fleet_module, "STATS_MAX_AGE_S", 0.0)  # every placement reads the stats
+    workers = Workers({"w0": 0, "w1": 0})
+    f = fleet(workers)
+    node = f.nodes["w0"]
+    await f.register_room(node, "room1", KEY)
+    await f.register_room(node, "room2", KEY)
+    await f.place("room1")
+    assert f.carries(node, "room1")
+    workers.rooms["w0"] = {"room2"}  # restarted, and someone registered room2 again (another box's Salon does not)
+    await f.place("room1")
+    assert not f.carries(node, "room1"), "room1 must be registered again, with a new forward"
+    assert f.carries(node, "room2")
+
+
+async def test_a_room_registered_while_the_stats_were_asked_for_is_not_taken_for_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fleet_module, "STATS_MAX_AGE_S", 0.0)
+    workers = Workers({"w0": 0, "w1": 0})
+    release = asyncio.Event()
+
+    async def slow_stats(request: httpx.Request) -> httpx.Response:
+        answer = workers.handle(request)  # the node's rooms as they are when asked: none yet
+        if request.url.path == "/v1/stats":
+            await release.wait()
+        return answer
+
+    f = fleet(workers, handler=slow_stats)
+    node = f.nodes["w0"]
+    placing = asyncio.create_task(f.place("room1"))
+    await asyncio.sleep(0.01)  # the stats are asked for
+    await f.register_room(node, "room1", KEY)
+    release.set()
+    await placing
+    assert f.carries(node, "room1")
 
 
 def test_the_ssrc_is_the_rooms_own_and_never_zero() -> None:

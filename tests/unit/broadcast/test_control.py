@@ -52,12 +52,16 @@ async def test_every_call_needs_the_token(node: Node) -> None:
 
 
 async def test_put_registers_a_room_and_stats_show_it(node: Node) -> None:
-    assert await call(node, "PUT", "/v1/rooms/r1", {"ssrc": 4294967295}) == (200, {"room_id": "r1", "ssrc": 4294967295})
+    answer = await call(node, "PUT", "/v1/rooms/r1", {"ssrc": 4294967295})
+    assert answer == (200, {"room_id": "r1", "ssrc": 4294967295, "srtp": False})
     status, stats = await call(node, "GET", "/v1/stats")
     assert status == 200
     assert stats["rooms"] == {
-        "r1": {"listeners": 0, "ssrc": 4294967295, "packets_in": 0, "chunks_out": 0, "dropped_slow": 0}
-    }
+        "r1": {
+            "listeners": 0, "ssrc": 4294967295, "packets_in": 0, "chunks_out": 0, "dropped_slow": 0,
+            "srtp": False, "srtp_failed": 0,
+        }
+    }  # fmt: skip
 
 
 async def test_an_ssrc_feeds_one_room(node: Node) -> None:

@@ -283,9 +283,15 @@ def test_stats_have_the_specs_shape(loop: FakeLoop) -> None:
         "listeners": 1,
         "max_listeners": 10,
         "chunk_ms": 20,
-        "rooms": {"r1": {"listeners": 1, "ssrc": SSRC, "packets_in": 1, "chunks_out": 1, "dropped_slow": 0}},
+        "rooms": {
+            "r1": {
+                "listeners": 1, "ssrc": SSRC, "packets_in": 1, "chunks_out": 1, "dropped_slow": 0,
+                "srtp": False, "srtp_failed": 0,
+            }
+        },
         "rejected_packets": 1,
-    }
+        "srtp_failed": 0,
+    }  # fmt: skip
 
 
 def test_shutting_down_ends_every_stream(loop: FakeLoop) -> None:

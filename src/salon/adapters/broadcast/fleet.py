@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from salon.app.ports import MediaFull, MediaUnavailable, StreamGrant
+from salon.domain.forward_keys import ForwardKey
 from salon.domain.stream_tickets import control_token, sign_ticket
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class BroadcastFleet:
         self._headers = {"Authorization": f"Bearer {control_token(secret)}"}
         self._load = {name: _Load() for name in self.nodes}
         self._rooms: dict[str, set[str]] = {}  # room id -> names of the nodes it is registered on
+        self._registered_at: dict[tuple[str, str], float] = {}  # (room id, node name) -> monotonic time
 
     async def __aenter__(self) -> BroadcastFleet:
         return self
@@ -108,6 +110,7 @@ class BroadcastFleet:
         load = self._load[name]
         if time.monotonic() - load.read_at < STATS_MAX_AGE_S:
             return
+        asked = time.monotonic()
         try:
             stats = await self._control("GET", name, "/v1/stats")
         except MediaUnavailable as exc:
@@ -115,16 +118,26 @@ class BroadcastFleet:
             load.listeners, load.read_at = self._max_listeners, time.monotonic()
             return
         load.listeners, load.read_at = int(stats.get("listeners", 0)), time.monotonic()
+        # A node that restarted (one Salon does not run has nobody to say so) no longer knows our rooms: they must be
+        # registered again, with a new forward, before its next listener. (Not a room registered while we asked.)
+        known = stats.get("rooms", {})
+        for room_id, names in self._rooms.items():
+            if name in names and room_id not in known and self._registered_at.get((room_id, name), 0.0) < asked:
+                log.warning("broadcast node %s no longer carries room %s (restarted?)", name, room_id)
+                names.discard(name)
 
     # --- rooms and tickets ---------------------------------------------------------------------------------------
 
     def carries(self, node: BroadcastNode, room_id: str) -> bool:
         return node.name in self._rooms.get(room_id, set())
 
-    async def register_room(self, node: BroadcastNode, room_id: str) -> None:
-        """Let ``room_id``'s forward (its SSRC) feed ``node``; idempotent on the node."""
-        await self._control("PUT", node.name, f"/v1/rooms/{quote(room_id, safe='')}", {"ssrc": stream_ssrc(room_id)})
+    async def register_room(self, node: BroadcastNode, room_id: str, key: ForwardKey) -> None:
+        """Let ``room_id``'s forward (its SSRC, encrypted with ``key``) feed ``node``; the node replaces the room's
+        earlier key, if any."""
+        body = {"ssrc": stream_ssrc(room_id), "srtp": key.as_json()}
+        await self._control("PUT", node.name, f"/v1/rooms/{quote(room_id, safe='')}", body)
         self._rooms.setdefault(room_id, set()).add(node.name)
+        self._registered_at[room_id, node.name] = time.monotonic()
 
     def forget_node(self, name: str) -> None:
         """A node restarted with nothing: its rooms must be registered again before the next listener."""
@@ -151,6 +164,7 @@ class BroadcastFleet:
     async def end_room(self, room_id: str) -> None:
         """End every stream of the room and forget it, on every node carrying it."""
         for name in sorted(self._rooms.pop(room_id, set())):
+            self._registered_at.pop((room_id, name), None)
             await self._control("DELETE", name, f"/v1/rooms/{quote(room_id, safe='')}?reason=room_ended")
 
     async def listeners(self, room_id: str) -> int:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import httpx
 
-from salon.adapters.broadcast.fleet import BroadcastFleet, stream_ssrc
+from salon.adapters.broadcast.fleet import BroadcastFleet, BroadcastNode, stream_ssrc
 from salon.adapters.janus import media_rooms
 from salon.adapters.janus.api import (
     HANDLE_NOT_FOUND,
@@ -39,7 +39,7 @@ from salon.adapters.janus.api import (
 )
 from salon.adapters.janus.api import Jsep as JanusJsep
 from salon.adapters.janus.media_link import Link, LinkKeeper
-from salon.adapters.janus.media_rooms import RoomMedia, TalkingDetection
+from salon.adapters.janus.media_rooms import BroadcastForward, RoomMedia, TalkingDetection
 from salon.adapters.janus.plugins import (
     AUDIOBRIDGE,
     AUDIOBRIDGE_NO_SUCH_ROOM,
@@ -299,17 +299,32 @@ class JanusMedia:
             await self._drop(room_id, user_id, "listen")  # one tier at a time
             node = await self._broadcast.place(room_id)
             async with self._lock(self._room_locks, room_id):
-                if node.name not in room.broadcast:
-                    control = AudioBridge(link.bridge, admin_key=self._admin_key, room_secret=room.secret)
-                    try:
-                        room.broadcast[node.name] = await media_rooms.forward_to_broadcast(
-                            control, room, node.rtp_host, node.rtp_port, stream_ssrc(room_id)
-                        )
-                    except JanusError as exc:
-                        raise JanusUnavailable(f"forwarding room {room_id} to {node.name}: {exc}") from exc
-                if not self._broadcast.carries(node, room_id):
-                    await self._broadcast.register_room(node, room_id)
+                if node.name not in room.broadcast or not self._broadcast.carries(node, room_id):
+                    await self._forward(link, room, node)
             return self._broadcast.grant(node, room_id, user_id, connection_id)
+
+    async def _forward(self, link: Link, room: RoomMedia, node: BroadcastNode) -> None:
+        """A new forward of the room to ``node`` with a new key, registered on the node first (so its first packets
+        are heard), replacing any earlier one. Never an old forward re-registered: a node's fresh SRTP session
+        expects the sequence to start over (its rollover counter is 0), which a forward older than 65,536 packets
+        (~22 min) no longer does."""
+        assert self._broadcast is not None
+        control = AudioBridge(link.bridge, admin_key=self._admin_key, room_secret=room.secret)
+        old = room.broadcast.pop(node.name, None)
+        key = media_rooms.new_forward_key()
+        if old is not None:
+            try:
+                await control.stop_rtp_forward(room.janus_id, old.stream_id)
+            except JanusError as exc:  # gone already: nothing of it is left to stop
+                log.info("broadcast: the old forward of %s to %s: %s", room.room_id, node.name, exc)
+        try:
+            await self._broadcast.register_room(node, room.room_id, key)
+            stream_id = await media_rooms.forward_to_broadcast(
+                control, room, node.rtp_host, node.rtp_port, stream_ssrc(room.room_id), key
+            )
+        except JanusError as exc:
+            raise JanusUnavailable(f"forwarding room {room.room_id} to {node.name}: {exc}") from exc
+        room.broadcast[node.name] = BroadcastForward(stream_id, key)
 
     async def audience_split(self, room_id: str) -> dict[str, int]:
         webrtc = sum(1 for c in self._conns.values() if c.room_id == room_id and c.media == "listen")

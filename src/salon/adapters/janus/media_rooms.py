@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import secrets
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -26,6 +27,7 @@ from salon.adapters.janus.plugins import (
     janus_id,
 )
 from salon.adapters.janus.transport import JanusHandle
+from salon.domain.forward_keys import DEFAULT_SUITE, KEY_BYTES, ForwardKey
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,15 @@ class TalkingDetection:
     level: int = 40
 
 
+@dataclass(frozen=True)
+class BroadcastForward:
+    """A forward of the room's mix to one broadcast node: Janus's ``stream_id`` and the SRTP key it encrypts with
+    (the node was given the same one)."""
+
+    stream_id: int
+    key: ForwardKey
+
+
 @dataclass
 class RoomMedia:
     """What Janus holds for one live Salon room, as this adapter created (or found and repaired) it."""
@@ -57,7 +68,7 @@ class RoomMedia:
     port: int  # the mountpoint's RTP port, the forwarder's destination
     forwarder: int  # its stream_id
     speaking: set[str] = field(default_factory=set)  # user ids, to turn Janus's repeated events into transitions
-    broadcast: dict[str, int] = field(default_factory=dict)  # broadcast node name -> the forward feeding it
+    broadcast: dict[str, BroadcastForward] = field(default_factory=dict)  # by broadcast node name
 
 
 def room_secret(admin_key: str, kind: str, room_id: str) -> str:
@@ -141,10 +152,18 @@ async def _forward(stage: AudioBridge, ident: int, port: int) -> int:
     return await stage.rtp_forward(ident, host=FORWARD_HOST, port=port, always_on=True)
 
 
-async def forward_to_broadcast(stage: AudioBridge, room: RoomMedia, host: str, port: int, ssrc: int) -> int:
-    """One more forward of the room's mix, to a broadcast node, tagged with the room's SSRC (how the node tells
-    rooms apart on its one RTP port)."""
-    return await stage.rtp_forward(room.janus_id, host=host, port=port, always_on=True, ssrc=ssrc)
+def new_forward_key() -> ForwardKey:
+    """A fresh key for one forward. Never derived from the room: SRTP must never encrypt two streams with the same
+    key, SSRC and packet index (RFC 3711 section 9.1), and a forward Janus re-creates starts its sequence again."""
+    return ForwardKey(DEFAULT_SUITE, secrets.token_bytes(KEY_BYTES))
+
+
+async def forward_to_broadcast(
+    stage: AudioBridge, room: RoomMedia, host: str, port: int, ssrc: int, key: ForwardKey
+) -> int:
+    """One more forward of the room's mix, to a broadcast node: SRTP with ``key``, tagged with the room's SSRC (how
+    the node tells rooms apart on its one RTP port, and finds the room's key)."""
+    return await stage.rtp_forward(room.janus_id, host=host, port=port, always_on=True, ssrc=ssrc, srtp=key)
 
 
 async def tear_down(bridge_handle: JanusHandle, streaming_handle: JanusHandle, admin_key: str, room_id: str) -> None:

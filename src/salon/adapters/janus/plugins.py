@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from salon.adapters.janus.api import JanusUnavailable, Jsep, PluginReply
 from salon.adapters.janus.transport import JanusHandle
+from salon.domain.forward_keys import ForwardKey
 
 AUDIOBRIDGE: Final = "janus.plugin.audiobridge"
 STREAMING: Final = "janus.plugin.streaming"
@@ -213,9 +214,11 @@ class AudioBridge:
         ptype: int = OPUS_PAYLOAD_TYPE,
         always_on: bool = True,
         ssrc: int | None = None,
+        srtp: ForwardKey | None = None,
     ) -> int:
-        """Forward the room's mix as Opus RTP to ``host:port``; returns the forwarder's ``stream_id``.
-        ``always_on`` sends silence while the stage is empty, so listeners' players never starve."""
+        """Forward the room's mix as Opus RTP to ``host:port`` (SRTP with ``srtp``'s suite and key); returns the
+        forwarder's ``stream_id``. ``always_on`` sends silence while the stage is empty, so listeners' players never
+        starve."""
         body: dict[str, Any] = {
             "request": "rtp_forward",
             "room": room,
@@ -229,6 +232,8 @@ class AudioBridge:
         }
         if ssrc is not None:
             body["ssrc"] = ssrc
+        if srtp is not None:
+            body["srtp_suite"], body["srtp_crypto"] = srtp.tag_bits, srtp.key_base64
         return int((await self._request(body, "success")).data["stream_id"])
 
     async def stop_rtp_forward(self, room: int, stream_id: int) -> None:

@@ -4,8 +4,10 @@
 ``ManagedJanus`` in ``<data_dir>/janus`` (locked-down config, supervised, restarted if it dies) and connects a
 ``JanusMedia`` to it, and beside it the broadcast workers (the audience tier for browsers that decode Opus
 themselves) unless the policy is WebRTC only; with one external node it connects to that node; with several it
-spreads rooms over them (``JanusCluster``). Leaving stops everything. A restarted Janus needs nothing from here:
-``JanusMedia`` notices the lost session and emits ``media_reset``; the app re-creates the live rooms.
+spreads rooms over them (``JanusCluster``). Broadcast nodes on other boxes (``broadcast_nodes``) join the fleet
+in either case, and are the only ones external Janus nodes forward to. Leaving stops everything. A restarted Janus
+needs nothing from here: ``JanusMedia`` notices the lost session and emits ``media_reset``; the app re-creates the
+live rooms.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from salon.adapters.broadcast.fleet import BroadcastFleet
+from salon.adapters.broadcast.fleet import BroadcastFleet, BroadcastNode
 from salon.adapters.broadcast.process import ManagedBroadcast, WorkerPlan
 from salon.adapters.janus.cluster import JanusCluster
 from salon.adapters.janus.config import ManagedJanusConfig, config_folder
@@ -75,6 +77,15 @@ def worker_plan(settings: Settings) -> WorkerPlan:
     )
 
 
+def external_broadcast_nodes(settings: Settings) -> list[BroadcastNode]:
+    """The broadcast nodes Salon does not run, unless the audience tier is WebRTC only."""
+    if settings.audience_tier != "broadcast":
+        return []
+    return [
+        BroadcastNode(n.name, n.public_url, n.control_url, n.rtp_host, n.rtp_port) for n in settings.broadcast_nodes
+    ]
+
+
 @asynccontextmanager
 async def open_media_plane(settings: Settings) -> AsyncIterator[MediaPlane]:
     async with AsyncExitStack() as stack:
@@ -84,6 +95,7 @@ async def open_media_plane(settings: Settings) -> AsyncIterator[MediaPlane]:
             )
             janus = await stack.enter_async_context(ManagedJanus(config_folder(settings.data_dir), config))
             fleet: BroadcastFleet | None = None
+            nodes = external_broadcast_nodes(settings)
             if settings.audience_tier == "broadcast" and settings.broadcast_workers > 0:
                 plan = worker_plan(settings)
 
@@ -91,9 +103,10 @@ async def open_media_plane(settings: Settings) -> AsyncIterator[MediaPlane]:
                     if fleet is not None:
                         fleet.forget_node(name)
 
-                workers = await stack.enter_async_context(ManagedBroadcast(plan, on_restart=restarted))
+                nodes = [*await stack.enter_async_context(ManagedBroadcast(plan, on_restart=restarted)), *nodes]
+            if nodes:
                 fleet = await stack.enter_async_context(
-                    BroadcastFleet(workers, plan.secret, max_listeners=settings.broadcast_max_listeners)
+                    BroadcastFleet(nodes, broadcast_secret(settings), max_listeners=settings.broadcast_max_listeners)
                 )
             media = JanusMedia(
                 janus.url, janus.api_secret, janus.admin_key,
@@ -102,15 +115,27 @@ async def open_media_plane(settings: Settings) -> AsyncIterator[MediaPlane]:
             await stack.enter_async_context(media)
             yield MediaPlane(media, fleet.origins if fleet else [])
             return
-        # External nodes: WebRTC only for now (their forwards would cross the network: SRTP, a later step).
+        # External Janus nodes forward (SRTP) to the broadcast nodes on other boxes only: the managed workers'
+        # RTP ports are on this box's loopback.
         external = settings.external_janus_nodes
         log.info("using %d external Janus node(s): %s", len(external), ", ".join(n.url for n in external))
+        broadcast_nodes = external_broadcast_nodes(settings)
+        shared: BroadcastFleet | None = None
+        if broadcast_nodes:
+            shared = await stack.enter_async_context(
+                BroadcastFleet(
+                    broadcast_nodes, broadcast_secret(settings), max_listeners=settings.broadcast_max_listeners
+                )
+            )
         budget = settings.webrtc_listeners_per_node
-        nodes = [JanusMedia(n.url, n.api_secret, n.admin_key, webrtc_listeners=budget) for n in external]
-        if len(nodes) == 1:
-            yield MediaPlane(await stack.enter_async_context(nodes[0]))
+        media_nodes = [
+            JanusMedia(n.url, n.api_secret, n.admin_key, broadcast=shared, webrtc_listeners=budget) for n in external
+        ]
+        origins = shared.origins if shared else []
+        if len(media_nodes) == 1:
+            yield MediaPlane(await stack.enter_async_context(media_nodes[0]), origins)
         else:
-            yield MediaPlane(await stack.enter_async_context(JanusCluster(nodes)))
+            yield MediaPlane(await stack.enter_async_context(JanusCluster(media_nodes)), origins)
 
 
 @asynccontextmanager

@@ -20,6 +20,7 @@ from salon.adapters.janus.plugins import (
     janus_id,
 )
 from salon.adapters.janus.transport import JanusError, JanusSession, JanusTransport, JanusUnavailable
+from salon.domain.forward_keys import KEY_BYTES, ForwardKey
 from tests.support.fake_janus import ANSWER, OFFER, FakeJanus, FakeMessage, Later
 
 ROOM = 4242
@@ -183,6 +184,16 @@ async def test_rtp_forward_lists_and_stops(janus: FakeJanus, bridge: AudioBridge
     assert (forwarder.ptype, forwarder.codec, forwarder.always_on) == (111, "opus", True)
     await bridge.stop_rtp_forward(ROOM, stream_id)
     assert await bridge.list_forwarders(ROOM) == []
+
+
+async def test_rtp_forward_to_a_broadcast_node_asks_janus_for_srtp(janus: FakeJanus, bridge: AudioBridge) -> None:
+    await bridge.create(ROOM)
+    key = ForwardKey("AES_CM_128_HMAC_SHA1_32", bytes(range(KEY_BYTES)))
+
+    await bridge.rtp_forward(ROOM, host="10.0.0.7", port=5004, ssrc=77, srtp=key)
+
+    [body] = janus.bodies("rtp_forward")
+    assert (body["ssrc"], body["srtp_suite"], body["srtp_crypto"]) == (77, 32, key.key_base64)
 
 
 async def test_rtp_forward_without_the_admin_key_is_refused(session: JanusSession, bridge: AudioBridge) -> None:
