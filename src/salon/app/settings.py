@@ -59,7 +59,7 @@ def _host_port(text: str) -> tuple[str, int]:
 
 
 class BroadcastNodeSetting(BaseModel):
-    """A broadcast worker Salon does not run (on another box: README, "A broadcast worker on another box"): its name (as tickets name it),
+    """A broadcast worker Salon does not run (on another box: README): its name (as tickets name it),
     the URL listeners reach it at, its control API's URL, and ``rtp``, the ``HOST:PORT`` Janus forwards rooms to."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -149,7 +149,7 @@ class Settings(BaseSettings):
     broadcast_tls_cert: Path | None = None
     broadcast_tls_key: Path | None = None
     # Broadcast workers on other boxes (SALON_BROADCAST_NODES, a JSON list of {name, public_url, control_url, rtp}),
-    # beside the managed ones; the only ones with external Janus nodes. Their forwards are SRTP (README, "A broadcast worker on another box").
+    # beside the managed ones; the only ones with external Janus nodes. Their forwards are SRTP (README).
     broadcast_nodes: list[BroadcastNodeSetting] = []
     # WebRTC listeners one Janus node takes before it refuses more (~1,000 a 2-core box: docs/BENCHMARKS.md).
     webrtc_listeners_per_node: Annotated[int, Field(ge=1, le=1_000_000)] = 800
