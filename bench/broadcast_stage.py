@@ -59,7 +59,8 @@ Failure = (BenchError, media.BenchError)
 
 
 def log(message: str) -> None:
-    media.log(message)
+    """Progress on stderr (stdout holds the JSON rows and the tables), as bench/broadcast.py."""
+    print(f"[{time.monotonic() - media.STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
 def cpu_by_group(groups: dict[str, list[int]]) -> dict[str, float]:
