@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import media
@@ -22,7 +22,7 @@ from fanout import BenchError
 from salon.adapters.janus.runtime import broadcast_secret
 from salon.app.settings import Settings
 from salon.domain.audience_chunks import DEFAULT_POLICY
-from salon.domain.stream_tickets import control_token
+from salon.domain.stream_tickets import TicketRefused, control_token, verify_ticket
 from tests.support.netns import ADDRESS, INTERFACE
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -111,16 +111,21 @@ class Stage:
         self.speakers = [first, second]
         self.member = await self._child("member", [*member, f"--token={listener}", "--role=listener"])
         url = urlsplit(str((await self.member.expect("ready", 60.0))["ready"]["url"]))
-        workers = {pid: cmd for pid, cmd in children_of(self.serve.pid).items() if "salon.broadcast" in cmd}
-        janus = [pid for pid, cmd in children_of(self.serve.pid).items() if "janus" in cmd.split()[0]]
+        children = children_of(self.serve.pid)
+        workers = {pid: cmd for pid, cmd in children.items() if "salon.broadcast" in cmd}
+        janus = [pid for pid, cmd in children.items() if cmd.split()[:1] and "janus" in cmd.split()[0]]
         if len(workers) != 1 or len(janus) != 1:
             raise BenchError(f"expected one worker and one Janus under salon serve: {workers}, {janus}")
         (self.worker_pid, cmdline), self.janus_pid = next(iter(workers.items())), janus[0]
         self.name = option(cmdline, "--name")
+        try:  # the grant's ticket: signed with the secret the bench derived, for this worker and the room
+            granted = verify_ticket(self.secret, parse_qs(url.query)["ticket"][0], node=self.name, now=time.time())
+        except (TicketRefused, KeyError) as exc:
+            raise BenchError(f"the grant {url.geturl()} does not hold a ticket for worker {self.name}: {exc}") from exc
         ports = bound_ports(self.worker_pid)
         if url.port not in ports["tcp"] or len(ports["tcp"]) != 2 or len(ports["udp"]) != 1:
             raise BenchError(f"the grant {url.geturl()} is not worker {self.name}'s stream (its ports: {ports})")
-        if url.path != f"/v1/stream/{self.room}":
+        if url.path != f"/v1/stream/{self.room}" or granted.room != self.room:
             raise BenchError(f"the grant {url.geturl()} is not for room {self.room}")
         self.listen = url.port
         [control] = ports["tcp"] - {url.port}
