@@ -83,7 +83,8 @@ async def measure(stage: Stage, chunks: str, n: int, binary: Path, tag: str) -> 
     """N listeners on the worker: the member who asked Salon for the stream and N - 1 load clients."""
     args = stage.args
     load = n - 1
-    rss0 = rss_kb(stage.worker_pid)
+    if stage.rss_base_kb is None:  # before any load listener; later counts reuse what the earlier ones freed
+        stage.rss_base_kb = rss_kb(stage.worker_pid)
     tickets = stage.tmp / f"{tag}-tickets.txt"
     lifetime = int(args.connect_timeout) + 60
     tickets.write_text("\n".join(mint_tickets(stage.secret, stage.room, stage.name, load, lifetime)) + "\n")
@@ -143,7 +144,7 @@ async def measure(stage: Stage, chunks: str, n: int, binary: Path, tag: str) -> 
         "writes": round(writes),
         "worker_us_per_write": round(worker_cpu * 1e6 / writes, 3) if writes else 0.0,
         "worker_kernel_share": round(worker_sys / worker_cpu, 3) if worker_cpu else 0.0,
-        "worker_rss_kb_per_listener": round((rss1 - rss0) / max(1, int(ready["ready"])), 2),
+        "worker_rss_kb_per_listener": round((rss1 - stage.rss_base_kb) / max(1, int(ready["ready"])), 2),
         "worker_rss_mb": round(rss1 / 1024, 1),
         "cpu_s": cpu,
         "clients_us_per_listener_s": round(cpu["load_clients"] * 1e6 / (load * window_s), 2),

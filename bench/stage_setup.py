@@ -76,6 +76,7 @@ class Stage:
         self.policy = DEFAULT_POLICY if chunks == "policy" else chunks
         self.children: list[media.Child] = []
         self.http: httpx.Client | None = None
+        self.rss_base_kb: int | None = None  # the worker's RSS with the member only (bench/broadcast_stage.py)
 
     async def start(self) -> None:
         data_dir = self.tmp / f"{self.tag}-salon"
