@@ -59,6 +59,7 @@ bench: install
 	$(PY) bench/hallway.py
 	$(PY) bench/web_audio.py
 	$(PY) bench/broadcast.py $(BROADCAST_BENCH_ARGS)
+	$(PY) bench/broadcast_stage.py --quick
 
 clean:
 	rm -rf $(VENV) build *.egg-info

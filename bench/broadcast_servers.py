@@ -59,6 +59,23 @@ def mint_tickets(secret: str, room_id: str, node: str, count: int, lifetime_s: i
     ]
 
 
+def node_counts(http: httpx.Client, room_id: str) -> dict[str, int]:
+    """A node's room, from ``GET /v1/stats`` on its control port (``http``: that base URL and the bearer token)."""
+    response = http.get("/v1/stats")
+    if response.status_code != 200:
+        raise BenchError(f"GET /v1/stats answered {response.status_code}: {response.text}")
+    stats = response.json()
+    room = stats["rooms"].get(room_id, {})
+    return {
+        "listeners": int(room.get("listeners", 0)),
+        "chunks_out": int(room.get("chunks_out", 0)),
+        "packets_in": int(room.get("packets_in", 0)),
+        "dropped": int(room.get("dropped_slow", 0)),
+        "chunk_ms": int(stats["chunk_ms"]),
+        "rejected_packets": int(stats.get("rejected_packets", 0)),
+    }
+
+
 class Node:
     """``python -m salon.broadcast`` with the bench's secret, everything on 127.0.0.1 and ports the OS picks."""
 
@@ -102,19 +119,7 @@ class Node:
             raise BenchError(f"PUT /v1/rooms/{room_id} answered {response.status_code}: {response.text}")
 
     def counts(self, room_id: str) -> dict[str, int]:
-        response = self.http.get("/v1/stats")
-        if response.status_code != 200:
-            raise BenchError(f"GET /v1/stats answered {response.status_code}: {response.text}")
-        stats = response.json()
-        room = stats["rooms"].get(room_id, {})
-        return {
-            "listeners": int(room.get("listeners", 0)),
-            "chunks_out": int(room.get("chunks_out", 0)),
-            "packets_in": int(room.get("packets_in", 0)),
-            "dropped": int(room.get("dropped_slow", 0)),
-            "chunk_ms": int(stats["chunk_ms"]),
-            "rejected_packets": int(stats.get("rejected_packets", 0)),
-        }
+        return node_counts(self.http, room_id)
 
     def stop(self) -> dict[str, Any]:
         """SIGTERM (the spec: a shutting_down notice to every stream, exit 0 within 2 s); how long it took."""

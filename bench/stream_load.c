@@ -9,8 +9,14 @@
  * Opus TOC (0xF8) and whose low 56 bits are CLOCK_MONOTONIC ns (same machine, same clock as Python's
  * time.monotonic_ns()). Latency = the time read() returned the bytes - that send time, binned by 0.1 ms.
  *
+ * --seq-log FILE (bench/broadcast_stage.py, real Opus from Janus: no send time in the payload): the window is on the
+ * read time instead, CLOCK_REALTIME ns (the clock of the kernel's packet timestamps), and every audio record read in
+ * it is logged to FILE in binary, 16 bytes per run of consecutive sequence numbers completed by one read():
+ * u32 listener index (--start + connection), u16 first RTP seq, u16 count, i64 read time; native byte order. The
+ * bench joins them with the forward times it captured. The histogram stays empty in this mode.
+ *
  * Orders on stdin, one JSON object per line (only the key is looked at):
- *   {"window": [FROM_NS, TO_NS]}  count audio records whose send time is in [FROM, TO) from now on
+ *   {"window": [FROM_NS, TO_NS]}  count audio records whose send time (--seq-log: read time) is in [FROM, TO)
  *   {"report": true}               print the report line
  *   {"exit": true} or EOF          exit at once (the kernel closes the sockets)
  * Lines on stdout, JSON: {"ready": ...} once every connection was accepted or refused, {"window": ...}, {"report": ...}.
@@ -79,6 +85,10 @@ static int port = 0, start_index = 0, concurrency = 256;
 static double connect_timeout_s = 120.0;
 static int epfd;
 static int use_tls;
+static FILE *seq_log;
+struct seq_run { uint32_t listener; uint16_t first, count; int64_t read_ns; };
+static struct seq_run seq_pending;
+static uint64_t seq_runs;
 #ifdef STREAM_TLS
 static SSL_CTX *tls_ctx;
 #endif
@@ -97,6 +107,32 @@ static int64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t real_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void seq_flush(void) {
+    if (!seq_pending.count) return;
+    fwrite(&seq_pending, sizeof seq_pending, 1, seq_log);
+    seq_runs++;
+    seq_pending.count = 0;
+}
+
+/* One audio record read at `now`: extends the pending run when it is the same read's next seq, else starts one. */
+static void seq_note(struct conn *c, uint16_t seq, int64_t now) {
+    uint32_t listener = (uint32_t)(start_index + (c - conns));
+    struct seq_run *r = &seq_pending;
+    if (r->count && r->count < UINT16_MAX && r->listener == listener && r->read_ns == now &&
+        (uint16_t)(r->first + r->count) == seq) {
+        r->count++;
+        return;
+    }
+    seq_flush();
+    *r = (struct seq_run){.listener = listener, .first = seq, .count = 1, .read_ns = now};
 }
 
 static void bump(struct reason *table, const char *name) {
@@ -166,7 +202,7 @@ static void record_done(struct conn *c, int64_t now) {
     if (c->rhdr[1] != 0) bad_records++;
     if (kind == 0) {
         if (!c->hello) audio_before_hello++;
-        if (c->rlen < 8) { bad_records++; return; }
+        if (c->rlen < 8 && !seq_log) { bad_records++; return; }
         records_total++;
         if (c->have_seq) {
             uint16_t d = (uint16_t)(seq - c->last_seq);
@@ -176,6 +212,13 @@ static void record_done(struct conn *c, int64_t now) {
         }
         c->have_seq = 1;
         c->last_seq = seq;
+        if (seq_log) {
+            if (now < window_from || now >= window_to) return;
+            c->in_window++;
+            records_in_window++;
+            seq_note(c, seq, now);
+            return;
+        }
         int64_t sent = (int64_t)(be64(c->pbuf) & STAMP_MASK);
         if (sent < window_from || sent >= window_to) return;
         c->in_window++;
@@ -412,7 +455,7 @@ static void on_readable(struct conn *c) {
             c->state == ST_REFUSED ? refused(c) : finish(c, c->state == ST_BODY ? "eof" : "eof_before_head");
             return;
         }
-        int64_t now = now_ns();
+        int64_t now = seq_log ? real_ns() : now_ns();
         bytes_read += (uint64_t)n;
         reads++;
         if (c->state == ST_HEAD) {
@@ -535,18 +578,19 @@ static void connect_deadline(void) {
 static void report(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    if (seq_log) { seq_flush(); fflush(seq_log); }
     int open = 0;
     for (int i = 0; i < nconns; i++) open += conns[i].state == ST_BODY;
     printf("{\"report\": true, \"connections\": %d, \"connected\": %d, \"open\": %d, \"hellos\": %llu, "
            "\"records\": %llu, \"in_window\": %llu, \"dups\": %llu, \"reorders\": %llu, \"gaps\": %llu, "
            "\"bad_records\": %llu, \"audio_before_hello\": %llu, \"protocol_errors\": %llu, "
            "\"negative_latency\": %llu, \"latency_max_ns\": %lld, \"bytes\": %llu, \"reads\": %llu, "
-           "\"chunk_ms\": [%d, %d], \"cpu_user_s\": %.3f, \"cpu_sys_s\": %.3f, \"maxrss_kb\": %ld, ",
+           "\"seq_runs\": %llu, \"chunk_ms\": [%d, %d], \"cpu_user_s\": %.3f, \"cpu_sys_s\": %.3f, \"maxrss_kb\": %ld, ",
            nconns, connected_count, open, (unsigned long long)hellos, (unsigned long long)records_total,
            (unsigned long long)records_in_window, (unsigned long long)dups, (unsigned long long)reorders,
            (unsigned long long)gaps, (unsigned long long)bad_records, (unsigned long long)audio_before_hello,
            (unsigned long long)protocol_errors, (unsigned long long)negative_latency, (long long)latency_max_ns,
-           (unsigned long long)bytes_read, (unsigned long long)reads, chunk_ms_min, chunk_ms_max,
+           (unsigned long long)bytes_read, (unsigned long long)reads, (unsigned long long)seq_runs, chunk_ms_min, chunk_ms_max,
            (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
            (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, ru.ru_maxrss);
     print_reasons("failures", failures);
@@ -618,7 +662,7 @@ static void load_tickets(void) {
 
 static void usage(void) {
     fprintf(stderr, "stream_load --port P --path /v1/stream/ROOM --tickets FILE --count N [--host 127.0.0.1] "
-                    "[--start 0] [--concurrency 256] [--connect-timeout 120] [--tls 0|1]\n");
+                    "[--start 0] [--concurrency 256] [--connect-timeout 120] [--tls 0|1] [--seq-log FILE]\n");
     exit(2);
 }
 
@@ -635,6 +679,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--concurrency")) concurrency = atoi(v);
         else if (!strcmp(a, "--connect-timeout")) connect_timeout_s = atof(v);
         else if (!strcmp(a, "--tls")) use_tls = atoi(v);
+        else if (!strcmp(a, "--seq-log")) {
+            seq_log = fopen(v, "wb");
+            if (!seq_log) { perror("--seq-log"); return 2; }
+            setvbuf(seq_log, NULL, _IOFBF, 1 << 20);
+        }
         else usage();
         i++;
     }

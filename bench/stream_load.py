@@ -121,9 +121,11 @@ class LoadClients:
         concurrency: int = 256,
         connect_timeout: float = 120.0,
         tls: bool = False,
+        seq_logs: bool = False,
     ) -> None:
         per = -(-count // procs)
         self.children: list[Child] = []
+        self.seq_logs: list[Path] = []  # --seq-log files (read times on CLOCK_REALTIME; bench/broadcast_stage.py)
         self.connect_timeout = connect_timeout
         for k in range(procs):
             start = k * per
@@ -137,6 +139,9 @@ class LoadClients:
                 *("--concurrency", str(max(1, concurrency // procs)), "--connect-timeout", str(connect_timeout)),
                 *(("--tls", "1") if tls else ()),
             ]
+            if seq_logs:
+                self.seq_logs.append(logs / f"{tag}-seq-{k}.bin")
+                argv += ["--seq-log", str(self.seq_logs[-1])]
             self.children.append(Child(f"{tag}-load-{k}", argv, logs / f"{tag}-load-{k}.log"))
 
     @property
