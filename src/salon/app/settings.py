@@ -18,6 +18,8 @@ from salon.domain.audience_chunks import DEFAULT_POLICY, parse_policy
 from salon.domain.text import is_id
 
 DEFAULT_SECRET = "change-me"  # noqa: S105 - the placeholder we refuse
+PLAIN_MAX_LISTENERS = 12_000  # listeners per broadcast worker: docs/BENCHMARKS.md, "Broadcast tier"
+TLS_MAX_LISTENERS = 6_000  # the same with TLS in the worker: "TLS on the listener connections"
 
 
 def _check_janus_url(url: str, name: str) -> None:
@@ -139,8 +141,10 @@ class Settings(BaseSettings):
     broadcast_workers: Annotated[int, Field(ge=0, le=64)] = Field(default_factory=lambda: os.cpu_count() or 1)
     broadcast_port: Annotated[int, Field(ge=0, le=65535)] = 0
     broadcast_public_url: str = ""
-    # Listeners one broadcast worker takes before it refuses more (room_full); measured in docs/BENCHMARKS.md.
-    broadcast_max_listeners: Annotated[int, Field(ge=1, le=1_000_000)] = 12_000
+    # Listeners one broadcast worker takes before it refuses more (room_full, or the next worker); measured in
+    # docs/BENCHMARKS.md. Unset, it is 12,000, or 6,000 when the workers terminate TLS (TLS costs ~1.7-1.9x per
+    # listener: 6,000 TLS listeners keep one worker near 80 % of a core, so a bigger room spreads over the others).
+    broadcast_max_listeners: Annotated[int, Field(ge=1, le=1_000_000)] = PLAIN_MAX_LISTENERS
     # Chunk length by the worker's listener count ("up to N listeners: M ms, ..."): the lever is writes per
     # listener-second (docs/BENCHMARKS.md, "Broadcast tier").
     broadcast_chunks: str = DEFAULT_POLICY
@@ -188,6 +192,8 @@ class Settings(BaseSettings):
                     path.open("rb").close()
             except OSError as exc:
                 raise ValueError(f"{name}: {str(path)!r} cannot be read: {exc.strerror or exc}") from None
+        if self.broadcast_tls_cert is not None and "broadcast_max_listeners" not in self.model_fields_set:
+            object.__setattr__(self, "broadcast_max_listeners", TLS_MAX_LISTENERS)
         return self
 
     @model_validator(mode="after")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from salon.app.settings import DEFAULT_SECRET, Settings
+from salon.app.settings import DEFAULT_SECRET, PLAIN_MAX_LISTENERS, TLS_MAX_LISTENERS, Settings
 from salon.domain.audience_chunks import DEFAULT_POLICY
 
 
@@ -97,3 +97,16 @@ def test_broadcast_tls_takes_a_readable_certificate_and_key_together(tmp_path: P
         Settings(dev=True, broadcast_tls_cert=cert, broadcast_tls_key=tmp_path / "nowhere.pem")
     with pytest.raises(ValidationError, match=r"SALON_BROADCAST_TLS_CERT: '.*' cannot be read: Is a directory"):
         Settings(dev=True, broadcast_tls_cert=tmp_path, broadcast_tls_key=key)
+
+
+def test_a_tls_worker_takes_fewer_listeners_unless_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("a PEM chain\n")
+    key.write_text("a PEM key\n")
+    assert Settings(dev=True).broadcast_max_listeners == PLAIN_MAX_LISTENERS == 12_000
+    tls = Settings(dev=True, broadcast_tls_cert=cert, broadcast_tls_key=key)
+    assert tls.broadcast_max_listeners == TLS_MAX_LISTENERS == 6_000
+    chosen = Settings(dev=True, broadcast_tls_cert=cert, broadcast_tls_key=key, broadcast_max_listeners=9_000)
+    assert chosen.broadcast_max_listeners == 9_000
+    monkeypatch.setenv("SALON_BROADCAST_MAX_LISTENERS", "12000")  # the operator's own choice, from the environment
+    assert Settings(dev=True, broadcast_tls_cert=cert, broadcast_tls_key=key).broadcast_max_listeners == 12_000
