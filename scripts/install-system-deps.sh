@@ -21,6 +21,11 @@ PACKAGES=(
     # cost more CPU than the server it measures.
     gcc
     libc6-dev
+    # The HTTPS test (tests/e2e/test_https_proxy.py): nginx in front of salon serve, as docs/DEPLOYMENT.md has it
+    # (Debian's nginx-light is only a transitional name for it now), and certutil, which makes the NSS database
+    # where Chromium trusts the test's own CA.
+    nginx
+    libnss3-tools
 )
 
 SUDO=()
@@ -104,7 +109,8 @@ if ((${#missing[@]} > 0)); then
 fi
 
 # Post-install fix-ups; cheap and idempotent, so they run every time.
-for service in postgresql janus; do
+# nginx's package starts a default site on port 80; the tests run their own nginx in their own namespaces.
+for service in postgresql janus nginx; do
     if is_installed "$service"; then
         neutralise_service "$service"
     fi
