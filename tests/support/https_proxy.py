@@ -172,18 +172,24 @@ class Nginx:
                 self.process.wait(STOP_TIMEOUT_S)
 
 
+def nginx_test_config(snippet: str, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """``nginx -t`` on ``snippet`` in the test's main configuration (it binds no port); its result."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "salon.conf").write_text(snippet)
+    main = workdir / "nginx.conf"
+    main.write_text(_main_conf(workdir, workdir / "salon.conf"))
+    return subprocess.run([NGINX, "-t", "-q", "-p", workdir, "-c", main], capture_output=True, text=True, timeout=30)
+
+
 @contextlib.contextmanager
 def running_nginx(snippet: str, workdir: Path, *, port: int = 443) -> Iterator[Nginx]:
     """nginx serving ``snippet`` (an http-context configuration) until the block ends; call inside the namespace."""
     if not NGINX.exists():
         raise RuntimeError(f"{NGINX} is missing: run scripts/install-system-deps.sh (Debian's nginx)")
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "salon.conf").write_text(snippet)
-    main = workdir / "nginx.conf"
-    main.write_text(_main_conf(workdir, workdir / "salon.conf"))
-    check = subprocess.run([NGINX, "-t", "-q", "-p", workdir, "-c", main], capture_output=True, timeout=30)
+    check = nginx_test_config(snippet, workdir)
     if check.returncode != 0:
-        raise RuntimeError(f"nginx -t refused the configuration:\n{check.stderr.decode(errors='replace')}")
+        raise RuntimeError(f"nginx -t refused the configuration:\n{check.stderr}")
+    main = workdir / "nginx.conf"
     with (workdir / "stderr.log").open("wb") as stderr:
         process = subprocess.Popen(
             [NGINX, "-p", workdir, "-c", main, "-g", "daemon off;"],
