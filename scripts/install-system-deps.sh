@@ -109,9 +109,13 @@ if ((${#missing[@]} > 0)); then
 fi
 
 # Post-install fix-ups; cheap and idempotent, so they run every time.
-# nginx's package starts a default site on port 80; the tests run their own nginx in their own namespaces.
-for service in postgresql janus nginx; do
+for service in postgresql janus; do
     if is_installed "$service"; then
         neutralise_service "$service"
     fi
 done
+# nginx's package starts its default site on port 80; the tests run their own nginx in their own namespaces. A
+# server that fronts Salon with it (docs/DEPLOYMENT.md, section 2: /etc/nginx/conf.d/salon.conf) keeps it running.
+if is_installed nginx && [[ ! -e /etc/nginx/conf.d/salon.conf ]]; then
+    neutralise_service nginx
+fi
