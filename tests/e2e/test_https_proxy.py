@@ -10,13 +10,15 @@ context.
 
 A speaker and a listener sign in through the log-in form over https; the speaker's microphone tone reaches the
 listener on the broadcast tier through nginx's ``/broadcast/w0/``, with the room's WebSocket through nginx too. The
-page is a secure context, the session cookie is Secure, HSTS is sent, and port 80 redirects to https.
+page is a secure context, the session cookie is Secure, HSTS is sent, and port 80 redirects to https. Salon tells
+clients apart by the X-Forwarded-For nginx passes on (log-in limits).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ import httpx
 from playwright.async_api import Browser, Cookie, Page, Playwright, async_playwright, expect
 from playwright.async_api import Error as PlaywrightError
 
+from salon.app.ratelimit import LOGIN_PAIR_FAILURES
 from tests.support.browser import (
     CHROMIUM_ARGS,
     Member,
@@ -120,6 +123,30 @@ class Seen:
     sockets: list[str] = field(default_factory=list)  # the listener's WebSocket URLs
     streams: list[str] = field(default_factory=list)  # the listener's broadcast stream URLs
     access_log: str = ""  # nginx's
+    logins: list[int] = field(default_factory=list)  # statuses: see forwarded_addresses
+
+
+async def forwarded_addresses(api: SalonApi, admin: Member, ca: Path) -> list[int]:
+    """Log-in answers through nginx for a member whose password is guessed from one client address: after
+    ``LOGIN_PAIR_FAILURES`` failures that address is locked out (429) and another is not (200), which Salon can only
+    tell apart from the X-Forwarded-For nginx passes on (SALON_TRUSTED_PROXIES names nginx's 127.0.0.1; the test's
+    client is on that loopback too, so the address it claims stands for a client beyond another trusted hop)."""
+    cat = await api.add_member(admin, "cat")
+    right = {"username": cat.username, "password": cat.password, "mode": "bearer"}
+    wrong = {**right, "password": "not-the-password"}
+    tls = ssl.create_default_context(cafile=str(ca))
+    answers = []
+    async with httpx.AsyncClient(base_url="https://127.0.0.1", verify=tls, trust_env=False, timeout=10) as http:
+
+        async def log_in(body: dict[str, str], client: str) -> int:
+            headers = {"Host": DOMAIN, "X-Forwarded-For": client}
+            sni = {"sni_hostname": DOMAIN}  # the certificate is checked against salon.test, as a browser would
+            return (await http.post("/api/v1/auth/login", json=body, headers=headers, extensions=sni)).status_code
+
+        for _ in range(LOGIN_PAIR_FAILURES):
+            answers.append(await log_in(wrong, "203.0.113.1"))
+        answers += [await log_in(right, "203.0.113.1"), await log_in(right, "203.0.113.2")]
+    return answers
 
 
 async def scenario(server: SalonServer, conf: str, workdir: Path) -> Seen:
@@ -133,6 +160,7 @@ async def scenario(server: SalonServer, conf: str, workdir: Path) -> Seen:
             ann = await api.add_member(admin, "ann")
             bea = await api.add_member(admin, "bea")
             room = await api.create_room(ann, "Over TLS")
+            seen.logins = await forwarded_addresses(api, admin, workdir / "ca.pem")
         async with async_playwright() as playwright:
             seen.untrusted = await refused_without_the_ca(playwright, workdir)
             (a_browser, a), (b_browser, b) = await asyncio.gather(
@@ -176,6 +204,7 @@ def test_chromium_reaches_salon_through_the_https_proxy_and_a_listener_hears_a_s
     assert [c.get("secure") for c in seen.session_cookies] == [True], seen.session_cookies
     assert any(url.startswith(f"wss://{DOMAIN}/") for url in seen.sockets), seen.sockets
     assert any(url.startswith(f"{SITE}/broadcast/w0/v1/stream/") for url in seen.streams), seen.streams
+    assert seen.logins == [401] * LOGIN_PAIR_FAILURES + [429, 200], seen.logins
     # nginx itself served the stream (through /broadcast/w0/) and the WebSocket (101 Switching Protocols).
     assert '"GET /broadcast/w0/v1/stream/' in seen.access_log, seen.access_log[-2000:]
     assert " 101 " in seen.access_log, seen.access_log[-2000:]
