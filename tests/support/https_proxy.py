@@ -178,7 +178,12 @@ def nginx_test_config(snippet: str, workdir: Path) -> subprocess.CompletedProces
     (workdir / "salon.conf").write_text(snippet)
     main = workdir / "nginx.conf"
     main.write_text(_main_conf(workdir, workdir / "salon.conf"))
-    return subprocess.run([NGINX, "-t", "-q", "-p", workdir, "-c", main], capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [NGINX, "-t", "-q", "-e", workdir / "error.log", "-p", workdir, "-c", main],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 @contextlib.contextmanager
@@ -192,7 +197,7 @@ def running_nginx(snippet: str, workdir: Path, *, port: int = 443) -> Iterator[N
     main = workdir / "nginx.conf"
     with (workdir / "stderr.log").open("wb") as stderr:
         process = subprocess.Popen(
-            [NGINX, "-p", workdir, "-c", main, "-g", "daemon off;"],
+            [NGINX, "-e", workdir / "error.log", "-p", workdir, "-c", main, "-g", "daemon off;"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
             start_new_session=True,  # its own process group: the workers are stopped with the master
         )  # fmt: skip
