@@ -194,6 +194,9 @@ def test_chromium_reaches_salon_through_the_https_proxy_and_a_listener_hears_a_s
     assert f"location /broadcast/w0/ {{\n        proxy_pass http://127.0.0.1:{BROADCAST_PORT}/;" in conf
     with network_namespace("salon-https") as ns, running_salon(ns, tmp_path, SETTINGS) as server:
         seen = ns.run(lambda: scenario(server, conf, tmp_path), timeout=SCENARIO_TIMEOUT_S)
+        # nginx and the browsers are gone; only the server and its media plane may still run in the namespace.
+        leftovers = ns.pids() - {server.pid} - server.media_pids()
+        assert not leftovers, f"processes left in the namespace: {sorted(leftovers)}"
     print(f"\nhttps proxy: heard the speaker in {seen.heard_in_s:.2f} s; HSTS {seen.hsts!r}")
     # The same Chromium without the CA in its NSS database refuses the site: the trust comes from there alone.
     assert "ERR_CERT_AUTHORITY_INVALID" in seen.untrusted, seen.untrusted
