@@ -21,6 +21,11 @@ PACKAGES=(
     # cost more CPU than the server it measures.
     gcc
     libc6-dev
+    # The HTTPS test (tests/e2e/test_https_proxy.py): nginx in front of salon serve, as docs/DEPLOYMENT.md has it
+    # (Debian's nginx-light is only a transitional name for it now), and certutil, which makes the NSS database
+    # where Chromium trusts the test's own CA.
+    nginx
+    libnss3-tools
 )
 
 SUDO=()
@@ -109,3 +114,8 @@ for service in postgresql janus; do
         neutralise_service "$service"
     fi
 done
+# nginx's package starts its default site on port 80; the tests run their own nginx in their own namespaces. A
+# server that fronts Salon with it (docs/DEPLOYMENT.md, section 2: /etc/nginx/conf.d/salon.conf) keeps it running.
+if is_installed nginx && [[ ! -e /etc/nginx/conf.d/salon.conf ]]; then
+    neutralise_service nginx
+fi

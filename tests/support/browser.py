@@ -200,8 +200,9 @@ def _free_port() -> int:
 _INVITE_LINE = re.compile(r"^\s*(\S+/invite/(\S+))\s*$", re.MULTILINE)
 
 
-async def _start_salon(workdir: Path) -> SalonServer:
-    """Start ``salon serve`` from the calling (namespace) thread and wait until it answers HTTP."""
+async def _start_salon(workdir: Path, settings: dict[str, str] | None = None) -> SalonServer:
+    """Start ``salon serve`` from the calling (namespace) thread and wait until it answers HTTP; ``settings``
+    (``SALON_*`` variables) are added to the harness's own."""
     started = time.monotonic()
     data_dir = workdir / "salon-data"
     data_dir.mkdir(parents=True)
@@ -220,11 +221,12 @@ async def _start_salon(workdir: Path) -> SalonServer:
         SALON_INVITES_PER_HOUR="1000",
         PYTHONUNBUFFERED="1",  # the invite line must reach the log before uvicorn starts, not at exit
     )
+    env.update(settings or {})
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, waited on by PID at stop
             _serve_command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=workdir
         )
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = f"http://127.0.0.1:{env['SALON_PORT']}"
     server = SalonServer(base_url, process, data_dir, log_path, admin_invite_code="")
     try:
         async with httpx.AsyncClient(base_url=base_url, timeout=2.0, trust_env=False) as http:
@@ -253,10 +255,10 @@ async def _start_salon(workdir: Path) -> SalonServer:
 
 
 @contextlib.contextmanager
-def running_salon(ns: NetNamespace, workdir: Path) -> Iterator[SalonServer]:
-    """``salon serve`` inside ``ns`` for the block; stopped, with its Janus and broadcast workers, when the block
-    ends."""
-    server = ns.run(lambda: _start_salon(workdir), timeout=SERVE_START_TIMEOUT_S + 10)
+def running_salon(ns: NetNamespace, workdir: Path, settings: dict[str, str] | None = None) -> Iterator[SalonServer]:
+    """``salon serve`` inside ``ns`` for the block (``settings``: more ``SALON_*`` variables); stopped, with its
+    Janus and broadcast workers, when the block ends."""
+    server = ns.run(lambda: _start_salon(workdir, settings), timeout=SERVE_START_TIMEOUT_S + 10)
     try:
         yield server
     finally:
@@ -391,9 +393,16 @@ def _wrapper(workdir: Path, name: str) -> Path:
 
 
 async def launch_browser(
-    playwright: Playwright, workdir: Path, name: str, mic_hz: float | None, *, extra_args: tuple[str, ...] = ()
+    playwright: Playwright,
+    workdir: Path,
+    name: str,
+    mic_hz: float | None,
+    *,
+    extra_args: tuple[str, ...] = (),
+    home: Path | None = None,
 ) -> Browser:
-    """One headless Chromium for one person, its fake microphone playing ``mic_hz`` (``None``: silence)."""
+    """One headless Chromium for one person, its fake microphone playing ``mic_hz`` (``None``: silence); ``home``:
+    its HOME (where it finds the NSS database of locally trusted CAs, ``$HOME/.pki/nssdb``)."""
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing: run scripts/install-system-deps.sh (never `playwright install`)")
     mic = write_mic(workdir / f"{name}-mic.wav", mic_hz)
@@ -401,6 +410,7 @@ async def launch_browser(
         executable_path=_wrapper(workdir, name),
         headless=True,
         args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={mic}", *extra_args],
+        env=None if home is None else {**os.environ, "HOME": str(home)},
         timeout=30_000,
     )
 
