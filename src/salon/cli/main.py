@@ -20,7 +20,7 @@ from salon.app import rooms as room_cases
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.app.settings import Settings
-from salon.cli.runtime import tune_gc
+from salon.cli.runtime import run_server, tune_gc
 from salon.domain.api_paths import API_PREFIX
 from salon.domain.errors import DomainError
 from salon.domain.paging import PAGE_MAX
@@ -85,9 +85,8 @@ def serve(
     public_url: Annotated[str | None, typer.Option(help="The URL people open (links, cookies, Origin).")] = None,
     dev: Annotated[bool | None, typer.Option("--dev/--no-dev", help="Development mode.")] = None,
 ) -> None:
-    """Serve Salon: apply migrations, print an admin invite on an empty database, listen."""
-    import uvicorn
-
+    """Serve Salon: apply migrations, print an admin invite on an empty database, listen. SIGTERM stops it cleanly
+    (exit status 0)."""
     from salon.web.app import create_app
     from salon.web.ws_server import UVICORN_WS_OPTIONS
 
@@ -108,13 +107,7 @@ def serve(
         typer.echo(f"No members yet. Open this one-time admin invite to create the first account:\n\n  {link}\n")
     app = create_app(settings)
     tune_gc()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        **UVICORN_WS_OPTIONS,
-    )
+    run_server(app, settings.host, settings.port, **UVICORN_WS_OPTIONS)
 
 
 @app.command()
