@@ -20,6 +20,7 @@ from salon.app import rooms as room_cases
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.app.settings import Settings
+from salon.cli.doctor import doctor
 from salon.cli.runtime import run_server, tune_gc
 from salon.domain.api_paths import API_PREFIX
 from salon.domain.errors import DomainError
@@ -37,6 +38,7 @@ app.add_typer(invite_app, name="invite")
 app.add_typer(user_app, name="user")
 app.add_typer(room_app, name="room")
 app.add_typer(report_app, name="report")
+app.command()(doctor)  # cli/doctor.py
 
 # The operator at the console acts with admin rights; it is not a member and has no session.
 OPERATOR = Actor(user_id="", username="operator", is_admin=True, session_hash="")
