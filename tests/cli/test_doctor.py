@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import sqlite3
+import ssl
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
+from salon.cli.doctor_checks import SYSTEM_PROBES, TlsRefused, Unreachable
 from salon.cli.main import app
+from salon.store.database import Database
+from salon.store.migrate import alembic_config, upgrade
+from salon.store.schema_state import SchemaState, schema_state
+from tests.support.tls import self_signed
 
 runner = CliRunner()
+HEAD = str(ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head())
 
 
 def free_port() -> int:
@@ -65,3 +75,44 @@ def test_doctor_with_settings_that_do_not_validate_says_so_and_fails(data_dir: P
     assert result.exit_code == 1
     assert result.output.startswith("FAIL  settings: ")
     assert "placeholder" in result.output
+
+
+async def test_the_real_http_probe_tells_a_refused_certificate_from_an_unreachable_url(tmp_path: Path) -> None:
+    files = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(files.cert, files.key)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    tls = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=context)
+    plain = await asyncio.start_server(answer, "127.0.0.1", 0)
+    async with tls, plain:
+        tls_port = tls.sockets[0].getsockname()[1]
+        plain_port = plain.sockets[0].getsockname()[1]
+        with pytest.raises(TlsRefused):  # a certificate no public CA signed: what a browser refuses too
+            await SYSTEM_PROBES.http_status(f"https://127.0.0.1:{tls_port}/healthz")
+        assert await SYSTEM_PROBES.http_status(f"http://127.0.0.1:{plain_port}/healthz") == 502
+    with pytest.raises(Unreachable):
+        await SYSTEM_PROBES.http_status(f"http://127.0.0.1:{free_port()}/healthz")
+
+
+async def test_the_schema_probe_reads_the_revision_without_creating_or_migrating(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'salon.db'}"
+    assert await schema_state(url) == SchemaState(exists=False, current=None, head=HEAD, known=True)
+    assert not (tmp_path / "salon.db").exists(), "asking created nothing"
+    script = ScriptDirectory.from_config(alembic_config(url))
+    older = next(r.revision for r in script.walk_revisions() if r.revision != HEAD)
+    db = Database(url)
+    try:
+        await upgrade(db, older)
+    finally:
+        await db.dispose()
+    assert await schema_state(url) == SchemaState(exists=True, current=older, head=HEAD, known=True)
+    assert await schema_state(url) == SchemaState(exists=True, current=older, head=HEAD, known=True), "unchanged"
+    with sqlite3.connect(tmp_path / "salon.db") as conn:  # as a newer Salon would have left it
+        conn.execute("UPDATE alembic_version SET version_num = 'f00dfeedbeef'")
+    assert await schema_state(url) == SchemaState(exists=True, current="f00dfeedbeef", head=HEAD, known=False)
