@@ -26,6 +26,9 @@ PACKAGES=(
     # where Chromium trusts the test's own CA.
     nginx
     libnss3-tools
+    # deploy/systemd's unit is checked with `systemd-analyze verify` (tests/unit/deploy), which needs no running
+    # systemd; timedatectl (same package) is what `salon doctor` asks about the clock.
+    systemd
 )
 
 SUDO=()

@@ -18,7 +18,7 @@ class NullMedia:
     async def create_room(self, room_id: str) -> None:
         return None
 
-    async def destroy_room(self, room_id: str) -> None:
+    async def destroy_room(self, room_id: str, *, restarting: bool = False) -> None:
         return None
 
     async def admit(self, room_id: str, user_id: str, role: MediaRole, muted: bool) -> None:

@@ -144,8 +144,8 @@ class FakeMedia:
         self.calls.append(("create_room", room_id))
         self.rooms.add(room_id)
 
-    async def destroy_room(self, room_id: str) -> None:
-        self.calls.append(("destroy_room", room_id))
+    async def destroy_room(self, room_id: str, *, restarting: bool = False) -> None:
+        self.calls.append(("destroy_room", room_id, *(("restarting",) if restarting else ())))
         self.rooms.discard(room_id)
         for key in [k for k in self.members if k[0] == room_id]:
             del self.members[key]

@@ -82,7 +82,7 @@ async def release_media(services: Services) -> None:
         live = await repo.live_rooms(conn)
     for room in live:
         try:
-            await services.media.destroy_room(room.id)
+            await services.media.destroy_room(room.id, restarting=True)
         except MediaUnavailable:
             log.warning("media of room %s not released: the media plane is unreachable", room.id)
             return

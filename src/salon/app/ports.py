@@ -122,8 +122,10 @@ class MediaPort(Protocol):
 
     async def create_room(self, room_id: str) -> None: ...
 
-    async def destroy_room(self, room_id: str) -> None:
-        """Tear down the room's media: every connection, the stage, the audience's stream."""
+    async def destroy_room(self, room_id: str, *, restarting: bool = False) -> None:
+        """Tear down the room's media: every connection, the stage, the audience's stream. ``restarting``: Salon is
+        stopping and the room stays live, so broadcast listeners are told to reconnect (``shutting_down``), not that
+        the room ended."""
         ...
 
     async def admit(self, room_id: str, user_id: str, role: MediaRole, muted: bool) -> None:

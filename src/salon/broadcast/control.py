@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES: Final = 256 * 1024  # a cut of a few thousand members fits
 MAX_CUT_USERS: Final = 10_000
 MAX_SSRC: Final = 2**32 - 1
-# The reasons Salon gives; "replaced", "too_slow" and "shutting_down" are the node's own.
-CONTROL_REASONS: Final[frozenset[str]] = frozenset({"removed", "room_ended", "on_stage"})
+# The reasons Salon gives; "replaced" and "too_slow" are the node's own. "shutting_down" is both: the node's on
+# SIGTERM, and Salon's when it stops while a room stays live (its listeners reconnect, as after a node restart).
+CONTROL_REASONS: Final[frozenset[str]] = frozenset({"removed", "room_ended", "on_stage", "shutting_down"})
 ROOMS_PREFIX: Final = "/v1/rooms/"
 
 

@@ -20,8 +20,9 @@ from salon.app import rooms as room_cases
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.app.settings import Settings
+from salon.cli.doctor import doctor
 from salon.cli.proxy import proxy_config
-from salon.cli.runtime import tune_gc
+from salon.cli.runtime import run_server, tune_gc
 from salon.domain.api_paths import API_PREFIX
 from salon.domain.errors import DomainError
 from salon.domain.paging import PAGE_MAX
@@ -39,6 +40,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(room_app, name="room")
 app.add_typer(report_app, name="report")
 app.command("proxy-config")(proxy_config)
+app.command()(doctor)  # cli/doctor.py
 
 # The operator at the console acts with admin rights; it is not a member and has no session.
 OPERATOR = Actor(user_id="", username="operator", is_admin=True, session_hash="")
@@ -87,9 +89,8 @@ def serve(
     public_url: Annotated[str | None, typer.Option(help="The URL people open (links, cookies, Origin).")] = None,
     dev: Annotated[bool | None, typer.Option("--dev/--no-dev", help="Development mode.")] = None,
 ) -> None:
-    """Serve Salon: apply migrations, print an admin invite on an empty database, listen."""
-    import uvicorn
-
+    """Serve Salon: apply migrations, print an admin invite on an empty database, listen. SIGTERM stops it cleanly
+    (exit status 0)."""
     from salon.web.app import create_app
     from salon.web.ws_server import UVICORN_WS_OPTIONS
 
@@ -110,13 +111,7 @@ def serve(
         typer.echo(f"No members yet. Open this one-time admin invite to create the first account:\n\n  {link}\n")
     app = create_app(settings)
     tune_gc()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        **UVICORN_WS_OPTIONS,
-    )
+    run_server(app, settings.host, settings.port, **UVICORN_WS_OPTIONS)
 
 
 @app.command()

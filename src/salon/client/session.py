@@ -23,6 +23,7 @@ from typing import Any, Literal, cast
 import orjson
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from salon.client.broadcast import BroadcastTrack
 
@@ -91,10 +92,18 @@ class SalonClient:
                     waiter.set_result(frame)
                 else:
                     self.frames.put_nowait(frame)
+        except ConnectionClosed:
+            pass  # the server closed it: ``close_code`` says why (1012: it restarts, connect again)
         finally:
             for waiter in self._waiting.values():
                 if not waiter.done():
                     waiter.set_exception(ConnectionError("the WebSocket closed"))
+
+    @property
+    def close_code(self) -> int | None:
+        """How the WebSocket ended, once it did: 1012 when the server restarts (connect again), 4001 when the
+        session ended, 4401 when the token is refused (web/errors.py)."""
+        return None if self._ws is None else self._ws.close_code
 
     async def call(self, op: str, **data: Any) -> dict[str, Any]:
         """Send one op and return its reply's data; ``SalonError`` with the server's code when refused."""

@@ -116,6 +116,23 @@ async def test_cuts_and_the_end_go_to_every_worker_carrying_the_room_and_only_th
     assert workers.calls == [], "ended once: forgotten"
 
 
+async def test_ending_a_room_tells_its_listeners_why() -> None:
+    reasons: list[str | None] = []
+    workers = Workers({"w0": 0, "w1": 0})
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE":
+            reasons.append(request.url.params.get("reason"))
+        return workers.handle(request)
+
+    f = fleet(workers, handler=handler)
+    for room in ("ended", "stays_live"):
+        await f.register_room(f.nodes["w0"], room, KEY)
+    await f.end_room("ended")
+    await f.end_room("stays_live", "shutting_down")  # Salon stops; the room goes on after the restart
+    assert reasons == ["room_ended", "shutting_down"]
+
+
 async def test_a_worker_that_cannot_be_reached_is_media_unavailable() -> None:
     workers = Workers({"w0": 0, "w1": 0})
     f = fleet(workers)

@@ -161,11 +161,11 @@ class BroadcastFleet:
             path = f"/v1/rooms/{quote(room_id, safe='')}/cut"
             await self._control("POST", name, path, {"user_ids": user_ids, "reason": reason})
 
-    async def end_room(self, room_id: str) -> None:
-        """End every stream of the room and forget it, on every node carrying it."""
+    async def end_room(self, room_id: str, reason: str = "room_ended") -> None:
+        """End every stream of the room with this notice and forget it, on every node carrying it."""
         for name in sorted(self._rooms.pop(room_id, set())):
             self._registered_at.pop((room_id, name), None)
-            await self._control("DELETE", name, f"/v1/rooms/{quote(room_id, safe='')}?reason=room_ended")
+            await self._control("DELETE", name, f"/v1/rooms/{quote(room_id, safe='')}?reason={reason}")
 
     async def listeners(self, room_id: str) -> int:
         """How many streams of the room the nodes carry now."""

@@ -75,8 +75,8 @@ class JanusCluster:
     async def create_room(self, room_id: str) -> None:
         await self.node_for(room_id).create_room(room_id)
 
-    async def destroy_room(self, room_id: str) -> None:
-        await self.node_for(room_id).destroy_room(room_id)
+    async def destroy_room(self, room_id: str, *, restarting: bool = False) -> None:
+        await self.node_for(room_id).destroy_room(room_id, restarting=restarting)
 
     async def admit(self, room_id: str, user_id: str, role: MediaRole, muted: bool) -> None:
         await self.node_for(room_id).admit(room_id, user_id, role, muted)

@@ -199,7 +199,7 @@ class JanusMedia:
             self._rooms[room_id] = room
             self._doomed.discard(room_id)
 
-    async def destroy_room(self, room_id: str) -> None:
+    async def destroy_room(self, room_id: str, *, restarting: bool = False) -> None:
         async with self._lock(self._room_locks, room_id):
             self._rooms.pop(room_id, None)
             for key in [k for k in self._admitted if k[0] == room_id]:
@@ -208,7 +208,7 @@ class JanusMedia:
             for conn in conns:
                 self._forget(conn)
             if self._broadcast is not None:
-                await self._broadcast.end_room(room_id)
+                await self._broadcast.end_room(room_id, "shutting_down" if restarting else "room_ended")
             link = self._links.current()
             if link is None:
                 self._doomed.add(room_id)

@@ -1,0 +1,288 @@
+"""CLI layer: the checks of ``salon doctor`` — each a verdict (ok, warn, FAIL, skip) with what to do about it.
+
+A check is a function of the settings and the ``Probes``, the only place that touches the machine (HTTP, disk,
+clock, Janus's binary, UDP sockets, the database). Tests inject probes and check every verdict; ``SYSTEM_PROBES``
+are the real ones. ``CHECKS`` is the ordered list ``salon doctor`` runs: the NAT and TURN checks of issue 13 (is
+the announced address reachable, is the UDP range open from outside) are to be appended there, each one more
+function of the same shape, with its probe added to ``Probes``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import ipaddress
+import shutil
+import socket
+import subprocess
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from salon.adapters.janus.config import ManagedJanusConfig
+from salon.adapters.janus.process import JANUS_BINARY
+from salon.app.schema import SchemaState, database_schema
+from salon.app.settings import DEFAULT_SECRET, Settings
+
+Verdict = Literal["ok", "warn", "FAIL", "skip"]
+
+SECRET_MIN_CHARS = 32
+SECRET_MIN_DISTINCT = 12  # 32 characters from a generator have ~25 distinct ones; "k" * 48 has one
+DISK_WARN_BYTES = 1024**3  # below: a few days of growth, a backup or a Janus log may fill it
+DISK_FAIL_BYTES = 200 * 1024**2  # below: SQLite cannot be trusted to finish a write, nor a backup
+UDP_WARN_SHARE = 0.9  # Janus picks random ports in its range: a few taken ones are skipped, many make ICE fail
+HTTP_TIMEOUT_S = 5.0
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    verdict: Verdict
+    message: str
+    fix: str = ""  # what to do, when the verdict is not ok
+
+
+class Unreachable(Exception):
+    """The URL did not answer from here (DNS, refused, timeout): nothing is known about it."""
+
+
+class TlsRefused(Exception):
+    """Something answered, but its certificate is not one a browser would trust (or not TLS at all)."""
+
+
+@dataclass(frozen=True)
+class Probes:
+    http_status: Callable[[str], Awaitable[int]]  # GET, no redirects followed; Unreachable / TlsRefused
+    disk_free: Callable[[Path], int]  # bytes free for this user where the path is (or would be)
+    clock_synchronised: Callable[[], bool | None]  # None: nothing on this machine tells
+    janus_version: Callable[[], str | None]  # None: not installed
+    udp_bindable: Callable[[str, int, int], int]  # how many ports of host:[low, high] bind now
+    schema: Callable[[Settings], Awaitable[SchemaState]]
+
+
+CheckFn = Callable[[Settings, Probes], Awaitable[Check]]
+
+
+async def check_secret_key(settings: Settings, probes: Probes) -> Check:
+    name = "secret key"
+    fix = "put 48 random characters in a file only salon reads and set SALON_SECRET_KEY_FILE (salon.env.example)"
+    if not settings.secret_key:
+        generated = settings.data_dir / "secret_key"
+        if generated.exists():
+            return Check(name, "ok", f"generated at first start, kept in {generated}")
+        return Check(name, "warn", f"none set: the first start generates {generated}", fix)
+    if settings.secret_key == DEFAULT_SECRET:
+        return Check(name, "FAIL", "the placeholder 'change-me' (accepted in --dev only)", fix)
+    if len(settings.secret_key) < SECRET_MIN_CHARS:
+        return Check(name, "FAIL", f"{len(settings.secret_key)} characters: at least {SECRET_MIN_CHARS}", fix)
+    if len(set(settings.secret_key)) < SECRET_MIN_DISTINCT:
+        return Check(name, "FAIL", f"weak: only {len(set(settings.secret_key))} distinct characters", fix)
+    path = settings.secret_key_file
+    if path is not None and path.stat().st_mode & 0o004:
+        return Check(name, "warn", f"{path} is readable by every user", f"chmod o-rwx {path}")
+    return Check(name, "ok", "set" + (f" (from {path})" if path is not None else ""))
+
+
+def _is_local(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in LOCAL_HOSTS
+
+
+async def check_tls(settings: Settings, probes: Probes) -> Check:
+    name = "TLS"
+    if settings.https:
+        return Check(name, "ok", f"public URL {settings.public_url} is https")
+    fix = "put the HTTPS proxy in front (docs/DEPLOYMENT.md section 2) and set SALON_PUBLIC_URL=https://..."
+    if _is_local(settings.public_url):
+        return Check(name, "warn", f"public URL {settings.public_url} is plain http: fine on this machine only", fix)
+    return Check(name, "FAIL", f"public URL {settings.public_url} is plain http: browsers refuse the microphone", fix)
+
+
+async def check_public_url(settings: Settings, probes: Probes) -> Check:
+    name = "public URL answers"
+    base = settings.public_url.rstrip("/")
+    try:
+        status = await probes.http_status(f"{base}/healthz")
+        if status == 404:  # an older Salon, or the route is not there: the home page says as much
+            status = await probes.http_status(f"{base}/")
+    except Unreachable as exc:
+        return Check(name, "skip", f"{base} is not reachable from here ({exc}): check it from outside, "
+                     f"e.g. curl -I {base}/")  # fmt: skip
+    except TlsRefused as exc:
+        fix = "a certificate for this name from a public CA: the proxy's ACME (docs/DEPLOYMENT.md section 2)"
+        return Check(name, "FAIL", f"{base}: the certificate is refused ({exc})", fix)
+    if status < 400:
+        return Check(name, "ok", f"{base} answers {status}")
+    if status in (502, 503, 504):
+        return Check(name, "FAIL", f"{base} answers {status}: the proxy is up, Salon behind it is not",
+                     "systemctl status salon; journalctl -u salon")  # fmt: skip
+    return Check(name, "FAIL", f"{base} answers {status}", "check the proxy's configuration (section 2)")
+
+
+async def check_disk(settings: Settings, probes: Probes) -> Check:
+    name = "disk"
+    free = probes.disk_free(settings.data_dir)
+    shown = f"{free / 1024**3:.1f} GB free for {settings.data_dir}"
+    fix = "free space or grow the disk: the database, avatars and backups live there"
+    if free < DISK_FAIL_BYTES:
+        return Check(name, "FAIL", shown, fix)
+    if free < DISK_WARN_BYTES:
+        return Check(name, "warn", shown, fix)
+    return Check(name, "ok", shown)
+
+
+async def check_clock(settings: Settings, probes: Probes) -> Check:
+    name = "clock"
+    synced = probes.clock_synchronised()
+    if synced is None:
+        return Check(name, "skip", "nothing here says whether the clock is synchronised (no timedatectl, no adjtimex)")
+    if synced:
+        return Check(name, "ok", "synchronised (NTP)")
+    return Check(name, "warn", "not synchronised: tickets, invites and sessions expire by this clock",
+                 "enable time sync: apt install systemd-timesyncd (or chrony)")  # fmt: skip
+
+
+async def check_janus(settings: Settings, probes: Probes) -> Check:
+    name = "Janus"
+    if not settings.managed_janus:
+        return Check(name, "skip", "external Janus nodes (SALON_JANUS_URL / SALON_JANUS_NODES): not run here")
+    version = probes.janus_version()
+    if version is None:
+        return Check(name, "FAIL", f"{JANUS_BINARY} is not installed", "sudo apt install janus")
+    return Check(name, "ok", f"installed: {version}")
+
+
+async def check_database(settings: Settings, probes: Probes) -> Check:
+    name = "database"
+    try:
+        state = await probes.schema(settings)
+    except Exception as exc:  # the driver's own errors: refused, auth, unknown database
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        return Check(name, "FAIL", f"not reachable: {reason}", "check SALON_DATABASE_URL and that the server runs")
+    if not state.exists:
+        return Check(name, "warn", "no database yet", "salon migrate (or the first salon serve) creates it")
+    if not state.known:
+        return Check(name, "FAIL", f"at revision {state.current}, which this code does not know (newer code?)",
+                     "run the Salon version that made it, or restore a backup (section 6)")  # fmt: skip
+    if state.current != state.head:
+        return Check(name, "warn", f"at revision {state.current}, this code's is {state.head}",
+                     "salon migrate (salon serve applies them at start)")  # fmt: skip
+    return Check(name, "ok", f"reachable, migrations current ({state.head})")
+
+
+async def check_udp_ports(settings: Settings, probes: Probes) -> Check:
+    name = "UDP ports"
+    if not settings.managed_janus:
+        return Check(name, "skip", "external Janus nodes: check their own port ranges")
+    low, high = ManagedJanusConfig.rtp_port_range
+    total = high - low + 1
+    free = probes.udp_bindable("0.0.0.0", low, high)  # noqa: S104 - Janus's media sockets bind every interface
+    shown = f"{free} of {total} in {low}-{high} (Janus's media) bind here"
+    firewall = f"the firewall must let UDP {low}-{high} in (NAT checks: not yet)"
+    if free == 0:
+        return Check(name, "FAIL", shown, "another program holds the range: find it with ss -ulpn")
+    if free < UDP_WARN_SHARE * total:
+        return Check(name, "warn", shown + " (is Salon running? its Janus holds some)", firewall)
+    return Check(name, "ok", f"{shown}; {firewall}")
+
+
+CHECKS: tuple[CheckFn, ...] = (
+    check_secret_key,
+    check_tls,
+    check_public_url,
+    check_disk,
+    check_clock,
+    check_janus,
+    check_database,
+    check_udp_ports,
+)
+
+
+# --- the real probes ---------------------------------------------------------------------------------------------
+
+
+async def _http_status(url: str) -> int:
+    try:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S, trust_env=False) as http:
+            return (await http.get(url)).status_code
+    except httpx.ConnectError as exc:
+        text = str(exc)
+        if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
+            raise TlsRefused(text) from exc
+        raise Unreachable(text or "refused") from exc
+    except httpx.HTTPError as exc:
+        raise Unreachable(str(exc) or type(exc).__name__) from exc
+
+
+def _disk_free(path: Path) -> int:
+    existing = path.absolute()
+    while not existing.exists():  # not made yet: the disk it will be on
+        existing = existing.parent
+    return shutil.disk_usage(existing).free
+
+
+TIME_ERROR = 5  # adjtimex's clock state when the kernel's clock is not synchronised (STA_UNSYNC)
+
+
+def _clock_synchronised() -> bool | None:
+    tool = shutil.which("timedatectl")
+    if tool is not None:
+        done = subprocess.run(  # noqa: S603 - fixed argv
+            [tool, "show", "-p", "NTPSynchronized", "--value"], capture_output=True, text=True, timeout=5, check=False
+        )
+        if done.returncode == 0 and done.stdout.strip() in ("yes", "no"):
+            return done.stdout.strip() == "yes"
+    # No systemd here (a container): the kernel's own flag, which NTP daemons clear once they discipline the clock.
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return None
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    timex = ctypes.create_string_buffer(512)  # struct timex is ~208 bytes; modes = 0 (the first field): read only
+    state = libc.adjtimex(timex)
+    if state < 0:
+        return None
+    return bool(state != TIME_ERROR)
+
+
+def _janus_version() -> str | None:
+    if not JANUS_BINARY.exists():
+        return None
+    done = subprocess.run(  # noqa: S603 - fixed argv
+        [str(JANUS_BINARY), "--version"], capture_output=True, text=True, timeout=10, check=False
+    )
+    first = (done.stdout or done.stderr).strip().splitlines()
+    return first[0].removeprefix("Janus version: ") if first else "unknown version"
+
+
+def _udp_bindable(host: str, low: int, high: int) -> int:
+    free = 0
+    for port in range(low, high + 1):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            free += 1
+    return free
+
+
+SYSTEM_PROBES = Probes(
+    http_status=_http_status,
+    disk_free=_disk_free,
+    clock_synchronised=_clock_synchronised,
+    janus_version=_janus_version,
+    udp_bindable=_udp_bindable,
+    schema=database_schema,
+)
+
+
+async def run_checks(settings: Settings, probes: Probes, checks: tuple[CheckFn, ...] = CHECKS) -> list[Check]:
+    return [await check(settings, probes) for check in checks]

@@ -1,0 +1,191 @@
+"""``salon doctor``'s checks, each verdict from injected probes (nothing on the machine is touched)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from salon.app.schema import SchemaState
+from salon.app.settings import Settings
+from salon.cli import doctor_checks as dc
+from salon.cli.doctor import diagnose, report
+from salon.cli.doctor_checks import Check, Probes, TlsRefused, Unreachable
+
+GOOD_KEY = "Zq8vN2rL5tY0wE3uI6oP9aS1dF4gH7jK"  # 32 characters, 32 distinct
+GB = 1024**3
+
+
+def probes(**changes: object) -> Probes:
+    async def http_status(url: str) -> int:
+        return 200
+
+    async def schema(settings: Settings) -> SchemaState:
+        return SchemaState(exists=True, current="head1", head="head1", known=True)
+
+    healthy = Probes(
+        http_status=http_status,
+        disk_free=lambda path: 50 * GB,
+        clock_synchronised=lambda: True,
+        janus_version=lambda: "1102 (1.1.2)",
+        udp_bindable=lambda host, low, high: high - low + 1,
+        schema=schema,
+    )
+    return dataclasses.replace(healthy, **changes)  # type: ignore[arg-type]
+
+
+def settings(tmp_path: Path, **given: object) -> Settings:
+    values: dict[str, object] = {"data_dir": tmp_path, "secret_key": GOOD_KEY, "public_url": "https://salon.example"}
+    return Settings(**(values | given))  # type: ignore[arg-type]
+
+
+def verdict(check: dc.CheckFn, s: Settings, p: Probes | None = None) -> tuple[str, str]:
+    async def run() -> Check:
+        return await check(s, p or probes())
+
+    result = asyncio.run(run())
+    return result.verdict, result.message
+
+
+def test_a_healthy_server_passes_every_check(tmp_path: Path) -> None:
+    checks = asyncio.run(dc.run_checks(settings(tmp_path), probes()))
+    assert [(c.name, c.verdict) for c in checks] == [
+        ("secret key", "ok"), ("TLS", "ok"), ("public URL answers", "ok"), ("disk", "ok"), ("clock", "ok"),
+        ("Janus", "ok"), ("database", "ok"), ("UDP ports", "ok"),
+    ]  # fmt: skip
+
+
+def test_secret_key_missing_generated_placeholder_short_weak_and_exposed(tmp_path: Path) -> None:
+    assert verdict(dc.check_secret_key, settings(tmp_path, secret_key=""))[0] == "warn"
+    (tmp_path / "secret_key").write_text("x")
+    assert verdict(dc.check_secret_key, settings(tmp_path, secret_key=""))[0] == "ok"
+    assert verdict(dc.check_secret_key, settings(tmp_path, secret_key="change-me", dev=True))[0] == "FAIL"
+    assert verdict(dc.check_secret_key, settings(tmp_path, secret_key="short", dev=True)) == (
+        "FAIL", "5 characters: at least 32",
+    )  # fmt: skip
+    assert verdict(dc.check_secret_key, settings(tmp_path, secret_key="k" * 48)) == (
+        "FAIL", "weak: only 1 distinct characters",
+    )  # fmt: skip
+    key_file = tmp_path / "key"
+    key_file.write_text(GOOD_KEY)
+    key_file.chmod(0o640)
+    assert verdict(dc.check_secret_key, settings(tmp_path, secret_key="", secret_key_file=key_file))[0] == "ok"
+    key_file.chmod(0o644)
+    assert verdict(dc.check_secret_key, settings(tmp_path, secret_key="", secret_key_file=key_file))[0] == "warn"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://salon.example", "ok"),
+        ("http://127.0.0.1:8000", "warn"),
+        ("http://localhost:8000", "warn"),
+        ("http://[::1]:8000", "warn"),
+        ("http://salon.example", "FAIL"),
+        ("http://203.0.113.7", "FAIL"),
+    ],
+)
+def test_tls_is_required_except_on_this_machine(tmp_path: Path, url: str, expected: str) -> None:
+    assert verdict(dc.check_tls, settings(tmp_path, public_url=url))[0] == expected
+
+
+def test_the_public_url_answering_refused_certificate_down_behind_proxy_or_unreachable(tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    def answering(*statuses: int | Exception) -> Probes:
+        replies = list(statuses)
+
+        async def http_status(url: str) -> int:
+            asked.append(url)
+            reply = replies.pop(0)
+            if isinstance(reply, Exception):
+                raise reply
+            return reply
+
+        return probes(http_status=http_status)
+
+    s = settings(tmp_path)
+    assert verdict(dc.check_public_url, s, answering(200)) == ("ok", "https://salon.example answers 200")
+    assert asked == ["https://salon.example/healthz"]
+    asked.clear()
+    assert verdict(dc.check_public_url, s, answering(404, 200))[0] == "ok"
+    assert asked == ["https://salon.example/healthz", "https://salon.example/"], "no /healthz: the home page"
+    assert verdict(dc.check_public_url, s, answering(502))[0] == "FAIL"
+    assert verdict(dc.check_public_url, s, answering(403))[0] == "FAIL"
+    assert verdict(dc.check_public_url, s, answering(TlsRefused("self-signed")))[0] == "FAIL"
+    skipped = verdict(dc.check_public_url, s, answering(Unreachable("timed out")))
+    assert skipped[0] == "skip"
+    assert "not reachable from here (timed out)" in skipped[1]
+
+
+@pytest.mark.parametrize(
+    ("free", "expected"), [(5 * GB, "ok"), (GB - 1, "warn"), (200 * 1024**2, "warn"), (200 * 1024**2 - 1, "FAIL")]
+)
+def test_disk_warns_under_1_gb_and_fails_under_200_mb(tmp_path: Path, free: int, expected: str) -> None:
+    assert verdict(dc.check_disk, settings(tmp_path), probes(disk_free=lambda path: free))[0] == expected
+
+
+@pytest.mark.parametrize(("synced", "expected"), [(True, "ok"), (False, "warn"), (None, "skip")])
+def test_clock(tmp_path: Path, synced: bool | None, expected: str) -> None:
+    assert verdict(dc.check_clock, settings(tmp_path), probes(clock_synchronised=lambda: synced))[0] == expected
+
+
+def test_janus_installed_missing_or_external(tmp_path: Path) -> None:
+    assert verdict(dc.check_janus, settings(tmp_path)) == ("ok", "installed: 1102 (1.1.2)")
+    assert verdict(dc.check_janus, settings(tmp_path), probes(janus_version=lambda: None))[0] == "FAIL"
+    external = settings(tmp_path, janus_url="http://10.0.0.5:8088/janus", janus_api_secret="a", janus_admin_key="b")
+    assert verdict(dc.check_janus, external, probes(janus_version=lambda: None))[0] == "skip"
+    assert verdict(dc.check_udp_ports, external)[0] == "skip"
+
+
+def test_database_reachable_missing_behind_unknown_or_down(tmp_path: Path) -> None:
+    def state(exists: bool, current: str | None, known: bool = True) -> Probes:
+        async def schema(settings: Settings) -> SchemaState:
+            return SchemaState(exists=exists, current=current, head="h2", known=known)
+
+        return probes(schema=schema)
+
+    async def down(settings: Settings) -> SchemaState:
+        raise OSError("Connect call failed ('127.0.0.1', 5432)")
+
+    s = settings(tmp_path)
+    assert verdict(dc.check_database, s, state(True, "h2"))[0] == "ok"
+    assert verdict(dc.check_database, s, state(False, None))[0] == "warn"
+    assert verdict(dc.check_database, s, state(True, "h1"))[0] == "warn"
+    assert verdict(dc.check_database, s, state(True, "zz", known=False))[0] == "FAIL"
+    assert verdict(dc.check_database, s, probes(schema=down)) == (
+        "FAIL", "not reachable: Connect call failed ('127.0.0.1', 5432)",
+    )  # fmt: skip
+
+
+def test_udp_ports_free_partly_taken_or_all_taken(tmp_path: Path) -> None:
+    asked: list[tuple[str, int, int]] = []
+
+    def bindable(share: float) -> Probes:
+        def count(host: str, low: int, high: int) -> int:
+            asked.append((host, low, high))
+            return int(share * (high - low + 1))
+
+        return probes(udp_bindable=count)
+
+    s = settings(tmp_path)
+    assert verdict(dc.check_udp_ports, s, bindable(1.0))[0] == "ok"
+    assert asked == [("0.0.0.0", 20000, 39999)], "the range Janus's config gives ICE"  # noqa: S104
+    assert verdict(dc.check_udp_ports, s, bindable(0.5))[0] == "warn"
+    assert verdict(dc.check_udp_ports, s, bindable(0.0))[0] == "FAIL"
+
+
+def test_invalid_settings_are_one_fail_and_the_report_says_what_to_do(tmp_path: Path) -> None:
+    checks = diagnose({"data_dir": tmp_path, "public_url": None, "secret_key": "change-me"}, probes())
+    assert [(c.name, c.verdict) for c in checks] == [("settings", "FAIL")]
+    assert "placeholder" in checks[0].message
+    text = report([Check("disk", "warn", "0.5 GB free", "free space"), Check("clock", "ok", "synchronised")], False)
+    assert text.splitlines() == ["warn  disk: 0.5 GB free", "      → free space", "ok    clock: synchronised"]
+    machine = json.loads(report([Check("disk", "FAIL", "tiny", "free space")], True))
+    assert machine == {
+        "ok": False,
+        "checks": [{"name": "disk", "verdict": "FAIL", "message": "tiny", "fix": "free space"}],
+    }
