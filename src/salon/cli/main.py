@@ -17,9 +17,11 @@ from pydantic import ValidationError
 
 from salon.app import accounts, invites, moderation
 from salon.app import rooms as room_cases
+from salon.app.datadir_lock import DataDirBusyError, lock_data_dir
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.app.settings import Settings
+from salon.cli.backup import register as register_backup_commands
 from salon.cli.runtime import tune_gc
 from salon.domain.api_paths import API_PREFIX
 from salon.domain.errors import DomainError
@@ -37,6 +39,7 @@ app.add_typer(invite_app, name="invite")
 app.add_typer(user_app, name="user")
 app.add_typer(room_app, name="room")
 app.add_typer(report_app, name="report")
+register_backup_commands(app)
 
 # The operator at the console acts with admin rights; it is not a member and has no session.
 OPERATOR = Actor(user_id="", username="operator", is_admin=True, session_hash="")
@@ -94,6 +97,11 @@ def serve(
     settings = load_settings(
         host=host, port=port, data_dir=data_dir, database_url=database_url, public_url=public_url, dev=dev
     )
+    try:  # held shared while serving: `salon restore` needs it exclusive (app/datadir_lock.py)
+        serving = lock_data_dir(settings.data_dir, exclusive=False)
+    except DataDirBusyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Janus request, long polls included
 
@@ -115,6 +123,7 @@ def serve(
         log_level="info",
         **UVICORN_WS_OPTIONS,
     )
+    serving.release()
 
 
 @app.command()
