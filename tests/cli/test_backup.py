@@ -217,6 +217,13 @@ def test_restore_is_refused_while_a_server_holds_the_data_folder(tmp_path: Path)
         assert "a salon serve is running" in result.output
     finally:
         holder.communicate(b"", timeout=10)
+    before = _fingerprint(data_dir)
+    declined = runner.invoke(
+        app, ["restore", str(archive), "--data-dir", str(data_dir)], input="n\n", env={"SALON_SECRET_KEY": SECRET}
+    )
+    assert declined.exit_code == 1
+    assert "Aborted" in declined.output
+    assert _fingerprint(data_dir) == before
     cli("restore", str(archive), "--yes", "--data-dir", str(data_dir))  # the server gone, it goes through
 
 

@@ -78,7 +78,7 @@ def _sha256(path: Path) -> str:
 
 
 def _mib(size: int) -> str:
-    return f"{size / 1048576:.1f} MiB"
+    return f"{size / 1048576:.1f} MiB" if size >= 1048576 else f"{size / 1024:.1f} KiB"
 
 
 def _salon_version() -> str:
