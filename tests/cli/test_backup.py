@@ -283,3 +283,7 @@ def test_the_backups_folder_keeps_the_newest_n(tmp_path: Path) -> None:
     assert sorted((data_dir / "backups").glob("*.tar.gz")) == made[-2:]
     assert mine.exists()
     assert not list((data_dir / "backups").glob(".*"))  # no partial archive or staging folder left behind
+
+    failed = cli("backup", "--data-dir", str(data_dir), "--output", str(data_dir / "backups"), code=1)
+    assert "no archive was written" in failed.output  # the destination is a folder: a clear error, not a traceback
+    assert not list((data_dir / "backups").glob(".*"))

@@ -282,7 +282,8 @@ async def restore_backup(settings: Settings, archive: Path, *, progress: Progres
         member = staging / (SQLITE_MEMBER if kind == "sqlite" else PG_MEMBER)
         if kind == "sqlite" and backup_db.sqlite_revision(member) != revision:
             raise _foreign("its database is not at the revision its manifest says")
-        suffix = f".before-restore-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+        now = datetime.now(UTC)  # milliseconds: a second restore in the same second must not overwrite the first's
+        suffix = f".before-restore-{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z"
         moved = await _swap_database(settings, member, suffix, progress)
         avatars = avatar_dir(settings)
         if avatars.exists():
@@ -312,7 +313,7 @@ async def _swap_database(settings: Settings, member: Path, suffix: str, progress
     if database_kind(settings) == "sqlite":
         path = backup_db.sqlite_path(settings.db_url)
         moved = backup_db.move_sqlite_aside(path, suffix)
-        await asyncio.to_thread(member.rename, path)
+        await asyncio.to_thread(shutil.move, member, path)  # the database may be on another filesystem
         progress(f"database restored to {path}")
         return moved
     aside = settings.data_dir / f"salon.pgdump{suffix}"

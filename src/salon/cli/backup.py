@@ -32,6 +32,9 @@ def backup(
     except BackupError as exc:
         typer.echo(f"error: {exc.message} ({exc.code})", err=True)
         raise typer.Exit(1) from None
+    except OSError as exc:  # the destination cannot be written (a folder, no space, no permission)
+        typer.echo(f"error: {exc} (write_failed); no archive was written", err=True)
+        raise typer.Exit(1) from None
     typer.echo(str(path))
 
 
