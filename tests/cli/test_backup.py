@@ -98,6 +98,7 @@ def test_backup_wipe_restore_gives_back_members_rooms_invites_and_avatars(tmp_pa
     assert archive.parent == data_dir / "backups"
     assert archive.name.startswith("salon-backup-")
     assert "avatars: 2 files" in made.output
+    assert archive.stat().st_mode & 0o077 == 0  # password hashes inside: the owner's eyes only
     with tarfile.open(archive) as tar:
         manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
     assert manifest["alembic_revision"] == backup_db.head_revision()
