@@ -154,9 +154,11 @@ def _fingerprint(data_dir: Path) -> dict[str, str]:
     }
 
 
-def _rewrite(archive: Path, dest: Path, change: Any) -> None:
+def _rewrite(archive: Path, dest: Path, change: Any, skip: frozenset[str] | set[str] = frozenset()) -> None:
     with tarfile.open(archive) as src, tarfile.open(dest, "w:gz") as out:
         for info in src:
+            if info.name in skip:
+                continue
             body = src.extractfile(info).read()  # type: ignore[union-attr]
             body = change(info.name, body)
             info.size = len(body)
@@ -185,6 +187,28 @@ def test_a_corrupt_or_foreign_archive_is_refused_and_nothing_changes(tmp_path: P
         return json.dumps(manifest).encode()
 
     _rewrite(archive, newer, future)
+    no_database = tmp_path / "no-database.tar.gz"
+
+    def without_database(name: str, body: bytes) -> bytes:
+        if name == MANIFEST:
+            manifest = json.loads(body)
+            manifest["files"] = [f for f in manifest["files"] if f["name"] != SQLITE_MEMBER]
+            return json.dumps(manifest).encode()
+        return b"" if name == SQLITE_MEMBER else body
+
+    _rewrite(archive, no_database, without_database, skip={SQLITE_MEMBER})
+    not_sqlite = tmp_path / "not-sqlite.tar.gz"
+
+    def garbage_database(name: str, body: bytes) -> bytes:  # consistent checksums, but not a database
+        if name == MANIFEST:
+            manifest = json.loads(body)
+            for f in manifest["files"]:
+                if f["name"] == SQLITE_MEMBER:
+                    f["size"], f["sha256"] = 5, hashlib.sha256(b"hello").hexdigest()
+            return json.dumps(manifest).encode()
+        return b"hello" if name == SQLITE_MEMBER else body
+
+    _rewrite(archive, not_sqlite, garbage_database)
     foreign = tmp_path / "foreign.tar.gz"
     with tarfile.open(foreign, "w:gz") as tar:
         tar.add(__file__, arcname="../etc/passwd")
@@ -193,6 +217,8 @@ def test_a_corrupt_or_foreign_archive_is_refused_and_nothing_changes(tmp_path: P
         (tampered, "does not match its checksum"),
         (newer, "newer than this Salon knows"),
         (foreign, "manifest.json is not its first member"),
+        (no_database, "it holds no database"),
+        (not_sqlite, "not a SQLite database"),
         (tmp_path / "missing.tar.gz", "is not a file"),
     ):
         result = cli("restore", str(bad), "--yes", "--data-dir", str(data_dir), code=1)

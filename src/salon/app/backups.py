@@ -283,6 +283,8 @@ async def restore_backup(settings: Settings, archive: Path, *, progress: Progres
         kind, revision = database_kind(settings), manifest.get("alembic_revision")
         if manifest.get("database") != kind:
             raise _foreign(f"it holds a {manifest.get('database')} database and this Salon uses {kind}")
+        if not (revision is None or isinstance(revision, str)):
+            raise _foreign("its manifest's alembic_revision is not a revision")
         if revision is not None and revision not in backup_db.known_revisions():
             raise BackupError(
                 "newer_schema",
@@ -290,8 +292,13 @@ async def restore_backup(settings: Settings, archive: Path, *, progress: Progres
                 "changed",
             )
         member = staging / (SQLITE_MEMBER if kind == "sqlite" else PG_MEMBER)
-        if kind == "sqlite" and backup_db.sqlite_revision(member) != revision:
-            raise _foreign("its database is not at the revision its manifest says")
+        if not member.is_file():
+            raise _foreign("it holds no database")
+        try:
+            if kind == "sqlite" and backup_db.sqlite_revision(member) != revision:
+                raise _foreign("its database is not at the revision its manifest says")
+        except ValueError as exc:
+            raise _foreign(str(exc)) from None
         now = datetime.now(UTC)  # milliseconds: a second restore in the same second must not overwrite the first's
         suffix = f".before-restore-{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z"
         moved = await _swap_database(settings, member, suffix, progress)
