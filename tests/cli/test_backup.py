@@ -279,6 +279,16 @@ def test_migrations_are_preceded_by_a_backup_only_when_a_database_has_something_
         await db.dispose()
 
     asyncio.run(at_older_revision())
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    failed = runner.invoke(
+        app,
+        ["migrate", "--data-dir", str(data_dir)],
+        env={"SALON_SECRET_KEY": SECRET, "SALON_BACKUP_DIR": str(blocked)},
+    )
+    assert failed.exit_code == 1
+    assert f"the backup before migrations from {older} failed" in failed.output
+    assert backup_db.sqlite_revision(data_dir / "salon.db") == older  # no migration without its backup
     result = subprocess.run(  # a process of its own: what the operator sees on the terminal, not pytest's capture
         [sys.executable, "-c", "from salon.cli.main import main; main()", "migrate", "--data-dir", str(data_dir)],
         env={**os.environ, "SALON_SECRET_KEY": SECRET}, capture_output=True, text=True, timeout=60, check=True,

@@ -355,6 +355,12 @@ async def backup_before_migrations(settings: Settings, db: Database) -> Path | N
     revision = await backup_db.current_revision(db)
     if revision is None or revision == backup_db.head_revision() or revision not in backup_db.known_revisions():
         return None
-    path = await create_backup(settings, tag="-pre-migration")
+    try:
+        path = await create_backup(settings, tag="-pre-migration")
+    except (BackupError, OSError) as exc:  # no migration without its backup: the operator fixes the folder first
+        why = exc.message if isinstance(exc, BackupError) else str(exc)
+        raise BackupError(
+            "backup_failed", f"the backup before migrations from {revision} failed ({why}); nothing was migrated"
+        ) from None
     log.warning("Backup before migrations from %s: %s", revision, path)
     return path

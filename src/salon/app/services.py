@@ -34,7 +34,11 @@ async def build_services(settings: Settings, *, bus: EventBus, media: MediaPort)
     db = Database(settings.db_url)
     from salon.app.backups import backup_before_migrations  # here: backups → avatars → services at import time
 
-    await backup_before_migrations(settings, db)
+    try:
+        await backup_before_migrations(settings, db)
+    except BaseException:
+        await db.dispose()
+        raise
     await upgrade(db)
     return Services(
         settings=settings,

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from salon.app import accounts, invites, moderation
 from salon.app import rooms as room_cases
+from salon.app.backups import BackupError
 from salon.app.datadir_lock import DataDirBusyError, lock_data_dir
 from salon.app.services import Services
 from salon.app.sessions import Actor
@@ -67,7 +68,11 @@ def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T
     from salon.web.app import build_services
 
     async def _main() -> T:
-        services = await build_services(settings)
+        try:
+            services = await build_services(settings)
+        except BackupError as exc:  # the backup before migrations failed: nothing was migrated (app/backups.py)
+            typer.echo(f"error: {exc.message} ({exc.code})", err=True)
+            raise typer.Exit(1) from None
         try:
             return await work(services)
         except DomainError as exc:
