@@ -10,6 +10,8 @@ set -euo pipefail
 # One list; append packages here (e.g. janus, chromium).
 PACKAGES=(
     postgresql
+    # pg_dump / pg_restore: `salon backup` and `salon restore` with PostgreSQL (and their tests).
+    postgresql-client
     janus
     iproute2
     # End-to-end browser tests (tests/e2e): Playwright drives Debian's Chromium (never a downloaded build). The

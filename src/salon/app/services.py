@@ -32,6 +32,13 @@ async def build_services(settings: Settings, *, bus: EventBus, media: MediaPort)
     migrations first, so that a fresh data folder just works."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
+    from salon.app.backups import backup_before_migrations  # here: backups → avatars → services at import time
+
+    try:
+        await backup_before_migrations(settings, db)
+    except BaseException:
+        await db.dispose()
+        raise
     await upgrade(db)
     return Services(
         settings=settings,

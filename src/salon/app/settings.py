@@ -157,6 +157,10 @@ class Settings(BaseSettings):
     broadcast_nodes: list[BroadcastNodeSetting] = []
     # WebRTC listeners one Janus node takes before it refuses more (~1,000 a 2-core box: docs/BENCHMARKS.md).
     webrtc_listeners_per_node: Annotated[int, Field(ge=1, le=1_000_000)] = 800
+    # Backups (`salon backup`, and the one taken before migrations; docs/DEPLOYMENT.md section 6): the folder
+    # (unset: <data_dir>/backups) and how many archives it keeps, oldest removed first.
+    backup_dir: Path | None = None
+    backup_keep: Annotated[int, Field(ge=1, le=10_000)] = 5
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -238,6 +242,10 @@ class Settings(BaseSettings):
     @property
     def allowed_origins(self) -> set[str]:
         return {self.public_url.rstrip("/"), *(o.rstrip("/") for o in self.extra_origins)}
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
     @property
     def db_url(self) -> str:

@@ -17,9 +17,12 @@ from pydantic import ValidationError
 
 from salon.app import accounts, invites, moderation
 from salon.app import rooms as room_cases
+from salon.app.backups import BackupError
+from salon.app.datadir_lock import DataDirBusyError, lock_data_dir
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.app.settings import Settings
+from salon.cli.backup import register as register_backup_commands
 from salon.cli.doctor import doctor
 from salon.cli.proxy import proxy_config
 from salon.cli.runtime import run_server, tune_gc
@@ -41,6 +44,7 @@ app.add_typer(room_app, name="room")
 app.add_typer(report_app, name="report")
 app.command("proxy-config")(proxy_config)
 app.command()(doctor)  # cli/doctor.py
+register_backup_commands(app)
 
 # The operator at the console acts with admin rights; it is not a member and has no session.
 OPERATOR = Actor(user_id="", username="operator", is_admin=True, session_hash="")
@@ -68,7 +72,11 @@ def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T
     from salon.web.app import build_services
 
     async def _main() -> T:
-        services = await build_services(settings)
+        try:
+            services = await build_services(settings)
+        except BackupError as exc:  # the backup before migrations failed: nothing was migrated (app/backups.py)
+            typer.echo(f"error: {exc.message} ({exc.code})", err=True)
+            raise typer.Exit(1) from None
         try:
             return await work(services)
         except DomainError as exc:
@@ -97,6 +105,11 @@ def serve(
     settings = load_settings(
         host=host, port=port, data_dir=data_dir, database_url=database_url, public_url=public_url, dev=dev
     )
+    try:  # held shared while serving: `salon restore` needs it exclusive (app/datadir_lock.py)
+        serving = lock_data_dir(settings.data_dir, exclusive=False)
+    except DataDirBusyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Janus request, long polls included
 
@@ -112,6 +125,7 @@ def serve(
     app = create_app(settings)
     tune_gc()
     run_server(app, settings.host, settings.port, **UVICORN_WS_OPTIONS)
+    serving.release()
 
 
 @app.command()
