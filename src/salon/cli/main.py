@@ -7,7 +7,6 @@ text stored before today's rules may hold ESC, BEL or an override, and a termina
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -20,6 +19,7 @@ from salon.app import rooms as room_cases
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.app.settings import Settings
+from salon.cli.logs import configure_logging, uvicorn_log_options
 from salon.cli.runtime import tune_gc
 from salon.domain.api_paths import API_PREFIX
 from salon.domain.errors import DomainError
@@ -94,8 +94,7 @@ def serve(
     settings = load_settings(
         host=host, port=port, data_dir=data_dir, database_url=database_url, public_url=public_url, dev=dev
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Janus request, long polls included
+    configure_logging(settings.log_format)  # SALON_LOG_FORMAT: text or json (cli/logs.py)
 
     async def bootstrap(services: Services) -> str | None:
         if await accounts.list_users(services):
@@ -113,6 +112,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level="info",
+        **uvicorn_log_options(settings.log_format),
         **UVICORN_WS_OPTIONS,
     )
 
