@@ -244,6 +244,24 @@ async def test_a_request_id_is_kept_or_made_and_carried_into_json_logs(
     assert {"time", "level", "logger", "message", "request_id"} <= set(access[0])
 
 
+@pytest.mark.server_fault
+async def test_a_server_fault_is_logged_with_its_request_id(app: FastAPI, json_log: io.StringIO) -> None:
+    async def broken() -> None:
+        raise RuntimeError("a bug on our side")
+
+    app.add_api_route("/broken-on-purpose", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # the server answers, then re-raises
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        response = await client.get("/broken-on-purpose", headers={"X-Request-ID": "fault-1"})
+        assert_error(response, 500, "internal")
+        found = await scrape(client)
+    (error,) = [line for line in log_lines(json_log) if line["level"] == "ERROR"]
+    assert error["request_id"] == "fault-1"
+    assert "RuntimeError: a bug on our side" in error["exception"]
+    labels = {"method": "GET", "route": "/broken-on-purpose", "status": "500"}
+    assert value(found, "salon_http_requests_total", **labels) == 1
+
+
 # --- over a real socket: WebSocket connections, events fanned out, a media call's log ----------------------------
 
 

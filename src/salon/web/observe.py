@@ -60,13 +60,14 @@ class Observe:
             return
         request_id = accepted_request_id(Headers(scope=scope).get(REQUEST_ID_HEADER))
         token = REQUEST_ID.set(request_id)
-        try:
-            if scope["type"] == "http":
-                await self._http(scope, receive, send, request_id)
-            else:
-                await self.app(scope, receive, send)
-        finally:
-            REQUEST_ID.reset(token)
+        if scope["type"] == "http":
+            await self._http(scope, receive, send, request_id)
+        else:
+            await self.app(scope, receive, send)
+        # Reset only after a normal end. After an exception the id stays set: Starlette's outermost middleware, around
+        # this one, logs the 500 next, and that line must name the request. (A server runs each request in a task
+        # of its own, so the id goes no further.)
+        REQUEST_ID.reset(token)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         status = 500  # what the client gets if the app raises before answering (ServerErrorMiddleware's answer)
