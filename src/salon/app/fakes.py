@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from salon.app.media_health import BroadcastNodeHealth, JanusNodeHealth, MediaHealth
 from salon.app.ports import Jsep, MediaEvent, MediaKind, MediaRefused, MediaRole, RoomMessage, StreamGrant
 
 
@@ -139,6 +140,7 @@ class FakeMedia:
     streams: dict[tuple[str, str], str] = field(default_factory=dict)  # (room, user) -> connection id
     calls: list[tuple[str, ...]] = field(default_factory=list)
     queue: asyncio.Queue[MediaEvent] = field(default_factory=asyncio.Queue)
+    up: bool = True  # what health() says of its one pretend Janus node (a test sets False: the media plane is down)
 
     async def create_room(self, room_id: str) -> None:
         self.calls.append(("create_room", room_id))
@@ -232,3 +234,9 @@ class FakeMedia:
     async def events(self) -> AsyncIterator[MediaEvent]:
         while True:
             yield await self.queue.get()
+
+    async def health(self) -> MediaHealth:
+        listeners = sum(1 for k in self.connections if k[2] == "listen")
+        speakers = sum(1 for k in self.connections if k[2] == "speak")
+        janus = JanusNodeHealth("fake", self.up, len(self.rooms), listeners, speakers)
+        return MediaHealth([janus], [BroadcastNodeHealth("fake-broadcast", self.up, len(self.streams))])

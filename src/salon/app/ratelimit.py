@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -73,6 +74,7 @@ class Backoff:
         self._memory = timedelta(seconds=memory_s)
         self._keys: dict[str, _Failures] = {}
         self._prune_at = 1024
+        self.refusals = 0  # for the metrics
 
     def is_free(self, key: str, now: datetime) -> bool:
         entry = self._keys.get(key)
@@ -84,6 +86,7 @@ class Backoff:
             return
         locked_until = self._keys[key].locked_until
         assert locked_until is not None
+        self.refusals += 1
         raise refuse(
             ErrorCode.RATE_LIMITED,
             self.message,
@@ -123,6 +126,7 @@ class Limit:
 class RateLimits:
     def __init__(self, settings: Settings) -> None:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.refusals: Counter[str] = Counter()  # refusals by limit name, since start (the metrics read them)
         # Failed log-ins from one address, whatever the accounts (``app/accounts.py: log_in`` has the whole rule).
         self.failed_login = Limit(
             "failed_login",
@@ -164,6 +168,13 @@ class RateLimits:
             "Too many messages on this connection.",
         )
 
+    def refusal_counts(self) -> dict[str, int]:
+        """Refusals by limit since start, the log-in lock's included."""
+        counts = dict(self.refusals)
+        if self.login_pair.refusals:
+            counts[self.login_pair.name] = self.login_pair.refusals
+        return counts
+
     async def hit(self, limit: Limit, key: str) -> None:
         """Count one hit; refuse with ``rate_limited`` (and when to retry) once the window is full."""
         if not await self._limiter.hit(limit.item, limit.name, key):
@@ -176,6 +187,7 @@ class RateLimits:
 
     async def _refusal(self, limit: Limit, key: str) -> DomainError:
         """``rate_limited``, saying which limit and when its window lets the next attempt through."""
+        self.refusals[limit.name] += 1
         stats = await self._limiter.get_window_stats(limit.item, limit.name, key)
         return refuse(
             ErrorCode.RATE_LIMITED,

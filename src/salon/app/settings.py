@@ -11,7 +11,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from salon.domain.audience_chunks import DEFAULT_POLICY, parse_policy
@@ -161,17 +161,26 @@ class Settings(BaseSettings):
     # (unset: <data_dir>/backups) and how many archives it keeps, oldest removed first.
     backup_dir: Path | None = None
     backup_keep: Annotated[int, Field(ge=1, le=10_000)] = 5
+    # Observability (docs/DEPLOYMENT.md, 5): the client networks /metrics answers (addresses or CIDRs, comma-separated
+    # or a JSON list; the client as web/client_address.py resolves it behind trusted proxies), and a bearer token it
+    # also asks for when set. `salon serve`'s log format: text, or json (one object per line, with the request id).
+    metrics_allow: Annotated[list[IPv4Network | IPv6Network], NoDecode] = [
+        IPv4Network("127.0.0.0/8"),
+        IPv6Network("::1/128"),
+    ]
+    metrics_token: Annotated[str, Field(repr=False)] = ""
+    log_format: Literal["text", "json"] = "text"
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
-    def _parse_proxies(cls, value: Any) -> Any:
+    def _parse_networks(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str):
             value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
         if isinstance(value, list):
             try:  # strict: "10.0.0.5/8" is a typo for an address or a network, refused rather than guessed
                 return [ipaddress.ip_network(str(v).strip()) for v in value if str(v).strip()]
             except ValueError as exc:
-                raise ValueError(f"SALON_TRUSTED_PROXIES: {exc}") from None
+                raise ValueError(f"SALON_{(info.field_name or '').upper()}: {exc}") from None
         return value
 
     @field_validator("broadcast_chunks")

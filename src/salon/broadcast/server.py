@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import uvloop
 
@@ -121,7 +122,30 @@ async def serve(config: Config) -> None:
     await asyncio.sleep(0)  # let the aborted transports report their loss before the loop closes
 
 
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class JsonLines(logging.Formatter):
+    """The app's JSON log line (cli/logs.py), which this layer may not import: a worker has no requests, so its
+    ``request_id`` is always null."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": None,
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     config = load_config(sys.argv[1:] if argv is None else argv, os.environ)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    json_lines = os.environ.get("SALON_LOG_FORMAT") == "json"  # the app's setting, passed on by adapters/broadcast
+    handler.setFormatter(JsonLines() if json_lines else logging.Formatter(TEXT_FORMAT))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     uvloop.run(serve(config))

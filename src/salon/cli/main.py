@@ -7,7 +7,6 @@ text stored before today's rules may hold ESC, BEL or an override, and a termina
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -24,6 +23,7 @@ from salon.app.sessions import Actor
 from salon.app.settings import Settings
 from salon.cli.backup import register as register_backup_commands
 from salon.cli.doctor import doctor
+from salon.cli.logs import configure_logging, uvicorn_log_options
 from salon.cli.proxy import proxy_config
 from salon.cli.runtime import run_server, tune_gc
 from salon.domain.api_paths import API_PREFIX
@@ -110,8 +110,7 @@ def serve(
     except DataDirBusyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Janus request, long polls included
+    configure_logging(settings.log_format)  # SALON_LOG_FORMAT: text or json (cli/logs.py)
 
     async def bootstrap(services: Services) -> str | None:
         if await accounts.list_users(services):
@@ -124,7 +123,7 @@ def serve(
         typer.echo(f"No members yet. Open this one-time admin invite to create the first account:\n\n  {link}\n")
     app = create_app(settings)
     tune_gc()
-    run_server(app, settings.host, settings.port, **UVICORN_WS_OPTIONS)
+    run_server(app, settings.host, settings.port, **uvicorn_log_options(settings.log_format), **UVICORN_WS_OPTIONS)
     serving.release()
 
 

@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     TICKET_EXPIRED = "ticket_expired"
     TICKET_WRONG_ROOM = "ticket_wrong_room"
     TICKET_USED = "ticket_used"  # a ticket starts one stream only
+    NOT_READY = "not_ready"  # the instance cannot serve yet (/readyz): its database or media plane is not up
     INTERNAL = "internal"  # a failure on our side: no rule refuses with it, only the web layer's last resort
 
 

@@ -25,12 +25,15 @@ from salon.web.api_docs import OPENAPI_PATH, install_api_docs
 from salon.web.errors import ERROR_RESPONSES, install_error_handlers
 from salon.web.headers import SalonAPI
 from salon.web.hub import Hub
+from salon.web.metrics import SalonMetrics
+from salon.web.observe import Observe
 from salon.web.openapi import install_openapi
 from salon.web.pages import STATIC
 from salon.web.pages import router as pages_router
 from salon.web.presence import Departures
 from salon.web.routes_accounts import router as accounts_router
 from salon.web.routes_hallway import router as hallway_router
+from salon.web.routes_health import router as health_router
 from salon.web.routes_moderation import router as moderation_router
 from salon.web.routes_notifications import router as notifications_router
 from salon.web.routes_rooms import router as rooms_router
@@ -107,6 +110,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.state.metrics = SalonMetrics()  # this app's own registry (web/metrics.py)
+    app.add_middleware(Observe, metrics=app.state.metrics, access_log=settings.log_format == "json")
     install_api_docs(app)
     app.include_router(accounts_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(rooms_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
@@ -115,6 +120,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(moderation_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(scheduled_events_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(notifications_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(health_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ws_router, prefix=API_PREFIX)

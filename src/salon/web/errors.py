@@ -48,6 +48,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.TICKET_EXPIRED: 401,
     ErrorCode.TICKET_WRONG_ROOM: 403,
     ErrorCode.TICKET_USED: 409,
+    ErrorCode.NOT_READY: 503,
     ErrorCode.INTERNAL: 500,
 }
 

@@ -119,6 +119,11 @@ class Hub:
         # since the next one only comes when it changes.
         self._state_signals: dict[str, Outgoing] = {}
         self.departures: Departures | None = None  # set by the app: presence (web/presence.py)
+        # Since start, for the metrics (web/metrics.py): room events published, the frames they became (one per
+        # live subscriber), and connections dropped because their send queue was full.
+        self.events_published = 0
+        self.frames_fanned_out = 0
+        self.dropped_too_slow = 0
 
     @staticmethod
     def now() -> float:
@@ -239,6 +244,7 @@ class Hub:
         conn.close_code = code
         self._forget(conn)
         if code == WS_CLOSE_TOO_SLOW:
+            self.dropped_too_slow += 1
             log.info("ws %s (user %s): dropped, send queue full", conn.id, conn.user_id)
         task = asyncio.get_running_loop().create_task(self._close_socket(conn, code, reason))
         conn.closer = task
@@ -339,7 +345,9 @@ class Hub:
         room_id = message.room_id
         frame = Outgoing(dumps(protocol.event(message)))
         live = self._rooms.get(room_id)
+        self.events_published += 1
         if live:
+            self.frames_fanned_out += len(live)
             too_slow: list[Connection] = []
             wire: bytes | None = None
             for conn in live:  # the hot loop of a big room: _put, inlined

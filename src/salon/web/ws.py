@@ -25,6 +25,7 @@ from starlette.types import Message
 
 from salon.app import media, streams
 from salon.app.ratelimit import Limit
+from salon.app.request_ids import REQUEST_ID, current_request_id, new_request_id
 from salon.app.services import Services
 from salon.domain.errors import DomainError, ErrorCode, refuse
 from salon.web import ws_protocol as protocol
@@ -60,6 +61,9 @@ class Session:
         self.key = services.ids.new_id()
         per_second = services.settings.ws_messages_per_second * FLOOD_FACTOR
         self.flood = Limit("ws_flood", RateLimitItemPerSecond(per_second), "Far too many messages; disconnected.")
+        # The connection's request id (web/observe.py set it for the handshake); each op gets "<that>-<n>".
+        self.request_id = current_request_id() or new_request_id()
+        self.ops = 0
 
     @property
     def user_id(self) -> str:
@@ -71,6 +75,14 @@ class Session:
     async def handle(self, raw: str | bytes) -> None:
         """Answer one client message with a ``reply`` or an ``error`` frame; never raise for a client mistake.
         Every message counts against the rate limit, whether it parses or not."""
+        self.ops += 1
+        token = REQUEST_ID.set(f"{self.request_id}-{self.ops}")
+        try:
+            await self._handle(raw)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _handle(self, raw: str | bytes) -> None:
         decoded: object = _UNREADABLE
         if len(raw) <= protocol.MAX_MESSAGE_CHARS:
             with contextlib.suppress(orjson.JSONDecodeError):

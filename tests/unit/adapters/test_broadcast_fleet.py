@@ -189,3 +189,17 @@ def test_the_ssrc_is_the_rooms_own_and_never_zero() -> None:
 
 def test_the_origins_are_the_workers_public_ones() -> None:
     assert fleet(Workers({"w0": 0, "w1": 0})).origins == ["http://127.0.0.1:2000", "http://127.0.0.1:2001"]
+
+
+async def test_health_reads_each_workers_stats_once_and_says_which_did_not_answer() -> None:
+    workers = Workers({"w0": 7, "w1": 3})
+    workers.down.add("w1")
+    f = fleet(workers)
+    health = await f.health()
+    assert [(h.name, h.up, h.listeners) for h in health] == [("w0", True, 7), ("w1", False, 100)]
+    assert [c[:3] for c in workers.calls] == [("w0", "GET", "/v1/stats")]
+    await f.health()  # within STATS_MAX_AGE_S: the stats just read serve again
+    assert len(workers.calls) == 1
+    workers.down.clear()
+    f.forget_node("w1")
+    assert [(h.name, h.up) for h in await f.health()] == [("w0", True), ("w1", True)]

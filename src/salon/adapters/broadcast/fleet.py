@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from salon.app.media_health import BroadcastNodeHealth
 from salon.app.ports import MediaFull, MediaUnavailable, StreamGrant
 from salon.domain.forward_keys import ForwardKey
 from salon.domain.stream_tickets import control_token, sign_ticket
@@ -53,6 +54,7 @@ def stream_ssrc(room_id: str) -> int:
 class _Load:
     listeners: int = 0
     read_at: float = float("-inf")
+    answered: bool = True  # the last stats call did (a node never asked yet counts as up)
 
 
 class BroadcastFleet:
@@ -115,9 +117,9 @@ class BroadcastFleet:
             stats = await self._control("GET", name, "/v1/stats")
         except MediaUnavailable as exc:
             log.warning("broadcast node %s: no stats (%s); counted as full", name, exc)
-            load.listeners, load.read_at = self._max_listeners, time.monotonic()
+            load.listeners, load.read_at, load.answered = self._max_listeners, time.monotonic(), False
             return
-        load.listeners, load.read_at = int(stats.get("listeners", 0)), time.monotonic()
+        load.listeners, load.read_at, load.answered = int(stats.get("listeners", 0)), time.monotonic(), True
         # A node that restarted (one Salon does not run has nobody to say so) no longer knows our rooms: they must be
         # registered again, with a new forward, before its next listener. (Not a room registered while we asked.)
         known = stats.get("rooms", {})
@@ -125,6 +127,13 @@ class BroadcastFleet:
             if name in names and room_id not in known and self._registered_at.get((room_id, name), 0.0) < asked:
                 log.warning("broadcast node %s no longer carries room %s (restarted?)", name, room_id)
                 names.discard(name)
+
+    async def health(self) -> list[BroadcastNodeHealth]:
+        """Each node's listeners and whether it answers, from its stats (read again only when older than
+        ``STATS_MAX_AGE_S``: one call per node at most, whatever the number of rooms)."""
+        for name in self.nodes:
+            await self._refresh(name)
+        return [BroadcastNodeHealth(name, load.answered, load.listeners) for name, load in self._load.items()]
 
     # --- rooms and tickets ---------------------------------------------------------------------------------------
 

@@ -96,7 +96,11 @@ class ManagedBroadcast:
 
     async def _start(self, worker: _Worker) -> None:
         # Only what locates Python and text; the secret through the environment, never on the command line.
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k in ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "SALON_LOG_FORMAT")
+        }
         env["SALON_BROADCAST_SECRET"] = self.plan.secret
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "salon.broadcast", *self._args(worker),

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from salon.adapters.janus.media import JanusMedia
+from salon.app.media_health import MediaHealth
 from salon.app.ports import Jsep, MediaEvent, MediaKind, MediaRole, StreamGrant
 
 
@@ -109,3 +110,8 @@ class JanusCluster:
 
     async def audience_split(self, room_id: str) -> dict[str, int]:
         return await self.node_for(room_id).audience_split(room_id)
+
+    async def health(self) -> MediaHealth:
+        """Every node's own state; the broadcast workers (one fleet shared by the nodes) once."""
+        reports = await asyncio.gather(*(node.health() for node in self.nodes))
+        return MediaHealth([janus for report in reports for janus in report.janus], reports[0].broadcast)

@@ -53,6 +53,7 @@ from salon.adapters.janus.plugins import (
     janus_id,
 )
 from salon.adapters.janus.transport import JanusEvent, JanusHandle, JanusTransport
+from salon.app.media_health import JanusNodeHealth, MediaHealth
 from salon.app.ports import (
     ALL_ROOMS,
     Jsep,
@@ -115,6 +116,7 @@ class JanusMedia:
         broadcast: BroadcastFleet | None = None,
         webrtc_listeners: int | None = None,
     ) -> None:
+        self.url = url
         self._admin_key = admin_key
         self._broadcast = broadcast
         self._webrtc_listeners = webrtc_listeners  # this node's budget of WebRTC listeners; None: no limit
@@ -330,6 +332,17 @@ class JanusMedia:
         webrtc = sum(1 for c in self._conns.values() if c.room_id == room_id and c.media == "listen")
         broadcast = 0 if self._broadcast is None else await self._broadcast.listeners(room_id)
         return {"webrtc": webrtc, "broadcast": broadcast}
+
+    async def health(self) -> MediaHealth:
+        """This node's state from what the adapter holds (no call to Janus), and the broadcast workers' loads."""
+        node = JanusNodeHealth(
+            name=self.url,
+            up=self._links.current() is not None,
+            rooms=len(self._rooms),
+            webrtc_listeners=self._count("listen"),
+            speakers=self._count("speak"),
+        )
+        return MediaHealth([node], [] if self._broadcast is None else await self._broadcast.health())
 
     def _count(self, media: MediaKind) -> int:
         return sum(1 for c in self._conns.values() if c.media == media)

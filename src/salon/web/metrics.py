@@ -1,0 +1,158 @@
+"""Web layer: the Prometheus metrics one app instance serves at ``/metrics`` (web/routes_health.py).
+
+Each app has its own ``CollectorRegistry`` (never the library's global one), so tests that build several apps in one
+process do not clash. HTTP requests are counted by the middleware (web/observe.py) under the route's *template*
+(``/api/v1/rooms/{room_id}``), never the raw path, so an id in a URL cannot grow the series without end. Everything
+else is read at scrape time from what the app already keeps: the hub's connection count and counters, the rate
+limits' refusals, one count of live rooms in the database and the media plane's own report (app/health.py), which
+asks each broadcast worker for its stats at most once per scrape and never walks the rooms.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from salon.app.health import live_room_count, media_health
+from salon.app.media_health import MediaHealth
+from salon.app.services import Services
+from salon.web.hub import Hub
+
+log = logging.getLogger(__name__)
+
+# The methods a route can answer; anything else a client invents is counted as "other" (cardinality again).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"  # no route: a 404 for whatever path a scanner tried
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else "other"
+
+
+@dataclass(frozen=True)
+class _Scrape:
+    """What one scrape read (the parts that need I/O), handed to the collector that turns it into series."""
+
+    services: Services
+    rooms_live: int | None
+    media: MediaHealth | None
+
+
+class SalonMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "salon_http_requests",
+            "HTTP requests answered, by method, route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "salon_http_request_duration_seconds",
+            "Time from a request's arrival to the end of its answer, by method and route template.",
+            ["method", "route"],
+            registry=self.registry,
+        )
+        ProcessCollector(registry=self.registry)  # CPU, memory and open files of this process
+        self._scrape: _Scrape | None = None
+        self.registry.register(_LiveCollector(self))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.duration.labels(method, route).observe(seconds)
+
+    async def render(self, services: Services) -> bytes:
+        """The text exposition, after reading what needs I/O (one query, the media plane's report)."""
+        rooms_live: int | None = None
+        health: MediaHealth | None = None
+        try:
+            rooms_live = await live_room_count(services)
+        except Exception as exc:  # the scrape still answers; the missing series tells the story
+            log.warning("metrics: counting live rooms failed: %r", exc)
+        try:
+            health = await media_health(services.media)
+        except Exception as exc:
+            log.warning("metrics: the media plane gave no report: %r", exc)
+        self._scrape = _Scrape(services, rooms_live, health)
+        try:
+            return generate_latest(self.registry)
+        finally:
+            self._scrape = None
+
+    def live(self) -> Iterator[Metric]:
+        scrape = self._scrape
+        if scrape is None:  # a collect() outside render() (the registry describing itself): nothing live to say
+            return
+        services = scrape.services
+        if isinstance(services.bus, Hub):
+            yield from _hub_metrics(services.bus)
+        refusals = CounterMetricFamily(
+            "salon_rate_limit_refusals", "Requests and messages refused by a rate limit, by limit.", labels=["limit"]
+        )
+        for name, count in sorted(services.limits.refusal_counts().items()):
+            refusals.add_metric([name], count)
+        yield refusals
+        if scrape.rooms_live is not None:
+            yield GaugeMetricFamily("salon_rooms_live", "Rooms open now (not ended).", value=scrape.rooms_live)
+        if scrape.media is not None:
+            yield from _media_metrics(scrape.media)
+
+
+class _LiveCollector:
+    def __init__(self, metrics: SalonMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        return self._metrics.live()
+
+
+def _hub_metrics(hub: Hub) -> Iterator[Metric]:
+    yield GaugeMetricFamily("salon_websocket_connections", "Open WebSocket connections.", value=hub.connection_count)
+    yield CounterMetricFamily(
+        "salon_room_events_published", "Room events published to the hub.", value=hub.events_published
+    )
+    yield CounterMetricFamily(
+        "salon_room_event_frames_fanned_out",
+        "Room event frames sent to live subscribers (one per subscriber per event).",
+        value=hub.frames_fanned_out,
+    )
+    dropped = CounterMetricFamily(
+        "salon_websocket_dropped",
+        "WebSocket connections dropped by the server, by reason (send_queue_full: a client too slow to keep up).",
+        labels=["reason"],
+    )
+    dropped.add_metric(["send_queue_full"], hub.dropped_too_slow)
+    yield dropped
+
+
+def _media_metrics(health: MediaHealth) -> Iterator[Metric]:
+    janus_up = GaugeMetricFamily(
+        "salon_janus_up", "1 when the app's session with this Janus node is alive.", labels=["node"]
+    )
+    rooms = GaugeMetricFamily("salon_janus_rooms", "Rooms with media on this Janus node.", labels=["node"])
+    webrtc = GaugeMetricFamily("salon_janus_webrtc_listeners", "WebRTC listeners on this Janus node.", labels=["node"])
+    speakers = GaugeMetricFamily("salon_janus_speakers", "Speakers' connections on this Janus node.", labels=["node"])
+    for node in health.janus:
+        janus_up.add_metric([node.name], int(node.up))
+        rooms.add_metric([node.name], node.rooms)
+        webrtc.add_metric([node.name], node.webrtc_listeners)
+        speakers.add_metric([node.name], node.speakers)
+    yield from (janus_up, rooms, webrtc, speakers)
+    worker_up = GaugeMetricFamily(
+        "salon_broadcast_up", "1 when this broadcast worker answered its last stats call.", labels=["node"]
+    )
+    worker_listeners = GaugeMetricFamily(
+        "salon_broadcast_listeners", "Listeners streaming from this broadcast worker.", labels=["node"]
+    )
+    for worker in health.broadcast:
+        worker_up.add_metric([worker.name], int(worker.up))
+        worker_listeners.add_metric([worker.name], worker.listeners if worker.up else 0)
+    yield from (worker_up, worker_listeners)
+    by_tier = GaugeMetricFamily("salon_listeners", "Listeners hearing a room now, by audience tier.", labels=["tier"])
+    by_tier.add_metric(["webrtc"], sum(node.webrtc_listeners for node in health.janus))
+    by_tier.add_metric(["broadcast"], sum(w.listeners for w in health.broadcast if w.up))
+    yield by_tier
