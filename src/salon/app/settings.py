@@ -127,9 +127,9 @@ class Settings(BaseSettings):
     janus_url: str = ""
     janus_api_secret: Annotated[str, Field(repr=False)] = ""
     janus_admin_key: Annotated[str, Field(repr=False)] = ""
-    # The managed Janus only: the IPv4 address it announces in SDP (one of this host's; behind a NAT see
-    # SALON_JANUS_NAT_1_1 below),
-    # and the interfaces ICE may use (comma-separated names or addresses). Unset: Janus's own choice.
+    # The managed Janus only: the IPv4 address it announces in SDP (one of this host's; behind a NAT, see
+    # SALON_JANUS_NAT_1_1 below), and the interfaces ICE may use (comma-separated names or addresses). Unset: Janus's
+    # own choice.
     janus_interface: str | None = None
     janus_ice_enforce_list: str | None = None
     # The audience tiers (docs/ARCHITECTURE.md, "Media plane"). Listeners whose browser can decode Opus itself get
