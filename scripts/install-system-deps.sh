@@ -14,6 +14,8 @@ PACKAGES=(
     postgresql-client
     janus
     iproute2
+    # The NAT test (tests/integration/media/test_nat.py): the 1:1 NAT router and the client's firewall.
+    nftables
     # End-to-end browser tests (tests/e2e): Playwright drives Debian's Chromium (never a downloaded build). The
     # fonts are named because --no-install-recommends leaves them out and screenshots would have boxes for text.
     chromium

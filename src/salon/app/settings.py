@@ -7,7 +7,7 @@ import json
 import os
 import re
 import secrets
-from ipaddress import IPv4Network, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -127,8 +127,9 @@ class Settings(BaseSettings):
     janus_url: str = ""
     janus_api_secret: Annotated[str, Field(repr=False)] = ""
     janus_admin_key: Annotated[str, Field(repr=False)] = ""
-    # The managed Janus only: the IPv4 address it announces in SDP (a NAT's public address, or a test interface),
-    # and the interfaces ICE may use (comma-separated names or addresses). Unset: Janus's own choice.
+    # The managed Janus only: the IPv4 address it announces in SDP (one of this host's; behind a NAT, see
+    # SALON_JANUS_NAT_1_1 below), and the interfaces ICE may use (comma-separated names or addresses). Unset: Janus's
+    # own choice.
     janus_interface: str | None = None
     janus_ice_enforce_list: str | None = None
     # The audience tiers (docs/ARCHITECTURE.md, "Media plane"). Listeners whose browser can decode Opus itself get
@@ -170,6 +171,41 @@ class Settings(BaseSettings):
     ]
     metrics_token: Annotated[str, Field(repr=False)] = ""
     log_format: Literal["text", "json"] = "text"
+    # NAT (docs/DEPLOYMENT.md, 3), the managed Janus only: the public IPv4 address(es) of a 1:1 NAT (a cloud VM's
+    # elastic IP; comma-separated), put in ICE candidates in place of the private ones (or beside them with
+    # SALON_JANUS_KEEP_PRIVATE_HOST, for clients on the same private network); or a STUN server (HOST:PORT) Janus
+    # asks for its public address when it is not known in advance.
+    janus_nat_1_1: Annotated[list[IPv4Address], NoDecode] = []
+    janus_keep_private_host: bool = False
+    stun_server: str | None = None
+
+    @field_validator("janus_nat_1_1", mode="before")
+    @classmethod
+    def _parse_nat(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            try:  # strict: a name or a CIDR here would be put in SDP as is and break every call
+                return [IPv4Address(str(v)) for v in value]
+            except ValueError as exc:
+                raise ValueError(f"SALON_JANUS_NAT_1_1: {exc} (IPv4 addresses, comma-separated)") from None
+        return value
+
+    @field_validator("stun_server")
+    @classmethod
+    def _check_stun(cls, value: str | None) -> str | None:
+        if value is not None:
+            host, colon, port = value.rpartition(":")
+            if not colon or _HOSTNAME.fullmatch(host) is None or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError(f"SALON_STUN_SERVER {value!r} is not HOST:PORT (e.g. stun.example.net:3478)")
+        return value
+
+    @property
+    def stun_host_port(self) -> tuple[str, int] | None:
+        if self.stun_server is None:
+            return None
+        host, _, port = self.stun_server.rpartition(":")
+        return host, int(port)
 
     @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
@@ -229,6 +265,8 @@ class Settings(BaseSettings):
         names = [node.name for node in self.broadcast_nodes]
         if len(set(names)) != len(names):
             raise ValueError("SALON_BROADCAST_NODES: every node needs its own name")
+        if self.janus_keep_private_host and not self.janus_nat_1_1:
+            raise ValueError("SALON_JANUS_KEEP_PRIVATE_HOST needs SALON_JANUS_NAT_1_1")
         if not self.public_url:
             object.__setattr__(self, "public_url", f"http://{self.host}:{self.port}")
         return self

@@ -2,18 +2,19 @@
 
 A check is a function of the settings and the ``Probes``, the only place that touches the machine (HTTP, disk,
 clock, Janus's binary, UDP sockets, the database). Tests inject probes and check every verdict; ``SYSTEM_PROBES``
-are the real ones. ``CHECKS`` is the ordered list ``salon doctor`` runs: the NAT and TURN checks of issue 13 (is
-the announced address reachable, is the UDP range open from outside) are to be appended there, each one more
-function of the same shape, with its probe added to ``Probes``.
+are the real ones. ``CHECKS`` is the ordered list ``salon doctor`` runs; a new check is one more function of the same
+shape, with its probe added to ``Probes`` (``check_nat`` and its ``resolve`` / ``local_addresses`` are one).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import ipaddress
 import shutil
 import socket
+import struct
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ class Probes:
     janus_version: Callable[[], str | None]  # None: not installed
     udp_bindable: Callable[[str, int, int], int]  # how many ports of host:[low, high] bind now
     schema: Callable[[Settings], Awaitable[SchemaState]]
+    resolve: Callable[[str], list[str]]  # a host's IPv4 addresses; [] when it does not resolve
+    local_addresses: Callable[[], list[str]]  # this machine's IPv4 addresses, loopback excluded
 
 
 CheckFn = Callable[[Settings, Probes], Awaitable[Check]]
@@ -186,12 +189,44 @@ async def check_udp_ports(settings: Settings, probes: Probes) -> Check:
     total = high - low + 1
     free = probes.udp_bindable("0.0.0.0", low, high)  # noqa: S104 - Janus's media sockets bind every interface
     shown = f"{free} of {total} in {low}-{high} (Janus's media) bind here"
-    firewall = f"the firewall must let UDP {low}-{high} in (NAT checks: not yet)"
+    firewall = f"the firewall must let UDP {low}-{high} in"
     if free == 0:
         return Check(name, "FAIL", shown, "another program holds the range: find it with ss -ulpn")
     if free < UDP_WARN_SHARE * total:
         return Check(name, "warn", shown + " (is Salon running? its Janus holds some)", firewall)
     return Check(name, "ok", f"{shown}; {firewall}")
+
+
+async def check_nat(settings: Settings, probes: Probes) -> Check:
+    """Would the addresses Janus advertises in ICE be the one people reach? A 1:1 NAT (a cloud VM) hides the
+    public address from the machine: without ``SALON_JANUS_NAT_1_1`` (or STUN) Janus offers only private ones."""
+    name = "NAT"
+    if not settings.managed_janus:
+        return Check(name, "skip", "external Janus nodes: their own nat_1_1_mapping applies")
+    host = urlsplit(settings.public_url).hostname or ""
+    public = probes.resolve(host)
+    if not public:
+        return Check(name, "skip", f"{host!r} does not resolve to an IPv4 address from here")
+    if any(ipaddress.ip_address(a).is_loopback for a in public):
+        return Check(name, "skip", f"the public URL is on this machine ({host}): no NAT to cross")
+    shown = ", ".join(public)
+    mapped = [str(a) for a in settings.janus_nat_1_1]
+    if mapped:
+        if set(mapped) & set(public):
+            return Check(name, "ok", f"Janus advertises {', '.join(mapped)}, the address of {host}")
+        return Check(name, "warn", f"Janus advertises {', '.join(mapped)}, but {host} is {shown}",
+                     "fine if the web proxy has its own address; else fix SALON_JANUS_NAT_1_1")  # fmt: skip
+    own = [settings.janus_interface] if settings.janus_interface else probes.local_addresses()
+    if set(own) & set(public):
+        return Check(name, "ok", f"{host} is {shown}, an address of this machine: Janus advertises it")
+    if settings.stun_server:
+        return Check(name, "ok", f"Janus asks STUN {settings.stun_server} for its public address ({host} is {shown})")
+    message = (
+        f"Janus would advertise only {', '.join(own) or 'no address'} while {host} is {shown} "
+        "(this machine is behind a NAT): listeners outside would get no sound"
+    )
+    fix = f"set SALON_JANUS_NAT_1_1={public[0]} (the NAT's public address; docs/DEPLOYMENT.md section 3)"
+    return Check(name, "FAIL", message, fix)
 
 
 CHECKS: tuple[CheckFn, ...] = (
@@ -203,6 +238,7 @@ CHECKS: tuple[CheckFn, ...] = (
     check_janus,
     check_database,
     check_udp_ports,
+    check_nat,
 )
 
 
@@ -274,6 +310,32 @@ def _udp_bindable(host: str, low: int, high: int) -> int:
     return free
 
 
+def _resolve(host: str) -> list[str]:
+    try:
+        found = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_DGRAM)
+    except (OSError, UnicodeError):  # socket.gaierror is an OSError
+        return []
+    return sorted({str(info[4][0]) for info in found})
+
+
+SIOCGIFADDR = 0x8915  # Linux: an interface's (primary) IPv4 address
+
+
+def _local_addresses() -> list[str]:
+    addresses: set[str] = set()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _, interface in socket.if_nameindex():
+            request = struct.pack("256s", interface.encode()[:15])
+            try:
+                answer = fcntl.ioctl(sock.fileno(), SIOCGIFADDR, request)
+            except OSError:  # no IPv4 address on it
+                continue
+            address = socket.inet_ntoa(answer[20:24])
+            if not ipaddress.ip_address(address).is_loopback:
+                addresses.add(address)
+    return sorted(addresses)
+
+
 SYSTEM_PROBES = Probes(
     http_status=_http_status,
     disk_free=_disk_free,
@@ -281,6 +343,8 @@ SYSTEM_PROBES = Probes(
     janus_version=_janus_version,
     udp_bindable=_udp_bindable,
     schema=database_schema,
+    resolve=_resolve,
+    local_addresses=_local_addresses,
 )
 
 

@@ -70,3 +70,31 @@ def test_several_external_nodes_come_as_a_json_list(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("SALON_JANUS_NODES", '[{"url": "ftp://x", "api_secret": "a", "admin_key": "b"}]')
     with pytest.raises(ValueError, match="http"):
         Settings(data_dir=tmp_path, dev=True)
+
+
+def test_nat_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALON_JANUS_NAT_1_1", " 198.51.100.2, 203.0.113.7 ")
+    monkeypatch.setenv("SALON_JANUS_KEEP_PRIVATE_HOST", "true")
+    monkeypatch.setenv("SALON_STUN_SERVER", "stun.example.net:3478")
+    s = Settings(dev=True)
+    assert [str(a) for a in s.janus_nat_1_1] == ["198.51.100.2", "203.0.113.7"]
+    assert s.janus_keep_private_host
+    assert s.stun_host_port == ("stun.example.net", 3478)
+    assert Settings(dev=True, stun_server=None).stun_host_port is None
+
+
+@pytest.mark.parametrize(
+    ("given", "error"),
+    [
+        ({"janus_nat_1_1": "198.51.100.0/24"}, "SALON_JANUS_NAT_1_1"),
+        ({"janus_nat_1_1": "public.example"}, "SALON_JANUS_NAT_1_1"),
+        ({"janus_nat_1_1": "2001:db8::1"}, "SALON_JANUS_NAT_1_1"),
+        ({"janus_keep_private_host": True}, "needs SALON_JANUS_NAT_1_1"),
+        ({"stun_server": "stun.example.net"}, "SALON_STUN_SERVER"),
+        ({"stun_server": "stun.example.net:70000"}, "SALON_STUN_SERVER"),
+        ({"stun_server": ":3478"}, "SALON_STUN_SERVER"),
+    ],
+)
+def test_bad_nat_settings_are_refused(given: dict[str, object], error: str) -> None:
+    with pytest.raises(ValidationError, match=error):
+        Settings(dev=True, **given)  # type: ignore[arg-type]

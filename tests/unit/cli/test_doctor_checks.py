@@ -33,6 +33,8 @@ def probes(**changes: object) -> Probes:
         janus_version=lambda: "1102 (1.1.2)",
         udp_bindable=lambda host, low, high: high - low + 1,
         schema=schema,
+        resolve=lambda host: ["203.0.113.10"],  # the public URL's host, on this machine's own interface
+        local_addresses=lambda: ["203.0.113.10"],
     )
     return dataclasses.replace(healthy, **changes)  # type: ignore[arg-type]
 
@@ -54,7 +56,7 @@ def test_a_healthy_server_passes_every_check(tmp_path: Path) -> None:
     checks = asyncio.run(dc.run_checks(settings(tmp_path), probes()))
     assert [(c.name, c.verdict) for c in checks] == [
         ("secret key", "ok"), ("TLS", "ok"), ("public URL answers", "ok"), ("disk", "ok"), ("clock", "ok"),
-        ("Janus", "ok"), ("database", "ok"), ("UDP ports", "ok"),
+        ("Janus", "ok"), ("database", "ok"), ("UDP ports", "ok"), ("NAT", "ok"),
     ]  # fmt: skip
 
 
@@ -176,6 +178,35 @@ def test_udp_ports_free_partly_taken_or_all_taken(tmp_path: Path) -> None:
     assert asked == [("0.0.0.0", 20000, 39999)], "the range Janus's config gives ICE"  # noqa: S104
     assert verdict(dc.check_udp_ports, s, bindable(0.5))[0] == "warn"
     assert verdict(dc.check_udp_ports, s, bindable(0.0))[0] == "FAIL"
+
+
+def test_nat_behind_a_1_1_nat_needs_the_mapping_or_stun(tmp_path: Path) -> None:
+    cloud = probes(resolve=lambda host: ["198.51.100.2"], local_addresses=lambda: ["10.0.0.2"])
+    result = asyncio.run(dc.check_nat(settings(tmp_path), cloud))
+    assert result.verdict == "FAIL"
+    assert "would advertise only 10.0.0.2 while salon.example is 198.51.100.2" in result.message
+    assert "SALON_JANUS_NAT_1_1=198.51.100.2" in result.fix
+    assert verdict(dc.check_nat, settings(tmp_path, janus_nat_1_1="198.51.100.2"), cloud)[0] == "ok"
+    assert verdict(dc.check_nat, settings(tmp_path, janus_nat_1_1="198.51.100.9"), cloud)[0] == "warn"
+    assert verdict(dc.check_nat, settings(tmp_path, stun_server="stun.example.net:3478"), cloud)[0] == "ok"
+    # An announced interface replaces what the machine has (a test namespace's, or a chosen one).
+    assert verdict(dc.check_nat, settings(tmp_path, janus_interface="198.51.100.2"), cloud)[0] == "ok"
+
+
+def test_nat_is_skipped_when_it_cannot_tell_or_does_not_apply(tmp_path: Path) -> None:
+    unresolved = probes(resolve=lambda host: [])
+    assert verdict(dc.check_nat, settings(tmp_path), unresolved)[0] == "skip"
+    local = probes(resolve=lambda host: ["127.0.0.1"], local_addresses=lambda: [])
+    assert verdict(dc.check_nat, settings(tmp_path, public_url="http://localhost:8000"), local)[0] == "skip"
+    external = settings(tmp_path, janus_url="http://10.0.0.5:8088/janus", janus_api_secret="s" * 32,
+                        janus_admin_key="k" * 32)  # fmt: skip
+    assert verdict(dc.check_nat, external)[0] == "skip"
+
+
+def test_the_real_address_probes_answer_for_this_machine() -> None:
+    assert dc.SYSTEM_PROBES.resolve("localhost") == ["127.0.0.1"]
+    assert dc.SYSTEM_PROBES.resolve("no-such-host.invalid") == []
+    assert all(not a.startswith("127.") for a in dc.SYSTEM_PROBES.local_addresses())
 
 
 def test_invalid_settings_are_one_fail_and_the_report_says_what_to_do(tmp_path: Path) -> None:

@@ -70,6 +70,7 @@ _PROTECTED_FOLDERS = (
 MAX_DEBUG_LEVEL = 4
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
+_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}\Z")  # an IPv4 literal or a DNS name
 _INTERFACE_LIST = re.compile(r"[A-Za-z0-9_.:-]+(,[A-Za-z0-9_.:-]+)*\Z")
 
 
@@ -142,6 +143,11 @@ class ManagedJanusConfig:
     ice_enforce_list: str | None = None
     debug_level: int = 4
     server_name: str = "salon"
+    # Behind a 1:1 NAT (a cloud VM): the public IPv4 address(es) put in place of the private host candidates
+    # (``keep_private_host`` keeps both), or a STUN server Janus asks for its public address when it is not known.
+    nat_1_1_mapping: tuple[str, ...] = ()
+    keep_private_host: bool = False
+    stun_server: tuple[str, int] | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.http_port <= 65535:
@@ -164,6 +170,15 @@ class ManagedJanusConfig:
             raise ValueError("interface must be an IPv4 address (IPv6 is off)")
         if self.ice_enforce_list is not None and not _INTERFACE_LIST.match(self.ice_enforce_list):
             raise ValueError("ice_enforce_list must be a comma-separated list of interface names or addresses")
+        for address in self.nat_1_1_mapping:
+            if ipaddress.ip_address(address).version != 4:
+                raise ValueError("nat_1_1_mapping must hold IPv4 addresses (IPv6 is off)")
+        if self.keep_private_host and not self.nat_1_1_mapping:
+            raise ValueError("keep_private_host only means something with a nat_1_1_mapping")
+        if self.stun_server is not None:
+            host, port = self.stun_server
+            if not _HOST.match(host) or not 1 <= port <= 65535:
+                raise ValueError(f"stun_server {host}:{port} is not HOST:PORT")
 
 
 def config_folder(data_dir: Path) -> Path:
@@ -277,6 +292,11 @@ def render_config(
     nat: dict[str, Value] = {"nice_debug": False}
     if config.ice_enforce_list is not None:
         nat["ice_enforce_list"] = config.ice_enforce_list
+    if config.nat_1_1_mapping:
+        nat["nat_1_1_mapping"] = ",".join(config.nat_1_1_mapping)
+        nat["keep_private_host"] = config.keep_private_host
+    if config.stun_server is not None:
+        nat["stun_server"], nat["stun_port"] = config.stun_server
     core: dict[str, Section] = {
         "general": general,
         "certificates": {},

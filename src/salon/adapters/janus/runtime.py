@@ -91,7 +91,11 @@ async def open_media_plane(settings: Settings) -> AsyncIterator[MediaPlane]:
     async with AsyncExitStack() as stack:
         if settings.managed_janus:
             config = ManagedJanusConfig(
-                interface=settings.janus_interface, ice_enforce_list=settings.janus_ice_enforce_list
+                interface=settings.janus_interface,
+                ice_enforce_list=settings.janus_ice_enforce_list,
+                nat_1_1_mapping=tuple(str(a) for a in settings.janus_nat_1_1),
+                keep_private_host=settings.janus_keep_private_host,
+                stun_server=settings.stun_host_port,
             )
             janus = await stack.enter_async_context(ManagedJanus(config_folder(settings.data_dir), config))
             fleet: BroadcastFleet | None = None
