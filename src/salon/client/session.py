@@ -24,6 +24,7 @@ from typing import Any, Literal, cast
 import httpx
 import orjson
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -44,9 +45,10 @@ class SalonError(Exception):
         self.code, self.message, self.data = code, message, data
 
 
-def _peer(servers: list[RTCIceServer]) -> RTCPeerConnection:
+def _peer(servers: list[RTCIceServer], *, relay_only: bool = False) -> RTCPeerConnection:
     # Only the servers Salon names (GET /media/ice-servers): with none, aiortc would ask a public STUN server.
-    return RTCPeerConnection(RTCConfiguration(iceServers=servers))
+    policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
+    return RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
 
 
 def _ice_server(server: dict[str, Any]) -> RTCIceServer:
@@ -57,7 +59,9 @@ class SalonClient:
     """A logged-in member (``token``) on the server at ``base_url``; one WebSocket, one connection per media kind
     and room. Frames other than replies (events, signals, removals) are kept in ``frames`` for the caller."""
 
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(self, base_url: str, token: str, *, relay_only: bool = False) -> None:
+        # relay_only: media only through Salon's TURN servers (a client whose direct paths are blocked; tests).
+        self.relay_only = relay_only
         self.ws_url = base_url.rstrip("/").replace("http", "ws", 1) + "/api/v1/ws"
         self.api_url = base_url.rstrip("/") + "/api/v1"
         self._ice: tuple[list[RTCIceServer], float] = ([], 0.0)  # the servers, and until when they are good
@@ -158,7 +162,7 @@ class SalonClient:
     async def listen(self, room_id: str) -> MediaStreamTrack:
         """Hear the room's mix (anyone in the room): the remote audio track, once the media server sends it."""
         await self.close_media(room_id, "listen")
-        pc = _peer(await self.ice_servers())
+        pc = _peer(await self.ice_servers(), relay_only=self.relay_only)
         self._peers[(room_id, "listen")] = pc
         arrived: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
 
@@ -184,7 +188,7 @@ class SalonClient:
         """Publish ``source`` into the stage (moderators and speakers only); returns what one hears there: the
         other speakers, minus oneself."""
         await self.close_media(room_id, "speak")
-        pc = _peer(await self.ice_servers())
+        pc = _peer(await self.ice_servers(), relay_only=self.relay_only)
         self._peers[(room_id, "speak")] = pc
         arrived: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
 
