@@ -188,6 +188,11 @@ class Settings(BaseSettings):
     turn_port: Annotated[int, Field(ge=1, le=65535)] = 3478
     turn_relay_ports: str = "49160-49999"
     stun_urls: Annotated[list[str], NoDecode] = []
+    # TURN over TLS on the managed coturn (turns:<public host>:<port>?transport=tcp; 443 gets through most
+    # firewalls): the port, and a PEM certificate chain and unencrypted key, all three or none.
+    turn_tls_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    turn_tls_cert: Path | None = None
+    turn_tls_key: Path | None = None
 
     @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
@@ -224,6 +229,9 @@ class Settings(BaseSettings):
         if not (low.isdigit() and high.isdigit() and 1024 <= int(low) <= int(high) <= 65535):
             raise ValueError("SALON_TURN_RELAY_PORTS must be a range like 49160-49999 (1024..65535)")
         ipaddress.ip_address(self.turn_listen_ip)
+        tls = (self.turn_tls_port, self.turn_tls_cert, self.turn_tls_key)
+        if any(v is not None for v in tls) and any(v is None for v in tls):
+            raise ValueError("SALON_TURN_TLS_PORT, SALON_TURN_TLS_CERT and SALON_TURN_TLS_KEY go together")
         return self
 
     @field_validator("broadcast_chunks")

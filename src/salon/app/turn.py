@@ -37,7 +37,10 @@ def client_turn_urls(settings: Settings) -> list[str]:
         return list(settings.turn_urls)
     host = public_host(settings)
     host = f"[{host}]" if ":" in host else host
-    return [f"turn:{host}:{settings.turn_port}?transport=udp", f"turn:{host}:{settings.turn_port}?transport=tcp"]
+    urls = [f"turn:{host}:{settings.turn_port}?transport=udp", f"turn:{host}:{settings.turn_port}?transport=tcp"]
+    if settings.turn_tls_port is not None:
+        urls.append(f"turns:{host}:{settings.turn_tls_port}?transport=tcp")
+    return urls
 
 
 def ice_servers_for(settings: Settings, actor: Actor, *, now: int | None = None) -> tuple[list[dict[str, Any]], int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from salon.adapters.janus.process import free_loopback_port
 from salon.adapters.turn.config import ManagedTurnConfig
 from salon.adapters.turn.process import TURN_BINARY, managed_turn
 from salon.domain.turn import turn_credentials
+from tests.support.https_proxy import local_ca
 
 pytestmark = pytest.mark.skipif(not TURN_BINARY.exists(), reason="coturn is not installed (install-system-deps.sh)")
 
@@ -84,6 +86,28 @@ async def test_fresh_credentials_relay_to_the_media_server(coturn: int, transpor
     finally:
         turn.close()
         echo.close()
+
+
+async def test_turn_over_tls_allocates_with_fresh_credentials(tmp_path: Path) -> None:
+    ca = local_ca(tmp_path, "turn.salon.test")
+    tls_port = free_loopback_port()
+    config = ManagedTurnConfig(
+        realm="salon.test", secret=SECRET, listen_ip=HOST, port=free_loopback_port(), tls_port=tls_port,
+        cert=ca.cert, key=ca.key, allowed_peers=(MEDIA_SERVER,),
+    )  # fmt: skip
+    context = ssl.create_default_context(cafile=str(ca.ca_cert))
+    context.check_hostname = False  # dialled by address on loopback; the chain is still verified against the CA
+    creds = turn_credentials(SECRET, "member1", now=int(time.time()), ttl_s=3600)
+    async with managed_turn(config, tmp_path / "turn"):
+        turn, _ = await asyncio.wait_for(
+            create_turn_endpoint(_Inbox, (HOST, tls_port), creds.username, creds.credential, ssl=context,
+                                 transport="tcp"),
+            10,
+        )  # fmt: skip
+        try:
+            assert turn.get_extra_info("sockname")[0] == HOST
+        finally:
+            turn.close()
 
 
 @pytest.mark.parametrize("forge", ["expired", "wrong_secret"])

@@ -41,6 +41,17 @@ def test_managed_config_uses_a_derived_secret_and_allows_janus(tmp_path: Path) -
     assert (config.min_port, config.max_port) == (49160, 49999)
 
 
+def test_managed_tls_adds_a_turns_url_and_the_certificate(tmp_path: Path) -> None:
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    s = make(
+        tmp_path, turn="managed", public_url="https://salon.example", turn_tls_port=5349, turn_tls_cert=cert,
+        turn_tls_key=key,
+    )  # fmt: skip
+    assert client_turn_urls(s)[-1] == "turns:salon.example:5349?transport=tcp"
+    config = managed_turn_config(s)
+    assert (config.tls_port, config.cert, config.key) == (5349, cert.resolve(), key.resolve())
+
+
 def test_env_lists_are_comma_separated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SALON_TURN_URLS", "turn:a:3478?transport=udp, turns:a:443?transport=tcp")
     monkeypatch.setenv("SALON_STUN_URLS", "stun:a:3478")
@@ -61,6 +72,7 @@ def test_env_lists_are_comma_separated(tmp_path: Path, monkeypatch: pytest.Monke
         ({"turn_relay_ports": "50000"}, "SALON_TURN_RELAY_PORTS"),
         ({"turn_listen_ip": "turn.example"}, "does not appear to be an IPv4 or IPv6 address"),
         ({"turn_ttl_s": 10}, "turn_ttl_s"),
+        ({"turn_tls_port": 5349}, "go together"),
     ],
 )
 def test_bad_turn_settings_are_refused(tmp_path: Path, kwargs: dict[str, object], reason: str) -> None:

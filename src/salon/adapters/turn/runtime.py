@@ -28,6 +28,9 @@ def managed_turn_config(settings: Settings) -> ManagedTurnConfig:
         min_port=int(low),
         max_port=int(high),
         allowed_peers=tuple(peers),
+        tls_port=settings.turn_tls_port,
+        cert=settings.turn_tls_cert.resolve() if settings.turn_tls_cert else None,
+        key=settings.turn_tls_key.resolve() if settings.turn_tls_key else None,
     )
 
 
