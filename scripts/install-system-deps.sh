@@ -30,6 +30,9 @@ PACKAGES=(
     # where Chromium trusts the test's own CA.
     nginx
     libnss3-tools
+    # TURN (docs/DEPLOYMENT.md section 3): `salon serve` runs its own locked-down coturn when SALON_TURN=managed;
+    # tests/integration/turn drives a real one on loopback.
+    coturn
     # deploy/systemd's unit is checked with `systemd-analyze verify` (tests/unit/deploy), which needs no running
     # systemd; timedatectl (same package) is what `salon doctor` asks about the clock.
     systemd
@@ -55,7 +58,7 @@ systemd_running() {
 
 # Stop and disable a system-wide service that a Debian package creates (and may
 # start): postgresql's cluster, janus with its stock config (API open on all
-# interfaces, no secret). salon's tests run their own throwaway servers and salon
+# interfaces, no secret), coturn with its stock config. salon's tests run their own throwaway servers and salon
 # runs its own locked-down Janus; neither may depend on, or collide with, these.
 neutralise_service() {
     local name="$1"
@@ -116,7 +119,7 @@ if ((${#missing[@]} > 0)); then
 fi
 
 # Post-install fix-ups; cheap and idempotent, so they run every time.
-for service in postgresql janus; do
+for service in postgresql janus coturn; do
     if is_installed "$service"; then
         neutralise_service "$service"
     fi

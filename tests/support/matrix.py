@@ -92,6 +92,7 @@ ROOM_OPS: dict[str, Op] = {
     "end": Op("POST", "/rooms/{room}/end", None, row(moderator=OK, admin=OK)),
     "create": Op("POST", "/rooms", {"title": "Another"}, {**{r: CREATED for r in ROLES}, "anonymous": UNAUTH}),
     "list": Op("GET", "/rooms", None, {**{r: OK for r in ROLES}, "anonymous": UNAUTH}),
+    "ice_servers": Op("GET", "/media/ice-servers", None, {**{r: OK for r in ROLES}, "anonymous": UNAUTH}),
     "moderation_log": Op("GET", "/rooms/{room}/moderation-log", None, row(moderator=OK, admin=OK)),
     "audience": Op("GET", "/rooms/{room}/audience", None, row(moderator=OK, admin=OK)),
 }

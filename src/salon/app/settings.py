@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from salon.domain.audience_chunks import DEFAULT_POLICY, parse_policy
 from salon.domain.text import is_id
+from salon.domain.turn import SECRET_MIN_CHARS as TURN_SECRET_MIN_CHARS
+from salon.domain.turn import TTL_MAX_S as TURN_TTL_MAX_S
+from salon.domain.turn import TTL_MIN_S as TURN_TTL_MIN_S
+from salon.domain.turn import check_ice_url
 
 DEFAULT_SECRET = "change-me"  # noqa: S105 - the placeholder we refuse
 PLAIN_MAX_LISTENERS = 12_000  # listeners per broadcast worker: docs/BENCHMARKS.md, "Broadcast tier"
@@ -179,6 +183,26 @@ class Settings(BaseSettings):
     janus_keep_private_host: bool = False
     stun_server: str | None = None
 
+    # TURN (docs/DEPLOYMENT.md, 3; domain/turn.py): off, managed (`salon serve` runs a locked-down coturn on
+    # turn_listen_ip:turn_port, UDP and TCP, relaying from turn_relay_ports) or external (your coturn at turn_urls,
+    # with use-auth-secret and turn_secret). Default off: a relay opens public ports the firewall must let through.
+    # turn_urls (comma-separated turn:/turns: URIs) is what clients are told; managed, unset, it is
+    # turn:<public host>:<turn_port> over UDP and TCP. turn_secret unset: derived from the app's secret (managed).
+    # stun_urls go to clients in any mode. Members get credentials valid turn_ttl_s seconds.
+    turn: Literal["off", "managed", "external"] = "off"
+    turn_urls: Annotated[list[str], NoDecode] = []
+    turn_secret: Annotated[str, Field(repr=False)] = ""
+    turn_ttl_s: Annotated[int, Field(ge=TURN_TTL_MIN_S, le=TURN_TTL_MAX_S)] = 3600
+    turn_listen_ip: str = "0.0.0.0"  # noqa: S104 - a relay is reached from the internet by design
+    turn_port: Annotated[int, Field(ge=1, le=65535)] = 3478
+    turn_relay_ports: str = "49160-49999"
+    stun_urls: Annotated[list[str], NoDecode] = []
+    # TURN over TLS on the managed coturn (turns:<public host>:<port>?transport=tcp; 443 gets through most
+    # firewalls): the port, and a PEM certificate chain and unencrypted key, all three or none.
+    turn_tls_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    turn_tls_cert: Path | None = None
+    turn_tls_key: Path | None = None
+
     @field_validator("janus_nat_1_1", mode="before")
     @classmethod
     def _parse_nat(cls, value: Any) -> Any:
@@ -218,6 +242,34 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"SALON_{(info.field_name or '').upper()}: {exc}") from None
         return value
+
+    @field_validator("turn_urls", "stun_urls", mode="before")
+    @classmethod
+    def _parse_ice_urls(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        if isinstance(value, list):
+            try:
+                turn = info.field_name == "turn_urls"
+                return [check_ice_url(str(v).strip(), turn=turn) for v in value if str(v).strip()]
+            except ValueError as exc:
+                raise ValueError(f"SALON_{(info.field_name or '').upper()}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_turn(self) -> Settings:
+        if self.turn == "external" and not (self.turn_urls and self.turn_secret):
+            raise ValueError("SALON_TURN=external needs SALON_TURN_URLS and SALON_TURN_SECRET (its static-auth-secret)")
+        if self.turn_secret and len(self.turn_secret) < TURN_SECRET_MIN_CHARS:
+            raise ValueError("SALON_TURN_SECRET must be at least 32 characters")
+        low, _, high = self.turn_relay_ports.partition("-")
+        if not (low.isdigit() and high.isdigit() and 1024 <= int(low) <= int(high) <= 65535):
+            raise ValueError("SALON_TURN_RELAY_PORTS must be a range like 49160-49999 (1024..65535)")
+        ipaddress.ip_address(self.turn_listen_ip)
+        tls = (self.turn_tls_port, self.turn_tls_cert, self.turn_tls_key)
+        if any(v is not None for v in tls) and any(v is None for v in tls):
+            raise ValueError("SALON_TURN_TLS_PORT, SALON_TURN_TLS_CERT and SALON_TURN_TLS_KEY go together")
+        return self
 
     @field_validator("broadcast_chunks")
     @classmethod

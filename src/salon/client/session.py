@@ -17,11 +17,14 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from types import TracebackType
 from typing import Any, Literal, cast
 
+import httpx
 import orjson
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -42,17 +45,26 @@ class SalonError(Exception):
         self.code, self.message, self.data = code, message, data
 
 
-def _peer() -> RTCPeerConnection:
-    # No STUN/TURN: aiortc would otherwise ask a public STUN server; Salon's media server is reachable directly.
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+def _peer(servers: list[RTCIceServer], *, relay_only: bool = False) -> RTCPeerConnection:
+    # Only the servers Salon names (GET /media/ice-servers): with none, aiortc would ask a public STUN server.
+    policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
+    return RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
+
+
+def _ice_server(server: dict[str, Any]) -> RTCIceServer:
+    return RTCIceServer(urls=server["urls"], username=server.get("username"), credential=server.get("credential"))
 
 
 class SalonClient:
     """A logged-in member (``token``) on the server at ``base_url``; one WebSocket, one connection per media kind
     and room. Frames other than replies (events, signals, removals) are kept in ``frames`` for the caller."""
 
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(self, base_url: str, token: str, *, relay_only: bool = False) -> None:
+        # relay_only: media only through Salon's TURN servers (a client whose direct paths are blocked; tests).
+        self.relay_only = relay_only
         self.ws_url = base_url.rstrip("/").replace("http", "ws", 1) + "/api/v1/ws"
+        self.api_url = base_url.rstrip("/") + "/api/v1"
+        self._ice: tuple[list[RTCIceServer], float] = ([], 0.0)  # the servers, and until when they are good
         self.token = token
         self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.user_id: str | None = None
@@ -131,10 +143,26 @@ class SalonClient:
 
     # --- audio ---------------------------------------------------------------------------------------------------
 
+    async def ice_servers(self) -> list[RTCIceServer]:
+        """The STUN/TURN servers Salon gives this member, fetched again a minute before the TURN credentials end."""
+        servers, valid_until = self._ice
+        if time.time() < valid_until:
+            return servers
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with httpx.AsyncClient(trust_env=False, timeout=CALL_TIMEOUT_S) as http:
+            response = await http.get(f"{self.api_url}/media/ice-servers", headers=headers)
+        body = response.json()
+        if response.status_code != 200:
+            raise SalonError(body.get("code", "unexpected"), body.get("message", ""), body.get("data", {}))
+        servers = [_ice_server(s) for s in body["ice_servers"]]
+        expires_at = body["expires_at"]
+        self._ice = (servers, expires_at - 60 if expires_at else time.time() + 600)
+        return servers
+
     async def listen(self, room_id: str) -> MediaStreamTrack:
         """Hear the room's mix (anyone in the room): the remote audio track, once the media server sends it."""
         await self.close_media(room_id, "listen")
-        pc = _peer()
+        pc = _peer(await self.ice_servers(), relay_only=self.relay_only)
         self._peers[(room_id, "listen")] = pc
         arrived: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
 
@@ -160,7 +188,7 @@ class SalonClient:
         """Publish ``source`` into the stage (moderators and speakers only); returns what one hears there: the
         other speakers, minus oneself."""
         await self.close_media(room_id, "speak")
-        pc = _peer()
+        pc = _peer(await self.ice_servers(), relay_only=self.relay_only)
         self._peers[(room_id, "speak")] = pc
         arrived: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
 

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from salon.adapters.janus.runtime import open_media_plane
 from salon.adapters.null_media import NullMedia
+from salon.adapters.turn.runtime import open_turn
 from salon.app.audience import run_flusher
 from salon.app.media_events import recover_media, release_media, run_media_events
 from salon.app.ports import MediaPort
@@ -34,6 +35,7 @@ from salon.web.presence import Departures
 from salon.web.routes_accounts import router as accounts_router
 from salon.web.routes_hallway import router as hallway_router
 from salon.web.routes_health import router as health_router
+from salon.web.routes_media import router as media_router
 from salon.web.routes_moderation import router as moderation_router
 from salon.web.routes_notifications import router as notifications_router
 from salon.web.routes_rooms import router as rooms_router
@@ -70,6 +72,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         stack = contextlib.AsyncExitStack()
         if owned:
             plane = await stack.enter_async_context(open_media_plane(settings))
+            await stack.enter_async_context(open_turn(settings))  # the managed coturn, if SALON_TURN=managed
             app.state.stream_origins = plane.stream_origins  # the pages' CSP lets the browser fetch streams there
             app.state.services = await build_services(settings, plane.media)
             await recover_media(app.state.services)  # rooms live before a restart get their stage and audience back
@@ -120,6 +123,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(moderation_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(scheduled_events_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(notifications_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(media_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(health_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -5,8 +5,24 @@
 // talks to the media server's API. The microphone is asked for only when going on stage. After a network loss or a
 // media server restart the app calls `renew()`.
 
+import { get } from "./api.js";
 import { live } from "./live.js";
 import { StreamPlayer } from "./stream_player.js";
+
+/* The STUN and TURN servers for our peer connections (GET /media/ice-servers): TURN credentials are per member and
+ * time-limited, so they are fetched again a minute before they expire; none (direct ICE only) if the call fails. */
+let ice = { servers: [], validUntil: 0 };
+async function iceServers() {
+  const now = Date.now() / 1000;
+  if (now < ice.validUntil) return ice.servers;
+  try {
+    const { ice_servers: servers, expires_at: expiresAt } = await get("/media/ice-servers");
+    ice = { servers, validUntil: expiresAt ? expiresAt - 60 : now + 600 };
+  } catch {
+    ice = { servers: [], validUntil: now + 30 };
+  }
+  return ice.servers;
+}
 
 // A broadcast stream that broke is opened again with a fresh ticket, after a growing pause; past this many tries in
 // a row the listener falls back to WebRTC.
@@ -135,7 +151,9 @@ export class RoomAudio extends EventTarget {
 
   async listenWebRTC(gen) {
     this.tier = "webrtc";
-    const { pc, sent } = this.peer("listen");
+    const servers = await iceServers();
+    if (gen !== this.generation) return;
+    const { pc, sent } = this.peer("listen", servers);
     const { jsep } = await live.call("media_listen", { room_id: this.roomId });
     if (gen !== this.generation) return;
     await pc.setRemoteDescription(jsep);
@@ -150,8 +168,9 @@ export class RoomAudio extends EventTarget {
     const mic = this.mic && this.mic.getAudioTracks()[0]?.readyState === "live" ? this.mic : await openMicrophone();
     this.mic = mic;
     this.applyMute();
+    const servers = await iceServers();
     const gen = await this.reset("speak");
-    const { pc, sent } = this.peer("speak");
+    const { pc, sent } = this.peer("speak", servers);
     for (const track of mic.getAudioTracks()) pc.addTransceiver(track, { direction: "sendrecv", streams: [mic] });
     await pc.setLocalDescription(await pc.createOffer());
     const answered = live.call("media_speak", {
@@ -214,8 +233,8 @@ export class RoomAudio extends EventTarget {
 
   /** A new connection; its ICE candidates wait until `sent()` says the description they belong to went out
    * (the server has no connection to add them to before it; the WebSocket keeps our messages in order). */
-  peer(kind) {
-    const pc = new RTCPeerConnection({ iceServers: [] });
+  peer(kind, iceServers) {
+    const pc = new RTCPeerConnection({ iceServers });
     this.pc = pc;
     const queued = [];
     let ready = false;
