@@ -1,5 +1,6 @@
-"""Real sound through the managed coturn: a listener whose media may only go through TURN (relay candidates only,
-reaching coturn over TCP) hears the speaker through Janus, in a private network namespace.
+"""Real sound through the managed coturn: a speaker and a listener whose media may only go through TURN (relay
+candidates only, reaching coturn over TCP): the speaker's tone reaches the listener through coturn, Janus and coturn
+again, in a private network namespace.
 
 Janus announces 198.18.0.1, a range the managed coturn denies (benchmarking addresses): the relay works only because
 ``SALON_JANUS_INTERFACE`` is re-allowed as the media server, which this test proves on the way.
@@ -56,7 +57,7 @@ async def scenario(tmp_path: Path) -> float:
         room = (await create_room(services, mod, NewRoom("Relay", "", [], RoomType.OPEN)))["room"]["id"]
         port = await stack.enter_async_context(serve(services))
         base = f"http://127.0.0.1:{port}"
-        a = await stack.enter_async_context(SalonClient(base, await token(services, mod)))
+        a = await stack.enter_async_context(SalonClient(base, await token(services, mod), relay_only=True))
         c = await stack.enter_async_context(SalonClient(base, await token(services, cat), relay_only=True))
         await stack.enter_async_context(ToneMeter(await a.speak(room, ToneTrack(A_HZ))))
         await a.call("self_mute", room_id=room, muted=False)
@@ -64,14 +65,14 @@ async def scenario(tmp_path: Path) -> float:
         ears = await stack.enter_async_context(ToneMeter(await c.listen(room)))
         async with asyncio.timeout(STEP_TIMEOUT):
             await ears.wait_until(lambda e: max(e.frame_tone_levels(A_HZ, 0.3) or [-200.0]) >= HEARD_DBFS)
-        pc = c.peer(room, "listen")
-        assert pc is not None
-        local = pc.getTransceivers()[0].receiver.transport.transport.iceGatherer.getLocalCandidates()
-        assert local, "the listener gathered candidates"
-        assert {cand.type for cand in local} == {"relay"}, "the listener's only candidates are TURN relays"
+        for who, pc in (("speaker", a.peer(room, "speak")), ("listener", c.peer(room, "listen"))):
+            assert pc is not None, who
+            local = pc.getTransceivers()[0].receiver.transport.transport.iceGatherer.getLocalCandidates()
+            assert local, f"the {who} gathered candidates"
+            assert {cand.type for cand in local} == {"relay"}, f"the {who}'s only candidates are TURN relays"
         return max(ears.frame_tone_levels(A_HZ, 0.3))
 
 
-def test_a_listener_limited_to_turn_hears_the_speaker(netns: NetNamespace, tmp_path: Path) -> None:
+def test_a_speaker_and_a_listener_limited_to_turn_are_heard(netns: NetNamespace, tmp_path: Path) -> None:
     heard = netns.run(lambda: scenario(tmp_path), timeout=WHOLE_TIMEOUT)
     assert heard >= HEARD_DBFS
