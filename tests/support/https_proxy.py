@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import ipaddress
 import os
 import signal
 import socket
@@ -44,6 +45,14 @@ class LocalCA:
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _subject_alt_name(domain: str) -> x509.GeneralName:
+    # An IP literal (a TURN server reached by address) is named as an IP, which is what TLS clients check it against.
+    try:
+        return x509.IPAddress(ipaddress.ip_address(domain))
+    except ValueError:
+        return x509.DNSName(domain)
 
 
 def local_ca(folder: Path, domain: str) -> LocalCA:
@@ -87,7 +96,7 @@ def local_ca(folder: Path, domain: str) -> LocalCA:
         .serial_number(x509.random_serial_number())
         .not_valid_before(valid[0])
         .not_valid_after(valid[1])
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(domain)]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([_subject_alt_name(domain)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)

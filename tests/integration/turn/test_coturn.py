@@ -58,9 +58,9 @@ async def coturn(tmp_path: Path) -> AsyncIterator[int]:
         realm="salon.test", secret=SECRET, listen_ip=HOST, port=free_loopback_port(),
         min_port=low, max_port=low + 99, allowed_peers=(MEDIA_SERVER,),
     )  # fmt: skip
-    async with managed_turn(config, tmp_path / "turn") as proc:
+    async with managed_turn(config, tmp_path / "turn") as turn:
         yield config.port
-    assert proc.returncode is not None  # stopped with the block
+    assert turn.process.returncode is not None  # stopped with the block
 
 
 async def _allocate(port: int, username: str, password: str, transport: str = "udp") -> tuple[TurnTransport, _Inbox]:
@@ -139,3 +139,25 @@ async def test_a_peer_in_a_denied_range_is_refused_403(coturn: int, peer: str) -
         await asyncio.wait_for(_inner(turn).channel_bind(0x4001, (MEDIA_SERVER, 9)), 10)
     finally:
         turn.close()
+
+
+async def test_a_killed_coturn_is_restarted_on_the_same_port(tmp_path: Path) -> None:
+    config = ManagedTurnConfig(
+        realm="salon.test", secret=SECRET, listen_ip=HOST, port=free_loopback_port(), allowed_peers=(MEDIA_SERVER,),
+    )  # fmt: skip
+    async with managed_turn(config, tmp_path / "turn") as turn:
+        first = turn.process
+        first.kill()  # SIGKILL: coturn gets no chance to clean up
+        await first.wait()
+        creds = turn_credentials(SECRET, "member1", now=int(time.time()), ttl_s=3600)
+        async with asyncio.timeout(5):  # a fresh allocation succeeds again within a few seconds
+            while True:
+                try:
+                    relay, _ = await _allocate(config.port, creds.username, creds.credential, "tcp")
+                    break
+                except (OSError, ConnectionError, TimeoutError, stun.TransactionFailed):
+                    await asyncio.sleep(0.1)
+        relay.close()
+        assert turn.restarts == 1
+        assert turn.process.pid != first.pid
+    assert turn.process.returncode is not None
