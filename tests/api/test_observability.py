@@ -262,6 +262,32 @@ async def test_a_server_fault_is_logged_with_its_request_id(app: FastAPI, json_l
     assert value(found, "salon_http_requests_total", **labels) == 1
 
 
+@pytest.mark.server_fault
+async def test_a_server_fault_answers_with_the_request_id_of_its_log_lines(
+    tmp_path: Path, database: Database, json_log: io.StringIO
+) -> None:
+    settings = settings_with(tmp_path, log_format="json", public_url="https://salon.example")
+    app = app_for(settings, make_services(settings, database, bus=Hub(settings)))
+
+    async def broken() -> None:
+        raise RuntimeError("another bug on our side")
+
+    app.add_api_route("/broken-on-purpose", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        response = await client.get("/broken-on-purpose")  # no id sent: the server makes one
+    assert_error(response, 500, "internal")
+    made = response.headers["x-request-id"]
+    assert re.fullmatch("[0-9a-f]{16}", made)
+    lines = log_lines(json_log)
+    (error,) = [line for line in lines if line["level"] == "ERROR"]
+    (access,) = [line for line in lines if line["logger"] == "salon.access"]
+    assert error["request_id"] == access["request_id"] == made
+    assert access["message"].startswith("GET /broken-on-purpose 500 ")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
 # --- over a real socket: WebSocket connections, events fanned out, a media call's log ----------------------------
 
 

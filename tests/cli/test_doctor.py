@@ -13,6 +13,8 @@ import pytest
 from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
+from salon.adapters.turn.config import ManagedTurnConfig
+from salon.adapters.turn.process import managed_turn
 from salon.cli.doctor_checks import SYSTEM_PROBES, TlsRefused, Unreachable
 from salon.cli.main import app
 from salon.store.database import Database
@@ -36,6 +38,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SALON_SECRET_KEY", "Zq8vN2rL5tY0wE3uI6oP9aS1dF4gH7jK")
     monkeypatch.delenv("SALON_DATABASE_URL", raising=False)
     monkeypatch.delenv("SALON_PUBLIC_URL", raising=False)
+    monkeypatch.delenv("SALON_TURN", raising=False)
     return tmp_path / "data"
 
 
@@ -61,8 +64,10 @@ def test_doctor_on_a_migrated_data_dir_reports_every_check_and_fails_on_plain_ht
         "database",
         "UDP ports",
         "NAT",
+        "TURN",
     }
     assert verdicts["NAT"] == "skip", "the public URL is on this machine: no NAT to cross"
+    assert verdicts["TURN"] == "skip", "off, and the public URL is on this machine"
     assert out["ok"] is ("FAIL" not in verdicts.values())
     assert result.exit_code == (0 if out["ok"] else 1)
 
@@ -70,6 +75,7 @@ def test_doctor_on_a_migrated_data_dir_reports_every_check_and_fails_on_plain_ht
     assert public.exit_code == 1, public.output
     assert "FAIL  TLS: public URL http://salon.invalid is plain http" in public.output
     assert "      → put the HTTPS proxy in front" in public.output
+    assert "warn  TURN: off: members behind networks that block UDP get no sound" in public.output
 
 
 def test_doctor_with_settings_that_do_not_validate_says_so_and_fails(data_dir: Path) -> None:
@@ -118,3 +124,21 @@ async def test_the_schema_probe_reads_the_revision_without_creating_or_migrating
     with sqlite3.connect(tmp_path / "salon.db") as conn:  # as a newer Salon would have left it
         conn.execute("UPDATE alembic_version SET version_num = 'f00dfeedbeef'")
     assert await schema_state(url) == SchemaState(exists=True, current="f00dfeedbeef", head=HEAD, known=False)
+
+
+async def test_the_real_turn_probes_hear_a_running_coturn_and_see_its_port_held(tmp_path: Path) -> None:
+    port = free_port()
+    assert SYSTEM_PROBES.coturn_installed(), "scripts/install-system-deps.sh installs coturn"
+    assert not await asyncio.to_thread(SYSTEM_PROBES.stun_answers, "127.0.0.1", port), "nothing listens yet"
+    assert SYSTEM_PROBES.port_bindable("127.0.0.1", port, "udp")
+    low = 50000 + port % 10000  # a relay range of its own, unlikely to meet another test's
+    config = ManagedTurnConfig(realm="salon.test", secret="s" * 40, listen_ip="127.0.0.1", port=port,
+                               min_port=low, max_port=low + 9)  # fmt: skip
+    async with managed_turn(config, tmp_path / "turn"):
+        assert await asyncio.to_thread(SYSTEM_PROBES.stun_answers, "127.0.0.1", port)
+        assert not SYSTEM_PROBES.port_bindable("127.0.0.1", port, "udp")
+        assert not SYSTEM_PROBES.port_bindable("127.0.0.1", port, "tcp")
+    (tmp_path / "cert.pem").write_text("x")
+    assert SYSTEM_PROBES.readable(tmp_path / "cert.pem")
+    assert not SYSTEM_PROBES.readable(tmp_path / "missing.pem")
+    assert not SYSTEM_PROBES.readable(tmp_path), "a folder is not a certificate"

@@ -49,8 +49,8 @@ def doctor(
     public_url: Annotated[str | None, typer.Option("--public-url", help="The URL people open.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object: {ok, checks: [...]}.")] = False,
 ) -> None:
-    """Check this server: secret key, TLS, the public URL, disk, clock, Janus, database, UDP ports, NAT. Exit status 1
-    when a check FAILs. Run it as the service's user with its settings (docs/DEPLOYMENT.md section 7)."""
+    """Check this server: secret key, TLS, the public URL, disk, clock, Janus, database, UDP ports, NAT, TURN. Exit
+    status 1 when a check FAILs. Run it as the service's user with its settings (docs/DEPLOYMENT.md section 7)."""
     checks = diagnose({"data_dir": data_dir, "database_url": database_url, "public_url": public_url}, SYSTEM_PROBES)
     typer.echo(report(checks, as_json))
     if any(c.verdict == "FAIL" for c in checks):

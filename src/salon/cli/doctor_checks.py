@@ -26,8 +26,11 @@ import httpx
 
 from salon.adapters.janus.config import ManagedJanusConfig
 from salon.adapters.janus.process import JANUS_BINARY
+from salon.adapters.turn.process import TURN_BINARY
 from salon.app.schema import SchemaState, database_schema
 from salon.app.settings import DEFAULT_SECRET, Settings
+from salon.cli import doctor_turn
+from salon.domain.turn import check_ice_url
 
 Verdict = Literal["ok", "warn", "FAIL", "skip"]
 
@@ -66,6 +69,10 @@ class Probes:
     schema: Callable[[Settings], Awaitable[SchemaState]]
     resolve: Callable[[str], list[str]]  # a host's IPv4 addresses; [] when it does not resolve
     local_addresses: Callable[[], list[str]]  # this machine's IPv4 addresses, loopback excluded
+    coturn_installed: Callable[[], bool]
+    stun_answers: Callable[[str, int], bool]  # a STUN binding request to host:port (UDP) is answered
+    port_bindable: Callable[[str, int, Literal["udp", "tcp"]], bool]
+    readable: Callable[[Path], bool]  # a file this user can read
 
 
 CheckFn = Callable[[Settings, Probes], Awaitable[Check]]
@@ -89,6 +96,15 @@ async def check_secret_key(settings: Settings, probes: Probes) -> Check:
     if path is not None and path.stat().st_mode & 0o004:
         return Check(name, "warn", f"{path} is readable by every user", f"chmod o-rwx {path}")
     return Check(name, "ok", "set" + (f" (from {path})" if path is not None else ""))
+
+
+def _is_public(url: str) -> bool:
+    """A real deployment's URL: a global address or a name that is not this machine's."""
+    host = urlsplit(url).hostname or ""
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        return host not in LOCAL_HOSTS and not host.endswith((".localhost", ".local"))
 
 
 def _is_local(url: str) -> bool:
@@ -229,6 +245,54 @@ async def check_nat(settings: Settings, probes: Probes) -> Check:
     return Check(name, "FAIL", message, fix)
 
 
+async def check_turn(settings: Settings, probes: Probes) -> Check:
+    """A relay for members whose own network blocks UDP (offices, some mobile carriers). Not the NAT check's concern:
+    that one is about the server's address; TURN is about the member's network."""
+    name = "TURN"
+    guide = "docs/DEPLOYMENT.md section 3"
+    if settings.turn == "off":
+        message = "off: members behind networks that block UDP get no sound"
+        if _is_public(settings.public_url):
+            return Check(name, "warn", message, f"SALON_TURN=managed (or external): {guide}")
+        return Check(name, "skip", message + " (fine off the internet)")
+    if settings.turn == "external":
+        return _check_external_turn(settings)
+    if not probes.coturn_installed():
+        return Check(name, "FAIL", f"SALON_TURN=managed but {TURN_BINARY} is not installed", "sudo apt install coturn")
+    for path in (settings.turn_tls_cert, settings.turn_tls_key):
+        if path is not None and not probes.readable(path):
+            return Check(name, "FAIL", f"{path} is not readable by this user",
+                         "give the service's user read access (the proxy's certificate, copied or shared)")  # fmt: skip
+    host = "127.0.0.1" if settings.turn_listen_ip == "0.0.0.0" else settings.turn_listen_ip  # noqa: S104
+    port = settings.turn_port
+    firewall = f"the firewall must let UDP and TCP {port} and UDP {settings.turn_relay_ports} in"
+    if probes.stun_answers(host, port):
+        return Check(name, "ok", f"coturn answers STUN on {host}:{port}; {firewall}")
+    ports: list[tuple[int, Literal["udp", "tcp"]]] = [(port, "udp"), (port, "tcp")]
+    if settings.turn_tls_port is not None:
+        ports.append((settings.turn_tls_port, "tcp"))
+    held = [f"{transport.upper()} {p}" for p, transport in ports
+            if not probes.port_bindable(settings.turn_listen_ip, p, transport)]  # fmt: skip
+    if held:
+        return Check(name, "FAIL", f"{', '.join(held)} cannot be bound here and no STUN answers on {port}",
+                     "another program holds it (ss -ulpn; ss -tlpn), or a port < 1024 needs a capability")  # fmt: skip
+    return Check(name, "ok", f"coturn installed, port {port} free for it (salon serve starts it); {firewall}")
+
+
+def _check_external_turn(settings: Settings) -> Check:
+    name = "TURN"
+    for url in settings.turn_urls:
+        try:
+            check_ice_url(url, turn=True)
+        except ValueError as exc:
+            return Check(name, "FAIL", str(exc), "fix SALON_TURN_URLS (turn:host:port?transport=udp|tcp)")
+    if not settings.turn_urls or not settings.turn_secret:
+        return Check(name, "FAIL", "SALON_TURN=external needs SALON_TURN_URLS and SALON_TURN_SECRET",
+                     "set both: the URLs of your coturn and its static-auth-secret")  # fmt: skip
+    shown = ", ".join(settings.turn_urls)
+    return Check(name, "ok", f"your coturn at {shown}, a secret set (check it answers from outside)")
+
+
 CHECKS: tuple[CheckFn, ...] = (
     check_secret_key,
     check_tls,
@@ -239,6 +303,7 @@ CHECKS: tuple[CheckFn, ...] = (
     check_database,
     check_udp_ports,
     check_nat,
+    check_turn,
 )
 
 
@@ -345,6 +410,10 @@ SYSTEM_PROBES = Probes(
     schema=database_schema,
     resolve=_resolve,
     local_addresses=_local_addresses,
+    coturn_installed=doctor_turn.coturn_installed,
+    stun_answers=doctor_turn.stun_answers,
+    port_bindable=doctor_turn.port_bindable,
+    readable=doctor_turn.readable,
 )
 
 

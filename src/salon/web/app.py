@@ -27,7 +27,6 @@ from salon.web.errors import ERROR_RESPONSES, install_error_handlers
 from salon.web.headers import SalonAPI
 from salon.web.hub import Hub
 from salon.web.metrics import SalonMetrics
-from salon.web.observe import Observe
 from salon.web.openapi import install_openapi
 from salon.web.pages import STATIC
 from salon.web.pages import router as pages_router
@@ -104,6 +103,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     app = SalonAPI(
         hsts=settings.https,  # every response says nosniff; HSTS too when the public URL is https (web/headers.py)
+        metrics=SalonMetrics(),  # this app's own registry (web/metrics.py)
+        access_log=settings.log_format == "json",
         title="Salon",
         version="1",
         summary="Live audio rooms: invites, rooms, the stage and a live event stream.",
@@ -113,8 +114,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.state.metrics = SalonMetrics()  # this app's own registry (web/metrics.py)
-    app.add_middleware(Observe, metrics=app.state.metrics, access_log=settings.log_format == "json")
+    app.state.metrics = app.metrics
     install_api_docs(app)
     app.include_router(accounts_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(rooms_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -64,9 +64,9 @@ class Observe:
             await self._http(scope, receive, send, request_id)
         else:
             await self.app(scope, receive, send)
-        # Reset only after a normal end. After an exception the id stays set: Starlette's outermost middleware, around
-        # this one, logs the 500 next, and that line must name the request. (A server runs each request in a task
-        # of its own, so the id goes no further.)
+        # Reset only after a normal end. After an exception the id stays set: the server logs the exception that
+        # ServerErrorMiddleware (inside this one) re-raised after its 500, and that line must name the request. (A
+        # server runs each request in a task of its own, so the id goes no further.)
         REQUEST_ID.reset(token)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
