@@ -35,6 +35,19 @@ SECRET_KEY = "k" * 48
 TIMEOUT = 30.0
 
 
+async def until_serving(proc: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
+    """Wait until the ``salon serve`` child answers HTTP; its log in the failure if it dies first."""
+    async with httpx.AsyncClient(trust_env=False) as http, asyncio.timeout(TIMEOUT):
+        while True:
+            assert proc.poll() is None, log_path.read_text()  # noqa: ASYNC240 - read only to explain a failure
+            try:
+                if (await http.get(f"{base}/api/v1/openapi.json")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -105,15 +118,7 @@ async def server(tmp_path: Path) -> AsyncIterator[tuple[subprocess.Popen[bytes],
         proc = subprocess.Popen(argv, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)  # noqa: ASYNC220
         try:
             base = f"http://127.0.0.1:{port}"
-            async with httpx.AsyncClient(trust_env=False) as http, asyncio.timeout(TIMEOUT):
-                while True:
-                    assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-                    try:
-                        if (await http.get(f"{base}/api/v1/openapi.json")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.1)
+            await until_serving(proc, base, tmp_path / "serve.log")
             yield proc, base, seeded, folder
         finally:
             if proc.poll() is None:

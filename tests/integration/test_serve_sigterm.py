@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import orjson
 from websockets.asyncio.client import connect
 
@@ -23,7 +22,7 @@ from salon.app.settings import Settings
 from salon.cli.runtime import GRACEFUL_SHUTDOWN_S
 from salon.client.session import SalonClient
 from salon.web.app import build_services
-from tests.integration.test_serve_media import SECRET_KEY, TIMEOUT, free_port, seed
+from tests.integration.test_serve_media import SECRET_KEY, free_port, seed, until_serving
 from tests.support.janus import broadcast_pids, is_alive, janus_pids, killing_leftovers
 from tests.support.people import add_member
 
@@ -58,15 +57,7 @@ async def test_sigterm_closes_clients_with_reconnect_hints_stops_children_and_ex
         workers: set[int] = set()
         try:
             base = f"http://127.0.0.1:{port}"
-            async with httpx.AsyncClient(trust_env=False) as http, asyncio.timeout(TIMEOUT):
-                while True:
-                    assert proc.poll() is None, log_path.read_text()
-                    try:
-                        if (await http.get(f"{base}/api/v1/openapi.json")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.1)
+            await until_serving(proc, base, log_path)
             (janus_pid,) = janus_pids(folder)
             workers = broadcast_pids(proc.pid)
             assert len(workers) == 1, workers

@@ -31,6 +31,13 @@ def _check_janus_url(url: str, name: str) -> None:
         raise ValueError(f"{name} must be the http(s) URL of the Janus API, e.g. http://10.0.0.5:8088/janus")
 
 
+def _listed(value: Any) -> Any:
+    """A list setting as the environment gives it: a JSON list, or comma-separated."""
+    if isinstance(value, str):
+        return json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+    return value
+
+
 class JanusNode(BaseModel):
     """One external Janus node: its API URL, its ``api_secret`` and its plugins' ``admin_key``."""
 
@@ -234,8 +241,7 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
     def _parse_networks(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str):
-            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        value = _listed(value)
         if isinstance(value, list):
             try:  # strict: "10.0.0.5/8" is a typo for an address or a network, refused rather than guessed
                 return [ipaddress.ip_network(str(v).strip()) for v in value if str(v).strip()]
@@ -246,8 +252,7 @@ class Settings(BaseSettings):
     @field_validator("turn_urls", "stun_urls", mode="before")
     @classmethod
     def _parse_ice_urls(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str):
-            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        value = _listed(value)
         if isinstance(value, list):
             try:
                 turn = info.field_name == "turn_urls"
