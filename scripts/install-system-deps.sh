@@ -118,14 +118,22 @@ if ((${#missing[@]} > 0)); then
     done
 fi
 
-# Post-install fix-ups; cheap and idempotent, so they run every time.
+# A service is stopped and disabled only by the run that installs its package: on a server that runs PostgreSQL,
+# coturn or nginx on purpose, `make install` (and every upgrade's `git pull && make install`) leaves them alone.
+just_installed() {
+    local pkg
+    for pkg in "${missing[@]}"; do
+        [[ "$pkg" == "$1" ]] && return 0
+    done
+    return 1
+}
 for service in postgresql janus coturn; do
-    if is_installed "$service"; then
+    if just_installed "$service"; then
         neutralise_service "$service"
     fi
 done
 # nginx's package starts its default site on port 80; the tests run their own nginx in their own namespaces. A
 # server that fronts Salon with it (docs/DEPLOYMENT.md, section 2: /etc/nginx/conf.d/salon.conf) keeps it running.
-if is_installed nginx && [[ ! -e /etc/nginx/conf.d/salon.conf ]]; then
+if just_installed nginx && [[ ! -e /etc/nginx/conf.d/salon.conf ]]; then
     neutralise_service nginx
 fi
