@@ -30,6 +30,10 @@ PACKAGES=(
     # where Chromium trusts the test's own CA.
     nginx
     libnss3-tools
+    # The certificate steps of docs/DEPLOYMENT.md section 2, as run by tests/e2e/test_https_certbot.py: Debian's
+    # certbot against pebble, Let's Encrypt's ACME test server (pebble-challtestsrv, its DNS, ships with it).
+    certbot
+    pebble
     # TURN (docs/DEPLOYMENT.md section 3): `salon serve` runs its own locked-down coturn when SALON_TURN=managed;
     # tests/integration/turn drives a real one on loopback.
     coturn
@@ -136,4 +140,10 @@ done
 # server that fronts Salon with it (docs/DEPLOYMENT.md, section 2: /etc/nginx/conf.d/salon.conf) keeps it running.
 if just_installed nginx && [[ ! -e /etc/nginx/conf.d/salon.conf ]]; then
     neutralise_service nginx
+fi
+# certbot's package enables its renewal timer; with no certificate yet (a test machine, or a server before section
+# 2's `certbot certonly`) it is turned off, and section 2 turns it on once there is one to renew. Its cron job
+# (/etc/cron.d/certbot, for machines without systemd) renews only certificates that exist: nothing here.
+if is_installed certbot && ! compgen -G "/etc/letsencrypt/renewal/*.conf" >/dev/null; then
+    neutralise_service certbot.timer
 fi

@@ -40,10 +40,16 @@ class ProxyTarget:
     workers: tuple[tuple[str, str], ...]  # (name, host:port) of each managed broadcast worker
     max_body_bytes: int
     http_port: int | None = 80  # the redirect and certbot's challenges; None: no port-80 server
+    webroot: Path = ACME_WEBROOT  # certbot's -w: port 80 answers /.well-known/acme-challenge/ from it
 
 
 def target(
-    settings: Settings, *, cert: Path | None = None, key: Path | None = None, http_port: int | None = 80
+    settings: Settings,
+    *,
+    cert: Path | None = None,
+    key: Path | None = None,
+    http_port: int | None = 80,
+    webroot: Path = ACME_WEBROOT,
 ) -> ProxyTarget:
     """The proxy's target from the settings ``salon serve`` runs with; certbot's paths unless ``cert``/``key``."""
     url = urlsplit(settings.public_url)
@@ -83,6 +89,7 @@ def target(
         workers=workers,
         max_body_bytes=settings.avatar_max_bytes + FORM_OVERHEAD_BYTES,
         http_port=http_port,
+        webroot=webroot,
     )
 
 
@@ -143,7 +150,7 @@ def render(t: ProxyTarget) -> str:
             f"    listen {t.http_port};",
             f"    listen [::]:{t.http_port};",
             f"    server_name {name};",
-            f"    location /.well-known/acme-challenge/ {{ root {ACME_WEBROOT}; }}",
+            f"    location /.well-known/acme-challenge/ {{ root {t.webroot}; }}",
             f"    location / {{ return 301 https://{site}$request_uri; }}",
             "}",
             "",

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from salon.app.proxy_config import ProxyConfigError, render, target
+from salon.app.proxy_config import ACME_WEBROOT, ProxyConfigError, render, target
 
 CertPath = Annotated[
     Path | None,
@@ -28,13 +28,17 @@ def proxy_config(
     http_port: Annotated[
         int, typer.Option("--http-port", min=0, max=65535, help="Port of the redirect to https (0: none).")
     ] = 80,
+    webroot: Annotated[
+        Path,
+        typer.Option("--webroot", help="Folder given to certbot --webroot -w: port 80 serves its challenges."),
+    ] = ACME_WEBROOT,
 ) -> None:
     """Print the nginx server blocks for SALON_PUBLIC_URL (https): TLS, the app with its WebSockets, and each
     broadcast worker's stream under /broadcast/<name>/ unbuffered. Save as /etc/nginx/conf.d/salon.conf."""
     from salon.cli.main import load_settings  # main registers this command: imported here, not at the top
 
     try:
-        text = render(target(load_settings(), cert=cert, key=key, http_port=http_port or None))
+        text = render(target(load_settings(), cert=cert, key=key, http_port=http_port or None, webroot=webroot))
     except ProxyConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

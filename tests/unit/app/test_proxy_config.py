@@ -127,3 +127,9 @@ def test_the_repository_example_is_what_the_command_prints_for_its_settings() ->
     assert all(line.startswith("#") for line in head.splitlines()), head
     for setting in ("SALON_PUBLIC_URL=https://salon.example", "SALON_BROADCAST_PORT=8100", "SALON_BROADCAST_WORKERS=2"):
         assert setting in head
+
+
+def test_a_given_webroot_answers_the_challenges(tmp_path: Path) -> None:
+    # certbot --webroot -w <folder> writes its challenges there; port 80 must answer them from the same folder.
+    text = render(target(settings(), webroot=tmp_path / "acme"))
+    assert locations(text)[0] == ("/.well-known/acme-challenge/", str(tmp_path / "acme"))
