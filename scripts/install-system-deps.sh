@@ -141,9 +141,9 @@ done
 if just_installed nginx && [[ ! -e /etc/nginx/conf.d/salon.conf ]]; then
     neutralise_service nginx
 fi
-# certbot's package enables its renewal timer; with no certificate yet (a test machine, or a server before section
-# 2's `certbot certonly`) it is turned off, and section 2 turns it on once there is one to renew. Its cron job
+# certbot's package enables its renewal timer; installed with no certificate yet (a test machine, or a server before
+# section 2's `certbot certonly`) it is turned off, and section 2 turns it on once there is one to renew. Its cron job
 # (/etc/cron.d/certbot, for machines without systemd) renews only certificates that exist: nothing here.
-if is_installed certbot && ! compgen -G "/etc/letsencrypt/renewal/*.conf" >/dev/null; then
+if just_installed certbot && ! compgen -G "/etc/letsencrypt/renewal/*.conf" >/dev/null; then
     neutralise_service certbot.timer
 fi

@@ -56,6 +56,6 @@ def test_services_of_packages_already_installed_are_left_alone(tmp_path: Path) -
 
 
 def test_the_run_that_installs_a_package_neutralises_its_service(tmp_path: Path) -> None:
-    calls = run_script(tmp_path, missing=["postgresql", "coturn"])
+    calls = run_script(tmp_path, missing=["postgresql", "coturn", "certbot"])
     assert any(c.startswith("apt-get install") and "postgresql" in c and "coturn" in c for c in calls), calls
-    assert stopped_or_disabled(calls) == {"postgresql", "coturn"}, calls
+    assert stopped_or_disabled(calls) == {"postgresql", "coturn", "certbot.timer"}, calls
