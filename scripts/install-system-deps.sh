@@ -69,8 +69,16 @@ neutralise_service() {
             "${SUDO[@]}" systemctl stop "$name"
         fi
     elif [[ -x "/etc/init.d/$name" ]] && command -v service >/dev/null 2>&1; then
-        # No systemd (e.g. a container): the SysV init script.
-        if service "$name" status >/dev/null 2>&1; then
+        # No systemd (e.g. a container): the SysV init script. Not coturn's: its stop kills *every*
+        # /usr/bin/turnserver (start-stop-daemon --exec), a running Salon's managed one and the tests' included.
+        # The package's own daemon is the one running as its `turnserver` user: stopped by PID.
+        if [[ "$name" == coturn ]]; then
+            local pid
+            for pid in $(pgrep -u turnserver -x turnserver 2>/dev/null || true); do
+                echo "stopping coturn's own turnserver (pid $pid)"
+                "${SUDO[@]}" kill "$pid" || true
+            done
+        elif service "$name" status >/dev/null 2>&1; then
             echo "stopping $name service (sysv)"
             "${SUDO[@]}" service "$name" stop
         fi
