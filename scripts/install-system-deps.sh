@@ -36,6 +36,14 @@ PACKAGES=(
     # deploy/systemd's unit is checked with `systemd-analyze verify` (tests/unit/deploy), which needs no running
     # systemd; timedatectl (same package) is what `salon doctor` asks about the clock.
     systemd
+    # tests/integration/deploy/test_systemd_service.py runs deploy/systemd/salon.service under a real systemd: a
+    # container booted by systemd-nspawn (this package; it starts no service of its own: systemd-machined is only
+    # activated on demand through D-Bus). Inside it the test makes /opt/salon/.venv with Debian's python3 (venv),
+    # probes /readyz with curl, and looks for Janus and the workers with pgrep (procps).
+    systemd-container
+    python3-venv
+    curl
+    procps
 )
 
 SUDO=()
