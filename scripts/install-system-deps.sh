@@ -40,6 +40,14 @@ PACKAGES=(
     # deploy/systemd's unit is checked with `systemd-analyze verify` (tests/unit/deploy), which needs no running
     # systemd; timedatectl (same package) is what `salon doctor` asks about the clock.
     systemd
+    # tests/integration/deploy/test_systemd_service.py runs deploy/systemd/salon.service under a real systemd: a
+    # container booted by systemd-nspawn (this package; it starts no service of its own: systemd-machined is only
+    # activated on demand through D-Bus). Inside it the test makes /opt/salon/.venv with Debian's python3 (venv),
+    # probes /readyz with curl, and looks for Janus and the workers with pgrep (procps).
+    systemd-container
+    python3-venv
+    curl
+    procps
 )
 
 SUDO=()
@@ -73,8 +81,16 @@ neutralise_service() {
             "${SUDO[@]}" systemctl stop "$name"
         fi
     elif [[ -x "/etc/init.d/$name" ]] && command -v service >/dev/null 2>&1; then
-        # No systemd (e.g. a container): the SysV init script.
-        if service "$name" status >/dev/null 2>&1; then
+        # No systemd (e.g. a container): the SysV init script. Not coturn's: its stop kills *every*
+        # /usr/bin/turnserver (start-stop-daemon --exec), a running Salon's managed one and the tests' included.
+        # The package's own daemon is the one running as its `turnserver` user: stopped by PID.
+        if [[ "$name" == coturn ]]; then
+            local pid
+            for pid in $(pgrep -u turnserver -x turnserver 2>/dev/null || true); do
+                echo "stopping coturn's own turnserver (pid $pid)"
+                "${SUDO[@]}" kill "$pid" || true
+            done
+        elif service "$name" status >/dev/null 2>&1; then
             echo "stopping $name service (sysv)"
             "${SUDO[@]}" service "$name" stop
         fi
