@@ -31,6 +31,7 @@ class Link:
     session: JanusSession
     bridge: JanusHandle  # control handles: rooms, forwarders, mute, kick
     streaming: JanusHandle
+    events: Subscription  # every event of the session, read by the pump
 
     @property
     def alive(self) -> bool:
@@ -47,12 +48,15 @@ class LinkKeeper:
         transport: JanusTransport,
         *,
         event_timeout: float,
+        queue_size: int = 1000,
         on_event: Callable[[Link, JanusEvent], None],
         on_lost: Callable[[Link, JanusException | None], None],
         on_connected: Callable[[Link], Awaitable[None]],
     ) -> None:
         self.transport = transport
         self._event_timeout = event_timeout
+        self._queue_size = queue_size
+        self._dropped_before = 0  # events the pump lost on earlier links' subscriptions
         self._on_event = on_event
         self._on_lost = on_lost
         self._on_connected = on_connected
@@ -68,6 +72,12 @@ class LinkKeeper:
             self._lost(link, link.session.lost)  # lost, and the pump has not run since
             return None
         return link
+
+    @property
+    def events_dropped(self) -> int:
+        """Janus events lost since the start because the pump fell more than ``queue_size`` behind (every link's)."""
+        link = self._link
+        return self._dropped_before + (link.events.dropped if link is not None else 0)
 
     def require(self) -> Link:
         link = self.current()
@@ -103,6 +113,7 @@ class LinkKeeper:
         await asyncio.gather(*tasks, return_exceptions=True)
         link, self._link = self._link, None
         if link is not None:
+            self._dropped_before += link.events.dropped
             await link.session.destroy()
         await self.transport.aclose()
 
@@ -113,10 +124,10 @@ class LinkKeeper:
         task.add_done_callback(self._tasks.discard)
 
     async def _connect(self) -> None:
-        session = await self.transport.create_session(event_timeout=self._event_timeout)
+        session = await self.transport.create_session(event_timeout=self._event_timeout, queue_size=self._queue_size)
         try:
             events = session.subscribe()  # before any handle exists: nothing is missed
-            link = Link(session, await session.attach(AUDIOBRIDGE), await session.attach(STREAMING))
+            link = Link(session, await session.attach(AUDIOBRIDGE), await session.attach(STREAMING), events)
         except BaseException:
             await session.destroy()
             raise
@@ -145,6 +156,7 @@ class LinkKeeper:
             return
         log.warning("janus: media session %s lost: %s", link.session.id, error)
         self._link = None
+        self._dropped_before += link.events.dropped
         self._on_lost(link, error)
         if self._reconnecting is None or self._reconnecting.done():
             loop = self._reconnect_loop(link.session.url)
