@@ -19,6 +19,7 @@ from typing import Any, Final
 from salon.adapters.janus.api import JanusError, JanusException, JanusSessionLost, JanusUnavailable, Subscription
 from salon.adapters.janus.plugins import AUDIOBRIDGE, STREAMING
 from salon.adapters.janus.transport import JanusEvent, JanusHandle, JanusSession, JanusTransport
+from salon.app.request_ids import without_request_id
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,9 @@ class LinkKeeper:
         if self.current() is not None:
             return
         if self._reconnecting is None or self._reconnecting.done():
-            self._reconnecting = asyncio.create_task(self._reconnect_loop(None), name="janus-media-reconnect")
+            self._reconnecting = asyncio.create_task(
+                self._reconnect_loop(None), name="janus-media-reconnect", context=without_request_id()
+            )
         try:
             async with asyncio.timeout(timeout):
                 # Shielded: the attempts go on after a caller gives up.
@@ -117,9 +120,10 @@ class LinkKeeper:
             await link.session.destroy()
         await self.transport.aclose()
 
-    def spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> None:
-        """Run a background task that ``aclose`` cancels."""
-        task = asyncio.create_task(coro, name=name)
+    def spawn(self, coro: Coroutine[Any, Any, None], *, name: str, detached: bool = False) -> None:
+        """Run a background task that ``aclose`` cancels; ``detached``: not as part of the request being served (a
+        detach a request asked for still names it; the event pump, which outlives it, must not)."""
+        task = asyncio.create_task(coro, name=name, context=without_request_id() if detached else None)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -132,7 +136,7 @@ class LinkKeeper:
             await session.destroy()
             raise
         self._link = link
-        self.spawn(self._pump(link, events), name=f"janus-media-events-{session.id}")
+        self.spawn(self._pump(link, events), name=f"janus-media-events-{session.id}", detached=True)
         try:
             await self._on_connected(link)
         except JanusException as exc:
@@ -160,7 +164,7 @@ class LinkKeeper:
         self._on_lost(link, error)
         if self._reconnecting is None or self._reconnecting.done():
             loop = self._reconnect_loop(link.session.url)
-            self._reconnecting = asyncio.create_task(loop, name="janus-media-reconnect")
+            self._reconnecting = asyncio.create_task(loop, name="janus-media-reconnect", context=without_request_id())
 
     async def _reconnect_loop(self, abandoned: str | None) -> None:
         delay = RECONNECT_FIRST_S
