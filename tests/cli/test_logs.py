@@ -55,9 +55,24 @@ def test_text_lines_stay_readable() -> None:
     out = io.StringIO()
     configure_logging("text", out)
     logging.getLogger("salon.tests").info("hello")
-    assert out.getvalue().rstrip().endswith("INFO salon.tests: hello")
+    assert out.getvalue().rstrip().endswith("INFO salon.tests: hello")  # no brackets outside a request
     with pytest.raises(json.JSONDecodeError):
         json.loads(out.getvalue())
+
+
+@pytest.mark.usefixtures("root_restored")
+def test_text_lines_name_the_request_after_the_level() -> None:
+    out = io.StringIO()
+    configure_logging("text", out)
+    token = REQUEST_ID.set("req-42-3")
+    try:
+        logging.getLogger("salon.tests").info("inside one")
+    finally:
+        REQUEST_ID.reset(token)
+    logging.getLogger("salon.tests").info("after it")
+    inside, after = out.getvalue().splitlines()
+    assert inside.endswith("INFO [req-42-3] salon.tests: inside one")
+    assert after.endswith("INFO salon.tests: after it")
 
 
 def test_uvicorn_keeps_its_logging_for_text_and_leaves_json_to_us() -> None:

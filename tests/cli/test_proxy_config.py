@@ -3,8 +3,11 @@ settings it cannot serve are refused with the setting to change and exit status 
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -40,6 +43,42 @@ def test_it_prints_a_configuration_nginx_accepts(tmp_path: Path) -> None:
         raise RuntimeError(f"{NGINX} is missing: run scripts/install-system-deps.sh (Debian's nginx)")
     check = nginx_test_config(result.stdout, tmp_path / "nginx")
     assert check.returncode == 0, check.stderr
+
+
+def test_without_ipv6_it_listens_on_ipv4_only_and_nginx_accepts_it(tmp_path: Path) -> None:
+    tls = local_ca(tmp_path, "salon.test")
+    args = ["proxy-config", "--cert", str(tls.cert), "--key", str(tls.key), "--no-ipv6"]
+    result = runner.invoke(app, args, env=BEHIND_PROXY)
+    assert result.exit_code == 0, result.output
+    assert "listen 443 ssl http2;" in result.stdout
+    assert "listen 80;" in result.stdout
+    assert "[::]" not in result.stdout
+    check = nginx_test_config(result.stdout, tmp_path / "nginx")
+    assert check.returncode == 0, check.stderr
+
+
+def test_ipv6_listens_follow_what_the_host_can_bind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine has IPv6: the [::] lines are there. A kernel without it (``ipv6.disable=1``: no AF_INET6 socket
+    can be made, as the fake below does) gets none, since nginx would refuse to start on them."""
+    with_ipv6 = runner.invoke(app, ["proxy-config"], env=BEHIND_PROXY)
+    assert with_ipv6.exit_code == 0, with_ipv6.output
+    assert "listen [::]:443 ssl http2;" in with_ipv6.stdout
+    assert "listen [::]:80;" in with_ipv6.stdout
+
+    real_socket = socket.socket
+
+    def no_ipv6(family: int = socket.AF_INET, *args: Any, **kwargs: Any) -> socket.socket:
+        if family == socket.AF_INET6:
+            raise OSError(errno.EAFNOSUPPORT, os.strerror(errno.EAFNOSUPPORT))
+        return real_socket(family, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "socket", no_ipv6)
+    without = runner.invoke(app, ["proxy-config"], env=BEHIND_PROXY)
+    assert without.exit_code == 0, without.output
+    assert "listen 443 ssl http2;" in without.stdout
+    assert "[::]" not in without.stdout
+    forced = runner.invoke(app, ["proxy-config", "--ipv6"], env=BEHIND_PROXY)
+    assert "listen [::]:443 ssl http2;" in forced.stdout
 
 
 def test_without_an_https_public_url_it_says_what_to_set() -> None:

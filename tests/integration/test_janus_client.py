@@ -33,6 +33,7 @@ from salon.adapters.janus.transport import (
     JanusUnavailable,
     Subscription,
 )
+from salon.app.request_ids import REQUEST_ID
 from tests.support.janus import managed_janus
 
 ROOM_SECRET = "a-room-secret-for-this-test"
@@ -164,6 +165,27 @@ async def test_an_asynchronous_refusal_arrives_as_janus_error(session: JanusSess
 
     assert (caught.value.code, caught.value.plugin) == (487, AUDIOBRIDGE)
     assert not session.closed
+
+
+async def test_janus_echoes_the_request_id_in_its_answer_and_in_the_event_that_follows(
+    transport: JanusTransport, session: JanusSession
+) -> None:
+    """While a request is served, the transaction is ``<request id>/<random>`` (adapters/janus/api.py): Janus takes
+    it as it is and hands it back, in the ack and in the plugin's later event, so either leads back to the request."""
+    handle = await session.attach(AUDIOBRIDGE)
+    events = handle.subscribe()
+    token = REQUEST_ID.set("from-the-proxy-42-3")
+    try:
+        # Sent raw, so that no request waits for the event: it goes to the handle's subscribers, transaction and all.
+        ack = await transport.post(handle.url, {"janus": "message", "body": {"request": "configure"}})
+    finally:
+        REQUEST_ID.reset(token)
+
+    assert ack["janus"] == "ack"
+    assert ack["transaction"].startswith("from-the-proxy-42-3/")
+    event = await first_event(events, lambda e: e.kind == "event")
+    assert event.raw["transaction"] == ack["transaction"]
+    assert event.data.get("error_code") == 487  # not in a room: the plugin's answer, not a refusal of the transaction
 
 
 async def test_a_wrong_admin_key_or_room_secret_is_refused(janus: ManagedJanus, session: JanusSession) -> None:

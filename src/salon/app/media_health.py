@@ -15,6 +15,11 @@ class JanusNodeHealth:
     rooms: int
     webrtc_listeners: int
     speakers: int
+    # Events lost because a queue was full, since the app started (a reader too slow, or stuck): Janus's own events
+    # waiting for the adapter ("session": its long poll never waits for a reader), and the media events the adapter
+    # made of them waiting for the app ("app"). Either means a speaking light or a hang-up was missed.
+    session_events_dropped: int = 0
+    app_events_dropped: int = 0
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ class ProxyTarget:
     max_body_bytes: int
     http_port: int | None = 80  # the redirect and certbot's challenges; None: no port-80 server
     webroot: Path = ACME_WEBROOT  # certbot's -w: port 80 answers /.well-known/acme-challenge/ from it
+    ipv6: bool = True  # also listen on [::]: nginx refuses to start where the kernel has no IPv6 at all
 
 
 def target(
@@ -50,6 +51,7 @@ def target(
     key: Path | None = None,
     http_port: int | None = 80,
     webroot: Path = ACME_WEBROOT,
+    ipv6: bool = True,
 ) -> ProxyTarget:
     """The proxy's target from the settings ``salon serve`` runs with; certbot's paths unless ``cert``/``key``."""
     url = urlsplit(settings.public_url)
@@ -90,6 +92,7 @@ def target(
         max_body_bytes=settings.avatar_max_bytes + FORM_OVERHEAD_BYTES,
         http_port=http_port,
         webroot=webroot,
+        ipv6=ipv6,
     )
 
 
@@ -148,7 +151,7 @@ def render(t: ProxyTarget) -> str:
             "# Port 80: certbot's renewals (--webroot) and a redirect to https for everything else.",
             "server {",
             f"    listen {t.http_port};",
-            f"    listen [::]:{t.http_port};",
+            *([f"    listen [::]:{t.http_port};"] if t.ipv6 else []),
             f"    server_name {name};",
             f"    location /.well-known/acme-challenge/ {{ root {t.webroot}; }}",
             f"    location / {{ return 301 https://{site}$request_uri; }}",
@@ -158,7 +161,7 @@ def render(t: ProxyTarget) -> str:
     out += [
         "server {",
         f"    listen {t.https_port} ssl http2;",
-        f"    listen [::]:{t.https_port} ssl http2;",
+        *([f"    listen [::]:{t.https_port} ssl http2;"] if t.ipv6 else []),
         f"    server_name {name};",
         f"    ssl_certificate {t.cert};",
         f"    ssl_certificate_key {t.key};",

@@ -3,7 +3,11 @@ a copy back in (a file swap, or ``pg_restore``), and which schema revision a dat
 
 SQLite is copied with ``sqlite3.Connection.backup`` rather than as a file: the copy is consistent while ``salon
 serve`` writes (WAL), which a file copy is not. PostgreSQL goes through ``pg_dump --format=custom`` and ``pg_restore
---clean --if-exists`` (Debian's postgresql-client); the password travels in ``PGPASSWORD``, never on a command line.
+--clean --if-exists`` (Debian's postgresql-client). They reach the database the app's URL names with all it says:
+host, port, user and password, and the connection options in its query (``?sslmode=require``, asyncpg's ``?ssl=``,
+``?host=/run/postgresql`` for a Unix socket, ``sslrootcert``...), each as libpq's own environment variable
+(``PGSSLMODE``...). The password travels in ``PGPASSWORD``, never on a command line (``ps`` shows that to every
+user); the command line holds only the database's name, quoted as a libpq connection string.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import sqlite3
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -100,20 +105,90 @@ def move_sqlite_aside(path: Path, suffix: str) -> list[Path]:
     return moved
 
 
-def _pg_env(url: str) -> tuple[dict[str, str], str]:
+# libpq's connection parameters and the environment variables it reads them from (libpq-envars). A URL's query
+# option of one of these names reaches pg_dump / pg_restore; asyncpg's and SQLAlchemy's own options (e.g.
+# prepared_statement_cache_size) concern no server and are left out.
+LIBPQ_ENV: Final = {
+    "host": "PGHOST",
+    "hostaddr": "PGHOSTADDR",
+    "port": "PGPORT",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "passfile": "PGPASSFILE",
+    "channel_binding": "PGCHANNELBINDING",
+    "service": "PGSERVICE",
+    "options": "PGOPTIONS",
+    "application_name": "PGAPPNAME",
+    "sslmode": "PGSSLMODE",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcrl": "PGSSLCRL",
+    "sslcrldir": "PGSSLCRLDIR",
+    "sslsni": "PGSSLSNI",
+    "sslcompression": "PGSSLCOMPRESSION",
+    "ssl_min_protocol_version": "PGSSLMINPROTOCOLVERSION",
+    "ssl_max_protocol_version": "PGSSLMAXPROTOCOLVERSION",
+    "requirepeer": "PGREQUIREPEER",
+    "gssencmode": "PGGSSENCMODE",
+    "krbsrvname": "PGKRBSRVNAME",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "client_encoding": "PGCLIENTENCODING",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+}
+# asyncpg's ``ssl`` option: libpq's sslmode names, or a boolean.
+_ASYNCPG_SSL: Final = {
+    "true": "require",
+    "1": "require",
+    "yes": "require",
+    "false": "disable",
+    "0": "disable",
+    "no": "disable",
+}
+
+
+def pg_connection(url: str) -> tuple[dict[str, str], str]:
+    """The environment variables (on top of this process's) and the ``--dbname`` connection string that make
+    pg_dump / pg_restore connect where ``url`` does. The password is only ever in the variables."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql" or not parsed.database:
         raise ValueError("not a PostgreSQL database URL")
+    found: dict[str, str] = {}
+    for key, value in parsed.query.items():
+        values = [value] if isinstance(value, str) else list(value)  # a repeated key: libpq takes a list
+        if key == "ssl" and "sslmode" not in parsed.query:
+            found["sslmode"] = _ASYNCPG_SSL.get(values[-1].lower(), values[-1])
+        elif key in ("host", "port"):
+            found[key] = ",".join(values)
+        elif key in LIBPQ_ENV:
+            found[key] = values[-1]
+    if "host" in found and "port" not in found and parsed.port is None:
+        # asyncpg's multi-host form, ?host=h1:5432&host=h2:5433: libpq wants the ports in a list of their own.
+        hosts = [_split_host(part) for part in found["host"].split(",")]
+        if any(port for _, port in hosts):
+            found["host"] = ",".join(host for host, _ in hosts)
+            found["port"] = ",".join(port or "5432" for _, port in hosts)
+    own: list[tuple[str, str | int | None]] = [("host", parsed.host), ("port", parsed.port), ("user", parsed.username)]
+    for part, given in own:
+        if given:
+            found[part] = str(given)  # the URL's own parts win over its query
+    if parsed.password:
+        found["password"] = str(parsed.password)
     env = dict(os.environ)
-    for var, value in (
-        ("PGHOST", parsed.host),
-        ("PGPORT", None if parsed.port is None else str(parsed.port)),
-        ("PGUSER", parsed.username),
-        ("PGPASSWORD", parsed.password),
-    ):
-        if value:
-            env[var] = str(value)
-    return env, parsed.database
+    env.update({LIBPQ_ENV[key]: value for key, value in found.items()})
+    return env, _conninfo_dbname(parsed.database)
+
+
+def _split_host(part: str) -> tuple[str, str]:
+    if part.startswith("/") or part.count(":") != 1:  # a socket directory, or a bare IPv6 address
+        return part, ""
+    host, _, port = part.partition(":")
+    return host, port
+
+
+def _conninfo_dbname(name: str) -> str:
+    # Quoted in a connection string of its own: given bare, a name holding "=" would be read as one.
+    return "dbname='" + name.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _run(args: list[str], env: dict[str, str]) -> None:
@@ -126,14 +201,14 @@ def _run(args: list[str], env: dict[str, str]) -> None:
 
 
 def pg_dump(url: str, dest: Path) -> None:
-    env, database = _pg_env(url)
-    _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={dest}", database], env)
+    env, dbname = pg_connection(url)
+    _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={dest}", f"--dbname={dbname}"], env)
 
 
 def pg_restore(url: str, source: Path) -> None:
-    env, database = _pg_env(url)
+    env, dbname = pg_connection(url)
     _run(
-        ["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", f"--dbname={database}", str(source)],
+        ["pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", f"--dbname={dbname}", str(source)],
         env,
     )
 

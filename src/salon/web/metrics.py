@@ -136,12 +136,20 @@ def _media_metrics(health: MediaHealth) -> Iterator[Metric]:
     rooms = GaugeMetricFamily("salon_janus_rooms", "Rooms with media on this Janus node.", labels=["node"])
     webrtc = GaugeMetricFamily("salon_janus_webrtc_listeners", "WebRTC listeners on this Janus node.", labels=["node"])
     speakers = GaugeMetricFamily("salon_janus_speakers", "Speakers' connections on this Janus node.", labels=["node"])
+    dropped = CounterMetricFamily(
+        "salon_janus_events_dropped",
+        "Media events lost because a queue was full, by Janus node and queue (session: Janus's events waiting for "
+        "the adapter; app: the adapter's media events waiting for the app).",
+        labels=["node", "queue"],
+    )
     for node in health.janus:
         janus_up.add_metric([node.name], int(node.up))
         rooms.add_metric([node.name], node.rooms)
         webrtc.add_metric([node.name], node.webrtc_listeners)
         speakers.add_metric([node.name], node.speakers)
-    yield from (janus_up, rooms, webrtc, speakers)
+        dropped.add_metric([node.name, "session"], node.session_events_dropped)
+        dropped.add_metric([node.name, "app"], node.app_events_dropped)
+    yield from (janus_up, rooms, webrtc, speakers, dropped)
     worker_up = GaugeMetricFamily(
         "salon_broadcast_up", "1 when this broadcast worker answered its last stats call.", labels=["node"]
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Final, NotRequired, TypedDict
 
 from salon.app.ports import MediaUnavailable
+from salon.app.request_ids import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,13 @@ class Subscription:
 
 
 def new_transaction() -> str:
-    return secrets.token_urlsafe(12)
+    """A fresh transaction id, led by the request id being served (``<request id>/<random>``) when there is one:
+    Janus echoes the transaction in its answer and events and names it in its logs, so a Janus log line or event
+    leads back to the HTTP request or WebSocket op that caused it. A request id never holds "/" (app/request_ids.py),
+    nor does the random part (URL-safe base64)."""
+    token = secrets.token_urlsafe(12)
+    request_id = current_request_id()
+    return f"{request_id}/{token}" if request_id else token
 
 
 def raise_for_error(message: dict[str, Any]) -> None:

@@ -84,7 +84,8 @@ _NOT_THE_CLIENTS_PLUGIN: Final = frozenset(
 _NOT_THE_CLIENTS_CORE: Final = frozenset({UNAUTHORIZED, HANDLE_NOT_FOUND})
 JOIN_ATTEMPTS: Final = 2
 UNSEAT_WAIT_S: Final = 3.0
-EVENT_QUEUE: Final = 10_000
+EVENT_QUEUE: Final = 10_000  # media events waiting for the app
+SESSION_QUEUE: Final = 1_000  # Janus's events waiting for the adapter (read at once, synchronously: never near)
 
 
 @dataclass(eq=False)
@@ -115,6 +116,8 @@ class JanusMedia:
         event_timeout: float = 10.0,
         broadcast: BroadcastFleet | None = None,
         webrtc_listeners: int | None = None,
+        session_queue: int = SESSION_QUEUE,
+        event_queue: int = EVENT_QUEUE,
     ) -> None:
         self.url = url
         self._admin_key = admin_key
@@ -127,6 +130,7 @@ class JanusMedia:
         self._links = LinkKeeper(
             JanusTransport(url, api_secret=api_secret, client=http_client),
             event_timeout=event_timeout,
+            queue_size=session_queue,
             on_event=self._on_event,
             on_lost=self._on_lost,
             on_connected=self._on_connected,
@@ -137,7 +141,8 @@ class JanusMedia:
         self._by_handle: dict[int, _Conn] = {}
         self._speakers: dict[tuple[int, int], _Conn] = {}  # (Janus room, participant) -> speak connection
         self._doomed: set[str] = set()  # rooms destroyed while Janus was out of reach: torn down on reconnecting
-        self._events: asyncio.Queue[MediaEvent | None] = asyncio.Queue(EVENT_QUEUE)
+        self._events: asyncio.Queue[MediaEvent | None] = asyncio.Queue(event_queue)
+        self._events_dropped = 0
         self._user_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
         self._room_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -341,6 +346,8 @@ class JanusMedia:
             rooms=len(self._rooms),
             webrtc_listeners=self._count("listen"),
             speakers=self._count("speak"),
+            session_events_dropped=self._links.events_dropped,
+            app_events_dropped=self._events_dropped,
         )
         return MediaHealth([node], [] if self._broadcast is None else await self._broadcast.health())
 
@@ -521,6 +528,7 @@ class JanusMedia:
     def _emit(self, event: MediaEvent | None) -> None:
         if self._events.full():
             dropped = self._events.get_nowait()
+            self._events_dropped += 1
             log.warning("janus: media events are not being consumed; dropped %s", dropped)
         self._events.put_nowait(event)
 

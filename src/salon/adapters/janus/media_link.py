@@ -19,6 +19,7 @@ from typing import Any, Final
 from salon.adapters.janus.api import JanusError, JanusException, JanusSessionLost, JanusUnavailable, Subscription
 from salon.adapters.janus.plugins import AUDIOBRIDGE, STREAMING
 from salon.adapters.janus.transport import JanusEvent, JanusHandle, JanusSession, JanusTransport
+from salon.app.request_ids import without_request_id
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class Link:
     session: JanusSession
     bridge: JanusHandle  # control handles: rooms, forwarders, mute, kick
     streaming: JanusHandle
+    events: Subscription  # every event of the session, read by the pump
 
     @property
     def alive(self) -> bool:
@@ -47,12 +49,15 @@ class LinkKeeper:
         transport: JanusTransport,
         *,
         event_timeout: float,
+        queue_size: int = 1000,
         on_event: Callable[[Link, JanusEvent], None],
         on_lost: Callable[[Link, JanusException | None], None],
         on_connected: Callable[[Link], Awaitable[None]],
     ) -> None:
         self.transport = transport
         self._event_timeout = event_timeout
+        self._queue_size = queue_size
+        self._dropped_before = 0  # events the pump lost on earlier links' subscriptions
         self._on_event = on_event
         self._on_lost = on_lost
         self._on_connected = on_connected
@@ -68,6 +73,12 @@ class LinkKeeper:
             self._lost(link, link.session.lost)  # lost, and the pump has not run since
             return None
         return link
+
+    @property
+    def events_dropped(self) -> int:
+        """Janus events lost since the start because the pump fell more than ``queue_size`` behind (every link's)."""
+        link = self._link
+        return self._dropped_before + (link.events.dropped if link is not None else 0)
 
     def require(self) -> Link:
         link = self.current()
@@ -86,7 +97,9 @@ class LinkKeeper:
         if self.current() is not None:
             return
         if self._reconnecting is None or self._reconnecting.done():
-            self._reconnecting = asyncio.create_task(self._reconnect_loop(None), name="janus-media-reconnect")
+            self._reconnecting = asyncio.create_task(
+                self._reconnect_loop(None), name="janus-media-reconnect", context=without_request_id()
+            )
         try:
             async with asyncio.timeout(timeout):
                 # Shielded: the attempts go on after a caller gives up.
@@ -103,25 +116,27 @@ class LinkKeeper:
         await asyncio.gather(*tasks, return_exceptions=True)
         link, self._link = self._link, None
         if link is not None:
+            self._dropped_before += link.events.dropped
             await link.session.destroy()
         await self.transport.aclose()
 
-    def spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> None:
-        """Run a background task that ``aclose`` cancels."""
-        task = asyncio.create_task(coro, name=name)
+    def spawn(self, coro: Coroutine[Any, Any, None], *, name: str, detached: bool = False) -> None:
+        """Run a background task that ``aclose`` cancels; ``detached``: not as part of the request being served (a
+        detach a request asked for still names it; the event pump, which outlives it, must not)."""
+        task = asyncio.create_task(coro, name=name, context=without_request_id() if detached else None)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _connect(self) -> None:
-        session = await self.transport.create_session(event_timeout=self._event_timeout)
+        session = await self.transport.create_session(event_timeout=self._event_timeout, queue_size=self._queue_size)
         try:
             events = session.subscribe()  # before any handle exists: nothing is missed
-            link = Link(session, await session.attach(AUDIOBRIDGE), await session.attach(STREAMING))
+            link = Link(session, await session.attach(AUDIOBRIDGE), await session.attach(STREAMING), events)
         except BaseException:
             await session.destroy()
             raise
         self._link = link
-        self.spawn(self._pump(link, events), name=f"janus-media-events-{session.id}")
+        self.spawn(self._pump(link, events), name=f"janus-media-events-{session.id}", detached=True)
         try:
             await self._on_connected(link)
         except JanusException as exc:
@@ -145,10 +160,11 @@ class LinkKeeper:
             return
         log.warning("janus: media session %s lost: %s", link.session.id, error)
         self._link = None
+        self._dropped_before += link.events.dropped
         self._on_lost(link, error)
         if self._reconnecting is None or self._reconnecting.done():
             loop = self._reconnect_loop(link.session.url)
-            self._reconnecting = asyncio.create_task(loop, name="janus-media-reconnect")
+            self._reconnecting = asyncio.create_task(loop, name="janus-media-reconnect", context=without_request_id())
 
     async def _reconnect_loop(self, abandoned: str | None) -> None:
         delay = RECONNECT_FIRST_S

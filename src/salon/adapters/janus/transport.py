@@ -39,6 +39,7 @@ from salon.adapters.janus.api import (
     raise_for_error,
 )
 from salon.app.ports import Clock
+from salon.app.request_ids import without_request_id
 from salon.app.system import SystemClock
 
 __all__ = [
@@ -300,7 +301,8 @@ class JanusSession:
             try:
                 event = await asyncio.wait_for(waiter, self._event_timeout)
             except TimeoutError:
-                raise JanusTimeout(f"no answer to {body.get('request')!r} in {self._event_timeout} s") from None
+                what = f"{body.get('request')!r} (transaction {transaction})"  # Janus's log names the transaction
+                raise JanusTimeout(f"no answer to {what} in {self._event_timeout} s") from None
             return plugin_reply(event)
         finally:
             self._waiters.pop(transaction, None)
@@ -320,9 +322,12 @@ class JanusSession:
             raise
 
     def _start(self) -> None:
+        # The session outlives the request that may have opened it: its keepalives and its log lines name none.
         self._tasks = [
-            asyncio.create_task(self._poll_loop(), name=f"janus-poll-{self.id}"),
-            asyncio.create_task(self._keepalive_loop(), name=f"janus-keepalive-{self.id}"),
+            asyncio.create_task(self._poll_loop(), name=f"janus-poll-{self.id}", context=without_request_id()),
+            asyncio.create_task(
+                self._keepalive_loop(), name=f"janus-keepalive-{self.id}", context=without_request_id()
+            ),
         ]
 
     async def _poll_loop(self) -> None:

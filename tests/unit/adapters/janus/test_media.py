@@ -4,7 +4,7 @@ own, the events it makes of Janus's, and how it gets over a lost session."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from salon.adapters.janus.media import JanusMedia
 from salon.adapters.janus.media_rooms import room_secret
 from salon.adapters.janus.plugins import AUDIOBRIDGE, STREAMING, janus_id
 from salon.adapters.janus.transport import JanusUnavailable
+from salon.app.media_health import JanusNodeHealth
 from salon.app.ports import ALL_ROOMS, MediaEvent, MediaRefused
 from tests.support.fake_janus import ADMIN_KEY, ANSWER, OFFER, FakeJanus, FakeMessage, FakeSession
 
@@ -493,3 +494,38 @@ async def test_streaming_handles_are_used_for_listening_and_audiobridge_for_spea
 
     handles = session_of(janus).handles
     assert [handles[h] for h in user_handles(janus)] == [STREAMING, AUDIOBRIDGE]
+
+
+async def until_health(media: JanusMedia, check: Callable[[JanusNodeHealth], bool], wait: float = 2.0) -> None:
+    async with asyncio.timeout(wait):
+        while not check((await media.health()).janus[0]):  # noqa: ASYNC110 - counts kept by the adapter's tasks
+            await asyncio.sleep(0.01)
+
+
+async def test_events_lost_to_a_full_queue_are_counted_and_the_count_outlives_the_session(janus: FakeJanus) -> None:
+    """A reader that falls behind loses the oldest events: Janus's (the long poll never waits for the adapter) and
+    the adapter's media events (never waiting for the app). Both counts are in ``health`` for the metrics."""
+    async with (
+        janus.client() as client,
+        JanusMedia(URL, janus.api_secret, ADMIN_KEY, http_client=client, session_queue=3, event_queue=2) as media,
+    ):
+        first = session_of(janus)
+        for _ in range(8):  # one long-poll answer of 8 events, put in a queue of 3 before the pump can read one
+            janus.push(first.id, {"janus": "media", "sender": 1, "type": "audio", "receiving": True})
+        await until_health(media, lambda node: node.session_events_dropped == 5)
+
+        await media.create_room(ROOM)
+        await on_stage(media, "ada")
+        for kind in ("talking", "stopped-talking", "talking"):  # three transitions; nobody reads media.events()
+            push_talking(janus, "ada", kind, to=user_handles(janus)[-1:])
+        await until_health(media, lambda node: node.app_events_dropped == 1)
+
+        janus.restart()
+        async with asyncio.timeout(5):  # the loss is seen and a new session opened, in the background
+            while not janus.sessions:  # noqa: ASYNC110 - a fake's dict
+                await asyncio.sleep(0.01)
+        await media.reconnect(timeout=5)
+        assert session_of(janus) is not first
+        node = (await media.health()).janus[0]
+        assert node.session_events_dropped == 5  # the lost session's losses are still counted
+        assert node.app_events_dropped >= 2  # stopped_speaking and media_reset pushed the oldest out
