@@ -267,7 +267,7 @@ async def check_turn(settings: Settings, probes: Probes) -> Check:
     port = settings.turn_port
     firewall = f"the firewall must let UDP and TCP {port} and UDP {settings.turn_relay_ports} in"
     if probes.stun_answers(host, port):
-        return Check(name, "ok", f"coturn answers STUN on {host}:{port}; {firewall}")
+        return _unless_media_unreached(settings, probes, f"coturn answers STUN on {host}:{port}; {firewall}")
     ports: list[tuple[int, Literal["udp", "tcp"]]] = [(port, "udp"), (port, "tcp")]
     if settings.turn_tls_port is not None:
         ports.append((settings.turn_tls_port, "tcp"))
@@ -276,7 +276,18 @@ async def check_turn(settings: Settings, probes: Probes) -> Check:
     if held:
         return Check(name, "FAIL", f"{', '.join(held)} cannot be bound here and no STUN answers on {port}",
                      "another program holds it (ss -ulpn; ss -tlpn), or a port < 1024 needs a capability")  # fmt: skip
-    return Check(name, "ok", f"coturn installed, port {port} free for it (salon serve starts it); {firewall}")
+    return _unless_media_unreached(
+        settings, probes, f"coturn installed, port {port} free for it (salon serve starts it); {firewall}"
+    )
+
+
+def _unless_media_unreached(settings: Settings, probes: Probes, ok: str) -> Check:
+    unreached = doctor_turn.unreached_media(settings, probes.resolve)
+    if not unreached:
+        return Check("TURN", "ok", ok)
+    return Check("TURN", "warn", f"the relay may not reach Janus node {', '.join(unreached)}: private addresses "
+                 "the managed coturn denies", "set SALON_TURN_MEDIA_PEERS to every node's media address "
+                 "(docs/DEPLOYMENT.md section 3)")  # fmt: skip
 
 
 def _check_external_turn(settings: Settings) -> Check:

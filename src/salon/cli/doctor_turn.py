@@ -1,16 +1,22 @@
 """CLI layer: the real probes of ``salon doctor``'s TURN check (cli/doctor_checks.py, ``check_turn``): is coturn
-installed, does something answer STUN on the TURN port here, would the port bind, can a file be read."""
+installed, does something answer STUN on the TURN port here, would the port bind, can a file be read; and which
+external Janus nodes the managed coturn would refuse to relay to."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from aioice import stun
 
+from salon.adapters.turn.config import denied_peer
 from salon.adapters.turn.process import TURN_BINARY
+from salon.app.settings import Settings
 
 STUN_TIMEOUT_S = 1.0  # coturn on this machine answers in well under a millisecond
 
@@ -45,3 +51,23 @@ def port_bindable(host: str, port: int, transport: Literal["udp", "tcp"]) -> boo
 
 def readable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.R_OK)
+
+
+def unreached_media(settings: Settings, resolve: Callable[[str], list[str]]) -> list[str]:
+    """The external Janus nodes (as "host (addresses)") whose address is in a range the managed coturn denies and
+    not among ``settings.turn_peers``: relayed members could reach none of them (coturn answers 403 to their
+    permission). A node's media address is taken to be its API URL's host, as the default of those peers does."""
+    allowed = set(settings.turn_peers)
+    unreached = []
+    for node in settings.external_janus_nodes:
+        host = urlsplit(node.url).hostname or ""
+        try:
+            addresses = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            addresses = resolve(host)
+        if not addresses:
+            if not settings.turn_media_peers:  # set by hand: trust it for a name only the nodes' network knows
+                unreached.append(f"{host} (does not resolve here)")
+        elif not allowed & set(addresses) and any(denied_peer(a) for a in addresses):
+            unreached.append(f"{host} ({', '.join(addresses)})")
+    return unreached
