@@ -71,6 +71,7 @@ class Probes:
     local_addresses: Callable[[], list[str]]  # this machine's IPv4 addresses, loopback excluded
     coturn_installed: Callable[[], bool]
     stun_answers: Callable[[str, int], bool]  # a STUN binding request to host:port (UDP) is answered
+    stun_mapped: Callable[[str, int], str | None]  # the address a STUN server sees us at; None: no answer
     port_bindable: Callable[[str, int, Literal["udp", "tcp"]], bool]
     readable: Callable[[Path], bool]  # a file this user can read
 
@@ -219,6 +220,13 @@ async def check_nat(settings: Settings, probes: Probes) -> Check:
     name = "NAT"
     if not settings.managed_janus:
         return Check(name, "skip", "external Janus nodes: their own nat_1_1_mapping applies")
+    seen = None
+    if settings.stun_host_port is not None:
+        seen = probes.stun_mapped(*settings.stun_host_port)
+        if seen is None:  # Janus 1.1.2 tests the server once at start and exits when it does not answer
+            return Check(name, "FAIL", f"the STUN server {settings.stun_server} does not answer from here: Janus "
+                         "will not start", "fix SALON_STUN_SERVER (and let UDP to it out), or set "
+                         "SALON_JANUS_NAT_1_1 instead (docs/DEPLOYMENT.md section 3)")  # fmt: skip
     host = urlsplit(settings.public_url).hostname or ""
     public = probes.resolve(host)
     if not public:
@@ -235,8 +243,12 @@ async def check_nat(settings: Settings, probes: Probes) -> Check:
     own = [settings.janus_interface] if settings.janus_interface else probes.local_addresses()
     if set(own) & set(public):
         return Check(name, "ok", f"{host} is {shown}, an address of this machine: Janus advertises it")
-    if settings.stun_server:
-        return Check(name, "ok", f"Janus asks STUN {settings.stun_server} for its public address ({host} is {shown})")
+    if seen is not None:
+        stun = f"the STUN server {settings.stun_server} sees this machine as {seen or 'nothing'}"
+        if seen in public:
+            return Check(name, "ok", f"{stun}, the address of {host}: Janus advertises it")
+        return Check(name, "warn", f"{stun}, but {host} is {shown}",
+                     "fine if the web proxy has its own address; else set SALON_JANUS_NAT_1_1")  # fmt: skip
     message = (
         f"Janus would advertise only {', '.join(own) or 'no address'} while {host} is {shown} "
         "(this machine is behind a NAT): listeners outside would get no sound"
@@ -423,6 +435,7 @@ SYSTEM_PROBES = Probes(
     local_addresses=_local_addresses,
     coturn_installed=doctor_turn.coturn_installed,
     stun_answers=doctor_turn.stun_answers,
+    stun_mapped=doctor_turn.nat_stun_mapped,
     port_bindable=doctor_turn.port_bindable,
     readable=doctor_turn.readable,
 )

@@ -1,6 +1,6 @@
-"""CLI layer: the real probes of ``salon doctor``'s TURN check (cli/doctor_checks.py, ``check_turn``): is coturn
-installed, does something answer STUN on the TURN port here, would the port bind, can a file be read; and which
-external Janus nodes the managed coturn would refuse to relay to."""
+"""CLI layer: the real probes of ``salon doctor``'s TURN and NAT checks (cli/doctor_checks.py): is coturn installed,
+does something answer STUN on the TURN port here, would the port bind, can a file be read, what address a STUN
+server sees this machine at; and which external Janus nodes the managed coturn would refuse to relay to."""
 
 from __future__ import annotations
 
@@ -25,18 +25,35 @@ def coturn_installed() -> bool:
     return TURN_BINARY.exists()
 
 
+def stun_mapped(host: str, port: int, *, tries: int = 1) -> str | None:
+    """The address a STUN server at host:port (UDP) sees this machine at, or None when it does not answer: after a
+    NAT, the public one (what Janus asks at start-up with ``SALON_STUN_SERVER``). coturn answers without
+    credentials. ``tries`` requests, ``STUN_TIMEOUT_S`` each: one for a server on this machine, more across a
+    network that may drop one."""
+    for _ in range(tries):
+        request = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(STUN_TIMEOUT_S)
+            try:
+                sock.sendto(bytes(request), (host, port))
+                answer = stun.parse_message(sock.recv(2048))
+            except (OSError, ValueError):  # refused (ICMP), unresolved, timed out, or not STUN
+                continue
+        if answer.transaction_id != request.transaction_id or answer.message_method != stun.Method.BINDING:
+            continue
+        mapped = answer.attributes.get("XOR-MAPPED-ADDRESS") or answer.attributes.get("MAPPED-ADDRESS")
+        return str(mapped[0]) if mapped else ""
+    return None
+
+
 def stun_answers(host: str, port: int) -> bool:
-    """Does a STUN server answer a binding request at host:port over UDP? coturn answers one without credentials."""
-    request = stun.Message(stun.Method.BINDING, stun.Class.REQUEST)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(STUN_TIMEOUT_S)
-        try:
-            sock.sendto(bytes(request), (host, port))
-            data = sock.recv(2048)
-            answer = stun.parse_message(data)
-        except (OSError, ValueError):  # refused (ICMP), timed out, or not STUN
-            return False
-    return answer.transaction_id == request.transaction_id and answer.message_method == stun.Method.BINDING
+    """Does a STUN server answer a binding request at host:port over UDP?"""
+    return stun_mapped(host, port) is not None
+
+
+def nat_stun_mapped(host: str, port: int) -> str | None:
+    """``stun_mapped`` for a server across the internet: three tries (Janus's own test waits 5 s)."""
+    return stun_mapped(host, port, tries=3)
 
 
 def port_bindable(host: str, port: int, transport: Literal["udp", "tcp"]) -> bool:

@@ -5,7 +5,8 @@
   FFT on what arrived, as tests/integration/media/test_sound_through_salon.py does).
 * Without it Janus offers only 10.0.0.2: the listener's ICE fails and not one audio frame arrives.
 * ``salon doctor``, run in the cloud with the public URL on 198.51.100.2, FAILs its NAT check and names the
-  setting; with the mapping the check is ok.
+  setting; with the mapping the check is ok; with STUN it asks the server as Janus will (ok: it sees 198.51.100.2;
+  FAIL when nothing answers, since Janus then refuses to start).
 * With no mapping but ``SALON_STUN_SERVER`` (a STUN-only coturn "on the internet", in the outside namespace) Janus
   learns 198.51.100.2 at start-up, offers it as a server-reflexive candidate, and the outside listener hears.
 * Janus's offer carries only 198.51.100.2 with the mapping; with ``SALON_JANUS_KEEP_PRIVATE_HOST`` also 10.0.0.2,
@@ -32,6 +33,7 @@ from salon.adapters.janus.config import config_folder
 from salon.app import sessions
 from salon.app.rooms import NewRoom, create_room
 from salon.app.settings import Settings
+from salon.cli.doctor_checks import SYSTEM_PROBES, Check, check_nat
 from salon.cli.doctor_turn import stun_answers
 from salon.client.audio import ToneMeter, ToneTrack
 from salon.client.session import SalonClient
@@ -95,6 +97,7 @@ def stun_server(topology: NatTopology, tmp_path_factory: pytest.TempPathFactory)
     with (folder / "stun.log").open("wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
+
         async def answers() -> bool:  # in the namespace's own thread: a worker thread would be outside it
             return stun_answers(CLIENT, STUN_PORT)
 
@@ -266,3 +269,20 @@ def test_doctor_in_the_cloud_says_the_mapping_is_missing(topology: NatTopology, 
     assert f"would advertise only {PRIVATE} while {PUBLIC} is {PUBLIC}" in missing["message"]
     assert f"SALON_JANUS_NAT_1_1={PUBLIC}" in missing["fix"]
     assert doctor_nat(topology, tmp_path, PUBLIC)["verdict"] == "ok"
+
+
+def test_doctor_in_the_cloud_asks_the_stun_server_what_janus_will(
+    topology: NatTopology, stun_server: str, tmp_path: Path
+) -> None:
+    # The NAT check alone, with the real probes, in the cloud (a whole `salon doctor` costs ~10 s here: the
+    # test above runs that one).
+    def nat_check(stun: str) -> Check:
+        settings = Settings(data_dir=tmp_path, secret_key=SECRET_KEY, public_url=PUBLIC_URL, stun_server=stun)
+        return topology.cloud.run(lambda: check_nat(settings, SYSTEM_PROBES), timeout=30)
+
+    found = nat_check(stun_server)
+    assert found.verdict == "ok", found
+    assert f"sees this machine as {PUBLIC}, the address of {PUBLIC}" in found.message
+    silent = nat_check(f"{CLIENT}:{STUN_PORT + 1}")
+    assert silent.verdict == "FAIL", silent
+    assert "does not answer from here: Janus will not start" in silent.message

@@ -38,6 +38,7 @@ def probes(**changes: object) -> Probes:
         local_addresses=lambda: ["203.0.113.10"],
         coturn_installed=lambda: True,
         stun_answers=lambda host, port: True,
+        stun_mapped=lambda host, port: "198.51.100.2",
         port_bindable=lambda host, port, transport: True,
         readable=lambda path: True,
     )
@@ -193,7 +194,23 @@ def test_nat_behind_a_1_1_nat_needs_the_mapping_or_stun(tmp_path: Path) -> None:
     assert "SALON_JANUS_NAT_1_1=198.51.100.2" in result.fix
     assert verdict(dc.check_nat, settings(tmp_path, janus_nat_1_1="198.51.100.2"), cloud)[0] == "ok"
     assert verdict(dc.check_nat, settings(tmp_path, janus_nat_1_1="198.51.100.9"), cloud)[0] == "warn"
-    assert verdict(dc.check_nat, settings(tmp_path, stun_server="stun.example.net:3478"), cloud)[0] == "ok"
+    with_stun = settings(tmp_path, stun_server="stun.example.net:3478")
+    assert verdict(dc.check_nat, with_stun, cloud) == (
+        "ok", "the STUN server stun.example.net:3478 sees this machine as 198.51.100.2, the address of salon.example: "
+        "Janus advertises it",
+    )  # fmt: skip
+    elsewhere = dataclasses.replace(cloud, stun_mapped=lambda host, port: "192.0.2.77")
+    assert verdict(dc.check_nat, with_stun, elsewhere)[0] == "warn"
+    asked = []
+
+    def silent(host: str, port: int) -> None:
+        asked.append((host, port))
+
+    failed = verdict(dc.check_nat, with_stun, dataclasses.replace(cloud, stun_mapped=silent))
+    assert failed == ("FAIL", "the STUN server stun.example.net:3478 does not answer from here: Janus will not start")
+    assert asked == [("stun.example.net", 3478)]
+    on_this_machine = dataclasses.replace(cloud, local_addresses=lambda: ["198.51.100.2"], stun_mapped=silent)
+    assert verdict(dc.check_nat, with_stun, on_this_machine)[0] == "FAIL", "Janus tests STUN whatever its address"
     # An announced interface replaces what the machine has (a test namespace's, or a chosen one).
     assert verdict(dc.check_nat, settings(tmp_path, janus_interface="198.51.100.2"), cloud)[0] == "ok"
 
