@@ -1,12 +1,17 @@
 """Test support: a "cloud" behind a 1:1 NAT, and a client outside that reaches only the public address.
 
-Three network namespaces this module creates (and deletes), joined by veth pairs::
+Four network namespaces this module creates (and deletes), joined by veth pairs::
 
-    cloud  [c0 10.0.0.2/24, default via 10.0.0.1]
-      |
-    router [r0 10.0.0.1/24 | r1 198.51.100.1/24 + 198.51.100.2/32]  nftables: 198.51.100.2 <-> 10.0.0.2 (DNAT in,
-      |                                                              SNAT out), IPv4 forwarding on
+    cloud  [c0 10.0.0.2/24, default via 10.0.0.1]     lan [l0 10.0.0.3/24, default via 10.0.0.1]  (stateful firewall)
+      |                                                 |
+    router [br0 10.0.0.1/24 = bridge of r0 and r2 | r1 198.51.100.1/24 + 198.51.100.2/32]
+      |     nftables: 198.51.100.2 <-> 10.0.0.2 (DNAT in, SNAT out), IPv4 forwarding on
     outside [o0 198.51.100.3/24, no route to 10.0.0.0/24]            nftables: inbound only for flows it started
+
+"lan" is another machine on the cloud's private network (same subnet, one switch: the router's bridge, which does
+not pass bridged frames to its IP firewall, so no NAT between lan and cloud). Like a real NAT without hairpinning,
+a packet lan sends to 198.51.100.2 is DNATed to 10.0.0.2, but the answer comes back straight from 10.0.0.2, which
+lan's firewall drops: lan reaches the cloud only at 10.0.0.2 — what ``keep_private_host`` is for.
 
 The "outside" client sits behind its own stateful firewall, as a listener behind a home router does: a packet from
 the cloud gets in only as the answer to one the client sent. So a client that was offered only 10.0.0.2 (which it
@@ -25,15 +30,17 @@ import secrets
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import pytest
 
 from tests.support.netns import NamespaceError, NetNamespace, delete_namespace
 
-__all__ = ["CLIENT", "PRIVATE", "PUBLIC", "NatTopology", "nat_topology"]
+__all__ = ["CLIENT", "LAN", "PRIVATE", "PUBLIC", "NatTopology", "nat_topology"]
 
 PRIVATE: Final = "10.0.0.2"
+LAN: Final = "10.0.0.3"
 PUBLIC: Final = "198.51.100.2"
 CLIENT: Final = "198.51.100.3"
 _TIMEOUT_S: Final = 10.0
@@ -76,6 +83,7 @@ class NatTopology:
     cloud: NetNamespace
     router: NetNamespace
     outside: NetNamespace
+    lan: NetNamespace
 
     @staticmethod
     def exec_argv(ns: NetNamespace) -> list[str]:
@@ -91,12 +99,25 @@ def _veth(a: NetNamespace, a_name: str, b: NetNamespace, b_name: str) -> None:
         _run("ip", "-n", ns.name, "link", "set", name, "up")
 
 
-def _build(cloud: NetNamespace, router: NetNamespace, outside: NetNamespace) -> None:
+def _build(cloud: NetNamespace, router: NetNamespace, outside: NetNamespace, lan: NetNamespace) -> None:
     _veth(cloud, "c0", router, "r0")
+    _veth(lan, "l0", router, "r2")
     _veth(router, "r1", outside, "o0")
-    _run("ip", "-n", cloud.name, "addr", "add", f"{PRIVATE}/24", "dev", "c0")
-    _run("ip", "-n", cloud.name, "route", "add", "default", "via", "10.0.0.1")
-    _run("ip", "-n", router.name, "addr", "add", "10.0.0.1/24", "dev", "r0")
+    _run("ip", "-n", router.name, "link", "add", "br0", "type", "bridge")
+    _run("ip", "-n", router.name, "link", "set", "br0", "addrgenmode", "none")
+    for port in ("r0", "r2"):
+        _run("ip", "-n", router.name, "link", "set", port, "master", "br0")
+    _run("ip", "-n", router.name, "link", "set", "br0", "up")
+    # Bridged frames stay out of the router's IP hooks (as on a switch): else conntrack would undo the DNAT on
+    # the cloud's answers to lan and hide the missing hairpin. The sysctl exists only when br_netfilter is loaded.
+    bridge_nf = "net.bridge.bridge-nf-call-iptables"
+    if Path("/proc/sys", *bridge_nf.split(".")).exists():
+        _run("ip", "netns", "exec", router.name, "sysctl", "-qw", f"{bridge_nf}=0")
+    for ns, name, address in ((cloud, "c0", PRIVATE), (lan, "l0", LAN)):
+        _run("ip", "-n", ns.name, "addr", "add", f"{address}/24", "dev", name)
+        _run("ip", "-n", ns.name, "route", "add", "default", "via", "10.0.0.1")
+    _run("ip", "netns", "exec", lan.name, "nft", "-f", "-", stdin=_CLIENT_FIREWALL)
+    _run("ip", "-n", router.name, "addr", "add", "10.0.0.1/24", "dev", "br0")
     _run("ip", "-n", router.name, "addr", "add", "198.51.100.1/24", "dev", "r1")
     # The public address is the router's on the outside link (it answers ARP for it), then DNAT sends it on.
     _run("ip", "-n", router.name, "addr", "add", f"{PUBLIC}/32", "dev", "r1")
@@ -124,17 +145,17 @@ def _bare_namespace(prefix: str) -> NetNamespace:
 
 @contextlib.contextmanager
 def nat_topology() -> Iterator[NatTopology]:
-    """The three namespaces for the block; a failure to build them fails the test (never a skip)."""
+    """The four namespaces for the block; a failure to build them fails the test (never a skip)."""
     made: list[NetNamespace] = []
     try:
         try:
-            for prefix in ("salon-cloud", "salon-router", "salon-out"):
+            for prefix in ("salon-cloud", "salon-router", "salon-out", "salon-lan"):
                 made.append(_bare_namespace(prefix))
-            cloud, router, outside = made
-            _build(cloud, router, outside)
+            cloud, router, outside, lan = made
+            _build(cloud, router, outside, lan)
         except NamespaceError as e:
             pytest.fail(f"cannot build the NAT test topology: {e}", pytrace=False)
-        yield NatTopology(cloud, router, outside)
+        yield NatTopology(cloud, router, outside, lan)
     finally:
         for ns in reversed(made):
             delete_namespace(ns)

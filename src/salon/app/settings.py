@@ -7,9 +7,10 @@ import json
 import os
 import re
 import secrets
-from ipaddress import IPv4Address, IPv4Network, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -209,6 +210,40 @@ class Settings(BaseSettings):
     turn_tls_port: Annotated[int, Field(ge=1, le=65535)] | None = None
     turn_tls_cert: Path | None = None
     turn_tls_key: Path | None = None
+    # The media servers the managed coturn may relay to inside the private ranges it denies (IP addresses,
+    # comma-separated or a JSON list): Janus's media addresses, nothing else. Unset: SALON_JANUS_INTERFACE and the
+    # IP-literal hosts of the external Janus nodes' URLs (`turn_peers`); a node known by name, or whose media
+    # address differs from its API's, must be listed here (`salon doctor` warns).
+    turn_media_peers: Annotated[list[IPv4Address | IPv6Address], NoDecode] = []
+
+    @field_validator("turn_media_peers", mode="before")
+    @classmethod
+    def _parse_media_peers(cls, value: Any) -> Any:
+        value = _listed(value)
+        if isinstance(value, list):
+            try:  # one address each: a range or a name would re-open a network, or resolve to who knows what
+                return [ipaddress.ip_address(str(v).strip()) for v in value if str(v).strip()]
+            except ValueError as exc:
+                raise ValueError(f"SALON_TURN_MEDIA_PEERS: {exc} (IP addresses, comma-separated)") from None
+        return value
+
+    @property
+    def turn_peers(self) -> list[str]:
+        """The addresses the managed coturn re-allows: SALON_TURN_MEDIA_PEERS, or what the Janus settings say."""
+        if self.turn_media_peers:
+            return [str(a) for a in self.turn_media_peers]
+        hosts = [urlsplit(node.url).hostname or "" for node in self.external_janus_nodes]
+        if self.managed_janus and self.janus_interface:
+            hosts.append(self.janus_interface)
+        peers: list[str] = []
+        for host in hosts:
+            try:
+                address = str(ipaddress.ip_address(host))
+            except ValueError:  # a name: its address is not ours to guess (the doctor resolves it and warns)
+                continue
+            if address not in peers:
+                peers.append(address)
+        return peers
 
     @field_validator("janus_nat_1_1", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from salon.adapters.janus.config import ManagedJanusConfig
 from salon.adapters.janus.process import JANUS_BINARY
 from salon.adapters.turn.process import TURN_BINARY
 from salon.app.settings import DEFAULT_SECRET, Settings
+from salon.cli import doctor_turn
 from salon.cli.doctor_probes import SYSTEM_PROBES, Check, Probes, TlsRefused, Unreachable, Verdict
 from salon.domain.turn import check_ice_url
 
@@ -186,6 +187,13 @@ async def check_nat(settings: Settings, probes: Probes) -> Check:
     name = "NAT"
     if not settings.managed_janus:
         return Check(name, "skip", "external Janus nodes: their own nat_1_1_mapping applies")
+    seen = None
+    if settings.stun_host_port is not None:
+        seen = probes.stun_mapped(*settings.stun_host_port)
+        if seen is None:  # Janus 1.1.2 tests the server once at start and exits when it does not answer
+            return Check(name, "FAIL", f"the STUN server {settings.stun_server} does not answer from here: Janus "
+                         "will not start", "fix SALON_STUN_SERVER (and let UDP to it out), or set "
+                         "SALON_JANUS_NAT_1_1 instead (docs/DEPLOYMENT.md section 3)")  # fmt: skip
     host = urlsplit(settings.public_url).hostname or ""
     public = probes.resolve(host)
     if not public:
@@ -202,8 +210,12 @@ async def check_nat(settings: Settings, probes: Probes) -> Check:
     own = [settings.janus_interface] if settings.janus_interface else probes.local_addresses()
     if set(own) & set(public):
         return Check(name, "ok", f"{host} is {shown}, an address of this machine: Janus advertises it")
-    if settings.stun_server:
-        return Check(name, "ok", f"Janus asks STUN {settings.stun_server} for its public address ({host} is {shown})")
+    if seen is not None:
+        stun = f"the STUN server {settings.stun_server} sees this machine as {seen or 'nothing'}"
+        if seen in public:
+            return Check(name, "ok", f"{stun}, the address of {host}: Janus advertises it")
+        return Check(name, "warn", f"{stun}, but {host} is {shown}",
+                     "fine if the web proxy has its own address; else set SALON_JANUS_NAT_1_1")  # fmt: skip
     message = (
         f"Janus would advertise only {', '.join(own) or 'no address'} while {host} is {shown} "
         "(this machine is behind a NAT): listeners outside would get no sound"
@@ -234,7 +246,7 @@ async def check_turn(settings: Settings, probes: Probes) -> Check:
     port = settings.turn_port
     firewall = f"the firewall must let UDP and TCP {port} and UDP {settings.turn_relay_ports} in"
     if probes.stun_answers(host, port):
-        return Check(name, "ok", f"coturn answers STUN on {host}:{port}; {firewall}")
+        return _unless_media_unreached(settings, probes, f"coturn answers STUN on {host}:{port}; {firewall}")
     ports: list[tuple[int, Literal["udp", "tcp"]]] = [(port, "udp"), (port, "tcp")]
     if settings.turn_tls_port is not None:
         ports.append((settings.turn_tls_port, "tcp"))
@@ -243,7 +255,18 @@ async def check_turn(settings: Settings, probes: Probes) -> Check:
     if held:
         return Check(name, "FAIL", f"{', '.join(held)} cannot be bound here and no STUN answers on {port}",
                      "another program holds it (ss -ulpn; ss -tlpn), or a port < 1024 needs a capability")  # fmt: skip
-    return Check(name, "ok", f"coturn installed, port {port} free for it (salon serve starts it); {firewall}")
+    return _unless_media_unreached(
+        settings, probes, f"coturn installed, port {port} free for it (salon serve starts it); {firewall}"
+    )
+
+
+def _unless_media_unreached(settings: Settings, probes: Probes, ok: str) -> Check:
+    unreached = doctor_turn.unreached_media(settings, probes.resolve)
+    if not unreached:
+        return Check("TURN", "ok", ok)
+    return Check("TURN", "warn", f"the relay may not reach Janus node {', '.join(unreached)}: private addresses "
+                 "the managed coturn denies", "set SALON_TURN_MEDIA_PEERS to every node's media address "
+                 "(docs/DEPLOYMENT.md section 3)")  # fmt: skip
 
 
 def _check_external_turn(settings: Settings) -> Check:

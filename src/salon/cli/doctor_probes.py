@@ -58,6 +58,7 @@ class Probes:
     local_addresses: Callable[[], list[str]]  # this machine's IPv4 addresses, loopback excluded
     coturn_installed: Callable[[], bool]
     stun_answers: Callable[[str, int], bool]  # a STUN binding request to host:port (UDP) is answered
+    stun_mapped: Callable[[str, int], str | None]  # the address a STUN server sees us at; None: no answer
     port_bindable: Callable[[str, int, Literal["udp", "tcp"]], bool]
     readable: Callable[[Path], bool]  # a file this user can read
 
@@ -167,6 +168,7 @@ SYSTEM_PROBES = Probes(
     local_addresses=_local_addresses,
     coturn_installed=doctor_turn.coturn_installed,
     stun_answers=doctor_turn.stun_answers,
+    stun_mapped=doctor_turn.nat_stun_mapped,
     port_bindable=doctor_turn.port_bindable,
     readable=doctor_turn.readable,
 )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from salon.adapters.turn.config import render_config
 from salon.adapters.turn.runtime import managed_turn_config
 from salon.app.settings import Settings
 from salon.app.turn import client_turn_urls, turn_secret
@@ -61,6 +62,34 @@ def test_env_lists_are_comma_separated(tmp_path: Path, monkeypatch: pytest.Monke
     assert turn_secret(s) == "s" * 32
 
 
+NODES = (
+    '[{"url": "http://10.0.1.5:8088/janus", "api_secret": "a", "admin_key": "k"},'
+    ' {"url": "http://janus-b.internal:8088/janus", "api_secret": "a", "admin_key": "k"},'
+    ' {"url": "http://10.0.1.5:9088/janus", "api_secret": "a", "admin_key": "k"}]'
+)
+
+
+def test_external_janus_nodes_ip_hosts_are_the_relays_default_peers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SALON_JANUS_NODES", NODES)
+    # janus_interface is the managed Janus's: with external nodes there is none, so it is not re-opened.
+    s = make(tmp_path, turn="managed", public_url="https://salon.example", janus_interface="10.0.0.4")
+    assert managed_turn_config(s).allowed_peers == ("10.0.1.5",), "one per address; a name is not guessed"
+    monkeypatch.setenv("SALON_TURN_MEDIA_PEERS", "10.0.2.7, fd00::9")
+    given = make(tmp_path, turn="managed", public_url="https://salon.example")
+    assert managed_turn_config(given).allowed_peers == ("10.0.2.7", "fd00::9"), "the setting replaces the default"
+    text = render_config(managed_turn_config(given))
+    assert [line for line in text.splitlines() if line.startswith("allowed-peer-ip=")] == [
+        "allowed-peer-ip=10.0.2.7",
+        "allowed-peer-ip=fd00::9",
+    ]
+
+
+def test_without_external_nodes_or_an_interface_no_private_peer_is_allowed(tmp_path: Path) -> None:
+    assert managed_turn_config(make(tmp_path, turn="managed", public_url="https://salon.example")).allowed_peers == ()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
     [
@@ -73,6 +102,8 @@ def test_env_lists_are_comma_separated(tmp_path: Path, monkeypatch: pytest.Monke
         ({"turn_listen_ip": "turn.example"}, "does not appear to be an IPv4 or IPv6 address"),
         ({"turn_ttl_s": 10}, "turn_ttl_s"),
         ({"turn_tls_port": 5349}, "go together"),
+        ({"turn_media_peers": "10.0.0.0/8"}, "SALON_TURN_MEDIA_PEERS"),
+        ({"turn_media_peers": "janus.internal"}, "SALON_TURN_MEDIA_PEERS"),
     ],
 )
 def test_bad_turn_settings_are_refused(tmp_path: Path, kwargs: dict[str, object], reason: str) -> None:

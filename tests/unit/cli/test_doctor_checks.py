@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 import json
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def probes(**changes: object) -> Probes:
         local_addresses=lambda: ["203.0.113.10"],
         coturn_installed=lambda: True,
         stun_answers=lambda host, port: True,
+        stun_mapped=lambda host, port: "198.51.100.2",
         port_bindable=lambda host, port, transport: True,
         readable=lambda path: True,
     )
@@ -192,7 +194,23 @@ def test_nat_behind_a_1_1_nat_needs_the_mapping_or_stun(tmp_path: Path) -> None:
     assert "SALON_JANUS_NAT_1_1=198.51.100.2" in result.fix
     assert verdict(dc.check_nat, settings(tmp_path, janus_nat_1_1="198.51.100.2"), cloud)[0] == "ok"
     assert verdict(dc.check_nat, settings(tmp_path, janus_nat_1_1="198.51.100.9"), cloud)[0] == "warn"
-    assert verdict(dc.check_nat, settings(tmp_path, stun_server="stun.example.net:3478"), cloud)[0] == "ok"
+    with_stun = settings(tmp_path, stun_server="stun.example.net:3478")
+    assert verdict(dc.check_nat, with_stun, cloud) == (
+        "ok", "the STUN server stun.example.net:3478 sees this machine as 198.51.100.2, the address of salon.example: "
+        "Janus advertises it",
+    )  # fmt: skip
+    elsewhere = dataclasses.replace(cloud, stun_mapped=lambda host, port: "192.0.2.77")
+    assert verdict(dc.check_nat, with_stun, elsewhere)[0] == "warn"
+    asked = []
+
+    def silent(host: str, port: int) -> None:
+        asked.append((host, port))
+
+    failed = verdict(dc.check_nat, with_stun, dataclasses.replace(cloud, stun_mapped=silent))
+    assert failed == ("FAIL", "the STUN server stun.example.net:3478 does not answer from here: Janus will not start")
+    assert asked == [("stun.example.net", 3478)]
+    on_this_machine = dataclasses.replace(cloud, local_addresses=lambda: ["198.51.100.2"], stun_mapped=silent)
+    assert verdict(dc.check_nat, with_stun, on_this_machine)[0] == "FAIL", "Janus tests STUN whatever its address"
     # An announced interface replaces what the machine has (a test namespace's, or a chosen one).
     assert verdict(dc.check_nat, settings(tmp_path, janus_interface="198.51.100.2"), cloud)[0] == "ok"
 
@@ -278,3 +296,26 @@ def test_turn_external_needs_well_formed_urls_and_a_secret(tmp_path: Path) -> No
     assert "'http://turn.example' is not a turn:" in failed[1]
     no_secret = external.model_copy(update={"turn_secret": ""})
     assert verdict(dc.check_turn, no_secret)[0] == "FAIL"
+
+
+def test_turn_managed_warns_when_an_external_janus_nodes_private_address_is_not_allowed(tmp_path: Path) -> None:
+    def nodes(*urls: str) -> list[dict[str, str]]:
+        return [{"url": url, "api_secret": "a", "admin_key": "k"} for url in urls]
+
+    resolved = {"janus-b.internal": ["10.0.1.6"], "janus-c.example": ["203.0.113.20"]}
+    named = probes(resolve=lambda host: resolved.get(host, []))
+    by_ip = settings(tmp_path, turn="managed", janus_nodes=nodes("http://10.0.1.5:8088/janus"))
+    assert verdict(dc.check_turn, by_ip, named)[0] == "ok", "an IP-literal node is allowed by default"
+    by_name = settings(tmp_path, turn="managed", janus_nodes=nodes("http://10.0.1.5:8088/janus",
+                                                                   "http://janus-b.internal:8088/janus"))  # fmt: skip
+    warned = verdict(dc.check_turn, by_name, named)
+    assert warned == ("warn", "the relay may not reach Janus node janus-b.internal (10.0.1.6): private addresses "
+                      "the managed coturn denies")  # fmt: skip
+    listed = by_name.model_copy(update={"turn_media_peers": [ipaddress.ip_address("10.0.1.6")]})
+    assert verdict(dc.check_turn, listed, named)[0] == "warn", "10.0.1.5 is no longer allowed once the list is set"
+    both = by_name.model_copy(update={"turn_media_peers": [ipaddress.ip_address(a) for a in ("10.0.1.5", "10.0.1.6")]})
+    assert verdict(dc.check_turn, both, named)[0] == "ok"
+    public = settings(tmp_path, turn="managed", janus_nodes=nodes("http://janus-c.example:8088/janus"))
+    assert verdict(dc.check_turn, public, named)[0] == "ok", "a public media address is not denied"
+    unknown = settings(tmp_path, turn="managed", janus_nodes=nodes("http://janus-d.internal:8088/janus"))
+    assert "janus-d.internal (does not resolve here)" in verdict(dc.check_turn, unknown, named)[1]

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DENIED_PEER_RANGES", "ManagedTurnConfig", "render_config", "write_config"]
+__all__ = ["DENIED_PEER_RANGES", "ManagedTurnConfig", "denied_peer", "render_config", "write_config"]
 
 CONF_NAME = "turnserver.conf"
 LOG_NAME = "turnserver.log"
@@ -37,6 +37,17 @@ DENIED_PEER_RANGES: tuple[str, ...] = (
     "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",  # unique local (ULA)
     "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",  # link-local
 )
+
+
+def denied_peer(address: str) -> bool:
+    """Is ``address`` in one of the ranges the managed coturn refuses to relay to (unless allowed by name)?"""
+    ip = ipaddress.ip_address(address)
+    for text in DENIED_PEER_RANGES:
+        low, _, high = text.partition("-")
+        lo, hi = ipaddress.ip_address(low), ipaddress.ip_address(high or low)
+        if lo.version == ip.version and int(lo) <= int(ip) <= int(hi):
+            return True
+    return False
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ coturn when ``SALON_TURN=managed``, nothing otherwise (an external coturn, or no
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 from collections.abc import AsyncIterator
 
 from salon.adapters.turn.config import ManagedTurnConfig
@@ -15,11 +14,6 @@ from salon.app.turn import public_host, turn_secret
 
 def managed_turn_config(settings: Settings) -> ManagedTurnConfig:
     low, _, high = settings.turn_relay_ports.partition("-")
-    # The media server the relay must reach even inside a denied range: the managed Janus's announced address.
-    peers = []
-    if settings.janus_interface:
-        with contextlib.suppress(ValueError):
-            peers.append(str(ipaddress.ip_address(settings.janus_interface)))
     return ManagedTurnConfig(
         realm=public_host(settings),
         secret=turn_secret(settings),
@@ -27,7 +21,8 @@ def managed_turn_config(settings: Settings) -> ManagedTurnConfig:
         port=settings.turn_port,
         min_port=int(low),
         max_port=int(high),
-        allowed_peers=tuple(peers),
+        # The media servers the relay must reach even inside a denied range (Settings.turn_peers).
+        allowed_peers=tuple(settings.turn_peers),
         tls_port=settings.turn_tls_port,
         cert=settings.turn_tls_cert.resolve() if settings.turn_tls_cert else None,
         key=settings.turn_tls_key.resolve() if settings.turn_tls_key else None,
