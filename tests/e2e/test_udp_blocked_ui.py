@@ -62,10 +62,14 @@ async () => {
     if (pc.connectionState === 'closed') continue;
     const stats = await pc.getStats();
     let pair = null;
-    stats.forEach((r) => { if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId); });
+    stats.forEach((r) => {
+      if (r.type === 'transport' && r.selectedCandidatePairId) pair = stats.get(r.selectedCandidatePairId);
+    });
     const local = pair ? stats.get(pair.localCandidateId) : null;
     const gathered = [];
-    stats.forEach((r) => { if (r.type === 'local-candidate') gathered.push(`${r.candidateType}/${r.protocol}/${r.relayProtocol || '-'}`); });
+    stats.forEach((r) => {
+      if (r.type === 'local-candidate') gathered.push(`${r.candidateType}/${r.protocol}/${r.relayProtocol || '-'}`);
+    });
     out.push({ state: pc.connectionState, type: local ? local.candidateType : null,
                relay: local ? (local.relayProtocol || null) : null, gathered });
   }
@@ -121,7 +125,8 @@ async def open_as(
 async def scenario(stage: Stage, case: str) -> dict[str, Any]:
     async with loopback_forward(), async_playwright() as playwright:
         (a_browser, a), (b_browser, b) = await asyncio.gather(
-            open_as(playwright, stage, stage.speaker, TONE_HZ, case), open_as(playwright, stage, stage.listener, None, case)
+            open_as(playwright, stage, stage.speaker, TONE_HZ, case),
+            open_as(playwright, stage, stage.listener, None, case),
         )
         try:
             streams: list[str] = []

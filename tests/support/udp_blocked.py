@@ -20,8 +20,8 @@ import contextlib
 import json
 import subprocess
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 import pytest

@@ -53,15 +53,15 @@ def _turn_urls(servers: list[RTCIceServer]) -> list[tuple[str, RTCIceServer]]:
 
 
 async def usable_turn(
-    servers: list[RTCIceServer], *, probe: Probe = allocate, timeout: float = PROBE_TIMEOUT_S
+    servers: list[RTCIceServer], *, probe: Probe = allocate, wait_s: float = PROBE_TIMEOUT_S
 ) -> list[RTCIceServer]:
     """``servers`` with their TURN URLs narrowed to the first (in Salon's order) whose server allocates a relay
-    within ``timeout`` s; unchanged when there is at most one TURN URL, or when none answers (ICE then fails as it
+    within ``wait_s`` seconds; unchanged when there is at most one TURN URL, or when none answers (ICE then fails as it
     would have, and says so)."""
     turn = _turn_urls(servers)
     if len(turn) < 2:
         return servers
-    tries = [asyncio.ensure_future(asyncio.wait_for(probe(url, server), timeout)) for url, server in turn]
+    tries = [asyncio.ensure_future(asyncio.wait_for(probe(url, server), wait_s)) for url, server in turn]
     chosen: tuple[str, RTCIceServer] | None = None
     try:
         for (url, server), attempt in zip(turn, tries, strict=True):

@@ -32,7 +32,7 @@ def prober(answering: set[str], tried: list[str]) -> Probe:
 
 def test_with_udp_blocked_the_tcp_url_comes_first_and_alone() -> None:
     tried: list[str] = []
-    chosen = asyncio.run(usable_turn(salon_servers(), probe=prober({TCP, TLS}, tried), timeout=0.2))
+    chosen = asyncio.run(usable_turn(salon_servers(), probe=prober({TCP, TLS}, tried), wait_s=0.2))
     assert [s.urls for s in chosen] == [[TCP], [STUN]]
     assert chosen[0].username == "1:u"
     assert chosen[0].credential == "c"
@@ -40,7 +40,7 @@ def test_with_udp_blocked_the_tcp_url_comes_first_and_alone() -> None:
 
 
 def test_with_only_tls_getting_out_the_turns_url_is_kept() -> None:
-    chosen = asyncio.run(usable_turn(salon_servers(), probe=prober({TLS}, []), timeout=0.2))
+    chosen = asyncio.run(usable_turn(salon_servers(), probe=prober({TLS}, []), wait_s=0.2))
     assert [s.urls for s in chosen] == [[TLS], [STUN]]
 
 
@@ -48,7 +48,7 @@ def test_udp_is_kept_where_it_works_without_waiting_for_the_others() -> None:
     async def timed() -> tuple[list[RTCIceServer], float]:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        chosen = await usable_turn(salon_servers(), probe=prober({UDP}, []), timeout=5.0)
+        chosen = await usable_turn(salon_servers(), probe=prober({UDP}, []), wait_s=5.0)
         return chosen, loop.time() - started
 
     chosen, took = asyncio.run(timed())
@@ -58,8 +58,8 @@ def test_udp_is_kept_where_it_works_without_waiting_for_the_others() -> None:
 
 def test_nothing_answers_or_one_url_leaves_the_servers_as_they_are() -> None:
     servers = salon_servers()
-    assert asyncio.run(usable_turn(servers, probe=prober(set(), []), timeout=0.1)) == servers
+    assert asyncio.run(usable_turn(servers, probe=prober(set(), []), wait_s=0.1)) == servers
     one = [RTCIceServer(urls=[TCP], username="1:u", credential="c")]
     tried: list[str] = []
-    assert asyncio.run(usable_turn(one, probe=prober(set(), tried), timeout=0.1)) == one
+    assert asyncio.run(usable_turn(one, probe=prober(set(), tried), wait_s=0.1)) == one
     assert tried == [], "a single TURN URL is not probed"
