@@ -29,6 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from salon.client.broadcast import BroadcastTrack
+from salon.client.turn_choice import usable_turn
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,8 @@ class SalonClient:
         body = response.json()
         if response.status_code != 200:
             raise SalonError(body.get("code", "unexpected"), body.get("message", ""), body.get("data", {}))
-        servers = [_ice_server(s) for s in body["ice_servers"]]
+        # aiortc uses one TURN URL only: the first of Salon's that works from here (turn_choice.py).
+        servers = await usable_turn([_ice_server(s) for s in body["ice_servers"]])
         expires_at = body["expires_at"]
         self._ice = (servers, expires_at - 60 if expires_at else time.time() + 600)
         return servers
