@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     login_failures_per_minute: Annotated[int, Field(ge=1)] = 10
     invites_per_hour: Annotated[int, Field(ge=1)] = 30
     avatar_max_bytes: Annotated[int, Field(ge=1024)] = 2 * 1024 * 1024
-    extra_origins: list[str] = []
+    extra_origins: Annotated[list[str], NoDecode] = []  # more origins allowed to call the API (JSON or a,b)
     # The reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs, comma-separated or a JSON list);
     # none: the connecting peer is the client (web/client_address.py).
     trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = []
@@ -272,6 +272,12 @@ class Settings(BaseSettings):
             return None
         host, _, port = self.stun_server.rpartition(":")
         return host, int(port)
+
+    @field_validator("extra_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: Any) -> Any:
+        value = _listed(value)
+        return [str(v).strip() for v in value if str(v).strip()] if isinstance(value, list) else value
 
     @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod

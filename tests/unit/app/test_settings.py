@@ -110,3 +110,11 @@ def test_a_tls_worker_takes_fewer_listeners_unless_told(tmp_path: Path, monkeypa
     assert chosen.broadcast_max_listeners == 9_000
     monkeypatch.setenv("SALON_BROADCAST_MAX_LISTENERS", "12000")  # the operator's own choice, from the environment
     assert Settings(dev=True, broadcast_tls_cert=cert, broadcast_tls_key=key).broadcast_max_listeners == 12_000
+
+
+@pytest.mark.parametrize(
+    "given", ['["https://a.example", "http://127.0.0.1:9000"]', "https://a.example, http://127.0.0.1:9000"]
+)
+def test_extra_origins_are_read_as_json_or_comma_separated(monkeypatch: pytest.MonkeyPatch, given: str) -> None:
+    monkeypatch.setenv("SALON_EXTRA_ORIGINS", given)
+    assert Settings(dev=True).extra_origins == ["https://a.example", "http://127.0.0.1:9000"]
