@@ -50,7 +50,7 @@ export function noticesFor(before, after, event, views) {
   const hide = [];
   if (!after || after.role === "listener" || !after.muted) hide.push("muted");
   if (!after || !after.hand_raised_at) hide.push("hand");
-  if (!after || !after.invited_up) hide.push("invite");
+  if (after?.invited_up) hide.push("invite"); // a new invitation: "the last one expired" is stale
   if (!after) return { show, hide };
   const onStage = (p) => p && p.role !== "listener";
   if (!event) {
