@@ -188,6 +188,7 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             # Raised again and invited up, Sam says "Not now": the hand goes down, and Mona is told.
             await s.get_by_role("button", name="Raise hand").click()
             await m.get_by_role("button", name="Invite Sam Reed up to speak").click()
+            await expect(s.get_by_role("alertdialog")).to_contain_text("Mona Hart invites you to speak.")
             await s.get_by_role("button", name="Not now").click()
             declined = notice(m, f"invite-{sam.user_id}")
             await expect(declined).to_contain_text("Sam Reed declined the invitation to speak.")
@@ -252,6 +253,7 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             await f.get_by_role("button", name="Lever la main").click()
             await expect(notice(f, "hand")).to_contain_text("Main levée — les modérateurs la voient.")
             await m.get_by_role("button", name="Invite Flo Morel up to speak").click()
+            await expect(f.get_by_role("alertdialog")).to_contain_text("Mona Hart vous invite à parler.")
             await f.get_by_role("button", name="Monter sur scène").click()
             await expect(notice(f, "muted")).to_contain_text("Votre micro est coupé — touchez pour parler.")
             await notice(f, "muted").get_by_role("button", name="Parler").click()

@@ -7,7 +7,7 @@ import { get, post } from "./api.js";
 import { MicError, RoomAudio } from "./audio.js";
 import { t } from "./i18n.js";
 import { live } from "./live.js";
-import { endedMessage, noticesFor } from "./room_notices.js";
+import { endedMessage, nameIn, noticesFor } from "./room_notices.js";
 import { findMe } from "./room_state.js";
 
 const FOLLOW_CHANGES = new Set(["participant_joined", "participant_left", "role_changed"]);
@@ -55,6 +55,7 @@ class RoomSession extends EventTarget {
       endedWith: null, // why the room is over for this person
       micProblem: null,
       blocked: false,
+      invitedBy: null, // who invited me up (their name), while the invitation stands
     };
     this.lastAnnounced = 0;
     this.followedTimer = null;
@@ -142,7 +143,9 @@ class RoomSession extends EventTarget {
     }
     if (before && me) this.announceChange(before, me);
     if (!frame || FOLLOW_CHANGES.has(frame.name)) this.refreshFollowed();
-    this.set({ view, me });
+    let invitedBy = me?.invited_up ? this.state.invitedBy : null;
+    if (frame?.name === "stage_invited" && frame.data.participant.user.id === live.userId) invitedBy = nameIn(frame.data.by, ...views);
+    this.set({ view, me, invitedBy });
     this.notify(noticesFor(before, me, frame, views));
     this.syncMedia();
   }

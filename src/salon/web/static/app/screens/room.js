@@ -113,7 +113,7 @@ export async function render(main, ctx) {
         ? h(
             "div.banner",
             { role: "alertdialog", "aria-label": t("room.invited_title") },
-            h("p", {}, h("strong", {}, t("room.invited_title")), " ", t("room.invited_text")),
+            h("p", {}, h("strong", {}, state.invitedBy ? t("notice.invited_by", { name: state.invitedBy }) : t("room.invited_title")), " ", t("room.invited_text")),
             h(
               "div.actions",
               {},
