@@ -45,6 +45,20 @@ async def open_room(services: Services, mod: str, kind: RoomType = RoomType.OPEN
 # --- HTTP --------------------------------------------------------------------------------------------------------
 
 
+async def test_a_notification_says_whether_its_room_has_ended(client: httpx.AsyncClient, services: Services) -> None:
+    """The server decides "Join" or "ended": ``room_ended`` per notification, as of the answer."""
+    mod, as_mod = await member(services, "mod")
+    zed, as_zed = await member(services, "zed")
+    live, over = await open_room(services, mod), await open_room(services, mod)
+    for room in (live, over):
+        assert (await client.post(f"/rooms/{room}/ping", json={"user_id": zed}, headers=bearer(as_mod))).is_success
+    async with services.db.transaction() as conn:  # a notification that points to no room
+        await notifications.notify(services, conn, [zed], "generic_test", {"title": "x"})
+    assert (await client.post(f"/rooms/{over}/end", headers=bearer(as_mod))).is_success
+    listed = (await client.get("/notifications", headers=bearer(as_zed))).json()["notifications"]
+    assert {n["data"].get("room_id"): n["room_ended"] for n in listed} == {None: None, over: True, live: False}
+
+
 async def test_a_moderator_pings_a_member_into_a_closed_room(client: httpx.AsyncClient, services: Services) -> None:
     mod, as_mod = await member(services, "mod")
     zed, as_zed = await member(services, "zed")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, async_playwright
 
-from salon.app import audience, stage
+from salon.app import audience, stage, stage_invites
 from salon.app.fakes import FakeClock, RecordingBus
 from salon.app.rooms import NewRoom, create_room, end_room, get_snapshot
 from salon.app.services import Services
@@ -69,6 +69,10 @@ async def scenario(services: Services) -> tuple[dict[str, Any], list[dict[str, A
     await stage.set_hands_enabled(services, ada, room, False)
     await stage.set_hands_enabled(services, ada, room, True)
     await stage.raise_hand(services, dan, room)
+    await stage.invite_up(services, ada, room, dan)  # unanswered: it lapses, and the hand goes down with it
+    clock.advance(services.settings.stage_invite_ttl_s)
+    assert len(await stage_invites.expire_lapsed(services)) == 1
+    await stage.raise_hand(services, dan, room)
     for who in people[3:]:  # past the test settings' batch threshold (5): the audience becomes a count
         clock.advance(1)
         await stage.join(services, who, room)
@@ -90,7 +94,15 @@ async def scenario(services: Services) -> tuple[dict[str, Any], list[dict[str, A
 async def test_the_browser_and_the_server_agree_on_every_view(services: Services, page: Page) -> None:
     start, events = await scenario(services)
     names = {e["name"] for e in events}
-    assert {"participant_joined", "role_changed", "mute_changed", "audience_batched", "room_ended"} <= names
+    assert {
+        "participant_joined",
+        "role_changed",
+        "mute_changed",
+        "stage_invite_declined",
+        "stage_invite_expired",
+        "audience_batched",
+        "room_ended",
+    } <= names
     expected = []
     view = start
     for e in events:

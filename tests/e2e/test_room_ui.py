@@ -172,7 +172,7 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             await expect(b.locator(f"ul.audience {tile(b, bea)}")).to_be_visible()
             await person_action(a, bea, "Remove from room")
             await a.get_by_role("dialog").get_by_role("button", name="Remove from room").click()  # "Remove Bea?"
-            await expect(b.get_by_role("alert")).to_contain_text("A moderator removed you from this room.")
+            await expect(b.get_by_role("alert")).to_contain_text("Admin removed you from this room.")
             await expect(a.locator(tile(a, bea))).to_have_count(0)
             # The moderation log says what happened, newest first.
             await a.get_by_role("button", name="Room settings").click()

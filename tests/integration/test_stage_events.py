@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from salon.app import audience, stage
+from salon.app import audience, stage, stage_invites
 from salon.app.fakes import FakeClock, FakeMedia, RecordingBus
 from salon.app.ports import RoomMessage
 from salon.app.room_commands import Result
@@ -17,6 +17,7 @@ from salon.app.services import Services
 from salon.domain.errors import DomainError, ErrorCode
 from salon.domain.room_view import Snapshot, apply_event, hand_queue
 from salon.domain.rooms import RoomType
+from salon.store import repo_presence
 from tests.support.people import add_member
 
 
@@ -157,6 +158,42 @@ async def test_every_stage_command_keeps_snapshot_and_events_in_step(services: S
     assert names(r) == ["room_ended"]
     assert room not in media.rooms
     await refused(services, admin, room, ErrorCode.ROOM_ENDED, lambda: stage.join(services, ann, room))
+
+
+async def test_an_unanswered_invitation_up_lapses_and_lowers_the_hand(services: Services, clock: FakeClock) -> None:
+    admin = await add_member(services, "admin", admin=True)
+    mod = await add_member(services, "moda")
+    ann = await add_member(services, "ann")
+    room = (await create_room(services, mod, NewRoom("Lapse", "", [], RoomType.OPEN)))["room"]["id"]
+    await stage.join(services, ann, room)
+    await stage.raise_hand(services, ann, room)
+    await stage.invite_up(services, mod, room, ann)
+    async with services.db.read() as conn:
+        until_before = await repo_presence.deadline(conn, room, ann)
+    clock.advance(services.settings.stage_invite_ttl_s - 1)
+    assert await stage_invites.expire_lapsed(services) == [], "still standing"
+
+    clock.advance(1)
+    r = await verify(services, admin, room, lambda: _lapse_one(services))
+    assert names(r) == ["stage_invite_expired"]
+    ann_now = person(await get_snapshot(services, admin, room), ann)
+    assert (ann_now["invited_up"], ann_now["hand_raised_at"]) == (False, None)
+    async with services.db.read() as conn:
+        assert await repo_presence.deadline(conn, room, ann) == until_before, "a lapse is not the invitee's doing"
+    assert await stage_invites.expire_lapsed(services) == [], "once"
+    await refused(services, admin, room, ErrorCode.NOT_ALLOWED, lambda: stage.accept_stage_invite(services, ann, room))
+
+    # Invited again, answered in time: nothing lapses later.
+    await stage.invite_up(services, mod, room, ann)
+    await stage.accept_stage_invite(services, ann, room)
+    clock.advance(services.settings.stage_invite_ttl_s * 2)
+    assert await stage_invites.expire_lapsed(services) == []
+
+
+async def _lapse_one(services: Services) -> Result:
+    """Run the sweep and hand back the one command it ran (for ``verify``)."""
+    [result] = await stage_invites.expire_lapsed(services)
+    return result
 
 
 async def test_last_person_leaving_ends_the_room(services: Services) -> None:

@@ -14,7 +14,7 @@ bounded by ``domain/notices.py``); ``invite_redeemed`` and ``nominated`` (sign-u
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from salon.domain.errors import ErrorCode, refuse
 from salon.domain.notifications import NotificationRecord
 from salon.domain.paging import PAGE_DEFAULT, Cursor, decode_cursor, encode_cursor
 from salon.store import repo_notifications as repo
+from salon.store import repo_rooms
 
 PUSH_NAME = "notification"
 READ_PUSH_NAME = "notifications_read"
@@ -39,17 +40,33 @@ class Page:
     notifications: list[NotificationRecord]
     unread_count: int
     next_cursor: str | None
+    live_rooms: set[str]  # the live rooms among those the notifications point to
 
 
-def notification_data(note: NotificationRecord) -> dict[str, Any]:
-    """The wire shape, in the list and in the push."""
+def notification_data(note: NotificationRecord, live_rooms: Set[str] = frozenset()) -> dict[str, Any]:
+    """The wire shape, in the list and in the push. ``room_ended`` says whether the room the notification points
+    to (``data.room_id``) is over — ended, or gone — as the server knows it when it answers, so a client never
+    offers "Join" for a room that ended; null when it points to no room. ``live_rooms``: the live ones among them."""
+    room_id = _room_of(note)
     return {
         "id": note.id,
         "kind": note.kind,
         "data": note.data,
         "created_at": note.created_at.isoformat(),
         "read_at": note.read_at.isoformat() if note.read_at else None,
+        "room_ended": None if room_id is None else room_id not in live_rooms,
     }
+
+
+def _room_of(note: NotificationRecord) -> str | None:
+    room_id = note.data.get("room_id")
+    return room_id if isinstance(room_id, str) else None
+
+
+async def live_rooms_of(conn: AsyncConnection, notes: Iterable[NotificationRecord]) -> set[str]:
+    """Which of the rooms these notifications point to are live (one query; none when they point to no room)."""
+    ids = {room_id for note in notes if (room_id := _room_of(note)) is not None}
+    return await repo_rooms.live_ids(conn, ids) if ids else set()
 
 
 async def notify(
@@ -69,8 +86,14 @@ async def notify(
 
 async def publish(services: Services, records: Sequence[NotificationRecord]) -> None:
     """Push committed notifications to their recipients' live connections."""
+    if not records:
+        return
+    live: set[str] = set()
+    if any(_room_of(note) is not None for note in records):
+        async with services.db.read() as conn:
+            live = await live_rooms_of(conn, records)
     for note in records:
-        await services.bus.publish_user(note.user_id, PUSH_NAME, notification_data(note))
+        await services.bus.publish_user(note.user_id, PUSH_NAME, notification_data(note, live))
 
 
 async def list_notifications(services: Services, actor: Actor, cursor: str | None, limit: int = PAGE_DEFAULT) -> Page:
@@ -78,10 +101,11 @@ async def list_notifications(services: Services, actor: Actor, cursor: str | Non
     async with services.db.read() as conn:
         notes = await repo.list_for(conn, actor.user_id, before, limit + 1)
         unread = await repo.unread_count(conn, actor.user_id)
-    more = len(notes) > limit
-    notes = notes[:limit]
+        more = len(notes) > limit
+        notes = notes[:limit]
+        live = await live_rooms_of(conn, notes)
     next_cursor = encode_cursor(Cursor(notes[-1].created_at, notes[-1].id)) if more else None
-    return Page(notes, unread, next_cursor)
+    return Page(notes, unread, next_cursor, live)
 
 
 async def mark_read(services: Services, actor: Actor, ids: Sequence[str] | None) -> int:

@@ -92,7 +92,10 @@ async def run_command(
     target_id: str | None = None,
     need_raised: bool = False,
     extra: Extra | None = None,
+    sign_of_life: bool = True,
 ) -> Result:
+    """Run one room command for ``actor_id``. ``sign_of_life`` False: the server acts on the actor's behalf (an
+    invitation lapsing), which must not hold their place as their own command would."""
     now = services.clock.now()
     async with services.db.transaction() as conn:
         reached = await access_room(conn, room_id, actor_id, "act", lock=True)
@@ -127,7 +130,8 @@ async def run_command(
         _mark_quiet_changes(services, ctx, outcome)
         known = {p.user_id: p for p in [*ctx.stage, *(x for x in (actor, target) if x is not None)]}
         messages = await save_outcome(services, conn, room, seq, outcome, actor_id, now)
-        await repo_presence.renew(conn, room.id, actor_id, presence_deadline(services, now))  # a sign of life
+        if sign_of_life:
+            await repo_presence.renew(conn, room.id, actor_id, presence_deadline(services, now))
         notes = await tell_about_arrivals(services, conn, outcome.room or room, known, outcome.upserts)
         if extra.notices is not None:
             notes += await extra.notices(conn, ctx, outcome)

@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     # have not acted in for presence_idle_s (an HTTP-only client).
     presence_grace_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
     presence_idle_s: Annotated[float, Field(gt=0, le=86_400)] = 600.0
+    # An invitation up that a listener leaves unanswered lapses after this (docs/ARCHITECTURE.md, "Rooms and the
+    # stage"); the presence sweep finds the lapsed ones, so it takes effect within one sweep (≤ 5 s) of it.
+    stage_invite_ttl_s: Annotated[float, Field(gt=0, le=86_400)] = 120.0
     login_failures_per_minute: Annotated[int, Field(ge=1)] = 10
     invites_per_hour: Annotated[int, Field(ge=1)] = 30
     avatar_max_bytes: Annotated[int, Field(ge=1024)] = 2 * 1024 * 1024

@@ -6,6 +6,8 @@ loading, saving and publishing. The same functions serve REST routes and WebSock
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from salon.app.room_commands import Context, Result, run_command
 from salon.app.services import Services
 from salon.domain import stage as rules
@@ -51,9 +53,19 @@ async def set_hands_enabled(services: Services, actor_id: str, room_id: str, ena
 
 
 async def invite_up(services: Services, actor_id: str, room_id: str, target_id: str) -> Result:
+    now = services.clock.now()
+    until = now + timedelta(seconds=services.settings.stage_invite_ttl_s)
+
     def decide(ctx: Context) -> Outcome:
         return rules.invite_up(
-            ctx.room, ctx.actor, ctx.target, target_id, ctx.target_banned, already_invited=ctx.target_invited
+            ctx.room,
+            ctx.actor,
+            ctx.target,
+            target_id,
+            ctx.target_banned,
+            already_invited=ctx.target_invited,
+            now=now,
+            until=until,
         )
 
     return await run_command(services, room_id, actor_id, decide, target_id=target_id)

@@ -25,6 +25,7 @@ _PARTICIPANT_CHANGES: frozenset[RoomEventName] = frozenset(
         "hand_lowered",
         "stage_invited",
         "stage_invite_declined",
+        "stage_invite_expired",
         "role_changed",
         "mute_changed",
     }

@@ -83,6 +83,8 @@ class Participant:
     muted: bool = False
     mute_locked: bool = False
     invited_up: bool = False
+    # When an invitation up lapses (``stage.expire_stage_invite``); not on the wire: the lapse is an event.
+    invited_until: datetime | None = None
 
     @property
     def user_id(self) -> str:
@@ -101,6 +103,7 @@ RoomEventName = Literal[
     "hand_lowered",
     "stage_invited",
     "stage_invite_declined",
+    "stage_invite_expired",
     "role_changed",
     "mute_changed",
     "hands_enabled",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from salon.domain.errors import ErrorCode, refuse
 from salon.domain.moderation import ModAction, SystemReason, by_moderator, by_system, room_ended
@@ -30,8 +31,13 @@ from salon.domain.rooms import (
 )
 
 
-def _changed(name: RoomEventName, p: Participant) -> Event:
-    return Event(name, {"participant": participant_data(p)})
+def _changed(name: RoomEventName, p: Participant, by: Participant | None = None) -> Event:
+    """An event carrying one participant's new card; ``by`` names the moderator who did it to someone else (the
+    client says who: "Ana muted you"). Absent when the person did it themself or the room did it."""
+    data: dict[str, Any] = {"participant": participant_data(p)}
+    if by is not None and by.user_id != p.user_id:
+        data["by"] = by.user_id
+    return Event(name, data)
 
 
 def join(
@@ -150,9 +156,12 @@ def invite_up(
     target_banned: bool,
     *,
     already_invited: bool = False,
+    now: datetime | None = None,
+    until: datetime | None = None,
 ) -> Outcome:
     """A moderator invites someone to speak: a listener in the room, or a member not yet in it (``already_invited``:
-    that member holds an invitation up already)."""
+    that member holds an invitation up already). A listener's invitation lapses at ``until`` (``expire_stage_invite``);
+    inviting again someone whose invitation lapsed (not yet swept) renews it."""
     me = _require_moderator(room, actor)
     if target_banned:
         raise refuse(ErrorCode.REMOVED_FROM_ROOM, "That person was removed from this room.")
@@ -164,9 +173,9 @@ def invite_up(
         return out
     if target.role.on_stage:
         raise refuse(ErrorCode.CONFLICT, "That person is already on stage.")
-    if not target.invited_up:
-        invited = replace(target, invited_up=True)
-        out.put(invited, _changed("stage_invited", invited))
+    if not target.invited_up or (now is not None and _lapsed(target, now)):
+        invited = replace(target, invited_up=True, invited_until=until)
+        out.put(invited, _changed("stage_invited", invited, me))
         out.moderation.append(by_moderator(ModAction.INVITE_UP, me, target_id))
     return out
 
@@ -178,9 +187,18 @@ def accept_stage_invite(room: Room, actor: Participant | None, now: datetime) ->
         raise refuse(ErrorCode.CONFLICT, "You are already on stage.")
     if not me.invited_up:
         raise refuse(ErrorCode.NOT_ALLOWED, "Nobody invited you up.")
+    if _lapsed(me, now):
+        raise refuse(ErrorCode.NOT_ALLOWED, "Your invitation to speak expired.", reason="invite_expired")
     # Clubhouse brought new speakers up muted; they unmute themselves when ready.
     up = replace(
-        me, role=Role.SPEAKER, stage_since=now, hand_raised_at=None, invited_up=False, muted=True, mute_locked=False
+        me,
+        role=Role.SPEAKER,
+        stage_since=now,
+        hand_raised_at=None,
+        invited_up=False,
+        invited_until=None,
+        muted=True,
+        mute_locked=False,
     )
     out = Outcome()
     out.put(up, _changed("role_changed", up))
@@ -188,13 +206,31 @@ def accept_stage_invite(room: Room, actor: Participant | None, now: datetime) ->
 
 
 def decline_stage_invite(room: Room, actor: Participant | None) -> Outcome:
+    """Saying no also lowers the hand: a hand still up would put the person straight back in the moderators' queue
+    for something they just refused."""
     _require_live(room)
     me = _require_in_room(actor)
     if not me.invited_up:
         raise refuse(ErrorCode.NOT_ALLOWED, "Nobody invited you up.")
     out = Outcome()
-    declined = replace(me, invited_up=False)
+    declined = replace(me, invited_up=False, invited_until=None, hand_raised_at=None)
     out.put(declined, _changed("stage_invite_declined", declined))
+    return out
+
+
+def _lapsed(p: Participant, now: datetime) -> bool:
+    return p.invited_up and p.invited_until is not None and p.invited_until <= now
+
+
+def expire_stage_invite(room: Room, target: Participant | None, now: datetime) -> Outcome:
+    """An invitation up nobody answered lapses (the server's sweep runs this): as a decline would, it lowers the
+    hand too, so the moderators' queue does not fill with people who went away. Nothing when it was answered or
+    renewed meanwhile."""
+    out = Outcome()
+    if room.ended or target is None or not _lapsed(target, now):
+        return out
+    lapsed = replace(target, invited_up=False, invited_until=None, hand_raised_at=None)
+    out.put(lapsed, _changed("stage_invite_expired", lapsed))
     return out
 
 
@@ -231,9 +267,16 @@ def move_to_audience(
             raise refuse(ErrorCode.LAST_MODERATOR, "The last moderator cannot leave the stage empty-handed.")
         _promote(heir, out)
     down = replace(
-        who, role=Role.LISTENER, stage_since=None, muted=False, mute_locked=False, hand_raised_at=None, invited_up=False
+        who,
+        role=Role.LISTENER,
+        stage_since=None,
+        muted=False,
+        mute_locked=False,
+        hand_raised_at=None,
+        invited_up=False,
+        invited_until=None,
     )
-    out.put(down, _changed("role_changed", down))
+    out.put(down, _changed("role_changed", down, me))
     return out
 
 
@@ -260,7 +303,7 @@ def set_moderator(
         if not _other_moderators(stage, who.user_id):
             raise refuse(ErrorCode.LAST_MODERATOR, "A room needs at least one moderator.")
     changed = replace(who, role=wanted)
-    out.put(changed, _changed("role_changed", changed))
+    out.put(changed, _changed("role_changed", changed, me))
     out.moderation.append(
         by_moderator(ModAction.MAKE_MODERATOR if make else ModAction.UNMAKE_MODERATOR, me, who.user_id)
     )
@@ -270,8 +313,8 @@ def set_moderator(
 # --- mute ------------------------------------------------------------------------------------------------------
 
 
-def _mute_event(p: Participant) -> Event:
-    return _changed("mute_changed", p)
+def _mute_event(p: Participant, by: Participant | None = None) -> Event:
+    return _changed("mute_changed", p, by)
 
 
 def moderator_mute(room: Room, actor: Participant | None, target: Participant | None, lock: bool) -> Outcome:
@@ -284,7 +327,7 @@ def moderator_mute(room: Room, actor: Participant | None, target: Participant | 
     if who.muted and who.mute_locked == lock:
         return out
     changed = replace(who, muted=True, mute_locked=lock)
-    out.put(changed, _mute_event(changed))
+    out.put(changed, _mute_event(changed, me))
     out.moderation.append(by_moderator(ModAction.MUTE, me, who.user_id, lock=lock))
     return out
 
@@ -295,7 +338,7 @@ def unlock_mute(room: Room, actor: Participant | None, target: Participant | Non
     out = Outcome()
     if who.mute_locked:
         changed = replace(who, mute_locked=False)
-        out.put(changed, _mute_event(changed))
+        out.put(changed, _mute_event(changed, me))
         out.moderation.append(by_moderator(ModAction.UNLOCK_MUTE, me, who.user_id))
     return out
 
@@ -318,12 +361,22 @@ def set_self_muted(room: Room, actor: Participant | None, muted: bool) -> Outcom
 
 
 def _departure(
-    room: Room, who: Participant, stage: list[Participant], headcount: int, reason: str, now: datetime, out: Outcome
+    room: Room,
+    who: Participant,
+    stage: list[Participant],
+    headcount: int,
+    reason: str,
+    now: datetime,
+    out: Outcome,
+    by: Participant | None = None,
 ) -> Outcome:
     out.deletes.append(who.user_id)
     quiet = who.role is Role.LISTENER and not who.notable and room.audience_batched and reason == "left"
     if not quiet:
-        out.events.append(Event("participant_left", {"user_id": who.user_id, "role": who.role.value, "reason": reason}))
+        left: dict[str, Any] = {"user_id": who.user_id, "role": who.role.value, "reason": reason}
+        if by is not None:
+            left["by"] = by.user_id
+        out.events.append(Event("participant_left", left))
     if who.role is Role.MODERATOR and not _other_moderators(stage, who.user_id):
         heir = _successor(stage, who.user_id)
         if heir is not None:
@@ -345,7 +398,10 @@ def _end(
     reason: SystemReason | None,
 ) -> Outcome:
     out.room = replace(room, ended_at=now)
-    out.events.append(Event("room_ended", {"ended_at": now.isoformat()}))
+    ended: dict[str, Any] = {"ended_at": now.isoformat()}
+    if actor_id is not None and reason is None:
+        ended["by"] = actor_id  # a moderator or an admin ended it, not the room itself
+    out.events.append(Event("room_ended", ended))
     out.moderation.append(room_ended(actor_id, stage, reason))
     return out
 
@@ -378,7 +434,7 @@ def remove(
     out = Outcome(ban=target_id, moderation=[by_moderator(ModAction.REMOVE, me, target_id)])
     if target is None:
         return out
-    return _departure(room, target, stage, headcount, "removed", now, out)
+    return _departure(room, target, stage, headcount, "removed", now, out, me)
 
 
 def end_room(

@@ -61,6 +61,7 @@ def _participant(row: RowMapping) -> Participant:
         muted=row["muted"],
         mute_locked=row["mute_locked"],
         invited_up=row["invited_up"],
+        invited_until=row["invited_until"],
     )
 
 
@@ -117,6 +118,12 @@ async def live_rooms(conn: AsyncConnection) -> list[Room]:
     return [_room(r) for r in rows]
 
 
+async def live_ids(conn: AsyncConnection, room_ids: Iterable[str]) -> set[str]:
+    """Those of ``room_ids`` that name a live room (not ended; an unknown id is not live)."""
+    query = select(rooms.c.id).where(rooms.c.id.in_(list(room_ids)), rooms.c.ended_at.is_(None))
+    return set((await conn.execute(query)).scalars())
+
+
 async def get_participant(conn: AsyncConnection, room_id: str, user_id: str) -> Participant | None:
     query = _participants_query().where(participants.c.room_id == room_id, participants.c.user_id == user_id)
     row = (await conn.execute(query)).mappings().first()
@@ -154,6 +161,18 @@ async def headcount(conn: AsyncConnection, room_id: str, *, role: Role | None = 
     return int((await conn.execute(query)).scalar_one())
 
 
+async def lapsed_invitations(conn: AsyncConnection, now: datetime, limit: int) -> list[tuple[str, str]]:
+    """(room, member) whose invitation up lapsed by ``now``, the longest lapsed first."""
+    until = participants.c.invited_until
+    query = (
+        select(participants.c.room_id, participants.c.user_id)
+        .where(participants.c.invited_up.is_(True), until <= now)
+        .order_by(until, participants.c.room_id, participants.c.user_id)
+        .limit(limit)
+    )
+    return [(row.room_id, row.user_id) for row in await conn.execute(query)]
+
+
 async def stored_participants(conn: AsyncConnection, room_id: str, user_ids: Sequence[str]) -> set[str]:
     if not user_ids:
         return set()
@@ -172,6 +191,7 @@ def _participant_values(p: Participant) -> dict[str, Any]:
         "muted": p.muted,
         "mute_locked": p.mute_locked,
         "invited_up": p.invited_up,
+        "invited_until": p.invited_until,
     }
 
 

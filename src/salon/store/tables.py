@@ -147,10 +147,13 @@ participants = Table(
     Column("muted", Boolean, nullable=False, default=False),
     Column("mute_locked", Boolean, nullable=False, default=False),
     Column("invited_up", Boolean, nullable=False, default=False),
+    # When an unanswered invitation up lapses (swept by app/stage_invites.py).
+    Column("invited_until", TS, nullable=True),
     # Presence (docs/ARCHITECTURE.md): with no live connection, the member leaves the room once this has passed.
     Column("present_until", TS, nullable=True),
     Index("ix_participants_room_role", "room_id", "role"),
     Index("ix_participants_present_until", "present_until"),
+    Index("ix_participants_invited_until", "invited_until"),
 )
 
 # A moderator's invitation up for a member who is not (yet) in the room: joining takes them straight to the stage.

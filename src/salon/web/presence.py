@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from salon.app import presence
+from salon.app import presence, stage_invites
 from salon.app.services import Services
 
 log = logging.getLogger(__name__)
@@ -98,3 +98,7 @@ class Departures:
                 await presence.sweep(self._services, self._connected)
             except Exception:
                 log.exception("presence sweep failed; retrying next tick")
+            try:  # the same timer lets unanswered invitations up lapse (app/stage_invites.py)
+                await stage_invites.expire_lapsed(self._services)
+            except Exception:
+                log.exception("stage invitation sweep failed; retrying next tick")

@@ -25,7 +25,7 @@ async def list_notifications(
 ) -> NotificationPageOut:
     page = await notifications.list_notifications(services, actor, cursor, limit)
     return NotificationPageOut(
-        notifications=[NotificationOut.from_record(n) for n in page.notifications],
+        notifications=[NotificationOut.from_record(n, page.live_rooms) for n in page.notifications],
         unread_count=page.unread_count,
         next_cursor=page.next_cursor,
     )

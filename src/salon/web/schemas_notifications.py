@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictBool, model_validator
@@ -18,10 +19,14 @@ class NotificationOut(BaseModel):
     data: dict[str, Any]
     created_at: str
     read_at: str | None
+    room_ended: bool | None = Field(
+        description="Whether the room in `data.room_id` is over (ended or gone) as of this answer, so a client never "
+        "offers to join it; null when the notification points to no room. Also in the live push."
+    )
 
     @classmethod
-    def from_record(cls, note: NotificationRecord) -> NotificationOut:
-        return cls(**notification_data(note))
+    def from_record(cls, note: NotificationRecord, live_rooms: Set[str] = frozenset()) -> NotificationOut:
+        return cls(**notification_data(note, live_rooms))
 
 
 class NotificationPageOut(BaseModel):

@@ -45,8 +45,11 @@ def code_of(call: Callable[[], object]) -> ErrorCode:
     return refusal(call).code
 
 
-def changed(name: RoomEventName, p: Participant) -> Event:
-    return Event(name, {"participant": participant_data(p)})
+def changed(name: RoomEventName, p: Participant, by: str | None = None) -> Event:
+    data: dict[str, object] = {"participant": participant_data(p)}
+    if by is not None:
+        data["by"] = by
+    return Event(name, data)
 
 
 def nothing_happened(out: Outcome) -> bool:
@@ -245,7 +248,7 @@ def test_a_moderator_invites_a_listener_up() -> None:
     out = stage.invite_up(room(), moderator(), listener(hand_raised_at=at(5)), "dee", target_banned=False)
     invited = listener(hand_raised_at=at(5), invited_up=True)
     assert out.upserts == [invited]
-    assert out.events == [changed("stage_invited", invited)]
+    assert out.events == [changed("stage_invited", invited, by="ada")]
     assert out.stage_invite is None
 
 
@@ -299,11 +302,46 @@ def test_an_invitation_cannot_be_accepted_in_an_ended_room_or_from_outside() -> 
     assert code_of(lambda: stage.accept_stage_invite(room(), None, NOW)) is ErrorCode.NOT_IN_ROOM
 
 
-def test_an_invited_listener_may_decline_and_keeps_their_hand() -> None:
-    out = stage.decline_stage_invite(room(), listener(invited_up=True, hand_raised_at=at(5)))
-    declined = listener(hand_raised_at=at(5))
+def test_declining_an_invitation_lowers_the_hand() -> None:
+    out = stage.decline_stage_invite(room(), listener(invited_up=True, invited_until=at(7), hand_raised_at=at(5)))
+    declined = listener()
     assert out.upserts == [declined]
     assert out.events == [changed("stage_invite_declined", declined)]
+
+
+def test_an_invitation_up_lapses_at_its_deadline() -> None:
+    out = stage.invite_up(room(), moderator(), listener(hand_raised_at=at(5)), "dee", False, now=at(6), until=at(8))
+    invited = listener(hand_raised_at=at(5), invited_up=True, invited_until=at(8))
+    assert out.upserts == [invited]
+    assert nothing_happened(stage.expire_stage_invite(room(), invited, at(7)))
+    out = stage.expire_stage_invite(room(), invited, at(8))
+    lapsed = listener()  # the hand goes down with it, as when declining
+    assert out.upserts == [lapsed]
+    assert out.events == [changed("stage_invite_expired", lapsed)]
+    assert out.moderation == []
+
+
+def test_a_lapsed_invitation_cannot_be_accepted() -> None:
+    invited = listener(invited_up=True, invited_until=at(8))
+    err = refusal(lambda: stage.accept_stage_invite(room(), invited, at(8)))
+    assert (err.code, err.data) == (ErrorCode.NOT_ALLOWED, {"reason": "invite_expired"})
+    assert stage.accept_stage_invite(room(), invited, at(7)).upserts[0].role is Role.SPEAKER
+
+
+def test_inviting_again_renews_a_lapsed_invitation_but_not_a_standing_one() -> None:
+    invited = listener(invited_up=True, invited_until=at(8))
+    assert nothing_happened(stage.invite_up(room(), moderator(), invited, "dee", False, now=at(7), until=at(9)))
+    out = stage.invite_up(room(), moderator(), invited, "dee", False, now=at(8), until=at(10))
+    assert out.upserts == [listener(invited_up=True, invited_until=at(10))]
+
+
+def test_nothing_lapses_once_answered_gone_or_ended() -> None:
+    assert nothing_happened(stage.expire_stage_invite(room(), listener(), at(9)))
+    assert nothing_happened(stage.expire_stage_invite(room(), None, at(9)))
+    invited = listener(invited_up=True, invited_until=at(8))
+    assert nothing_happened(stage.expire_stage_invite(ended_room(), invited, at(9)))
+    standing = listener(invited_up=True)  # invited before invitations had a deadline
+    assert nothing_happened(stage.expire_stage_invite(room(), standing, at(9)))
 
 
 def test_there_is_nothing_to_decline_without_an_invitation() -> None:
@@ -323,7 +361,7 @@ def test_a_moderator_moves_a_speaker_down_and_their_stage_state_is_reset() -> No
     out = stage.move_to_audience(room(), moderator(), bob, [moderator(), bob])
     down = listener("bob")
     assert out.upserts == [down]
-    assert out.events == [changed("role_changed", down)]
+    assert out.events == [changed("role_changed", down, by="ada")]
 
 
 def test_a_speaker_steps_down_themself() -> None:
@@ -399,7 +437,7 @@ def test_a_moderator_makes_a_speaker_a_moderator() -> None:
     out = stage.set_moderator(room(), moderator(), speaker(), True, [moderator(), speaker()])
     promoted = replace(speaker(), role=Role.MODERATOR)
     assert out.upserts == [promoted]
-    assert out.events == [changed("role_changed", promoted)]
+    assert out.events == [changed("role_changed", promoted, by="ada")]
 
 
 def test_a_moderator_makes_another_moderator_a_speaker() -> None:
@@ -437,7 +475,7 @@ def test_a_moderator_mutes_a_speaker_who_may_unmute_again() -> None:
     out = stage.moderator_mute(room(), moderator(), speaker(), lock=False)
     muted = speaker(muted=True)
     assert out.upserts == [muted]
-    assert out.events == [changed("mute_changed", muted)]
+    assert out.events == [changed("mute_changed", muted, by="ada")]
 
 
 def test_a_moderator_mutes_a_speaker_and_locks_it() -> None:
@@ -468,7 +506,7 @@ def test_a_speaker_cannot_mute_another_speaker() -> None:
 def test_a_moderator_unlocks_a_locked_mute_and_the_speaker_stays_muted() -> None:
     out = stage.unlock_mute(room(), moderator(), speaker(muted=True, mute_locked=True))
     assert out.upserts == [speaker(muted=True)]
-    assert out.events == [changed("mute_changed", speaker(muted=True))]
+    assert out.events == [changed("mute_changed", speaker(muted=True), by="ada")]
 
 
 def test_unlocking_a_mute_that_is_not_locked_changes_nothing() -> None:
@@ -512,8 +550,11 @@ def test_muting_yourself_needs_a_live_room_and_being_in_it() -> None:
 # --- leaving ---------------------------------------------------------------------------------------------------
 
 
-def left(user_id: str, role: Role, reason: str = "left") -> Event:
-    return Event("participant_left", {"user_id": user_id, "role": role.value, "reason": reason})
+def left(user_id: str, role: Role, reason: str = "left", by: str | None = None) -> Event:
+    data = {"user_id": user_id, "role": role.value, "reason": reason}
+    if by is not None:
+        data["by"] = by
+    return Event("participant_left", data)
 
 
 def test_a_listener_leaves_and_everyone_is_told() -> None:
@@ -589,12 +630,12 @@ def test_a_moderator_removes_a_listener_who_is_banned_from_the_room() -> None:
     out = stage.remove(room(), moderator(), listener(), "dee", [moderator()], headcount=3, now=NOW)
     assert out.ban == "dee"
     assert out.deletes == ["dee"]
-    assert out.events == [left("dee", Role.LISTENER, "removed")]
+    assert out.events == [left("dee", Role.LISTENER, "removed", by="ada")]
 
 
 def test_a_removal_is_announced_even_in_a_batched_room() -> None:
     out = stage.remove(room(audience_batched=True), moderator(), listener(), "dee", [moderator()], 300, NOW)
-    assert out.events == [left("dee", Role.LISTENER, "removed")]
+    assert out.events == [left("dee", Role.LISTENER, "removed", by="ada")]
 
 
 def test_a_member_not_in_the_room_can_still_be_banned_from_it() -> None:
@@ -605,7 +646,7 @@ def test_a_member_not_in_the_room_can_still_be_banned_from_it() -> None:
 
 def test_removing_a_speaker_mid_sentence() -> None:
     out = stage.remove(room(), moderator(), speaker(), "bob", [moderator(), speaker()], headcount=3, now=NOW)
-    assert out.events == [left("bob", Role.SPEAKER, "removed")]
+    assert out.events == [left("bob", Role.SPEAKER, "removed", by="ada")]
     assert out.room is None
 
 
@@ -633,11 +674,19 @@ def test_only_a_moderator_removes_people() -> None:
 def test_a_moderator_ends_the_room() -> None:
     out = stage.end_room(room(), "ada", moderator(), is_admin=False, stage=[moderator()], now=NOW)
     assert out.room == room(ended_at=NOW)
-    assert out.events == [Event("room_ended", {"ended_at": "2024-05-01T13:00:00+00:00"})]
+    assert out.events == [Event("room_ended", {"ended_at": "2024-05-01T13:00:00+00:00", "by": "ada"})]
 
 
 def test_an_admin_ends_a_room_they_are_not_in() -> None:
-    assert stage.end_room(room(), "root", None, is_admin=True, stage=[], now=NOW).room == room(ended_at=NOW)
+    out = stage.end_room(room(), "root", None, is_admin=True, stage=[], now=NOW)
+    assert out.room == room(ended_at=NOW)
+    assert out.events[0].data["by"] == "root"
+
+
+def test_a_room_that_ends_by_itself_or_from_the_console_names_nobody() -> None:
+    assert "by" not in stage.end_room(room(), None, None, is_admin=True, stage=[], now=NOW).events[0].data
+    out = stage.remove(room(), moderator(), listener(), "dee", [moderator()], headcount=1, now=NOW)
+    assert out.events[-1] == Event("room_ended", {"ended_at": "2024-05-01T13:00:00+00:00"})
 
 
 def test_only_a_moderator_or_an_admin_ends_a_room() -> None:

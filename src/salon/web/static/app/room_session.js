@@ -7,6 +7,7 @@ import { get, post } from "./api.js";
 import { MicError, RoomAudio } from "./audio.js";
 import { t } from "./i18n.js";
 import { live } from "./live.js";
+import { endedMessage, nameIn, noticesFor } from "./room_notices.js";
 import { findMe } from "./room_state.js";
 
 const FOLLOW_CHANGES = new Set(["participant_joined", "participant_left", "role_changed"]);
@@ -54,9 +55,12 @@ class RoomSession extends EventTarget {
       endedWith: null, // why the room is over for this person
       micProblem: null,
       blocked: false,
+      invitedBy: null, // who invited me up (their name), while the invitation stands
     };
     this.lastAnnounced = 0;
     this.followedTimer = null;
+    this.noticeSink = null; // the room screen's notice stack, while it shows this room
+    this.pendingNotices = []; // notices that came before the screen attached (the arrival's)
     this.handlers = {
       room: (e) => this.onRoom(e),
       signal: (e) => this.onSignal(e),
@@ -103,7 +107,7 @@ class RoomSession extends EventTarget {
   /** The room is over for this person (ended, removed, refused): stop everything, say why. */
   end(message) {
     if (this.state.gone) return;
-    const onScreen = document.querySelector(`.room[data-room-id="${CSS.escape(this.roomId)}"]`) !== null;
+    const onScreen = this.onScreen();
     this.finish(message);
     this.audio.stop(false);
     if (!onScreen) this.ui.toast(message); // the room screen says it itself
@@ -124,18 +128,47 @@ class RoomSession extends EventTarget {
 
   onRoom(event) {
     if (event.detail.room_id !== this.roomId) return;
-    const view = event.detail.view;
+    const { view, event: frame } = event.detail;
     const before = this.state.me;
+    const views = [view, this.state.view];
     const me = findMe(view, live.userId);
     if (view.room.ended_at) {
       this.state.view = view;
-      this.end(t("room.ended"));
+      this.end(endedMessage(frame?.name === "room_ended" ? frame : null, views, false));
+      return;
+    }
+    if (frame?.name === "participant_left" && frame.data.user_id === live.userId && frame.data.reason === "removed") {
+      this.end(endedMessage(frame, views, true)); // before the "removed" frame that follows, to say who did it
       return;
     }
     if (before && me) this.announceChange(before, me);
-    if (!event.detail.event || FOLLOW_CHANGES.has(event.detail.event.name)) this.refreshFollowed();
-    this.set({ view, me });
+    if (!frame || FOLLOW_CHANGES.has(frame.name)) this.refreshFollowed();
+    let invitedBy = me?.invited_up ? this.state.invitedBy : null;
+    if (frame?.name === "stage_invited" && frame.data.participant.user.id === live.userId) invitedBy = nameIn(frame.data.by, ...views);
+    this.set({ view, me, invitedBy });
+    this.notify(noticesFor(before, me, frame, views));
     this.syncMedia();
+  }
+
+  /** Hand notices to the room screen; kept until it attaches when it is opening, toasts when it is not shown. */
+  notify(notices) {
+    if (!notices.show.length && !notices.hide.length) return;
+    if (this.noticeSink) this.noticeSink(notices);
+    else if (this.onScreen()) this.pendingNotices.push(notices);
+    else for (const notice of notices.show) this.ui.toast(notice.text);
+  }
+
+  attachNotices(sink) {
+    this.noticeSink = sink;
+    for (const notices of this.pendingNotices.splice(0)) sink(notices);
+  }
+
+  detachNotices() {
+    this.noticeSink = null;
+  }
+
+  onScreen() {
+    return document.querySelector(`.room[data-room-id="${CSS.escape(this.roomId)}"]`) !== null;
   }
 
   announceChange(before, after) {

@@ -48,6 +48,7 @@ const PARTICIPANT_CHANGES = new Set([
   "hand_lowered",
   "stage_invited",
   "stage_invite_declined",
+  "stage_invite_expired",
   "role_changed",
   "mute_changed",
 ]);

@@ -1,5 +1,5 @@
 // My notifications (/notifications), newest first: each kind as a sentence with a link (and "Join" for a live
-// room). Opening the screen marks them all read; the ones that were unread stay highlighted while it is shown.
+// room, "Ended" for one that is over: the server says which in `room_ended`). Opening the screen marks them all read; the ones that were unread stay highlighted while it is shown.
 // New ones arriving live are added on top and marked read at once. Unknown kinds get a generic line, so an older
 // client copes with a newer server.
 
@@ -105,7 +105,10 @@ function item(note, fresh) {
         h("time", { datetime: created, title: when(created, lang()) }, relativeTime(created)),
       ),
     ),
-    join ? h("a.button.primary.small", { href: join, "aria-label": t("notifications.join_label", { title: note.data?.title || "" }) }, t("notifications.join")) : null,
+    join && note.room_ended === true ? h("span.pill.pill-ended", {}, t("notifications.ended")) : null,
+    join && note.room_ended !== true
+      ? h("a.button.primary.small", { href: join, "aria-label": t("notifications.join_label", { title: note.data?.title || "" }) }, t("notifications.join"))
+      : null,
     fresh ? h("span.unread-dot", { "aria-hidden": "true" }) : null,
   );
 }

@@ -9,6 +9,7 @@ import { confirmDialog } from "../dialogs.js";
 import { fill, h } from "../dom.js";
 import { icon } from "../icons.js";
 import { addStrings, t } from "../i18n.js";
+import { NoticeStack } from "../room_notices.js";
 import { enterRoom } from "../room_session.js";
 import { moderationLogDialog, pingDialog, shareRoom } from "./room_dialogs.js";
 import { handsSection, personActions, personTile } from "./room_people.js";
@@ -19,20 +20,33 @@ addStrings(strings);
 export async function render(main, ctx) {
   const [roomId] = ctx.params;
   const body = h("div", {}, h("p.loading", {}, t("app.loading")));
-  const bar = h("div.room-bar", { role: "toolbar", "aria-label": t("room.controls") });
+  // The bar holds the notices (room_notices.js) above the controls, so a notice never covers them; the screen's
+  // bottom padding follows the bar's height, so none covers what one reads either.
+  const controls = h("div.room-controls", { role: "toolbar", "aria-label": t("room.controls") });
+  const bar = h("div.room-bar");
   const dialogs = h("div");
+  const barSize = new ResizeObserver(() => document.documentElement.style.setProperty("--room-bar-h", `${bar.offsetHeight}px`));
+  barSize.observe(bar);
   main.append(h("section.screen.room", { dataset: { roomId } }, body, dialogs, bar));
 
   let session;
   try {
     session = await enterRoom(roomId, { announce: ctx.announce, toast: ctx.toast, errorMessage });
   } catch (error) {
+    barSize.disconnect();
     showEnded(errorMessage(error));
     return null;
   }
   const { state, audio } = session;
   const call = (op, data) => session.call(op, data);
   const syncMedia = (force) => session.syncMedia(force);
+  const notices = new NoticeStack((action) => call(action.op, action.data));
+  bar.append(notices.el, controls);
+  notices.addEventListener("change", () => !state.gone && drawBar());
+  session.attachNotices(({ show, hide }) => {
+    for (const id of hide) notices.dismiss(id);
+    for (const notice of show) notices.show(notice);
+  });
 
   // How the audience hears the room, for its moderators only, while this screen shows it (audience_tiers.js).
   let tiers = null;
@@ -99,7 +113,7 @@ export async function render(main, ctx) {
         ? h(
             "div.banner",
             { role: "alertdialog", "aria-label": t("room.invited_title") },
-            h("p", {}, h("strong", {}, t("room.invited_title")), " ", t("room.invited_text")),
+            h("p", {}, h("strong", {}, state.invitedBy ? t("notice.invited_by", { name: state.invitedBy }) : t("room.invited_title")), " ", t("room.invited_text")),
             h(
               "div.actions",
               {},
@@ -164,11 +178,12 @@ export async function render(main, ctx) {
     }
     if (me && me.role !== "listener") {
       const label = me.mute_locked ? t("room.muted_locked") : me.muted ? t("room.unmute") : t("room.mute_me");
+      // While "You're muted — tap to talk" shows, the mic button it points at is ringed too.
       items.push(
-        h("button.round", { type: "button", "aria-pressed": String(me.muted), "aria-label": label, title: label, disabled: me.mute_locked, onclick: () => call("self_mute", { muted: !me.muted }) }, icon(me.muted ? "micOff" : "mic")),
+        h(notices.has("muted") ? "button.round.nudge" : "button.round", { type: "button", "aria-pressed": String(me.muted), "aria-label": label, title: label, disabled: me.mute_locked, onclick: () => call("self_mute", { muted: !me.muted }) }, icon(me.muted ? "micOff" : "mic")),
       );
     }
-    bar.replaceChildren(h("div.room-bar-inner", {}, items));
+    controls.replaceChildren(h("div.room-bar-inner", {}, items));
   }
 
   function showDialog(title, content) {
@@ -242,6 +257,10 @@ export async function render(main, ctx) {
   return () => {
     session.removeEventListener("change", draw);
     session.removeEventListener("speakers", onSpeakers);
+    session.detachNotices();
+    notices.clear();
+    barSize.disconnect();
+    document.documentElement.style.removeProperty("--room-bar-h");
     tiersWatch.stop();
   };
 }
