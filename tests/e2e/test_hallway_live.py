@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from tests.e2e.conftest import UI_TIMEOUT_MS, Salon
 from tests.support.browser import DESKTOP, PHONE, Device, Member, SalonApi, launch_browser, log_in, new_context, snap
@@ -51,6 +51,13 @@ async def _timed(page: Page, selector: str, state: Any, since: float) -> float:
     return time.monotonic() - since
 
 
+async def _top(locator: Locator) -> float:
+    """Where the element is on screen (its top, in CSS pixels from the viewport's top)."""
+    box = await locator.bounding_box()
+    assert box is not None
+    return box["y"]
+
+
 def _card(room_id: str) -> str:
     return f'a.room-card[data-room-id="{room_id}"]'
 
@@ -74,7 +81,7 @@ def test_a_new_room_appears_fills_and_ends_in_an_open_hallway(salon: Salon, tmp_
             await reading.scroll_into_view_if_needed()
             await page.evaluate("window.scrollBy(0, 200)")
             await reading.focus()
-            top_before = (await reading.bounding_box() or {}).get("y")
+            top_before = await _top(reading)
 
             secret = await api.create_room(hana, "Secret plans", room_type="closed")
             started = time.monotonic()
@@ -86,9 +93,7 @@ def test_a_new_room_appears_fills_and_ends_in_an_open_hallway(salon: Salon, tmp_
             await expect(page.locator(_card(secret))).to_have_count(0)  # closed: Wren may not know it exists
             await expect(page.locator("a.room-card").first).to_have_attribute("data-room-id", room)
             assert await page.evaluate("document.activeElement.dataset.roomId") == older[0], "focus kept"
-            top_after = (await reading.bounding_box() or {}).get("y")
-            assert top_before is not None
-            assert top_after is not None
+            top_after = await _top(reading)
             assert abs(top_after - top_before) < 2, f"the card being read moved from {top_before} to {top_after}"
             await snap(page, "hallway-live")
 
