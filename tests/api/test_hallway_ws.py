@@ -137,7 +137,8 @@ async def test_a_watcher_never_learns_of_a_room_it_may_not_see(services: Service
         social_room = (await create_room(services, ada.user_id, NewRoom("Friends", "", [], RoomType.SOCIAL)))["room"]
         closed = (await create_room(services, ada.user_id, NewRoom("Secret", "", [], RoomType.CLOSED)))["room"]
         open_room = (await create_room(services, ada.user_id, NewRoom("Open", "", [], RoomType.OPEN)))["room"]
-        await tick(services)
+        report = await tick(services)
+        assert (report.frames, report.encoded) == (3, 2), "the stranger and the pest get the same frame, made once"
         seen = await fan.hallway()
         assert sorted(e["room"]["title"] for e in seen["rooms"]) == ["Friends", "Open"]
         assert {e["followed_on_stage"] for e in seen["rooms"]} == {1}, "the fan follows the moderator on stage"
@@ -188,3 +189,22 @@ async def test_hallway_ops_are_validated_at_the_edge(services: Services, url: st
             assert set(frame["error"]) == {"code", "message", "data"}
         assert (await bob.call("hallway_unwatch", {"all": True}))["error"]["code"] == "invalid_input"
         assert (await bob.call("hallway_unwatch"))["type"] == "reply", "unwatching when not watching is fine"
+
+
+async def test_a_room_past_the_watchers_page_is_not_pushed_when_only_its_counts_change(
+    services: Services, url: str
+) -> None:
+    ada = (await sign_up(services, "ada")).user.id
+    busy = (await create_room(services, ada, NewRoom("Busy", "", [], RoomType.OPEN)))["room"]["id"]
+    quiet = (await create_room(services, ada, NewRoom("Quiet", "", [], RoomType.OPEN)))["room"]["id"]
+    async with watching(url, services, "bob") as bob, watching(url, services, "cid") as cid:
+        await stage.join(services, cid.actor.user_id, busy)
+        await tick(services)
+        page = (await bob.call("hallway_watch", {"limit": 1}))["data"]
+        assert ([e["room"]["id"] for e in page["rooms"]], page["next_offset"]) == ([busy], 1)
+        await stage.leave(services, cid.actor.user_id, busy)
+        await stage.join(services, cid.actor.user_id, quiet)
+        await tick(services)
+        frame = await bob.hallway()
+        assert [e["room"]["id"] for e in frame["rooms"]] == [busy], "the quiet room is past bob's page"
+        await bob.nothing_pending()

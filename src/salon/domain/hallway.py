@@ -57,15 +57,23 @@ class WatcherDiff:
         return bool(self.show or self.remove)
 
 
-def watcher_diff(changed: Iterable[str], visible: Collection[str], shown: Collection[str]) -> WatcherDiff:
+def watcher_diff(
+    changed: Iterable[str], visible: Collection[str], shown: Collection[str], wanted: Collection[str]
+) -> WatcherDiff:
     """The diff for one watcher. ``visible``: the changed rooms still live that the watcher may see now;
-    ``shown``: the rooms it was shown so far. A room the watcher was never shown is never named to it unless it may
-    see it: a room it may not see (or that ended unseen) stays unknown to it, id included."""
+    ``shown``: the rooms it was shown so far; ``wanted``: rooms to show it even though it was not shown them (rooms
+    that just opened, rooms where someone it follows is on stage).
+
+    A room the watcher may not see is never named to it (a room that ended or was hidden unseen stays unknown, id
+    included). A room it may see but was not shown and does not want — one past the page it was given, whose
+    counts changed — is not sent either: its hallway is its page plus the rooms opened since, and what a watcher
+    is sent per tick stays bounded by what it shows, however many rooms change."""
     show: list[str] = []
     remove: list[str] = []
     for room_id in changed:
         if room_id in visible:
-            show.append(room_id)
+            if room_id in shown or room_id in wanted:
+                show.append(room_id)
         elif room_id in shown:
             remove.append(room_id)
     return WatcherDiff(tuple(show), tuple(remove))

@@ -4,9 +4,11 @@ A client opens its hallway with the ``hallway_watch`` op (the reply is its first
 ``hallway_unwatch``. The hub marks a room dirty when it publishes one of the room events that change a hallway card
 (``domain.hallway.HALLWAY_EVENTS``) or when a room opens. Once a tick (``TICK_S``) the ticker reads the dirty rooms
 once for every watcher (``app.hallway.room_changes``: a fixed number of queries) and sends each watcher one
-``hallway`` frame: the cards of the changed rooms it may see and the rooms it was shown that ended or that it may no
-longer see (``domain.hallway.watcher_diff``). Watchers who get the same diff share one encoded frame. A room a
-watcher may not see is never named to it: it is only told to remove rooms it was shown (``Watcher.shown``).
+``hallway`` frame: the cards of the changed rooms it may see among those it shows (its page, the rooms opened since)
+and those it should now show (just opened, someone it follows on stage), and the rooms it was shown that ended or
+that it may no longer see (``domain.hallway.watcher_diff``). Watchers who get the same diff share one encoded
+frame. A room a watcher may not see is never named to it: it is only told to remove rooms it was shown
+(``Watcher.shown``).
 
 A watch is two-phase, like a room subscription: the watcher is registered before its page is read, receives nothing
 until the page is its reply, and the rooms that changed meanwhile are sent to it on the next tick, so nothing falls
@@ -37,6 +39,7 @@ class Watcher:
     shown: set[str] = field(default_factory=set)  # the rooms this connection was shown and not told to remove
     pending: bool = True  # its page is being read: it gets no frame until the page is its reply
     redo: set[str] = field(default_factory=set)  # rooms that changed while it was pending: sent next tick
+    redo_opened: set[str] = field(default_factory=set)  # of which, rooms that opened
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ class HallwayWatchers:
 
     async def tick(self, services: Services) -> TickReport:
         """Send each watcher what changed since the last tick; the rooms marked dirty are taken, whatever happens."""
-        dirty = self.hub.take_hallway_dirty()
+        dirty, opened = self.hub.take_hallway_changes()
         self.ticks += 1
         for conn in [c for c in self.watchers if c.closed]:
             del self.watchers[conn]
@@ -83,6 +86,7 @@ class HallwayWatchers:
         for conn, watcher in self.watchers.items():
             if watcher.pending:
                 watcher.redo |= dirty
+                watcher.redo_opened |= opened
             elif dirty or watcher.redo:
                 ready.append((conn, watcher))
         if not ready:
@@ -97,11 +101,14 @@ class HallwayWatchers:
         for conn, watcher in ready:
             if conn.closed or self.watchers.get(conn) is not watcher:
                 continue  # left meanwhile, or watching again (then pending)
-            changed = order if not watcher.redo else sorted(dirty | watcher.redo)
-            watcher.redo = set()
+            changed, new = order, opened
+            if watcher.redo:
+                changed, new = sorted(dirty | watcher.redo), opened | watcher.redo_opened
+                watcher.redo, watcher.redo_opened = set(), set()
             user_id = conn.user_id
             visible = {r for r in changed if r in changes and changes[r].visible_to(user_id)}
-            diff = watcher_diff(changed, visible, watcher.shown)
+            friends = {r for r in visible if changes[r].followed.get(user_id)}  # someone it follows is on stage
+            diff = watcher_diff(changed, visible, watcher.shown, new | friends if friends else new)
             if not diff:
                 continue
             watcher.shown.difference_update(diff.remove)

@@ -125,6 +125,7 @@ class Hub:
         self.departures: Departures | None = None  # set by the app: presence (web/presence.py)
         # Rooms whose hallway card changed since the last hallway tick, and the open hallways (web/hallway_live.py).
         self._hallway_dirty: set[str] = set()
+        self._hallway_opened: set[str] = set()  # of which, rooms that opened
         self.hallway: HallwayWatchers | None = None
         # Since start, for the metrics (web/metrics.py): room events published, the frames they became (one per
         # live subscriber), and connections dropped because their send queue was full.
@@ -389,11 +390,14 @@ class Hub:
 
     async def room_opened(self, room_id: str) -> None:
         self._hallway_dirty.add(room_id)
+        self._hallway_opened.add(room_id)
 
-    def take_hallway_dirty(self) -> set[str]:
-        """The rooms whose hallway card changed since the last call (web/hallway_live.py's ticker)."""
-        dirty, self._hallway_dirty = self._hallway_dirty, set()
-        return dirty
+    def take_hallway_changes(self) -> tuple[set[str], set[str]]:
+        """The rooms whose hallway card changed since the last call, and those of them that opened meanwhile
+        (web/hallway_live.py's ticker)."""
+        changed, opened = self._hallway_dirty, self._hallway_opened
+        self._hallway_dirty, self._hallway_opened = set(), set()
+        return changed, opened
 
     async def publish_signal(self, room_id: str, name: str, data: dict[str, Any]) -> None:
         frame = Outgoing(dumps(protocol.signal(room_id, name, data)))

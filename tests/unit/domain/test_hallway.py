@@ -30,9 +30,10 @@ def test_ties_go_to_the_newer_room_then_the_id() -> None:
 
 
 def test_a_watcher_is_shown_the_changed_rooms_it_may_see_and_loses_only_rooms_it_was_shown() -> None:
-    diff = watcher_diff(
-        ["new", "fuller", "hidden", "ended-seen", "ended-unseen"], {"new", "fuller"}, {"fuller", "ended-seen"}
-    )
-    assert diff == WatcherDiff(("new", "fuller"), ("ended-seen",))
+    changed = ["new", "fuller", "hidden", "ended-seen", "ended-unseen", "past-the-page", "friend-on-stage"]
+    visible = {"new", "fuller", "past-the-page", "friend-on-stage"}
+    diff = watcher_diff(changed, visible, {"fuller", "ended-seen"}, {"new", "friend-on-stage"})
+    assert diff == WatcherDiff(("new", "fuller", "friend-on-stage"), ("ended-seen",))
     assert diff, "something to send"
-    assert not watcher_diff(["hidden"], set(), set()), "a room it may not see is never named to it"
+    assert not watcher_diff(["hidden"], set(), set(), {"hidden"}), "a room it may not see is never named to it"
+    assert not watcher_diff(["past-the-page"], {"past-the-page"}, set(), set()), "its counts alone are not pushed"
