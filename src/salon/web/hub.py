@@ -8,6 +8,8 @@ for everyone: no task wakes, no queue is touched. Otherwise the frame waits in t
 so frames reach a client in the order they were sent either way. A client whose queue is full is dropped (close
 ``4008``) and resumes later from its last ``seq``; it never slows the room down.
 
+Publishing also marks the rooms whose hallway card changed, for the live hallway's ticker (``web/hallway_live.py``).
+
 Subscribing is two-phase so a client misses nothing between its snapshot and the live stream: ``begin_subscribe``
 buffers the room's events for the connection while the caller loads the snapshot (or the missed events), then
 ``finish_subscribe`` sends that start, replays the buffered events newer than it and goes live, with no ``await``
