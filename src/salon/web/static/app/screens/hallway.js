@@ -89,7 +89,10 @@ export async function render(main, ctx) {
     if (ctx.live.state !== "online") return false;
     try {
       const page = await ctx.live.call("hallway_watch", { limit: PAGE });
-      if (gone) return false;
+      if (gone) {
+        ctx.live.call("hallway_unwatch").catch(() => {}); // the screen was left while the page came
+        return false;
+      }
       watching = true;
       showPage(page.rooms);
       return true;
