@@ -97,11 +97,13 @@ def test_a_new_room_appears_fills_and_ends_in_an_open_hallway(salon: Salon, tmp_
             assert abs(top_after - top_before) < 2, f"the card being read moved from {top_before} to {top_after}"
             await snap(page, "hallway-live")
 
+            await card.focus()  # the card whose count changes keeps focus: it is refilled, not replaced
             started = time.monotonic()
             r = await api.http.post(f"{API}/rooms/{room}/join", headers=lia.auth)
             assert r.status_code == 200, r.text
             await expect(card).to_contain_text("1 speaker · 1 listener")
             counted = time.monotonic() - started
+            assert await page.evaluate("document.activeElement.dataset.roomId") == room, "focus kept on a refilled card"
 
             started = time.monotonic()
             r = await api.http.post(f"{API}/rooms/{room}/end", headers=hana.auth)
@@ -125,6 +127,7 @@ def test_the_live_hallway_in_french_on_a_desktop(salon: Salon, tmp_path: Path) -
             await page.evaluate("localStorage.setItem('salon.lang', 'fr')")
             await page.reload()
             await expect(page.get_by_role("heading", name="En direct")).to_be_visible()
+            await expect(page.get_by_test_id("hallway-rooms")).to_have_attribute("aria-busy", "false")  # loaded
             shown = await page.locator("a.room-card").count()
 
             started = time.monotonic()
