@@ -57,6 +57,7 @@ bench: install
 	$(PY) bench/fanout.py
 	$(PY) bench/media.py $(MEDIA_BENCH_ARGS)
 	$(PY) bench/hallway.py
+	$(PY) bench/hallway_ws.py
 	$(PY) bench/web_audio.py
 	$(PY) bench/broadcast.py $(BROADCAST_BENCH_ARGS)
 	$(PY) bench/broadcast_stage.py --quick

@@ -21,6 +21,11 @@ correct WebSocket client can be. Each connection is a bare ``asyncio.Protocol`` 
   the process; for each text frame, only ``event`` frames are kept (a prefix test), and ``seq`` is cut out of the
   bytes (no JSON parsing).
 
+With ``--hallway`` (bench/hallway_ws.py) each connection sends ``hallway_watch`` instead, is live once its
+``reply`` arrives, and timestamps every ``hallway`` frame; such a frame has no ``seq``, so it is numbered by its
+rank on its connection (1, 2, ...): the orchestrator makes one change per ticker period, which each watcher gets
+as one frame.
+
 ``CLOCK_MONOTONIC`` is one clock for every process on Linux, so these times compare with the orchestrator's send
 times. The first version of this client used the ``websockets`` library's asyncio connections and spent 30–40 µs
 per received frame; this one spends a few µs (``client CPU`` in the results).
@@ -49,6 +54,8 @@ from websockets.utils import accept_key
 
 EVENT_PREFIX = b'{"type":"event"'
 SNAPSHOT_PREFIX = b'{"type":"snapshot"'
+HALLWAY_PREFIX = b'{"type":"hallway"'
+REPLY_PREFIX = b'{"type":"reply"'
 SEQ_KEY = b'"seq":'
 SEQ_KEY_LEN = len(SEQ_KEY)
 HARD_DEADLINE_S = 1800.0  # the process leaves by itself after this long, whatever happens
@@ -101,8 +108,12 @@ class State:
 class Client(asyncio.Protocol):
     """One connection: the handshake, ``subscribe``, the snapshot, then a timestamp for every event frame."""
 
-    def __init__(self, index: int, host: str, path: str, token: str, room_id: str, state: State) -> None:
+    def __init__(
+        self, index: int, host: str, path: str, token: str, room_id: str, state: State, hallway: bool = False
+    ) -> None:
         self.index = index
+        self.hallway = hallway
+        self.hallway_frames = 0
         self.state = state
         self.key = base64.b64encode(os.urandom(16)).decode()
         self.request = (
@@ -110,7 +121,9 @@ class Client(asyncio.Protocol):
             f"Sec-WebSocket-Key: {self.key}\r\nSec-WebSocket-Version: 13\r\n"
             f"Authorization: Bearer {token}\r\n\r\n"
         ).encode()
-        subscribe = {"op": "subscribe", "ref": "1", "data": {"room_id": room_id}}
+        subscribe: dict[str, Any] = {"op": "subscribe", "ref": "1", "data": {"room_id": room_id}}
+        if hallway:
+            subscribe = {"op": "hallway_watch", "ref": "1", "data": {}}
         self.subscribe = Frame(Opcode.TEXT, orjson.dumps(subscribe)).serialize(mask=True)
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
@@ -209,7 +222,9 @@ class Client(asyncio.Protocol):
         return buffer[pos:]
 
     def on_text(self, payload: bytes, now: int) -> None:
-        if payload.startswith(EVENT_PREFIX):
+        if self.hallway:
+            self.on_hallway_text(payload, now)
+        elif payload.startswith(EVENT_PREFIX):
             if not self.subscribed:
                 return  # an event queued before the snapshot: the snapshot's seq covers it
             state = self.state
@@ -229,14 +244,39 @@ class Client(asyncio.Protocol):
             self.state.settled()
             self.settled.set_result(None)
 
+    def on_hallway_text(self, payload: bytes, now: int) -> None:
+        if payload.startswith(HALLWAY_PREFIX):
+            if not self.subscribed:
+                return
+            self.hallway_frames += 1
+            self.record(self.hallway_frames, now)
+        elif not self.subscribed and payload.startswith(REPLY_PREFIX):
+            self.subscribed = True
+            self.state.ready += 1
+            self.state.live += 1
+            self.state.settled()
+            self.settled.set_result(None)
 
-async def follow(index: int, uri: str, token: str, room_id: str, state: State, gate: asyncio.Semaphore) -> None:
+    def record(self, seq: int, now: int) -> None:
+        state = self.state
+        state.conns.append(self.index)
+        state.seqs.append(seq)
+        state.times.append(now)
+        got = state.counts.get(seq, 0) + 1
+        state.counts[seq] = got
+        if seq == state.target and got >= state.live:
+            state.all_in.set()
+
+
+async def follow(
+    index: int, uri: str, token: str, room_id: str, state: State, gate: asyncio.Semaphore, hallway: bool = False
+) -> None:
     """Open one client and wait until it is live (or failed), holding one of the ``gate``'s places meanwhile."""
     parts = urlsplit(uri)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     loop = asyncio.get_running_loop()
     async with gate:
-        client = Client(index, f"{host}:{port}", parts.path or "/", token, room_id, state)
+        client = Client(index, f"{host}:{port}", parts.path or "/", token, room_id, state, hallway)
         state.clients.append(client)
         try:
             async with asyncio.timeout(120):
@@ -292,7 +332,7 @@ async def main(args: argparse.Namespace, tokens: list[str]) -> None:
     gate = asyncio.Semaphore(args.concurrency)
     started = time.monotonic()
     tasks = [  # kept referenced: the loop holds tasks only weakly
-        asyncio.create_task(follow(args.start + i, args.uri, token, args.room, state, gate))
+        asyncio.create_task(follow(args.start + i, args.uri, token, args.room, state, gate, args.hallway))
         for i, token in enumerate(tokens)
     ]
     try:
@@ -324,6 +364,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--count", type=int, required=True, help="how many connections this process opens")
     parser.add_argument("--concurrency", type=int, default=100, help="handshakes + subscribes in flight at once")
     parser.add_argument("--connect-timeout", type=float, default=600.0)
+    parser.add_argument("--hallway", action="store_true", help="watch the hallway instead of following --room")
     return parser.parse_args()
 
 

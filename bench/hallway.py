@@ -9,6 +9,7 @@ with the number of rooms (it is measured at 10 and at ``--rooms`` live rooms).
 
     .venv/bin/python bench/hallway.py                      # 10,000 members, 1,000 rooms
     .venv/bin/python bench/hallway.py --members 2000 --rooms 200 --runs 10
+    .venv/bin/python bench/hallway.py --watchers 1000,5000     # and the live hallway: N open hallways (hallway_live.py)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import hallway_live  # a sibling script's module (bench/ is the script's directory)
 from sqlalchemy import event
 
 from salon.app import hallway
@@ -31,6 +33,7 @@ from salon.app.settings import Settings
 from salon.domain.rooms import Role, RoomType
 from salon.store.tables import follows, participants, rooms, users
 from salon.web.app import build_services
+from salon.web.hub import Hub
 
 SEED = 20261122
 
@@ -150,11 +153,30 @@ async def run(args: argparse.Namespace) -> int:
         times.sort()
         p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
         print(f"| {live} | {visible} | {statements} | {statistics.median(times):.1f} | {p95:.1f} |")
+    if args.watchers:
+        await run_live(args)
     few, many = results[10][1], results[args.rooms][1]
     if many != few:
         print(f"FAIL: {few} statements at 10 rooms but {many} at {args.rooms}", file=sys.stderr)
         return 1
     return 0
+
+
+async def run_live(args: argparse.Namespace) -> None:
+    """The live hallway: one database as above (``--rooms`` live rooms), then each watcher count in turn."""
+    counts = [int(n) for n in args.watchers.split(",")]
+    out: list[hallway_live.LiveResult] = []
+    with tempfile.TemporaryDirectory(prefix="salon-hallway-live-") as tmp:
+        services = await build_services(Settings(data_dir=Path(tmp), dev=True, secret_key="b" * 40))
+        try:
+            await seed(services, max(args.members, max(counts) + 100), args.rooms, args.follows)
+            assert isinstance(services.bus, Hub)
+            for n in counts:
+                out.append(await hallway_live.measure_live(services, services.bus, n, args.changes, SEED + n))
+        finally:
+            await services.db.dispose()
+    print(f"\nlive hallway: {args.rooms} live rooms, one change per tick (new room, listener joins, room ends), SQLite")
+    print("\n".join(hallway_live.table(out)))
 
 
 def main() -> None:
@@ -163,6 +185,8 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=1000)
     parser.add_argument("--follows", type=int, default=200)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--watchers", default="", help="live hallway: watcher counts, e.g. 1000,5000 (none: skipped)")
+    parser.add_argument("--changes", type=int, default=15, help="live hallway: room changes per watcher count")
     args = parser.parse_args()
     if args.members < 20 or args.rooms < 10 or args.runs < 1:
         parser.error("need at least 20 members, 10 rooms and 1 run")

@@ -36,6 +36,9 @@ WS_EXPECT: dict[str, tuple[Expect, dict[str, Any]]] = {
     "subscribe": (row(**{**EVERY_MEMBER, "removed": REMOVED}), {"room_id": "{room}"}),
     "unsubscribe": (row(**EVERY_MEMBER), {"room_id": "{room}"}),
     "ping": (row(**EVERY_MEMBER), {}),
+    # The hallway is every member's; what each is sent is its own visible rooms (tests/api/test_hallway_ws.py).
+    "hallway_watch": (row(**EVERY_MEMBER), {"limit": 5}),
+    "hallway_unwatch": (row(**EVERY_MEMBER), {}),
     "join": (ROOM_OPS["join"].expect, {"room_id": "{room}"}),
     "leave": (ROOM_OPS["leave"].expect, {"room_id": "{room}"}),
     "raise_hand": (ROOM_OPS["raise_hand"].expect, {"room_id": "{room}"}),

@@ -329,6 +329,8 @@ async def test_websocket_traffic_moves_the_metrics_and_ops_carry_request_ids(
             await bob_ws.send(json.dumps({"op": "join", "ref": 1, "data": {"room_id": room_id}}))
             await until(bob_ws, lambda f: f.get("type") == "reply")
             await until(mod_ws, lambda f: f.get("type") == "event")  # bob's joining, fanned out to mod
+            await mod_ws.send(json.dumps({"op": "hallway_watch", "ref": 2, "data": {}}))
+            await until(mod_ws, lambda f: f.get("ref") == 2)
             await bob_ws.send(json.dumps({"op": "media_listen", "ref": 2, "data": {"room_id": room_id}}))
             assert (await until(bob_ws, lambda f: f.get("ref") == 2))["type"] == "reply"
             for ref in range(3, 3 + settings.ws_messages_per_second + 2):  # past the per-second limit
@@ -344,6 +346,8 @@ async def test_websocket_traffic_moves_the_metrics_and_ops_carry_request_ids(
     fanned = "salon_room_event_frames_fanned_out_total"
     assert value(after, fanned) - value(before, fanned) >= 1
     assert value(after, "salon_rate_limit_refusals_total", limit="ws_message") >= 1
+    assert value(after, "salon_hallway_watchers") == 1  # the moderator's hallway (the served app runs no ticker)
+    assert after[("salon_hallway_frames_total", frozenset())] == 0
     media_lines = [line for line in log_lines(json_log) if line["logger"] == "tests.logging_media"]
     assert [line["request_id"] for line in media_lines] == ["ws-bob-2"]  # bob's second op on that connection
 

@@ -108,6 +108,7 @@ class RecordingBus:
     closed_users: list[str] = field(default_factory=list)
     left: list[tuple[str, str]] = field(default_factory=list)
     signals: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    opened: list[str] = field(default_factory=list)
 
     async def publish_room(self, messages: list[RoomMessage]) -> None:
         self.rooms.extend(messages)
@@ -117,6 +118,9 @@ class RecordingBus:
 
     async def publish_signal(self, room_id: str, name: str, data: dict[str, Any]) -> None:
         self.signals.append((room_id, name, data))
+
+    async def room_opened(self, room_id: str) -> None:
+        self.opened.append(room_id)
 
     async def close_sessions(self, token_hashes: list[str], reason: str) -> None:
         self.closed_sessions.extend(token_hashes)

@@ -54,6 +54,10 @@ class EventBus(Protocol):
         media"): sent to the room's live followers only, without a ``seq``."""
         ...
 
+    async def room_opened(self, room_id: str) -> None:
+        """A room went live (it has no event yet): open hallways that may see it show it."""
+        ...
+
     async def close_sessions(self, token_hashes: list[str], reason: str) -> None:
         """Close every open WebSocket authenticated by one of these sessions."""
         ...

@@ -87,6 +87,7 @@ async def insert_new_room(
 async def open_room_media(services: Services, room: Room, creator_id: str) -> None:
     await services.media.create_room(room.id)
     await services.media.admit(room.id, creator_id, "speaker", True)
+    await services.bus.room_opened(room.id)
 
 
 async def _access(conn: AsyncConnection, room_id: str, user_id: str) -> tuple[Access, Participant | None]:

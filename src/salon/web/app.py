@@ -24,6 +24,7 @@ from salon.app.settings import Settings
 from salon.domain.api_paths import API_PREFIX
 from salon.web.api_docs import OPENAPI_PATH, install_api_docs
 from salon.web.errors import ERROR_RESPONSES, install_error_handlers
+from salon.web.hallway_live import run_ticker
 from salon.web.headers import SalonAPI
 from salon.web.hub import Hub
 from salon.web.metrics import SalonMetrics
@@ -85,6 +86,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         if isinstance(app.state.services.bus, Hub):
             install_presence(app.state.services, app.state.services.bus)
             background.append(asyncio.create_task(run_sweeper(app.state.services, app.state.services.bus)))
+            background.append(
+                asyncio.create_task(run_ticker(app.state.services, app.state.services.bus), name="hallway-ticker")
+            )
         try:
             yield
         finally:

@@ -8,6 +8,8 @@ for everyone: no task wakes, no queue is touched. Otherwise the frame waits in t
 so frames reach a client in the order they were sent either way. A client whose queue is full is dropped (close
 ``4008``) and resumes later from its last ``seq``; it never slows the room down.
 
+Publishing also marks the rooms whose hallway card changed, for the live hallway's ticker (``web/hallway_live.py``).
+
 Subscribing is two-phase so a client misses nothing between its snapshot and the live stream: ``begin_subscribe``
 buffers the room's events for the connection while the caller loads the snapshot (or the missed events), then
 ``finish_subscribe`` sends that start, replays the buffered events newer than it and goes live, with no ``await``
@@ -21,17 +23,21 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from salon.app.ports import RoomMessage
 from salon.app.settings import Settings
+from salon.domain.hallway import HALLWAY_EVENTS
 from salon.domain.rooms import ROOM_ENDED, RoomEventName
 from salon.web import ws_protocol as protocol
 from salon.web.errors import WS_CLOSE_SESSION_ENDED, WS_CLOSE_TOO_SLOW
 from salon.web.presence import Departures
 from salon.web.ws_server import encode_text_frame
+
+if TYPE_CHECKING:
+    from salon.web.hallway_live import HallwayWatchers
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +125,10 @@ class Hub:
         # since the next one only comes when it changes.
         self._state_signals: dict[str, Outgoing] = {}
         self.departures: Departures | None = None  # set by the app: presence (web/presence.py)
+        # Rooms whose hallway card changed since the last hallway tick, and the open hallways (web/hallway_live.py).
+        self._hallway_dirty: set[str] = set()
+        self._hallway_opened: set[str] = set()  # of which, rooms that opened
+        self.hallway: HallwayWatchers | None = None
         # Since start, for the metrics (web/metrics.py): room events published, the frames they became (one per
         # live subscriber), and connections dropped because their send queue was full.
         self.events_published = 0
@@ -188,6 +198,10 @@ class Hub:
     def send(self, conn: Connection, frame: dict[str, Any]) -> bool:
         """Queue one frame for one connection; a full queue drops it. Whether the frame was queued."""
         return self._put(conn, Outgoing(dumps(frame)))
+
+    def put(self, conn: Connection, frame: Outgoing) -> bool:
+        """Queue one encoded frame (shared with other connections) for one connection; as :meth:`send`."""
+        return self._put(conn, frame)
 
     def _put(self, conn: Connection, frame: Outgoing) -> bool:
         if conn.closed:
@@ -369,10 +383,23 @@ class Hub:
             entry = (message.seq, message.name, frame)
             for buffer in pending.values():
                 buffer.append(entry)
+        if message.name in HALLWAY_EVENTS:
+            self._hallway_dirty.add(room_id)
         if message.name == ROOM_ENDED:
             self._state_signals.pop(room_id, None)
             for conn in self._rooms.pop(room_id, ()):
                 conn.rooms.discard(room_id)
+
+    async def room_opened(self, room_id: str) -> None:
+        self._hallway_dirty.add(room_id)
+        self._hallway_opened.add(room_id)
+
+    def take_hallway_changes(self) -> tuple[set[str], set[str]]:
+        """The rooms whose hallway card changed since the last call, and those of them that opened meanwhile
+        (web/hallway_live.py's ticker)."""
+        changed, opened = self._hallway_dirty, self._hallway_opened
+        self._hallway_dirty, self._hallway_opened = set(), set()
+        return changed, opened
 
     async def publish_signal(self, room_id: str, name: str, data: dict[str, Any]) -> None:
         frame = Outgoing(dumps(protocol.signal(room_id, name, data)))

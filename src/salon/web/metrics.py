@@ -127,6 +127,15 @@ def _hub_metrics(hub: Hub) -> Iterator[Metric]:
     )
     dropped.add_metric(["send_queue_full"], hub.dropped_too_slow)
     yield dropped
+    watchers = hub.hallway
+    yield GaugeMetricFamily(
+        "salon_hallway_watchers", "Connections with the hallway open (live hallway).", value=len(watchers or ())
+    )
+    yield CounterMetricFamily(
+        "salon_hallway_frames",
+        "Live hallway frames sent (at most one per watcher per tick, when rooms it shows changed).",
+        value=watchers.frames_sent if watchers is not None else 0,
+    )
 
 
 def _media_metrics(health: MediaHealth) -> Iterator[Metric]:

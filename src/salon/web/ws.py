@@ -23,7 +23,7 @@ from limits import RateLimitItemPerSecond
 from pydantic import BaseModel
 from starlette.types import Message
 
-from salon.app import media, streams
+from salon.app import hallway, media, streams
 from salon.app.ratelimit import Limit
 from salon.app.request_ids import REQUEST_ID, current_request_id, new_request_id
 from salon.app.services import Services
@@ -37,6 +37,7 @@ from salon.web.errors import (
     WS_CLOSE_RATE_LIMITED,
     WS_CLOSE_SESSION_ENDED,
 )
+from salon.web.hallway_live import page_data, watchers_of
 from salon.web.hub import Connection, Hub
 from salon.web.room_ops import ROOM_COMMANDS, RoomCommand
 from salon.web.ws_server import FRAMES_EXTENSION
@@ -165,6 +166,25 @@ async def _unsubscribe(s: Session, m: protocol.Unsubscribe) -> Reply:
 
 @handles(protocol.Ping)
 async def _ping(s: Session, m: protocol.Ping) -> Reply:
+    return {}
+
+
+@handles(protocol.HallwayWatch)
+async def _hallway_watch(s: Session, m: protocol.HallwayWatch) -> Reply:
+    watchers = watchers_of(s.hub)
+    watchers.begin(s.conn)  # from now on the rooms that change are kept for it: none falls before the page
+    try:
+        page = await hallway.live_rooms_page(s.services, s.user_id, 0, m.data.limit)
+    except BaseException:
+        watchers.stop(s.conn)
+        raise
+    watchers.finish(s.conn, (entry["room"]["id"] for entry in page.items))
+    return page_data(page)
+
+
+@handles(protocol.HallwayUnwatch)
+async def _hallway_unwatch(s: Session, m: protocol.HallwayUnwatch) -> Reply:
+    watchers_of(s.hub).stop(s.conn)
     return {}
 
 

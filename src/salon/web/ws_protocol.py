@@ -4,7 +4,8 @@ A client sends ``{"op", "ref", "data"}``: ``op`` picks one model of a union (``L
 strict types), ``ref`` is the client's own tag echoed in the ``reply`` or ``error`` frame that answers it. Every
 op is listed once, in :data:`OPS`; the union and :data:`WS_OPS` (the table the authorization matrix test iterates)
 are made from it. The server sends frames with a ``type``: ``hello``, ``reply``, ``error``, ``snapshot``,
-``resync``, ``event``, ``signal``, ``removed``, ``user_event``.
+``resync``, ``event``, ``signal``, ``removed``, ``user_event``, ``hallway`` (to a client whose hallway is open:
+``hallway_watch``; see web/hallway_live.py).
 Room ``event`` frames carry the room's ``seq``; a client that resubscribes with its last ``seq`` misses nothing.
 """
 
@@ -86,6 +87,13 @@ class Candidate(_Closed):
     )
 
 
+HALLWAY_PAGE_MAX = 50  # app.hallway.MAX_PAGE
+
+
+class HallwayWatchData(_Closed):
+    limit: Annotated[int, Field(strict=True, ge=1, le=HALLWAY_PAGE_MAX)] = 20
+
+
 class MediaAnswerData(RoomData):
     jsep: Answer
 
@@ -122,6 +130,18 @@ class Unsubscribe(_Op):
 
 class Ping(_Op):
     op: Literal["ping"]
+    data: NoData = NoData()
+
+
+class HallwayWatch(_Op):
+    """Open the live hallway: the reply is the first ranked page; ``hallway`` frames follow as rooms change."""
+
+    op: Literal["hallway_watch"]
+    data: HallwayWatchData = HallwayWatchData()
+
+
+class HallwayUnwatch(_Op):
+    op: Literal["hallway_unwatch"]
     data: NoData = NoData()
 
 
@@ -210,6 +230,8 @@ OPS: tuple[type[_Op], ...] = (
     Subscribe,
     Unsubscribe,
     Ping,
+    HallwayWatch,
+    HallwayUnwatch,
     *COMMAND_OPS.values(),
     MediaListen,
     MediaStream,
@@ -302,3 +324,9 @@ def removed(room_id: str, reason: str) -> dict[str, Any]:
 
 def user_event(name: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"type": "user_event", "name": name, "data": data}
+
+
+def hallway(rooms: list[dict[str, Any]], removed: list[str]) -> dict[str, Any]:
+    """What changed in an open hallway: cards of rooms to show or refresh (as ``GET /hallway`` lists them), and the
+    ids of rooms shown before that ended or may no longer be seen."""
+    return {"type": "hallway", "rooms": rooms, "removed": removed}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from salon.domain.hallway import HallwayRoom, rank
+from salon.domain.hallway import HallwayRoom, WatcherDiff, rank, watcher_diff
 from tests.support.domain import at, room
 
 
@@ -27,3 +27,13 @@ def test_ties_go_to_the_newer_room_then_the_id() -> None:
     old, new, twin = entry("a-old", created=0), entry("b-new", created=5), entry("c-new", created=5)
     assert [e.room.id for e in rank([twin, old, new])] == ["b-new", "c-new", "a-old"]
     assert new.audience == 1
+
+
+def test_a_watcher_is_shown_the_changed_rooms_it_may_see_and_loses_only_rooms_it_was_shown() -> None:
+    changed = ["new", "fuller", "hidden", "ended-seen", "ended-unseen", "past-the-page", "friend-on-stage"]
+    visible = {"new", "fuller", "past-the-page", "friend-on-stage"}
+    diff = watcher_diff(changed, visible, {"fuller", "ended-seen"}, {"new", "friend-on-stage"})
+    assert diff == WatcherDiff(("new", "fuller", "friend-on-stage"), ("ended-seen",))
+    assert diff, "something to send"
+    assert not watcher_diff(["hidden"], set(), set(), {"hidden"}), "a room it may not see is never named to it"
+    assert not watcher_diff(["past-the-page"], {"past-the-page"}, set(), set()), "its counts alone are not pushed"

@@ -203,6 +203,9 @@ export class Live extends EventTarget {
       case "user_event":
         this.dispatchEvent(new CustomEvent("user-event", { detail: frame }));
         break;
+      case "hallway": // rooms that changed in the open hallway (screens/hallway.js)
+        this.dispatchEvent(new CustomEvent("hallway", { detail: frame }));
+        break;
       default:
         break;
     }

@@ -1,6 +1,9 @@
 // The hallway: live rooms one may join (people one follows on stage first), the next scheduled events, and
-// "Start a room". Refreshed live: it re-reads the list whenever the connection comes back and every 20 seconds
-// while shown.
+// "Start a room". Live while shown: it asks the connection to watch the hallway (`hallway_watch`: the first page
+// of rooms), then applies the server's `hallway` frames in place — a new room is inserted where the ranking puts
+// it, a card whose stage or counts changed is refilled where it stands (cards do not jump under a finger, and the
+// focused card keeps focus), an ended room goes away. When the connection comes back it watches again (a fresh
+// page); while there is no connection it shows the page read over HTTP.
 
 import { errorMessage, get, post } from "../api.js";
 import { avatar, h, when } from "../dom.js";
@@ -11,12 +14,15 @@ import strings from "./hallway.strings.js";
 
 addStrings(strings);
 
-const REFRESH_MS = 20000;
+const PAGE = 50; // rooms watched (the server's largest page)
 
 export async function render(main, ctx) {
-  const rooms = h("div", { "aria-live": "polite", "aria-busy": "true" }, h("p.loading", {}, t("app.loading")));
+  const rooms = h("div.room-list", { "aria-busy": "true", dataset: { testid: "hallway-rooms" } }, h("p.loading", {}, t("app.loading")));
   const upcoming = h("div");
   const dialog = startDialog(ctx);
+  const cards = new Map(); // room id → {entry, el}
+  let watching = false;
+  let gone = false;
   main.append(
     h(
       "section.screen",
@@ -29,33 +35,122 @@ export async function render(main, ctx) {
       h("button.primary.fab", { type: "button", onclick: () => dialog.showModal() }, icon("plus"), t("hallway.start_room")),
     ),
   );
-  async function refresh() {
+
+  function showPage(entries) {
+    cards.clear();
+    const els = entries.map((entry) => {
+      const el = roomCard(entry);
+      cards.set(entry.room.id, { entry, el });
+      return el;
+    });
+    rooms.replaceChildren(...(els.length ? els : [emptyNote()]));
+    rooms.setAttribute("aria-busy", "false");
+  }
+
+  function upsert(entry) {
+    const known = cards.get(entry.room.id);
+    if (known) {
+      known.entry = entry;
+      fillCard(known.el, entry);
+      return;
+    }
+    const el = roomCard(entry);
+    let before = null;
+    for (const { entry: other, el: otherEl } of cards.values()) {
+      if (ranksBefore(entry, other) && (before === null || before.compareDocumentPosition(otherEl) & Node.DOCUMENT_POSITION_PRECEDING)) {
+        before = otherEl;
+      }
+    }
+    rooms.querySelector("p.empty")?.remove();
+    rooms.insertBefore(el, before);
+    cards.set(entry.room.id, { entry, el });
+    ctx.announce(t("hallway.new_room", { title: entry.room.title }));
+  }
+
+  function remove(roomId) {
+    const known = cards.get(roomId);
+    if (!known) return;
+    cards.delete(roomId);
+    const { el } = known;
+    const hadFocus = el.contains(document.activeElement);
+    const next = el.nextElementSibling || el.previousElementSibling;
+    el.remove();
+    if (hadFocus && next) next.focus({ preventScroll: true });
+    if (!cards.size) rooms.replaceChildren(emptyNote());
+  }
+
+  const onHallway = (event) => {
+    if (!watching) return;
+    for (const roomId of event.detail.removed) remove(roomId);
+    for (const entry of event.detail.rooms) upsert(entry);
+  };
+
+  async function watch() {
+    if (ctx.live.state !== "online") return false;
     try {
-      const page = await get("/hallway");
-      rooms.replaceChildren(...roomCards(page));
-      rooms.setAttribute("aria-busy", "false");
-      upcoming.replaceChildren(...upcomingList(page.upcoming));
-    } catch (error) {
-      rooms.replaceChildren(h("p.error", { role: "alert" }, errorMessage(error)));
+      const page = await ctx.live.call("hallway_watch", { limit: PAGE });
+      if (gone) {
+        ctx.live.call("hallway_unwatch").catch(() => {}); // the screen was left while the page came
+        return false;
+      }
+      watching = true;
+      showPage(page.rooms);
+      return true;
+    } catch {
+      return false;
     }
   }
-  await refresh();
-  const timer = setInterval(refresh, REFRESH_MS);
-  ctx.live.addEventListener("online", refresh);
+
+  async function load() {
+    const watched = await watch();
+    try {
+      const page = await get(watched ? "/hallway?limit=1" : "/hallway");
+      if (gone) return;
+      if (!watched && !watching) showPage(page.rooms);
+      upcoming.replaceChildren(...upcomingList(page.upcoming));
+    } catch (error) {
+      if (!watching) rooms.replaceChildren(h("p.error", { role: "alert" }, errorMessage(error)));
+    }
+  }
+
+  const onOnline = () => {
+    watching = false; // a new connection: the server forgot the old watch
+    watch();
+  };
+  ctx.live.addEventListener("hallway", onHallway);
+  ctx.live.addEventListener("online", onOnline);
+  await load();
   return () => {
-    clearInterval(timer);
-    ctx.live.removeEventListener("online", refresh);
+    gone = true;
+    ctx.live.removeEventListener("hallway", onHallway);
+    ctx.live.removeEventListener("online", onOnline);
+    if (watching && ctx.live.state === "online") ctx.live.call("hallway_unwatch").catch(() => {});
+    watching = false;
   };
 }
 
-function roomCards(page) {
-  if (!page.rooms.length) return [h("p.empty", {}, t("hallway.no_rooms"))];
-  return page.rooms.map((entry) => {
-    const { room } = entry;
-    const names = entry.speakers.map((p) => p.user.display_name).join(", ");
-    return h(
-      "a.card.room-card",
-      { href: `/room/${encodeURIComponent(room.id)}`, dataset: { roomId: room.id } },
+function emptyNote() {
+  return h("p.empty", {}, t("hallway.no_rooms"));
+}
+
+/** The hallway's order (domain/hallway.py rank_key): people one follows on stage, audience, newer, id. */
+export function ranksBefore(a, b) {
+  const key = (e) => [e.followed_on_stage > 0 ? 0 : 1, -(e.speaker_count + e.listener_count), -Date.parse(e.room.created_at)];
+  const [ka, kb] = [key(a), key(b)];
+  for (let i = 0; i < ka.length; i += 1) if (ka[i] !== kb[i]) return ka[i] < kb[i];
+  return a.room.id < b.room.id;
+}
+
+function roomCard(entry) {
+  const el = h("a.card.room-card", { href: `/room/${encodeURIComponent(entry.room.id)}`, dataset: { roomId: entry.room.id } });
+  return fillCard(el, entry);
+}
+
+function fillCard(el, entry) {
+  const { room } = entry;
+  const names = entry.speakers.map((p) => p.user.display_name).join(", ");
+  el.replaceChildren(
+    ...[
       room.topics.length ? h("ul.topics", { "aria-label": t("hallway.topics") }, room.topics.map((x) => h("li.topic", {}, x))) : null,
       h("h2", {}, room.title),
       room.type !== "open" ? h("span.tag", {}, t(`hallway.type_${room.type}`)) : null,
@@ -66,7 +161,7 @@ function roomCards(page) {
         h(
           "div.grow",
           {},
-          h("div", {}, names),
+          h("div.names", {}, names),
           h(
             "div.counts",
             {},
@@ -76,8 +171,9 @@ function roomCards(page) {
           ),
         ),
       ),
-    );
-  });
+    ].filter(Boolean),
+  );
+  return el;
 }
 
 function upcomingList(events) {

@@ -21,6 +21,7 @@ export default {
     "hallway.type_closed": "Closed",
     "hallway.type_closed_hint": "Only people you let in or ping.",
     "hallway.lets_go": "Let’s go",
+    "hallway.new_room": "New room: {title}",
   },
   fr: {
     "hallway.title": "Couloir",
@@ -44,5 +45,6 @@ export default {
     "hallway.type_closed": "Fermé",
     "hallway.type_closed_hint": "Seulement les personnes que vous faites entrer ou appelez.",
     "hallway.lets_go": "C’est parti",
+    "hallway.new_room": "Nouveau salon : {title}",
   },
 };
