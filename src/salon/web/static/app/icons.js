@@ -24,6 +24,7 @@ const SHAPES = {
   star: [["path", { d: "m12 3.5 2.6 5.3 5.9.9-4.3 4.1 1 5.8-5.2-2.7-5.2 2.7 1-5.8-4.3-4.1 5.9-.9z" }]],
   lock: [["rect", { x: 5, y: 10.5, width: 14, height: 10, rx: 2 }], ["path", { d: "M8 10.5V7.5a4 4 0 0 1 8 0v3" }]],
   play: [["path", { d: "M7 4.5v15l12-7.5z" }]],
+  shield: [["path", { d: "M12 3 4.5 6v5.5c0 4.6 3.2 8.3 7.5 9.5 4.3-1.2 7.5-4.9 7.5-9.5V6z" }], ["path", { d: "m9 12 2 2 4-4" }]],
 };
 
 export function icon(name, { size = 22, filled = false } = {}) {
