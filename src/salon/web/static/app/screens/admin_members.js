@@ -17,7 +17,7 @@ export async function render(box, ctx) {
     "aria-label": t("admin.search_label"),
     autocomplete: "off",
   });
-  const form = h("form.search-form", { role: "search" }, icon("search", { size: 18 }), input);
+  const form = h("form.search-form", { role: "search" }, h("span.search-icon", { "aria-hidden": "true" }, icon("search", { size: 20 })), input);
   const list = h("ul.list.card.admin-members", { "aria-live": "polite" });
   let cursor = null;
   let text = "";
