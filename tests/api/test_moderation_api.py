@@ -95,7 +95,18 @@ async def test_members_send_reports_and_only_admins_list_them(
     assert newest["id"] == room_report["id"]
     assert (newest["room"], newest["user"]) == ({"id": closed, "title": "Inner"}, None)
     assert (oldest["reporter"]["username"], oldest["user"]["username"], oldest["details"]) == ("ada", "bob", "ads")
-    assert set(oldest) == {"id", "reporter", "user", "room", "reason", "details", "created_at", "resolved_at"}
+    assert set(oldest) == {
+        "id",
+        "reporter",
+        "user",
+        "room",
+        "reason",
+        "details",
+        "created_at",
+        "resolved_at",
+        "resolved_by",
+        "resolution_note",
+    }
     page = await ok(await client.get("/admin/reports", params={"limit": 1}, headers=root))
     assert page["next_cursor"] is not None
 

@@ -14,11 +14,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from salon.app.admin import SEARCH_MAX
 from salon.app.invites import CODE_MAX, create_operator_invite
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.app.waitlist import CONTACT_MAX
 from salon.domain.accounts import BIO_MAX, DISPLAY_NAME_MAX, PASSWORD_MAX
+from salon.domain.admin import NOTE_MAX
 from salon.domain.reports import DETAILS_MAX
 from salon.domain.rooms import DESCRIPTION_MAX, TITLE_MAX, TOPIC_MAX
 from salon.domain.scheduled_events import timezone_names
@@ -83,6 +85,8 @@ DOMAIN_LIMITS = {
     ("EditEvent", "topics"): TOPIC_MAX,
     ("ReportIn", "details"): DETAILS_MAX,
     ("GET /search", "q"): 100,  # app/search.MAX_QUERY
+    ("ResolveIn", "note"): NOTE_MAX,
+    ("GET /admin/users", "q"): SEARCH_MAX,
 }
 
 
@@ -204,6 +208,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("Guest", "user_id"): Probe("POST", "/events/{event}/invite", body(lambda c, v: {"user_id": v}), whole=False),
     ("MarkRead", "ids"): Probe("POST", "/notifications/read", body(lambda c, v: {"ids": [v]})),
     ("GET /search", "q"): Probe("GET", "/search?q={value}"),
+    ("GET /admin/users", "q"): Probe("GET", "/admin/users?q={value}"),
+    # No such report: the note's length is judged at the edge before the lookup.
+    ("ResolveIn", "note"): Probe("POST", "/admin/reports/nothing/resolve", body(lambda c, v: {"note": v}), whole=False),
     # Cursors are opaque: one we did not hand out is refused whatever its length, but not by the edge's bound.
     **{
         (f"GET {path}", "cursor"): Probe("GET", f"{path}?cursor={{value}}", whole=False)
@@ -212,6 +219,8 @@ PROBES: dict[tuple[str, str], Probe] = {
             "/users/{user_id}/following",
             "/me/blocks",
             "/admin/reports",
+            "/admin/users",
+            "/admin/log",
             "/events",
             "/notifications",
             "/rooms/{room_id}/moderation-log",

@@ -1,5 +1,5 @@
 """A screenshot tour of the web app: realistic content seeded over the API, then every main screen visited on a
-phone and on a desktop (and the hallway and the room in French), each saved as
+phone and on a desktop (and the hallway, the room and the admin area in French), each saved as
 ``test-artifacts/screenshots/tour-<screen>-<phone|desktop>.png`` for people to look at.
 
 On every screen the tour also checks what a machine can:
@@ -33,7 +33,7 @@ from tests.e2e.conftest import UI_TIMEOUT_MS, Salon
 from tests.support.browser import DESKTOP, PHONE, Device, Member, SalonApi, launch_browser, log_in, new_context, snap
 
 API = "/api/v1"
-TOUR_TIMEOUT = 170.0
+TOUR_TIMEOUT = 230.0  # 170 s, and the admin area's tabs
 
 
 # Console errors Chromium prints for responses the app expects and handles: (status, path of the request).
@@ -391,6 +391,7 @@ async def tour(browser: Browser, salon: Salon, seeded: Seeded, device: Device, a
     await room_screens(context, seeded, audit, "tour-room-fr", menu=False, tiers=tiers)
     await page.evaluate("localStorage.removeItem('salon.lang')")
     await context.close()
+    await admin_screens(browser, salon, seeded, device, audit)
 
 
 async def room_screens(
@@ -415,6 +416,49 @@ async def room_screens(
         await audit.screen(page, f"{name}-person-menu")
         await page.get_by_role("dialog", name="Bruno Lima").get_by_role("button", name="Close").click()
     await page.close()
+
+
+async def admin_screens(browser: Browser, salon: Salon, seeded: Seeded, device: Device, audit: Audit) -> None:
+    """The admin area as the instance's admin, each tab in English, members and reports in French too. A report
+    from Ada on Bruno (one per device: the second tour finds two) gives the reports tab something to show."""
+    async with SalonApi(salon.server) as api:
+        report = {
+            "user_id": seeded.people["bruno"].user_id,
+            "reason": "spam",
+            "details": "Posts the same link in every room.",
+        }
+        ok(await api.http.post(f"{API}/reports", json=report, headers=seeded.ada.auth))
+    context = await new_context(browser, salon.server, device)
+    await log_in(context, salon.server, salon.admin)
+    page = await audit.watch(await context.new_page())
+    await page.goto("/admin")
+    await expect(page.locator('ul.admin-members li[data-username="ada"]')).to_be_visible()
+    await audit.screen(page, "tour-admin-members")
+    await page.goto("/admin/waitlist")
+    await expect(page.get_by_text("@marta on Mastodon")).to_be_visible()
+    await audit.screen(page, "tour-admin-waitlist")
+    await page.goto("/admin/reports")
+    await expect(page.locator("li.report").first).to_contain_text("Posts the same link in every room.")
+    await audit.screen(page, "tour-admin-reports")
+    await page.goto("/admin/rooms")
+    await expect(page.locator("ul.admin-rooms li", has_text=ROOM_TITLE)).to_be_visible()
+    await audit.screen(page, "tour-admin-rooms")
+    await page.goto("/admin/settings")
+    await expect(page.get_by_label("Invites each new member starts with")).to_be_visible()
+    await audit.screen(page, "tour-admin-settings")
+    await page.goto("/admin/log")
+    await expect(page.locator("ul.admin-log li").first).to_be_visible()
+    await audit.screen(page, "tour-admin-log")
+    await page.evaluate("localStorage.setItem('salon.lang', 'fr')")
+    await page.goto("/admin")
+    await expect(page.get_by_role("heading", name="Administration", level=1)).to_be_visible()
+    await expect(page.locator('ul.admin-members li[data-username="ada"]')).to_be_visible()
+    await audit.screen(page, "tour-admin-members-fr")
+    await page.goto("/admin/reports")
+    await expect(page.locator("li.report").first).to_contain_text("Signalé par Ada Okafor")
+    await audit.screen(page, "tour-admin-reports-fr")
+    await page.evaluate("localStorage.removeItem('salon.lang')")
+    await context.close()
 
 
 def test_screenshot_tour_on_phone_and_desktop(salon: Salon, tmp_path: Path) -> None:

@@ -116,3 +116,29 @@ async def scene(services: Services, n: int) -> tuple[dict[str, str], dict[str, s
 async def token(services: Services, user_id: str) -> str:
     async with services.db.transaction() as conn:
         return (await create_session(services, conn, user_id, "bearer")).token
+
+
+# --- the admin area: every admin route × (anonymous, a member, a room's moderator, an admin) -------------------------
+# "{user}" is a plain member, "{report}" a report on them, "{entry}" someone on the waitlist, "{room}" a live room.
+ADMIN_ROLES = ("anonymous", "member", "moderator", "admin")
+
+
+def admin_row(admin: tuple[int, str | None] = OK) -> dict[str, tuple[int, str | None]]:
+    """Anonymous → 401; every member who is not an admin (a room's moderator too) → 403 not_allowed."""
+    return {"anonymous": UNAUTH, "member": FORBID, "moderator": FORBID, "admin": admin}
+
+
+ADMIN_OPS: dict[str, Op] = {
+    "members": Op("GET", "/admin/users?q=a", None, admin_row()),
+    "grant": Op("POST", "/admin/users/{user}/invites", {"count": 2}, admin_row()),
+    "disable": Op("POST", "/admin/users/{user}/disable", None, admin_row()),
+    "enable": Op("POST", "/admin/users/{user}/enable", None, admin_row()),
+    "make_admin": Op("POST", "/admin/users/{user}/admin", {"admin": True}, admin_row()),
+    "reports": Op("GET", "/admin/reports", None, admin_row()),
+    "resolve": Op("POST", "/admin/reports/{report}/resolve", {"note": "done"}, admin_row()),
+    "dismiss": Op("POST", "/admin/waitlist/{entry}/dismiss", None, admin_row()),
+    "rooms": Op("GET", "/admin/rooms", None, admin_row()),
+    "settings": Op("GET", "/admin/settings", None, admin_row()),
+    "change_settings": Op("PATCH", "/admin/settings", {"waitlist_open": False}, admin_row()),
+    "log": Op("GET", "/admin/log", None, admin_row()),
+}

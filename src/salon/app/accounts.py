@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from salon.app import admin
 from salon.app.devices import Device, issue_device_token, read_device_token
 from salon.app.invites import find_invite
 from salon.app.notifications import notify, publish
@@ -31,7 +32,6 @@ from salon.app.sessions import (
     create_session,
     end_session,
     end_user_sessions,
-    require_admin,
 )
 from salon.app.social import ProfileSocial, profile_social
 from salon.domain.accounts import (
@@ -114,6 +114,7 @@ async def sign_up_with_invite(
     display_name = check_display_name(display_name)
     check_password(password, is_common=is_common(password), username=username)
     invite = check_redeemable(await find_invite(services, code), services.clock.now())
+    quota = (await admin.instance_settings(services)).invites_per_member  # an admin may change it live
     async with services.db.read() as conn:
         if await repo.get_user_by_username(conn, username) is not None:
             raise refuse(ErrorCode.USERNAME_TAKEN, "That username is taken; pick another.", field="username")
@@ -128,7 +129,7 @@ async def sign_up_with_invite(
             display_name=display_name,
             password_hash=password_hash,
             is_admin=invite.grants_admin,
-            invites_left=services.settings.invites_per_member,
+            invites_left=quota,
             invited_by=invite.created_by,
             now=now,
         )
@@ -281,25 +282,13 @@ async def update_profile(
 
 
 async def disable_user(services: Services, actor: Actor, user_id: str) -> None:
-    """An admin disables a member: their sessions end and their WebSockets close at once; log-ins are refused."""
-    require_admin(actor)
-    if user_id == actor.user_id:
-        raise refuse(ErrorCode.NOT_ALLOWED, "You cannot disable your own account.")
-    async with services.db.transaction() as conn:
-        user = await repo.get_user(conn, user_id)
-        if user is None:
-            raise refuse(ErrorCode.NOT_FOUND, "No such member.")
-        if user.disabled_at is None:
-            await repo.set_disabled(conn, user_id, services.clock.now())
-        await repo.delete_user_sessions(conn, user_id)
-    await services.bus.close_user(user_id, "disabled")
+    """An admin disables a member: their sessions end and their WebSockets close at once; log-ins are refused
+    (``app/admin.py``, which logs it)."""
+    await admin.disable_member(services, actor, user_id)
 
 
 async def enable_user(services: Services, actor: Actor, user_id: str) -> None:
-    require_admin(actor)
-    async with services.db.transaction() as conn:
-        if not await repo.set_disabled(conn, user_id, None):
-            raise refuse(ErrorCode.NOT_FOUND, "No such member.")
+    await admin.enable_member(services, actor, user_id)
 
 
 async def list_users(services: Services) -> list[UserRecord]:

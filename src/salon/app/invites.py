@@ -15,8 +15,10 @@ from typing import Literal, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from salon.app import admin
 from salon.app.services import Services
-from salon.app.sessions import Actor, require_admin
+from salon.app.sessions import Actor
+from salon.domain import admin as admin_rules
 from salon.domain.accounts import Invite, UserSummary, check_revocable
 from salon.domain.errors import ErrorCode, refuse
 from salon.store import repo_accounts as repo
@@ -25,7 +27,7 @@ from salon.store import repo_invites
 # Our codes are 43 characters; a longer "code" is not worth hashing or looking up.
 CODE_MAX = 100
 # An admin grants at most this many invites at once (a typo should not hand out thousands).
-GRANT_MAX = 100
+GRANT_MAX = admin_rules.GRANT_MAX
 
 
 @dataclass(frozen=True)
@@ -165,12 +167,5 @@ async def revoke_invite(services: Services, actor: Actor, invite_id: str) -> int
 
 
 async def grant_invites(services: Services, actor: Actor, user_id: str, count: int) -> int:
-    """An admin gives a member ``count`` more invites; the member's new quota."""
-    require_admin(actor)
-    if not 1 <= count <= GRANT_MAX:
-        raise refuse(ErrorCode.INVALID_INPUT, f"Grant 1 to {GRANT_MAX} invites at a time.", field="count")
-    async with services.db.transaction() as conn:
-        left = await repo.add_invites(conn, user_id, count)
-    if left is None:
-        raise refuse(ErrorCode.NOT_FOUND, "No such member.")
-    return left
+    """An admin gives a member ``count`` more invites; the member's new quota (``app/admin.py``, which logs it)."""
+    return await admin.grant_invites(services, actor, user_id, count)

@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     HANDS_DISABLED = "hands_disabled"
     MUTE_LOCKED = "mute_locked"
     LAST_MODERATOR = "last_moderator"
+    LAST_ADMIN = "last_admin"  # the instance's last enabled admin cannot step down
+    WAITLIST_CLOSED = "waitlist_closed"  # an admin closed the waitlist (instance settings)
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA = "unsupported_media"
     ACCOUNT_DISABLED = "account_disabled"

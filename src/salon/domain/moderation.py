@@ -1,4 +1,5 @@
-"""Domain layer: the moderation log — what counts as a moderator's action, and who may read a room's log.
+"""Domain layer: the moderation log — what counts as a moderator's action, and who may read a room's log. The same
+log holds the instance's own entries (no room): what admins do in the admin area (``AdminAction``, domain/admin.py).
 
 The rule of what gets logged lives with the commands: each command of ``stage.py`` that a moderator takes against
 someone or the room returns its entries in ``Outcome.moderation`` (built from the vocabulary here), and the app
@@ -37,6 +38,20 @@ class ModAction(StrEnum):
     END_ROOM = "end_room"  # data: {"moderators": [user ids at the end]}
 
 
+class AdminAction(StrEnum):
+    """What an admin did, as the instance's log names it (room actions keep ``ModAction``)."""
+
+    GRANT_INVITES = "grant_invites"  # data: {"count": n, "invites_left": after}
+    DISABLE_MEMBER = "disable_member"  # data: {"report_id": ...} when done from a report
+    ENABLE_MEMBER = "enable_member"
+    MAKE_ADMIN = "make_admin"
+    REMOVE_ADMIN = "remove_admin"
+    RESOLVE_REPORT = "resolve_report"  # data: {"report_id", "note"}
+    LET_IN_FROM_WAITLIST = "waitlist_let_in"  # data: {"entry_id", "name"}
+    DISMISS_FROM_WAITLIST = "waitlist_dismiss"  # data: {"entry_id", "name"}
+    CHANGE_SETTINGS = "change_settings"  # data: {"changes": {key: [before, after]}}
+
+
 class SystemReason(StrEnum):
     """Why an entry with no actor happened."""
 
@@ -49,7 +64,7 @@ class SystemReason(StrEnum):
 class ModerationEntry:
     """One line of a room's moderation log, as a command decided it (the app adds the id and the time)."""
 
-    action: ModAction
+    action: ModAction | AdminAction  # AdminAction: an entry of the instance's log (no room)
     actor_id: str | None  # None: the system (see SystemReason)
     target_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
@@ -112,11 +127,16 @@ def check_log_reader(
     return room
 
 
+def parse_action(value: str) -> ModAction | AdminAction:
+    """A stored action name, from either vocabulary."""
+    return ModAction(value) if value in ModAction.__members__.values() else AdminAction(value)
+
+
 @dataclass(frozen=True)
 class LogRecord:
     id: str
-    room_id: str
-    action: ModAction
+    room_id: str | None  # None: the instance's log
+    action: ModAction | AdminAction
     actor: Profile | None  # None: the system
     target: Profile | None
     data: dict[str, Any]

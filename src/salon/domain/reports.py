@@ -73,3 +73,5 @@ class ReportRecord:
     details: str
     created_at: datetime
     resolved_at: datetime | None
+    resolved_by: Profile | None = None  # the admin who resolved it (None: unresolved, or the console's operator)
+    resolution_note: str = ""

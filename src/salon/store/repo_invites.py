@@ -24,6 +24,7 @@ class WaitlistRecord:
     created_at: datetime
     nominated_by: str | None
     nominated_at: datetime | None
+    dismissed_at: datetime | None = None
 
 
 def _invite(row: Row[Any]) -> Invite:
@@ -143,10 +144,10 @@ async def get_waitlist_entry(conn: AsyncConnection, entry_id: str) -> WaitlistRe
 
 
 async def list_waiting(conn: AsyncConnection, limit: int) -> list[WaitlistRecord]:
-    """Entries not yet nominated, oldest first."""
+    """Entries not yet nominated nor dismissed by an admin, oldest first."""
     query = (
         select(waitlist)
-        .where(waitlist.c.nominated_at.is_(None))
+        .where(waitlist.c.nominated_at.is_(None), waitlist.c.dismissed_at.is_(None))
         .order_by(waitlist.c.created_at, waitlist.c.id)
         .limit(limit)
     )
@@ -154,10 +155,10 @@ async def list_waiting(conn: AsyncConnection, limit: int) -> list[WaitlistRecord
 
 
 async def mark_nominated(conn: AsyncConnection, entry_id: str, by: str, now: datetime) -> bool:
-    """Mark a waiting entry nominated; False when it was nominated meanwhile (or does not exist)."""
+    """Mark a waiting entry nominated; False when it was nominated or dismissed meanwhile (or does not exist)."""
     result = await conn.execute(
         update(waitlist)
-        .where(waitlist.c.id == entry_id, waitlist.c.nominated_at.is_(None))
+        .where(waitlist.c.id == entry_id, waitlist.c.nominated_at.is_(None), waitlist.c.dismissed_at.is_(None))
         .values(nominated_by=by, nominated_at=now)
     )
     return result.rowcount == 1

@@ -142,16 +142,18 @@ async def insert_report(
 
 async def reports_page(conn: AsyncConnection, cursor: Cursor | None, limit: int) -> list[ReportRecord]:
     """Up to ``limit`` reports older than ``cursor``, newest first."""
-    p = _people("reporter", "target")
+    p = _people("reporter", "target", "resolver")
     query = (
         select(
             reports,
             *_person_columns(p["reporter"], "reporter"),
             *_person_columns(p["target"], "target"),
+            *_person_columns(p["resolver"], "resolver"),
             rooms.c.title.label("room_title"),
         )
         .join(p["reporter"], p["reporter"].c.id == reports.c.reporter_id)
         .outerjoin(p["target"], p["target"].c.id == reports.c.target_user_id)
+        .outerjoin(p["resolver"], p["resolver"].c.id == reports.c.resolved_by)
         .outerjoin(rooms, rooms.c.id == reports.c.target_room_id)
         .where(_older_than(reports.c.created_at, reports.c.id, cursor))
         .order_by(reports.c.created_at.desc(), reports.c.id.desc())
@@ -172,6 +174,8 @@ async def reports_page(conn: AsyncConnection, cursor: Cursor | None, limit: int)
                 details=row["details"],
                 created_at=row["created_at"],
                 resolved_at=row["resolved_at"],
+                resolved_by=_person(row, row["resolved_by"], "resolver"),
+                resolution_note=row["resolution_note"] or "",
             )
         )
     return out

@@ -115,6 +115,7 @@ waitlist = Table(
     Column("created_at", TS, nullable=False),
     Column("nominated_by", ID, ForeignKey("users.id"), nullable=True),
     Column("nominated_at", TS, nullable=True),
+    Column("dismissed_at", TS, nullable=True),  # an admin took them off the list without an invite
 )
 
 rooms = Table(
@@ -229,21 +230,36 @@ reports = Table(
     Column("details", Text, nullable=False, default=""),
     Column("created_at", TS, nullable=False),
     Column("resolved_at", TS, nullable=True),
+    Column("resolved_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("resolution_note", Text, nullable=True),
     Index("ix_reports_created", "created_at"),
 )
 
 # Every moderator action in a room: who did what to whom, when (readable by the room's moderators and admins).
+# Entries with no room are the instance's own log: admins' actions on members, reports, the waitlist and the
+# instance settings (domain/admin.py; readable by admins).
 moderation_log = Table(
     "moderation_log",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("room_id", ID, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    Column("room_id", ID, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=True),
     Column("actor_id", ID, ForeignKey("users.id"), nullable=True),  # NULL: the system (e.g. an operator's end)
     Column("action", String(30), nullable=False),
     Column("target_id", ID, ForeignKey("users.id"), nullable=True),
     Column("data", JSON, nullable=False),
     Column("created_at", TS, nullable=False),
     Index("ix_moderation_log_room", "room_id", "created_at"),
+)
+
+# Instance settings an admin changes live (domain/admin.py, InstanceSettings); a missing key takes its default from
+# the start-up Settings. One row per key, the value as JSON.
+instance_settings = Table(
+    "instance_settings",
+    metadata,
+    Column("key", String(40), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("updated_at", TS, nullable=False),
 )
 
 # Scheduled conversations: announced with their topics, hosted, RSVPed; starting one opens a live room.

@@ -33,6 +33,7 @@ from salon.web.pages import STATIC
 from salon.web.pages import router as pages_router
 from salon.web.presence import Departures
 from salon.web.routes_accounts import router as accounts_router
+from salon.web.routes_admin import router as admin_router
 from salon.web.routes_hallway import router as hallway_router
 from salon.web.routes_health import router as health_router
 from salon.web.routes_media import router as media_router
@@ -125,6 +126,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(hallway_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(social_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(moderation_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(admin_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(scheduled_events_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(notifications_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(media_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

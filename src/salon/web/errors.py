@@ -37,6 +37,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.HANDS_DISABLED: 409,
     ErrorCode.MUTE_LOCKED: 409,
     ErrorCode.LAST_MODERATOR: 409,
+    ErrorCode.LAST_ADMIN: 409,
+    ErrorCode.WAITLIST_CLOSED: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA: 415,
     ErrorCode.ACCOUNT_DISABLED: 403,

@@ -76,6 +76,8 @@ _SHELL_PATHS = [
     "/events/new",
     "/notifications",
     "/settings",
+    "/admin",
+    "/admin/{segment}",
     "/invite/{segment}",
     "/room/{segment}",
     "/u/{segment}",

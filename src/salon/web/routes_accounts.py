@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 
-from salon.app import accounts, avatars, invites, waitlist
+from salon.app import accounts, admin, avatars, invites, waitlist
 from salon.app.accounts import SignedIn
 from salon.app.devices import DEVICE_DAYS
 from salon.app.services import Services
@@ -249,19 +249,19 @@ async def revoke_invite(invite_id: Id, actor: CurrentActor, services: ServicesDe
 
 @router.post("/admin/users/{user_id}/invites", summary="Grant a member more invites (admin)", tags=["admin"])
 async def grant_invites(user_id: Id, body: GrantIn, actor: CurrentActor, services: ServicesDep) -> InvitesLeftOut:
-    return InvitesLeftOut(invites_left=await invites.grant_invites(services, actor, user_id, body.count))
+    return InvitesLeftOut(invites_left=await admin.grant_invites(services, actor, user_id, body.count))
 
 
 @router.post("/admin/users/{user_id}/disable", summary="Disable a member (admin)", tags=["admin"])
 async def disable_user(user_id: Id, actor: CurrentActor, services: ServicesDep) -> UserStateOut:
     """Ends all their sessions and live connections at once; they cannot log in until enabled."""
-    await accounts.disable_user(services, actor, user_id)
+    await admin.disable_member(services, actor, user_id)
     return UserStateOut(id=user_id, disabled=True)
 
 
 @router.post("/admin/users/{user_id}/enable", summary="Enable a disabled member (admin)", tags=["admin"])
 async def enable_user(user_id: Id, actor: CurrentActor, services: ServicesDep) -> UserStateOut:
-    await accounts.enable_user(services, actor, user_id)
+    await admin.enable_member(services, actor, user_id)
     return UserStateOut(id=user_id, disabled=False)
 
 
@@ -270,7 +270,8 @@ async def enable_user(user_id: Id, actor: CurrentActor, services: ServicesDep) -
 
 @router.post("/waitlist", status_code=202, summary="Ask to join", tags=["waitlist"])
 async def join_waitlist(body: WaitlistIn, request: Request, services: ServicesDep) -> WaitlistAcceptedOut:
-    """Always the same answer. Members see your name; only admins see your contact."""
+    """Always the same answer (``waitlist_closed`` when an admin closed the waitlist). Members see your name; only
+    admins see your contact."""
     await waitlist.join_waitlist(services, name=body.name, contact=body.contact, client_ip=client_address(request))
     return WaitlistAcceptedOut(message=WAITLIST_ANSWER)
 

@@ -99,6 +99,8 @@ class ReportOut(BaseModel):
     details: str
     created_at: datetime
     resolved_at: datetime | None
+    resolved_by: UserCard | None  # null: unresolved, or resolved at the console
+    resolution_note: str
 
     @classmethod
     def from_record(cls, r: ReportRecord) -> ReportOut:
@@ -114,6 +116,8 @@ class ReportOut(BaseModel):
             details=r.details,
             created_at=r.created_at,
             resolved_at=r.resolved_at,
+            resolved_by=_card(r.resolved_by),
+            resolution_note=r.resolution_note,
         )
 
 

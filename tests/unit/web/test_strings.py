@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from salon.domain.moderation import ModAction
+from salon.domain.moderation import AdminAction, ModAction
+from salon.domain.reports import ReportReason
 
 APP = Path(__file__).parents[3] / "src" / "salon" / "web" / "static" / "app"
 KEY = re.compile(r'^\s*"([a-z_]+\.[a-z0-9_.]+)":\s*"((?:[^"\\]|\\.)*)",?\s*$', re.MULTILINE)
@@ -70,6 +71,12 @@ def test_keys_built_at_run_time_exist() -> None:
         "room.log_": [a.value for a in ModAction],
         "room.mic_": ["denied", "missing", "busy", "unsupported"],
         "hallway.type_": ["open", "social", "closed"],
+        # the admin area's log and reports (screens/admin_*.js)
+        "admin.log_": [a.value for a in AdminAction] + [ModAction.END_ROOM.value],
+        "admin.reason_": [r.value for r in ReportReason],
+        "admin.type_": ["open", "social", "closed"],
+        "admin.tab_": ["members", "waitlist", "reports", "rooms", "settings", "log"],
+        "admin.setting_name_": ["invites_per_member", "waitlist_open"],
     }
     for path in code_files():
         for prefix in TEMPLATE_CALL.findall(path.read_text()):

@@ -25,6 +25,7 @@ const SHAPES = {
   lock: [["rect", { x: 5, y: 10.5, width: 14, height: 10, rx: 2 }], ["path", { d: "M8 10.5V7.5a4 4 0 0 1 8 0v3" }]],
   play: [["path", { d: "M7 4.5v15l12-7.5z" }]],
   close: [["path", { d: "M6.5 6.5l11 11M17.5 6.5l-11 11" }]],
+  shield: [["path", { d: "M12 3 4.5 6v5.5c0 4.6 3.2 8.3 7.5 9.5 4.3-1.2 7.5-4.9 7.5-9.5V6z" }], ["path", { d: "m9 12 2 2 4-4" }]],
 };
 
 export function icon(name, { size = 22, filled = false } = {}) {

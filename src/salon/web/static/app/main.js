@@ -27,6 +27,7 @@ const ROUTES = [
   [/^\/events\/([^/]+)$/, "event", { auth: true }],
   [/^\/notifications$/, "notifications", { auth: true }],
   [/^\/settings$/, "settings", { auth: true }],
+  [/^\/admin(?:\/([a-z]+))?$/, "admin", { auth: true }],
 ];
 
 const ctx = {
@@ -158,6 +159,7 @@ function renderBar() {
                 unread ? h("span.badge", { "data-testid": "unread-badge" }, String(unread > 99 ? "99+" : unread)) : null,
               ],
             ),
+            me.is_admin ? link("/admin", t("app.admin"), icon("shield"), { "data-testid": "admin-entry" }) : null,
             link(`/u/${encodeURIComponent(me.username)}`, t("app.my_profile"), avatar(me, "s")),
           ]
         : [languageSwitch()],

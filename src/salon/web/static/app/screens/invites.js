@@ -76,7 +76,9 @@ export async function render(main, ctx) {
   screen.lastChild.remove();
 
   const figure = h("div");
-  const noneLeft = h("p.muted", {}, t("invites.none_left"));
+  const noneLeft = ctx.me.is_admin
+    ? h("p.muted", {}, t("invites.none_left_admin"), " ", h("a", { href: "/admin" }, t("invites.admin_link")))
+    : h("p.muted", {}, t("invites.none_left"));
   const error = h("p.form-error", { role: "alert" });
   const fresh = h("div");
   const list = h("div");
