@@ -2,8 +2,9 @@
 each with its own cookies); only the *other* people a flow needs are seeded over the API.
 
 * Sign-up by invite: a member creates an invite on /invites and reads the link off the page; a stranger opens it,
-  creates an account, lands on getting started and skips it to the hallway, logged in; the invite shows as used. A dead link says it is not
-  valid; the welcome page logs a member in; its waitlist form adds someone a member then sees on /waitlist.
+  creates an account, lands on getting started and skips it to the hallway, logged in; the invite shows as used.
+  A dead link says it is not valid; the welcome page logs a member in; its waitlist form adds someone a member
+  then sees on /waitlist.
 * The hallway: a live room shows its title, speakers and listener count and opens with a tap; "Start a room"
   opens a new room; search finds a member and opens their profile.
 * Events: a host schedules an event on /events/new; a member finds it, asks to be notified (kept after reload),

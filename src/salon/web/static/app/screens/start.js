@@ -117,8 +117,10 @@ function topicPicker(state) {
 
 function peopleList(found, ctx) {
   if (!found.people.length) return h("p.empty", {}, t("start.people_none"));
+  const inviter = found.people.find((p) => p.reason === "inviter")?.user.display_name;
+  const circle = () => (inviter ? t("start.reason_circle_of", { name: inviter }) : t("start.reason_circle"));
   const reason = (p) =>
-    p.reason === "inviter" ? t("start.reason_inviter") : p.reason === "followed_by_inviter" ? t("start.reason_circle") : t("start.reason_active");
+    p.reason === "inviter" ? t("start.reason_inviter") : p.reason === "followed_by_inviter" ? circle() : t("start.reason_active");
   return h(
     "div",
     {},
