@@ -168,7 +168,7 @@ def test_a_newcomer_is_shown_the_inviter_onboards_and_the_inviter_follows_back(s
             await page.get_by_test_id("start-next").click()
             await expect(page.get_by_role("heading", name="Des personnes à suivre")).to_be_visible()
             first = page.locator("ul.start-people > li").first
-            await expect(first).to_contain_text("Vous a invité·e — vous la suivez")
+            await expect(first).to_contain_text("Vous a invité·e — déjà suivi·e")
             await expect(first.get_by_role("button", name=starts_with("Abonné"))).to_be_visible()
             await page.get_by_test_id("start-next").click()
             await expect(page.get_by_role("heading", name="Comment marchent les salons")).to_be_visible()

@@ -382,6 +382,10 @@ async def tour(browser: Browser, salon: Salon, seeded: Seeded, device: Device, a
     await expect(page.locator('li.note[data-kind="pinged"]').first).to_be_visible()
     await expect(page.locator('li.note[data-kind="event_invited"]')).to_be_visible()
     await expect(page.locator('li.note[data-kind="invite_redeemed"]')).to_be_visible()
+    # "followed you" offers Follow back, or says Following when Ada follows them already (Bruno).
+    await expect(page.get_by_role("button", name="Follow Hiro Tanaka back")).to_be_visible()
+    bruno_note = page.locator('li.note[data-kind="followed_you"]', has_text="Bruno Lima")
+    await expect(bruno_note.get_by_test_id("following-back")).to_be_visible()
     await audit.screen(page, "tour-notifications")
     await page.goto("/settings")
     await expect(page.get_by_role("radio", name="English")).to_be_checked()

@@ -37,7 +37,7 @@ export default {
     "start.title_people": "Des personnes à suivre",
     "start.people_intro": "Vous êtes averti·e quand une personne que vous suivez ouvre un salon ou monte sur scène.",
     "start.people_none": "Personne à suggérer pour l’instant. Invitez quelqu’un depuis la page des invitations.",
-    "start.reason_inviter": "Vous a invité·e — vous la suivez",
+    "start.reason_inviter": "Vous a invité·e — déjà suivi·e",
     "start.reason_circle": "Suivi·e par la personne qui vous a invité·e",
     "start.reason_active": "A ouvert des salons récemment",
     "start.reason_circle_of": "{name} suit cette personne",
