@@ -183,7 +183,7 @@ async def test_profiles(app: FastAPI, services: Services) -> None:
 
         seen = (await c.get(f"/users/{ada_id}", headers=bearer(bob["token"]))).json()
         assert seen["username"] == "ada"
-        assert seen["invited_by"] is None
+        assert seen["invited_by"]["username"] == "root"  # public: "Invited by …" on every profile
         assert seen["invites_left"] is None
         assert set(seen) == {
             "id",
@@ -202,6 +202,7 @@ async def test_profiles(app: FastAPI, services: Services) -> None:
             "follows_you",
             "blocked_by_you",
             "known_followers",
+            "topics",
         }
         by_admin = (await c.get("/users/by-username/ADA", headers=bearer(root["token"]))).json()
         assert by_admin["invited_by"]["username"] == "root"

@@ -54,6 +54,10 @@ NON_ROOM_ROUTES = {
     ("PUT", "/api/v1/users/{user_id}/block"),
     ("DELETE", "/api/v1/users/{user_id}/block"),
     ("GET", "/api/v1/me/blocks"),
+    # getting started: tests/api/test_onboarding_api.py (anonymous, disabled, CSRF, each member their own)
+    ("GET", "/api/v1/me/topics"),
+    ("PUT", "/api/v1/me/topics"),
+    ("GET", "/api/v1/me/suggestions"),
     ("GET", "/api/v1/hallway"),  # tests/api/test_hallway_api.py
     ("POST", "/api/v1/reports"),  # tests/api/test_moderation_api.py
     ("GET", "/api/v1/search"),  # tests/api/test_hallway_api.py

@@ -22,8 +22,10 @@ async def test_invites(client: Client, services: Services) -> None:
     assert set(invite) == {"id", "code", "link", "expires_at", "invites_left"}
     assert invite["link"] == f"{services.settings.public_url}/invite/{invite['code']}"
     assert invite["invites_left"] == 1
-    assert (await client.get(f"/invites/check/{invite['code']}")).json() == {"valid": True}
-    assert (await client.get("/invites/check/nope")).json() == {"valid": False}
+    checked = (await client.get(f"/invites/check/{invite['code']}")).json()
+    assert checked["valid"] is True
+    assert checked["invited_by"]["username"] == "ada"  # the sign-up page says who invited you
+    assert (await client.get("/invites/check/nope")).json() == {"valid": False, "invited_by": None}
 
     listed = (await client.get("/invites", headers=auth)).json()
     assert listed["invites_left"] == 1
@@ -67,7 +69,7 @@ async def test_waitlist(client: Client, services: Services) -> None:
     body = nominated.json()
     assert body["entry"]["name"] == "Grace"
     assert body["invite"]["invites_left"] == 1
-    assert (await client.get(f"/invites/check/{body['invite']['code']}")).json() == {"valid": True}
+    assert (await client.get(f"/invites/check/{body['invite']['code']}")).json()["valid"] is True
     assert (await client.get("/waitlist", headers=member)).json() == {"entries": []}
     assert_error(await client.post(f"/waitlist/{entry['id']}/nominate", headers=member), 409, "conflict")
     assert_error(await client.post("/waitlist/unknown/nominate", headers=member), 404, "not_found")

@@ -26,6 +26,7 @@ SCREENS = [
     "/events/e1/edit",
     "/notifications",
     "/settings",
+    "/start",
 ]
 
 

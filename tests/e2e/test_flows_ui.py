@@ -2,8 +2,9 @@
 each with its own cookies); only the *other* people a flow needs are seeded over the API.
 
 * Sign-up by invite: a member creates an invite on /invites and reads the link off the page; a stranger opens it,
-  creates an account and lands in the hallway logged in; the invite shows as used. A dead link says it is not
-  valid; the welcome page logs a member in; its waitlist form adds someone a member then sees on /waitlist.
+  creates an account, lands on getting started and skips it to the hallway, logged in; the invite shows as used.
+  A dead link says it is not valid; the welcome page logs a member in; its waitlist form adds someone a member
+  then sees on /waitlist.
 * The hallway: a live room shows its title, speakers and listener count and opens with a tap; "Start a room"
   opens a new room; search finds a member and opens their profile.
 * Events: a host schedules an event on /events/new; a member finds it, asks to be notified (kept after reload),
@@ -140,6 +141,9 @@ def test_sign_up_with_an_invite_made_in_the_ui(salon: Salon, tmp_path: Path) -> 
         await newcomer.get_by_label("Your name").fill("Nell Okafor")
         await newcomer.get_by_label("Password").fill("a-long-and-unguessable-passphrase")
         await newcomer.get_by_role("button", name="Create my account").click()
+        # Sign-up lands on getting started (tests/e2e/test_onboarding_ui.py goes through it); skipping it leads home.
+        await expect(newcomer).to_have_url(f"{salon.server.base_url}/start")
+        await newcomer.get_by_role("link", name="Skip for now").click()
         await expect(newcomer).to_have_url(f"{salon.server.base_url}/")
         me = newcomer.get_by_role("link", name="My profile")
         await expect(me).to_be_visible()

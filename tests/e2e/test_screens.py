@@ -33,7 +33,7 @@ from tests.e2e.conftest import UI_TIMEOUT_MS, Salon
 from tests.support.browser import DESKTOP, PHONE, Device, Member, SalonApi, launch_browser, log_in, new_context, snap
 
 API = "/api/v1"
-TOUR_TIMEOUT = 230.0  # 170 s, and the admin area's tabs
+TOUR_TIMEOUT = 300.0  # 170 s, the admin area's tabs, getting started and the first admin's hallway
 
 
 # Console errors Chromium prints for responses the app expects and handles: (status, path of the request).
@@ -152,6 +152,7 @@ class Seeded:
     event: str  # someone else's
     my_event: str  # Ada's
     signup_link: str
+    newcomer: Member  # Kai, invited by Ada: getting started
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -227,12 +228,15 @@ async def seed(api: SalonApi, admin: Member) -> Seeded:
     event = {"title": "Piano for absolute beginners", "topics": ["piano"], "starts_at": at(6, 18), "timezone": "UTC"}
     my_event = (await call("POST", "/events", ada, event))["id"]
 
-    # Someone joins with Ada's invite; people wait for one; a fresh invite for the sign-up page.
-    await api.sign_up(await api.invite(ada), "kai")
+    # Someone joins with Ada's invite (the tour shows Kai getting started); people wait for one; a fresh invite for
+    # the sign-up page.
+    kai = await api.sign_up(await api.invite(ada), "kai")
+    await call("PATCH", "/me", kai, {"display_name": "Kai Nakamura"})
+    await call("PUT", "/me/topics", kai, {"topics": ["jazz", "books"]})
     for name, contact in WAITING:
         await call("POST", "/waitlist", None, {"name": name, "contact": contact})
-    signup_link = f"{api.server.base_url}/invite/{await api.invite(admin)}"
-    return Seeded(ada, people, room, other_room, bruno_event, my_event, signup_link)
+    signup_link = f"{api.server.base_url}/invite/{await api.invite(ada)}"
+    return Seeded(ada, people, room, other_room, bruno_event, my_event, signup_link, kai)
 
 
 # --- checking each screen -----------------------------------------------------------------------------------------
@@ -308,8 +312,10 @@ async def tour(browser: Browser, salon: Salon, seeded: Seeded, device: Device, a
     await audit.screen(page, "tour-welcome")
     await page.goto(seeded.signup_link)
     await expect(page.get_by_role("button", name="Create my account")).to_be_visible()
+    await expect(page.get_by_test_id("invited-by")).to_contain_text("Invited by Ada Okafor")
     await audit.screen(page, "tour-signup")
     await stranger.close()
+    await start_screens(browser, salon, seeded, device, audit)
 
     # Inès pings Ada again, so the notifications are fresh on each device.
     async with SalonApi(salon.server) as api:
@@ -376,6 +382,10 @@ async def tour(browser: Browser, salon: Salon, seeded: Seeded, device: Device, a
     await expect(page.locator('li.note[data-kind="pinged"]').first).to_be_visible()
     await expect(page.locator('li.note[data-kind="event_invited"]')).to_be_visible()
     await expect(page.locator('li.note[data-kind="invite_redeemed"]')).to_be_visible()
+    # "followed you" offers Follow back, or says Following when Ada follows them already (Bruno).
+    await expect(page.get_by_role("button", name="Follow Hiro Tanaka back")).to_be_visible()
+    bruno_note = page.locator('li.note[data-kind="followed_you"]', has_text="Bruno Lima")
+    await expect(bruno_note.get_by_test_id("following-back")).to_be_visible()
     await audit.screen(page, "tour-notifications")
     await page.goto("/settings")
     await expect(page.get_by_role("radio", name="English")).to_be_checked()
@@ -392,6 +402,53 @@ async def tour(browser: Browser, salon: Salon, seeded: Seeded, device: Device, a
     await page.evaluate("localStorage.removeItem('salon.lang')")
     await context.close()
     await admin_screens(browser, salon, seeded, device, audit)
+
+
+async def start_screens(browser: Browser, salon: Salon, seeded: Seeded, device: Device, audit: Audit) -> None:
+    """Getting started as Kai (invited by Ada, whom he follows from sign-up): each step in English, topics and
+    people in French. Opened by ``?step=`` so nothing is saved between screens."""
+    context = await new_context(browser, salon.server, device)
+    await log_in(context, salon.server, seeded.newcomer)
+    page = await audit.watch(await context.new_page())
+    await page.goto("/start")
+    await expect(page.get_by_role("heading", name="Add a photo", level=1)).to_be_visible()
+    await audit.screen(page, "tour-start-photo")
+    await page.goto("/start?step=topics")
+    await expect(page.get_by_role("button", name="Jazz", exact=True)).to_have_attribute("aria-pressed", "true")
+    await audit.screen(page, "tour-start-topics")
+    await page.goto("/start?step=people")
+    first = page.locator("ul.start-people > li").first
+    await expect(first).to_contain_text("Ada Okafor")
+    await expect(first.get_by_role("button", name=re.compile("^Following"))).to_be_visible()
+    await audit.screen(page, "tour-start-people")
+    await page.goto("/start?step=rooms")
+    await expect(page.get_by_role("button", name="Go to the hallway")).to_be_visible()
+    await audit.screen(page, "tour-start-rooms")
+    await page.evaluate("localStorage.setItem('salon.lang', 'fr')")
+    await page.goto("/start?step=topics")
+    await expect(page.get_by_role("button", name="Cinéma", exact=True)).to_be_visible()
+    await audit.screen(page, "tour-start-topics-fr")
+    await page.goto("/start?step=people")
+    await expect(page.locator("ul.start-people > li").first).to_contain_text("Vous a invité·e")
+    await audit.screen(page, "tour-start-people-fr")
+    await context.close()
+
+
+async def first_admin_screens(browser: Browser, salon: Salon, device: Device, audit: Audit) -> None:
+    """A brand-new instance: its first admin, with nobody to follow and no room, is told to invite people first."""
+    context = await new_context(browser, salon.server, device)
+    await log_in(context, salon.server, salon.admin)
+    page = await audit.watch(await context.new_page())
+    await page.goto("/")
+    guide = page.get_by_test_id("hallway-first-steps")
+    await expect(guide.get_by_role("link", name="Invite people")).to_have_attribute("href", "/invites")
+    await expect(page.get_by_text("your followers will hear about it")).to_have_count(0)
+    await audit.screen(page, "tour-hallway-first-admin")
+    await page.evaluate("localStorage.setItem('salon.lang', 'fr')")
+    await page.goto("/")
+    await expect(guide.get_by_role("link", name="Inviter des gens")).to_be_visible()
+    await audit.screen(page, "tour-hallway-first-admin-fr")
+    await context.close()
 
 
 async def room_screens(
@@ -464,13 +521,15 @@ async def admin_screens(browser: Browser, salon: Salon, seeded: Seeded, device: 
 def test_screenshot_tour_on_phone_and_desktop(salon: Salon, tmp_path: Path) -> None:
     async def run() -> Audit:
         audit = Audit()
-        started = time.monotonic()
-        async with SalonApi(salon.server) as api:
-            seeded = await seed(api, salon.admin)
-        print(f"\nseeded in {time.monotonic() - started:.1f} s")
         async with async_playwright() as playwright:
             browser = await launch_browser(playwright, tmp_path, "tour", None)
             try:
+                for device in (PHONE, DESKTOP):  # before anything is seeded: a brand-new instance
+                    await first_admin_screens(browser, salon, device, audit)
+                started = time.monotonic()
+                async with SalonApi(salon.server) as api:
+                    seeded = await seed(api, salon.admin)
+                print(f"\nseeded in {time.monotonic() - started:.1f} s")
                 for device in (PHONE, DESKTOP):
                     started = time.monotonic()
                     await tour(browser, salon, seeded, device, audit)

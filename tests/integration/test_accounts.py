@@ -323,7 +323,8 @@ async def test_profiles_show_private_fields_only_to_the_right_people(services: S
 
     seen_by_member = await accounts.get_profile_by_username(services, ada, "BOB")
     assert seen_by_member.id == bob.user_id
-    assert seen_by_member.invited_by is None
+    assert seen_by_member.invited_by is not None  # public, as Clubhouse's "nominated by"
+    assert seen_by_member.invited_by.id == ada.user_id
     assert seen_by_member.invites_left is None
     assert seen_by_member.disabled is None
 

@@ -57,7 +57,7 @@ async def test_followers_hear_once_that_someone_they_follow_opened_an_open_room(
     for who in (fan, fan2):
         assert await told(services, who) == [about(STARTED_ROOM, room, "Jazz", ada, "ada")]
     assert await told(services, other) == []
-    assert await told(services, ada) == []
+    assert await told(services, ada, STARTED_ROOM) == []  # (she heard "followed you" twice: test_onboarding.py)
 
 
 async def test_a_social_room_is_announced_to_the_moderators_followers_and_a_closed_one_to_nobody(
@@ -278,14 +278,14 @@ async def test_the_inviter_hears_once_when_their_invite_is_redeemed(services: Se
     invite = await invites.create_invite(services, ada)
     grace = (await sign_up_code(services, invite.code, "grace")).user
     card = {"id": grace.id, "username": "grace", "display_name": "Grace", "avatar_url": None}
-    assert await told(services, ada.user_id) == [
+    assert await told(services, ada.user_id, INVITE_REDEEMED) == [
         (INVITE_REDEEMED, {"invite_id": invite.id, "user": card, "nominated": False})
     ]
     assert await told(services, grace.id) == []
     with pytest.raises(DomainError) as exc:
         await sign_up_code(services, invite.code, "again")
     assert exc.value.code is ErrorCode.INVITE_INVALID
-    assert len(await told(services, ada.user_id)) == 1
+    assert len(await told(services, ada.user_id, INVITE_REDEEMED)) == 1
 
 
 async def test_an_operators_invite_tells_nobody(services: Services) -> None:
@@ -300,7 +300,7 @@ async def test_a_nominee_signing_up_tells_the_nominator_and_learns_who_nominated
     nomination = await waitlist.nominate(services, ada, entry.id)
     assert await told(services, ada.user_id) == []
     grace = (await sign_up_code(services, nomination.invite.code, "grace")).user
-    [(kind, data)] = await told(services, ada.user_id)
+    [(kind, data)] = await told(services, ada.user_id, INVITE_REDEEMED)
     assert (kind, data["invite_id"], data["user"]["id"], data["nominated"]) == (
         INVITE_REDEEMED,
         nomination.invite.id,

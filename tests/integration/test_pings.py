@@ -21,8 +21,14 @@ from salon.app.services import Services
 from salon.domain.errors import DomainError, ErrorCode
 from salon.domain.rooms import RoomType
 from salon.store.tables import notifications, room_access
-from tests.support.notices import as_actor, told
+from tests.support.notices import Note, as_actor
+from tests.support.notices import told as told_any
 from tests.support.people import add_member
+
+
+async def told(services: Services, user_id: str, kind: str = PINGED) -> list[Note]:
+    """The pings the member was told about (the follows set up here also tell "followed you": test_onboarding.py)."""
+    return await told_any(services, user_id, kind)
 
 
 async def open_room(services: Services, mod: str, kind: RoomType = RoomType.OPEN, title: str = "Talk") -> str:

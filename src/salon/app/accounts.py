@@ -7,7 +7,9 @@ verification). Failed log-ins are limited so that guessing stays bounded while n
 
 Signing up with a member's invite tells that member (``invite_redeemed``); an operator's invite tells nobody. When
 the invite was a nomination off the waitlist, the new member's first notification says who nominated them
-(``nominated``): before signing up they had no account to be told in.
+(``nominated``): before signing up they had no account to be told in. The new member follows their inviter from
+the start (as Clubhouse did), which tells the inviter ``followed_you`` like any follow (bounded:
+``app/new_followers.py``); an operator's invite has no inviter, so nobody is followed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from salon.app import admin
 from salon.app.devices import Device, issue_device_token, read_device_token
 from salon.app.invites import find_invite
+from salon.app.new_followers import tell_followed
 from salon.app.notifications import notify, publish
 from salon.app.passwords import dummy_verify, hash_password, is_common, needs_rehash, verify_password
 from salon.app.ratelimit import address_bucket
@@ -51,7 +54,7 @@ from salon.domain.notifications import NotificationRecord
 from salon.domain.rooms import Profile as Card
 from salon.domain.rooms import profile_data
 from salon.store import repo_accounts as repo
-from salon.store import repo_invites
+from salon.store import repo_invites, repo_social, repo_topics
 from salon.store.repo_accounts import UserRecord
 
 BAD_CREDENTIALS_MESSAGE = "Wrong username or password."
@@ -71,7 +74,8 @@ class Profile:
     avatar: str | None
     created_at: datetime
     is_admin: bool
-    invited_by: UserSummary | None  # shown to the member themself and to admins
+    invited_by: UserSummary | None  # shown to everyone (Clubhouse's "nominated by"); None for the first admin
+    topics: list[str]  # topics of interest (domain/topics.py), in the order picked
     invites_left: int | None  # shown to the member themself
     disabled: bool | None  # shown to admins
     social: ProfileSocial  # counts for everyone; how the viewer relates to them on others' profiles
@@ -95,7 +99,8 @@ async def _profile(conn: AsyncConnection, user: UserRecord, viewer: Actor | None
         avatar=user.avatar,
         created_at=user.created_at,
         is_admin=user.is_admin,
-        invited_by=await repo.get_summary(conn, user.invited_by) if is_self or is_admin else None,
+        invited_by=await repo.get_summary(conn, user.invited_by),
+        topics=await repo_topics.get_topics(conn, user.id),
         invites_left=user.invites_left if is_self else None,
         disabled=(user.disabled_at is not None) if is_admin else None,
         social=await profile_social(conn, user.id, viewer.user_id if viewer is not None else None),
@@ -139,8 +144,9 @@ async def sign_up_with_invite(
         session = await create_session(services, conn, user_id, kind)
         user = await repo.get_user(conn, user_id)
         assert user is not None
-        profile = await _profile(conn, user, _self(user))
         notes = await _tell_about_redemption(services, conn, invite, user)
+        notes += await _follow_inviter(services, conn, invite, user_id)
+        profile = await _profile(conn, user, _self(user))
     await publish(services, notes)
     return SignedIn(profile, session, _device_token(services, user_id, None))
 
@@ -163,6 +169,18 @@ async def _tell_about_redemption(
     if nominated:
         notes += await notify(services, conn, [user.id], NOMINATED, {"by": _card(inviter)})
     return notes
+
+
+async def _follow_inviter(
+    services: Services, conn: AsyncConnection, invite: Invite, user_id: str
+) -> list[NotificationRecord]:
+    """Inside the sign-up transaction: the new member follows whoever invited them (nobody for an operator's
+    invite). A brand-new account has no blocks, so the follow rule has nothing to refuse."""
+    if invite.created_by is None:
+        return []
+    await repo_social.lock_pair(conn, user_id, invite.created_by)
+    added = await repo_social.add_follow(conn, user_id, invite.created_by, services.clock.now())
+    return await tell_followed(services, conn, user_id, invite.created_by, new_follow=added)
 
 
 def _device_token(services: Services, user_id: str, known: Device | None) -> str:

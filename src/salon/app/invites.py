@@ -137,6 +137,22 @@ async def check_invite(services: Services, code: str) -> bool:
     return invite is not None and invite.status(services.clock.now()) == "open"
 
 
+@dataclass(frozen=True)
+class InviteCheck:
+    valid: bool
+    invited_by: UserSummary | None  # the member whose invite it is (None for an operator's, or when not valid)
+
+
+async def invite_check(services: Services, code: str) -> InviteCheck:
+    """For the sign-up page: whether a code can be redeemed now and, when it can, whose invite it is (the code is
+    a 256-bit secret: whoever holds it was sent it, and may know who sent it)."""
+    invite = await find_invite(services, code)
+    if invite is None or invite.status(services.clock.now()) != "open":
+        return InviteCheck(False, None)
+    async with services.db.read() as conn:
+        return InviteCheck(True, await repo.get_summary(conn, invite.created_by))
+
+
 async def list_my_invites(services: Services, actor: Actor) -> MyInvites:
     now = services.clock.now()
     async with services.db.read() as conn:

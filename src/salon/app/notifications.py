@@ -9,7 +9,9 @@ it (ids, a title); both are free-form here so that pings, follows, invites and t
 Kinds produced so far: ``event_starting_soon`` (an event you host or RSVPed starts in 10 minutes, sent by
 ``app/reminders.py``), ``event_started`` (it became a live room), ``event_cancelled``, ``event_invited``;
 ``pinged`` (``app/pings.py``); ``followed_started_room`` and ``followed_speaking`` (``app/follow_notices.py``,
-bounded by ``domain/notices.py``); ``invite_redeemed`` and ``nominated`` (sign-up, ``app/accounts.py``).
+bounded by ``domain/notices.py``); ``invite_redeemed`` and ``nominated`` (sign-up, ``app/accounts.py``);
+``followed_you`` (someone followed you, from the API or the inviter's auto-follow at sign-up: ``app/new_followers.py``,
+bounded by ``domain/new_followers.py``).
 """
 
 from __future__ import annotations

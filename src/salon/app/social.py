@@ -2,7 +2,8 @@
 profile (counts, how the viewer and the member relate, followers the viewer knows).
 
 Follows and blocks are between enabled members; following or blocking twice, and undoing what is not there, are
-not errors. Blocking ends follows both ways; the rooms a blocker moderates hide from the blocked member through
+not errors. A new follow tells the followed member (``followed_you``, bounded: ``app/new_followers.py``).
+Blocking ends follows both ways; the rooms a blocker moderates hide from the blocked member through
 ``Access.blocked_by_a_moderator`` (``domain/rooms.can_see``), read from the same ``blocks`` table.
 """
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from salon.app.new_followers import tell_followed
+from salon.app.notifications import publish
 from salon.app.services import Services
 from salon.app.sessions import Actor
 from salon.domain.accounts import UserSummary
@@ -101,8 +104,11 @@ async def follow(services: Services, actor: Actor, user_id: str) -> Relation:
             blocked_by_them=await repo_social.has_blocked(conn, user_id, actor.user_id),
             blocked_by_me=await repo_social.has_blocked(conn, actor.user_id, user_id),
         )
-        await repo_social.add_follow(conn, actor.user_id, user_id, services.clock.now())
-        return await _relation(conn, actor.user_id, user_id)
+        added = await repo_social.add_follow(conn, actor.user_id, user_id, services.clock.now())
+        notes = await tell_followed(services, conn, actor.user_id, user_id, new_follow=added)
+        relation = await _relation(conn, actor.user_id, user_id)
+    await publish(services, notes)
+    return relation
 
 
 async def unfollow(services: Services, actor: Actor, user_id: str) -> Relation:

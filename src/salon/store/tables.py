@@ -209,6 +209,14 @@ follows = Table(
     Index("ix_follows_follower_created", "follower_id", "created_at"),
 )
 
+member_topics = Table(
+    "member_topics",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic", String(20), primary_key=True),
+    Column("position", Integer, nullable=False),  # the order the member picked them in
+)
+
 blocks = Table(
     "blocks",
     metadata,

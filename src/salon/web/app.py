@@ -39,6 +39,7 @@ from salon.web.routes_health import router as health_router
 from salon.web.routes_media import router as media_router
 from salon.web.routes_moderation import router as moderation_router
 from salon.web.routes_notifications import router as notifications_router
+from salon.web.routes_onboarding import router as onboarding_router
 from salon.web.routes_rooms import router as rooms_router
 from salon.web.routes_scheduled_events import router as scheduled_events_router
 from salon.web.routes_social import router as social_router
@@ -125,6 +126,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(rooms_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(hallway_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(social_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(onboarding_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(moderation_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(admin_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(scheduled_events_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)

@@ -76,6 +76,7 @@ _SHELL_PATHS = [
     "/events/new",
     "/notifications",
     "/settings",
+    "/start",
     "/admin",
     "/admin/{segment}",
     "/invite/{segment}",

@@ -43,6 +43,7 @@ from salon.web.schemas_accounts import (
     SessionOut,
     SignupIn,
     UserStateOut,
+    UserSummaryOut,
     WaitlistAcceptedOut,
     WaitlistEntryOut,
     WaitlistIn,
@@ -225,8 +226,9 @@ async def get_user_by_username(username: Id, actor: CurrentActor, services: Serv
 
 @router.get("/invites/check/{code}", summary="Whether an invite code is valid", tags=["invites"])
 async def check_invite(code: Annotated[str, Path(max_length=200)], services: ServicesDep) -> InviteCheckOut:
-    """For the sign-up page: says only whether the code can be redeemed now."""
-    return InviteCheckOut(valid=await invites.check_invite(services, code))
+    """For the sign-up page: whether the code can be redeemed now and, if so, who sent it."""
+    found = await invites.invite_check(services, code)
+    return InviteCheckOut(valid=found.valid, invited_by=UserSummaryOut.from_summary(found.invited_by))
 
 
 @router.get("/invites", summary="My invites", tags=["invites"])

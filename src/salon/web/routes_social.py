@@ -26,7 +26,8 @@ CursorParam = Annotated[
 @router.put("/users/{user_id}/follow", summary="Follow a member")
 async def follow(user_id: UserId, actor: CurrentActor, services: ServicesDep) -> RelationOut:
     """Following twice is fine. Refused for yourself (`self_target`), for someone who blocked you (`blocked`) and
-    for someone you blocked (`unblock_first`)."""
+    for someone you blocked (`unblock_first`). A new follow tells them (`followed_you`: once per pair ever, at most
+    20 an hour per member)."""
     return RelationOut.from_relation(await social.follow(services, actor, user_id))
 
 

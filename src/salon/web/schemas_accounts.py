@@ -105,7 +105,10 @@ class ProfileOut(Response):
     avatar_url: str | None
     created_at: datetime
     is_admin: bool
-    invited_by: UserSummaryOut | None = Field(description="Shown to the member themself and to admins only.")
+    invited_by: UserSummaryOut | None = Field(
+        description="Who invited them (shown to every member); None for members the operator let in."
+    )
+    topics: list[str] = Field(description="Their topics of interest, in the order they picked them.")
     invites_left: int | None = Field(description="Shown to the member themself only.")
     disabled: bool | None = Field(description="Shown to admins only.")
     followers_count: int = Field(description="Enabled members who follow them.")
@@ -128,6 +131,7 @@ class ProfileOut(Response):
             created_at=p.created_at,
             is_admin=p.is_admin,
             invited_by=UserSummaryOut.from_summary(p.invited_by),
+            topics=p.topics,
             invites_left=p.invites_left,
             disabled=p.disabled,
             followers_count=p.social.followers_count,
@@ -158,6 +162,9 @@ class LoggedOutOut(Response):
 
 class InviteCheckOut(Response):
     valid: bool
+    invited_by: UserSummaryOut | None = Field(
+        description="Whose invite it is, when it is valid (None for an invite from the instance's operator)."
+    )
 
 
 class InviteOut(Response):

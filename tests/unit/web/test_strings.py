@@ -10,6 +10,7 @@ import pytest
 
 from salon.domain.moderation import AdminAction, ModAction
 from salon.domain.reports import ReportReason
+from salon.domain.topics import TOPICS
 
 APP = Path(__file__).parents[3] / "src" / "salon" / "web" / "static" / "app"
 KEY = re.compile(r'^\s*"([a-z_]+\.[a-z0-9_.]+)":\s*"((?:[^"\\]|\\.)*)",?\s*$', re.MULTILINE)
@@ -77,6 +78,8 @@ def test_keys_built_at_run_time_exist() -> None:
         "admin.type_": ["open", "social", "closed"],
         "admin.tab_": ["members", "waitlist", "reports", "rooms", "settings", "log"],
         "admin.setting_name_": ["invites_per_member", "waitlist_open"],
+        "topic.": list(TOPICS),
+        "start.title_": ["photo", "topics", "people", "rooms"],  # topics.js: the fixed topics of interest
     }
     for path in code_files():
         for prefix in TEMPLATE_CALL.findall(path.read_text()):

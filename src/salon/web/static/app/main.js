@@ -27,6 +27,7 @@ const ROUTES = [
   [/^\/events\/([^/]+)$/, "event", { auth: true }],
   [/^\/notifications$/, "notifications", { auth: true }],
   [/^\/settings$/, "settings", { auth: true }],
+  [/^\/start$/, "start", { auth: true }],
   [/^\/admin(?:\/([a-z]+))?$/, "admin", { auth: true }],
 ];
 

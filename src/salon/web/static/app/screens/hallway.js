@@ -43,7 +43,7 @@ export async function render(main, ctx) {
       cards.set(entry.room.id, { entry, el });
       return el;
     });
-    rooms.replaceChildren(...(els.length ? els : [emptyNote()]));
+    rooms.replaceChildren(...(els.length ? els : [emptyNote(ctx.me)]));
     rooms.setAttribute("aria-busy", "false");
   }
 
@@ -76,7 +76,7 @@ export async function render(main, ctx) {
     const next = el.nextElementSibling || el.previousElementSibling;
     el.remove();
     if (hadFocus && next) next.focus({ preventScroll: true });
-    if (!cards.size) rooms.replaceChildren(emptyNote());
+    if (!cards.size) rooms.replaceChildren(emptyNote(ctx.me));
   }
 
   const onHallway = (event) => {
@@ -129,7 +129,18 @@ export async function render(main, ctx) {
   };
 }
 
-function emptyNote() {
+/** No live room. Someone with no followers and nobody followed (a new instance's first admin, say) is told to
+ * invite people first: "your followers will hear about it" would promise an audience there is not. */
+function emptyNote(me) {
+  if (me && me.followers_count === 0 && me.following_count === 0) {
+    return h(
+      "div.empty.hallway-first",
+      { "data-testid": "hallway-first-steps" },
+      h("p", {}, h("strong", {}, t("hallway.first_title"))),
+      h("p", {}, t("hallway.first_text")),
+      h("a.button.primary", { href: "/invites" }, icon("mail", { size: 18 }), t("hallway.first_invite")),
+    );
+  }
   return h("p.empty", {}, t("hallway.no_rooms"));
 }
 

@@ -22,6 +22,9 @@ export default {
     "hallway.type_closed_hint": "Only people you let in or ping.",
     "hallway.lets_go": "Let’s go",
     "hallway.new_room": "New room: {title}",
+    "hallway.first_title": "It’s quiet here — invite people first",
+    "hallway.first_text": "Nobody follows you yet, so a room you start now would have no one to tell. Send invite links to a few people you would like to talk with; they will follow you when they join.",
+    "hallway.first_invite": "Invite people",
   },
   fr: {
     "hallway.title": "Couloir",
@@ -46,5 +49,8 @@ export default {
     "hallway.type_closed_hint": "Seulement les personnes que vous faites entrer ou appelez.",
     "hallway.lets_go": "C’est parti",
     "hallway.new_room": "Nouveau salon : {title}",
+    "hallway.first_title": "C’est calme ici — invitez d’abord du monde",
+    "hallway.first_text": "Personne ne vous suit encore : un salon ouvert maintenant n’aurait personne à prévenir. Envoyez des liens d’invitation à quelques personnes avec qui vous aimeriez parler ; elles vous suivront en arrivant.",
+    "hallway.first_invite": "Inviter des gens",
   },
 };

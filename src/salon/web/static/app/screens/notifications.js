@@ -3,7 +3,7 @@
 // New ones arriving live are added on top and marked read at once. Unknown kinds get a generic line, so an older
 // client copes with a newer server.
 
-import { errorMessage, get, post, query } from "../api.js";
+import { errorMessage, get, post, put, query } from "../api.js";
 import { avatar, fill, h, when } from "../dom.js";
 import { addStrings, lang, t } from "../i18n.js";
 import { icon } from "../icons.js";
@@ -27,6 +27,7 @@ export async function render(main, ctx) {
     cursor = page.next_cursor;
     const items = page.notifications.map((note) => item(note, !note.read_at));
     list.append(...items);
+    fillFollowBacks(items, ctx);
     fill(more, cursor ? h("button", { type: "button", onclick: showMore }, t("app.more")) : null);
     return { page, items };
   }
@@ -70,7 +71,9 @@ export async function render(main, ctx) {
     if (frame.name !== "notification") return;
     const note = frame.data;
     if (list.querySelector(`[data-id="${CSS.escape(note.id)}"]`)) return;
-    list.prepend(item(note, true));
+    const fresh = item(note, true);
+    list.prepend(fresh);
+    fillFollowBacks([fresh], ctx);
     showEmpty();
     ctx.announce(sentence(note).text);
     post("/notifications/read", { ids: [note.id] })
@@ -97,7 +100,7 @@ function item(note, fresh) {
     h(
       "div.grow",
       {},
-      href ? h("a.note-text", { href }, text) : h("span.note-text", {}, text),
+      href ? h("a.note-text", { href, dataset: { name: who ? nameOf(who) : "" } }, text) : h("span.note-text", {}, text),
       h(
         "div.muted.small",
         {},
@@ -109,8 +112,58 @@ function item(note, fresh) {
     join && note.room_ended !== true
       ? h("a.button.primary.small", { href: join, "aria-label": t("notifications.join_label", { title: note.data?.title || "" }) }, t("notifications.join"))
       : null,
+    note.kind === "followed_you" && who?.id ? h("span.follow-back", { dataset: { userId: who.id } }) : null,
     fresh ? h("span.unread-dot", { "aria-hidden": "true" }) : null,
   );
+}
+
+/** "Follow back" on each followed_you notification, or "Following" when one follows them already: asked once per
+ * member shown (their profile says whether one follows them), so the button is never offered for nothing. */
+async function fillFollowBacks(items, ctx) {
+  const slots = items.map((li) => li.querySelector(".follow-back")).filter(Boolean);
+  const ids = [...new Set(slots.map((slot) => slot.dataset.userId))];
+  const following = new Map();
+  await Promise.all(
+    ids.map(async (id) => {
+      try {
+        following.set(id, Boolean((await get(`/users/${encodeURIComponent(id)}`)).followed_by_you));
+      } catch {
+        /* gone or blocked: no button */
+      }
+    }),
+  );
+  for (const slot of slots) {
+    const id = slot.dataset.userId;
+    if (following.has(id)) paintFollowBack(slot, id, following.get(id), ctx);
+  }
+}
+
+function paintFollowBack(slot, userId, following, ctx) {
+  if (following) {
+    slot.replaceChildren(h("span.pill.pill-follows", { "data-testid": "following-back" }, t("notifications.following")));
+    return;
+  }
+  const name = slot.closest("li")?.querySelector(".note-text")?.dataset.name || "";
+  const button = h(
+    "button.primary.follow-back-button",
+    {
+      type: "button",
+      "aria-label": t("notifications.follow_back_label", { name }),
+      onclick: async () => {
+        button.disabled = true;
+        try {
+          const relation = await put(`/users/${encodeURIComponent(userId)}/follow`);
+          paintFollowBack(slot, userId, relation.followed_by_you, ctx);
+          ctx.toast(t("notifications.followed_back", { name }));
+        } catch (error) {
+          ctx.toast(errorMessage(error), "error");
+          button.disabled = false;
+        }
+      },
+    },
+    t("notifications.follow_back"),
+  );
+  slot.replaceChildren(button);
 }
 
 const glyph = (name) => icon(name || "bell", { size: 22 });
@@ -147,6 +200,8 @@ export function sentence(note) {
         href: profile(d.user),
         who: d.user,
       };
+    case "followed_you":
+      return { text: t("notifications.followed_you", { name: nameOf(d.user) }), href: profile(d.user), who: d.user };
     case "nominated":
       return { text: t("notifications.nominated", { name: nameOf(d.by) }), href: profile(d.by), who: d.by };
     default: {

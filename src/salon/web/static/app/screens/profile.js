@@ -8,6 +8,7 @@ import { icon } from "../icons.js";
 import { addStrings, lang, t } from "../i18n.js";
 import { field, handleForm } from "./forms.js";
 import { confirmDialog } from "../dialogs.js";
+import { topicTags } from "../topics.js";
 import strings from "./profile.strings.js";
 
 addStrings(strings);
@@ -215,11 +216,12 @@ function view(p, ctx, reload) {
       : null,
     p.bio ? h("p.bio", {}, p.bio) : isMe ? h("p.bio.muted", {}, t("profile.no_bio")) : null,
     known && known.count > 0 ? knownLine(known) : null,
+    topicTags(p.topics, t("profile.topics")),
     h(
       "ul.profile-meta",
       {},
       h("li", {}, t("profile.joined", { date: when(p.created_at, lang(), { month: "long", year: "numeric" }) })),
-      p.invited_by ? h("li", {}, t("profile.invited_by"), " ", personLink(p.invited_by)) : null,
+      p.invited_by ? h("li", { "data-testid": "invited-by" }, t("profile.invited_by"), " ", personLink(p.invited_by)) : null,
     ),
     stats,
     actions,

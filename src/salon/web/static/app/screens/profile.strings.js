@@ -1,5 +1,6 @@
 export default {
   en: {
+    "profile.topics": "Topics of interest",
     "profile.follows_you": "Follows you",
     "profile.admin": "Admin",
     "profile.disabled": "This account is disabled.",
@@ -54,6 +55,7 @@ export default {
     "profile.not_found_hint": "This username does not exist, or the account is gone.",
   },
   fr: {
+    "profile.topics": "Sujets d’intérêt",
     "profile.follows_you": "Vous suit",
     "profile.admin": "Admin",
     "profile.disabled": "Ce compte est désactivé.",

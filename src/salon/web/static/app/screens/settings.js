@@ -27,6 +27,7 @@ export async function render(main, ctx) {
     card("settings-sound", t("settings.music"), musicPart(ctx)),
     card("settings-blocked", t("settings.blocked"), await blockedPart(ctx)),
     card("settings-account", t("settings.account"), accountPart(ctx)),
+    card("settings-start", t("settings.start"), h("a.button", { href: "/start" }, t("settings.start_again"))),
   );
 }
 
@@ -34,7 +35,7 @@ function card(id, title, ...content) {
   return h("section.card.settings-card", { "aria-labelledby": id }, h("h2", { id }, title), ...content);
 }
 
-function photoPart(me, ctx) {
+export function photoPart(me, ctx) {
   const preview = h("div.avatar-preview");
   const status = h("p.form-error", { role: "alert" });
   const paint = () => preview.replaceChildren(avatar(me, "xl"));

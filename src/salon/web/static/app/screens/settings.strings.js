@@ -1,5 +1,7 @@
 export default {
   en: {
+    "settings.start": "Getting started",
+    "settings.start_again": "Photo, topics, people to follow, how rooms work",
     "settings.title": "Settings",
     "settings.profile": "Profile",
     "settings.photo": "Profile photo",
@@ -39,6 +41,8 @@ export default {
     "settings.logged_out_all.other": "Logged out of {count} sessions.",
   },
   fr: {
+    "settings.start": "Premiers pas",
+    "settings.start_again": "Photo, sujets, personnes à suivre, fonctionnement des salons",
     "settings.title": "Réglages",
     "settings.profile": "Profil",
     "settings.photo": "Photo de profil",

@@ -1,7 +1,7 @@
 // Sign up from an invite link: the link fills the code; we check it first so a dead link says so at once.
 
 import { get, post } from "../api.js";
-import { h } from "../dom.js";
+import { avatar, h } from "../dom.js";
 import { addStrings, t } from "../i18n.js";
 import { field, handleForm } from "./forms.js";
 import strings from "./signup.strings.js";
@@ -22,9 +22,18 @@ export async function render(main, ctx) {
     screen.append(h("p.banner.warn", { role: "alert" }, t("signup.invalid")), h("a", { href: "/welcome" }, t("signup.to_welcome")));
     return;
   }
+  const inviter = check.invited_by;
   const form = h(
     "form",
     {},
+    inviter
+      ? h(
+          "div.invited-by",
+          { "data-testid": "invited-by" },
+          avatar(inviter, "l"),
+          h("p", {}, t("signup.invited_by", { name: inviter.display_name }), h("span.muted", {}, ` @${inviter.username}`)),
+        )
+      : null,
     h("p", {}, t("signup.valid")),
     field(t("signup.username"), {
       name: "username",
@@ -45,6 +54,6 @@ export async function render(main, ctx) {
     await post("/auth/signup", { invite_code: code, mode: "cookie", ...values });
     await ctx.refreshMe();
     ctx.toast(t("signup.welcome", { name: ctx.me.display_name }));
-    ctx.navigate("/", { replace: true });
+    ctx.navigate("/start", { replace: true }); // getting started: photo, topics, people, how rooms work
   });
 }

@@ -12,6 +12,7 @@ export default {
     "signup.password_hint": "At least 8 characters.",
     "signup.submit": "Create my account",
     "signup.welcome": "Welcome to Salon, {name}!",
+    "signup.invited_by": "Invited by {name}",
   },
   fr: {
     "signup.title": "Rejoindre Salon",
@@ -26,5 +27,6 @@ export default {
     "signup.password_hint": "Au moins 8 caractères.",
     "signup.submit": "Créer mon compte",
     "signup.welcome": "Bienvenue sur Salon, {name} !",
+    "signup.invited_by": "Invité·e par {name}",
   },
 };
