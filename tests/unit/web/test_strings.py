@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from salon.domain.moderation import AdminAction, ModAction
+from salon.domain.notification_prefs import GROUPS
 from salon.domain.reports import ReportReason
 
 APP = Path(__file__).parents[3] / "src" / "salon" / "web" / "static" / "app"
@@ -77,6 +78,9 @@ def test_keys_built_at_run_time_exist() -> None:
         "admin.type_": ["open", "social", "closed"],
         "admin.tab_": ["members", "waitlist", "reports", "rooms", "settings", "log"],
         "admin.setting_name_": ["invites_per_member", "waitlist_open"],
+        # the notification settings' groups (screens/settings_notifications.js)
+        "notif_prefs.group_": list(GROUPS),
+        "notif_prefs.hint_": list(GROUPS),
     }
     for path in code_files():
         for prefix in TEMPLATE_CALL.findall(path.read_text()):
