@@ -30,7 +30,7 @@ export function soundDialog({ onStage }) {
       shown.textContent = percent(value);
     },
   });
-  const status = h("p.muted.small", { role: "status" });
+  const status = h("p.muted.small", { role: "status", "data-testid": "sound-status" });
   const choice = (value, title, hint) =>
     h(
       "label.choice",
