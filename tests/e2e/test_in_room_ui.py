@@ -208,7 +208,7 @@ async def top_bar_and_notifications(lee: Page, api: SalonApi, lee_member: Member
         size = await link.bounding_box()
         assert size is not None
         assert min(size["width"], size["height"]) >= 44, (label, size)
-    await lee.get_by_role("link", name="Settings").click()
+    await lee.get_by_role("link", name="My settings").click()
     await expect(lee).to_have_url(re.compile(r"/settings$"))
     section = lee.locator('section[aria-labelledby="settings-notifications"]')
     await expect(section.get_by_role("checkbox", name=re.compile("^Events"))).to_be_checked()
