@@ -27,7 +27,9 @@ export async function notificationsPart(ctx) {
   const pause = h("div.notif-pause", { role: "group", "aria-labelledby": "notif-pause-title" });
 
   async function save(changes) {
-    const body = { groups: settings.groups, paused_until: settings.paused_until, ...changes };
+    // A pause that ended while the page stayed open is sent as none (the server refuses an end in the past).
+    const lasting = settings.paused_until && new Date(settings.paused_until) > new Date() ? settings.paused_until : null;
+    const body = { groups: settings.groups, paused_until: lasting, ...changes };
     try {
       settings = await put("/me/notification-settings", body);
       status.textContent = t("app.saved");
