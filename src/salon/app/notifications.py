@@ -10,8 +10,8 @@ Kinds produced so far: ``event_starting_soon`` (an event you host or RSVPed star
 ``app/reminders.py``), ``event_started`` (it became a live room), ``event_cancelled``, ``event_invited``;
 ``pinged`` (``app/pings.py``); ``followed_started_room`` and ``followed_speaking`` (``app/follow_notices.py``,
 bounded by ``domain/notices.py``); ``invite_redeemed`` and ``nominated`` (sign-up, ``app/accounts.py``);
-``followed_you`` (someone followed you). ``domain/notification_prefs.GROUPS`` sorts them into the groups a member
-turns on or off.
+``followed_you`` (someone followed you; grouped already, for the follow use case that sends it).
+``domain/notification_prefs.GROUPS`` sorts them into the groups a member turns on or off.
 
 Members' preferences are applied here and nowhere else, since every producer goes through these two functions: a
 kind whose group the recipient turned off is not written (:func:`notify`), and a recipient whose pause lasts is not
