@@ -79,6 +79,9 @@ NON_ROOM_ROUTES = {
     ("GET", "/api/v1/calendar/{token}.ics"),
     ("GET", "/api/v1/notifications"),
     ("POST", "/api/v1/notifications/read"),
+    # notification settings: every caller in tests/api/test_notification_prefs_api.py (test_who_may_call)
+    ("GET", "/api/v1/me/notification-settings"),
+    ("PUT", "/api/v1/me/notification-settings"),
 }
 
 

@@ -31,7 +31,7 @@ def test_an_admin_grants_invites_to_a_member_who_then_creates_one(salon: Salon, 
         await admin.goto("/")
         await admin.get_by_role("link", name="Admin", exact=True).click()
         await expect(admin.get_by_role("heading", name="Admin", level=1)).to_be_visible()
-        await admin.get_by_role("link", name="Settings").click()
+        await admin.get_by_role("link", name="Settings", exact=True).click()  # the admin tab, not "My settings"
         invites = admin.get_by_label("Invites each new member starts with")
         await expect(invites).to_have_value("2")
         await invites.fill("0")

@@ -1,6 +1,7 @@
 """A screenshot tour of the web app: realistic content seeded over the API, then every main screen visited on a
-phone and on a desktop (and the hallway, the room and the admin area in French), each saved as
-``test-artifacts/screenshots/tour-<screen>-<phone|desktop>.png`` for people to look at.
+phone and on a desktop (and the hallway, the room with its Sound dialog, the notification settings and the admin
+area in French), each saved as ``test-artifacts/screenshots/tour-<screen>-<phone|desktop>.png`` for people to look
+at.
 
 On every screen the tour also checks what a machine can:
 
@@ -390,6 +391,9 @@ async def tour(browser: Browser, salon: Salon, seeded: Seeded, device: Device, a
     await page.goto("/settings")
     await expect(page.get_by_role("radio", name="English")).to_be_checked()
     await audit.screen(page, "tour-settings")
+    await settings_notifications(
+        page, audit, "tour-settings-notifications", pause="For 8 hours", resume="Resume notifications"
+    )
 
     # In French.
     await page.evaluate("localStorage.setItem('salon.lang', 'fr')")
@@ -399,6 +403,11 @@ async def tour(browser: Browser, salon: Salon, seeded: Seeded, device: Device, a
     await audit.screen(page, "tour-hallway-fr")
     tiers = "5 écoutent · 0 en diffusion · 0 en WebRTC"
     await room_screens(context, seeded, audit, "tour-room-fr", menu=False, tiers=tiers)
+    await page.goto("/settings")
+    await expect(page.get_by_role("radio", name="Français")).to_be_checked()
+    await settings_notifications(
+        page, audit, "tour-settings-notifications-fr", pause="Pendant 8 heures", resume="Reprendre les notifications"
+    )
     await page.evaluate("localStorage.removeItem('salon.lang')")
     await context.close()
     await admin_screens(browser, salon, seeded, device, audit)
@@ -466,6 +475,13 @@ async def room_screens(
     await expect(page.locator("ul.audience li.person")).to_have_count(5)
     await expect(page.locator(".audience-tiers")).to_contain_text(tiers)
     await audit.screen(page, name)
+    # The Sound dialog: the room's volume and the microphone's processing (voice or music mode).
+    await page.get_by_test_id("sound-button").click()
+    sound = page.get_by_test_id("sound-dialog")
+    await expect(sound.locator('input[type="range"]')).to_be_visible()
+    await audit.screen(page, f"{name}-sound")
+    await sound.locator("div.actions button").click()
+    await expect(sound).to_have_count(0)
     if menu:
         bruno = seeded.people["bruno"]
         await page.locator(f'li.person[data-user-id="{bruno.user_id}"] button').click()
@@ -473,6 +489,17 @@ async def room_screens(
         await audit.screen(page, f"{name}-person-menu")
         await page.get_by_role("dialog", name="Bruno Lima").get_by_role("button", name="Close").click()
     await page.close()
+
+
+async def settings_notifications(page: Page, audit: Audit, name: str, *, pause: str, resume: str) -> None:
+    """The notification settings, paused (with "Paused until …" and resume) for the screenshot, then resumed."""
+    card = page.locator('section[aria-labelledby="settings-notifications"]')
+    await card.get_by_role("button", name=pause).click()
+    await expect(card.get_by_test_id("notif-paused")).to_be_visible()
+    await card.scroll_into_view_if_needed()
+    await audit.screen(page, name)
+    await card.get_by_role("button", name=resume).click()
+    await expect(card.get_by_test_id("notif-paused")).to_have_count(0)
 
 
 async def admin_screens(browser: Browser, salon: Salon, seeded: Seeded, device: Device, audit: Audit) -> None:

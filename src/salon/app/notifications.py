@@ -11,22 +11,32 @@ Kinds produced so far: ``event_starting_soon`` (an event you host or RSVPed star
 ``pinged`` (``app/pings.py``); ``followed_started_room`` and ``followed_speaking`` (``app/follow_notices.py``,
 bounded by ``domain/notices.py``); ``invite_redeemed`` and ``nominated`` (sign-up, ``app/accounts.py``);
 ``followed_you`` (someone followed you, from the API or the inviter's auto-follow at sign-up: ``app/new_followers.py``,
-bounded by ``domain/new_followers.py``).
+bounded by ``domain/new_followers.py``). ``domain/notification_prefs.GROUPS`` sorts the kinds into the groups a member
+turns on or off.
+
+Members' preferences are applied here and nowhere else, since every producer goes through these two functions: a
+kind whose group the recipient turned off is not written (:func:`notify`), and a recipient whose pause lasts is not
+pushed live (:func:`publish`): the notification waits in the list. Their settings are read and saved with
+:func:`get_prefs` / :func:`set_prefs`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.app.services import Services
 from salon.app.sessions import Actor
+from salon.domain import notification_prefs as prefs_rules
 from salon.domain.errors import ErrorCode, refuse
+from salon.domain.notification_prefs import NotificationPrefs
 from salon.domain.notifications import NotificationRecord
 from salon.domain.paging import PAGE_DEFAULT, Cursor, decode_cursor, encode_cursor
+from salon.store import repo_notification_prefs as repo_prefs
 from salon.store import repo_notifications as repo
 from salon.store import repo_rooms
 
@@ -74,26 +84,29 @@ async def live_rooms_of(conn: AsyncConnection, notes: Iterable[NotificationRecor
 async def notify(
     services: Services, conn: AsyncConnection, user_ids: Iterable[str], kind: str, data: dict[str, Any]
 ) -> list[NotificationRecord]:
-    """Write one notification per recipient (each once, in the order given) inside the caller's transaction; pass
-    the result to :func:`publish` after the commit."""
+    """Write one notification per recipient (each once, in the order given) inside the caller's transaction,
+    leaving out those who turned this kind's group off; pass the result to :func:`publish` after the commit."""
     if not 1 <= len(kind) <= KIND_MAX:
         raise ValueError(f"notification kind {kind!r} does not fit")
     now = services.clock.now()
-    records = [
-        NotificationRecord(services.ids.new_id(), user_id, kind, data, now) for user_id in dict.fromkeys(user_ids)
-    ]
+    told = list(dict.fromkeys(user_ids))
+    if told and prefs_rules.group_of(kind) is not None:
+        told = prefs_rules.recipients(told, kind, await repo_prefs.of_users(conn, told))
+    records = [NotificationRecord(services.ids.new_id(), user_id, kind, data, now) for user_id in told]
     await repo.insert_notifications(conn, records)
     return records
 
 
 async def publish(services: Services, records: Sequence[NotificationRecord]) -> None:
-    """Push committed notifications to their recipients' live connections."""
+    """Push committed notifications to their recipients' live connections, except to members whose pause lasts
+    (as of now: a pause set since the commit counts). Their notifications stay in the list, unread."""
     if not records:
         return
-    live: set[str] = set()
-    if any(_room_of(note) is not None for note in records):
-        async with services.db.read() as conn:
-            live = await live_rooms_of(conn, records)
+    async with services.db.read() as conn:
+        stored = await repo_prefs.of_users(conn, {note.user_id for note in records})
+        now = services.clock.now()
+        records = [n for n in records if n.user_id not in stored or not prefs_rules.is_paused(stored[n.user_id], now)]
+        live = await live_rooms_of(conn, records)
     for note in records:
         await services.bus.publish_user(note.user_id, PUSH_NAME, notification_data(note, live))
 
@@ -121,3 +134,21 @@ async def mark_read(services: Services, actor: Actor, ids: Sequence[str] | None)
     if changed:
         await services.bus.publish_user(actor.user_id, READ_PUSH_NAME, {"unread_count": unread})
     return unread
+
+
+async def get_prefs(services: Services, actor: Actor) -> NotificationPrefs:
+    """My notification preferences as they stand now (a pause that ended is shown as none)."""
+    async with services.db.read() as conn:
+        stored = await repo_prefs.get(conn, actor.user_id)
+    return prefs_rules.as_of(stored, services.clock.now())
+
+
+async def set_prefs(
+    services: Services, actor: Actor, off: Iterable[str], paused_until: datetime | None
+) -> NotificationPrefs:
+    """Replace my preferences: the groups turned off, and a pause until ``paused_until`` (None: no pause)."""
+    now = services.clock.now()
+    chosen = prefs_rules.choose(off, paused_until, now)
+    async with services.db.transaction() as conn:
+        await repo_prefs.put(conn, actor.user_id, chosen, now)
+    return chosen

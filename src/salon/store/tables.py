@@ -339,3 +339,14 @@ notifications = Table(
     Index("ix_notifications_user", "user_id", "created_at"),
     Index("ix_notifications_unread", "user_id", "read_at"),
 )
+
+# A member's notification preferences (domain/notification_prefs.py): the groups turned off and a pause. No row:
+# every group on, no pause.
+notification_prefs = Table(
+    "notification_prefs",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("off_groups", JSON, nullable=False),  # a sorted list of group names
+    Column("paused_until", TS, nullable=True),
+    Column("updated_at", TS, nullable=False),
+)

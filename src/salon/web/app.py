@@ -38,6 +38,7 @@ from salon.web.routes_hallway import router as hallway_router
 from salon.web.routes_health import router as health_router
 from salon.web.routes_media import router as media_router
 from salon.web.routes_moderation import router as moderation_router
+from salon.web.routes_notification_prefs import router as notification_prefs_router
 from salon.web.routes_notifications import router as notifications_router
 from salon.web.routes_onboarding import router as onboarding_router
 from salon.web.routes_rooms import router as rooms_router
@@ -131,6 +132,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(admin_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(scheduled_events_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(notifications_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    app.include_router(notification_prefs_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(media_router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.include_router(health_router)
     app.include_router(pages_router)

@@ -1,5 +1,6 @@
 """Web layer: my notifications — the list (newest first, with the unread count) and marking them read. The same
-notifications arrive live on the WebSocket as ``user_event`` frames named ``notification``."""
+notifications arrive live on the WebSocket as ``user_event`` frames named ``notification`` (unless a pause holds
+them back: ``routes_notification_prefs.py``)."""
 
 from __future__ import annotations
 

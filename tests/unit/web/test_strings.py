@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from salon.domain.moderation import AdminAction, ModAction
+from salon.domain.notification_prefs import GROUPS
 from salon.domain.reports import ReportReason
 from salon.domain.topics import TOPICS
 
@@ -80,6 +81,9 @@ def test_keys_built_at_run_time_exist() -> None:
         "admin.setting_name_": ["invites_per_member", "waitlist_open"],
         "topic.": list(TOPICS),
         "start.title_": ["photo", "topics", "people", "rooms"],  # topics.js: the fixed topics of interest
+        # the notification settings' groups (screens/settings_notifications.js)
+        "notif_prefs.group_": list(GROUPS),
+        "notif_prefs.hint_": list(GROUPS),
     }
     for path in code_files():
         for prefix in TEMPLATE_CALL.findall(path.read_text()):

@@ -33,15 +33,35 @@ const STREAM_RETRY_MS = [250, 1000, 2000, 4000];
 const FINAL_NOTICES = new Set(["removed", "room_ended", "on_stage", "replaced"]);
 
 const MUSIC_MODE_KEY = "salon.musicMode";
+const VOLUME_KEY = "salon.volume";
 
-/** Music mode: no echo cancellation, noise suppression or gain control (for instruments; needs headphones). */
+/** Music mode: no echo cancellation, noise suppression or gain control (for instruments; needs headphones). Voice
+ * processing shapes a voice well, but it treats a steady sound as noise (a test tone lost ~19 dB to it). */
 export function musicMode() {
   return localStorage.getItem(MUSIC_MODE_KEY) === "1";
 }
 
+/** Remember the choice; a microphone that is open now is opened again with it (RoomAudio.applyProcessing). */
 export function setMusicMode(on) {
   localStorage.setItem(MUSIC_MODE_KEY, on ? "1" : "0");
+  rooms.dispatchEvent(new Event("processing"));
 }
+
+/** The room's volume, 0–1, on this device (the whole room: one mix reaches the browser, see ARCHITECTURE.md). */
+export function roomVolume() {
+  const stored = Number.parseFloat(localStorage.getItem(VOLUME_KEY) ?? "");
+  return Number.isFinite(stored) ? Math.min(1, Math.max(0, stored)) : 1;
+}
+
+export function setRoomVolume(value) {
+  const volume = Math.min(1, Math.max(0, value));
+  localStorage.setItem(VOLUME_KEY, String(volume));
+  const player = document.getElementById("room-audio");
+  if (player) player.volume = volume; // both tiers play through this one element (stream_player.js too)
+}
+
+// The open rooms' audio hears a change of music mode through this.
+const rooms = new EventTarget();
 
 export class MicError extends Error {
   /** kind: "denied" | "missing" | "busy" | "unsupported" */
@@ -87,6 +107,28 @@ export class RoomAudio extends EventTarget {
     this.stream = null; // the StreamPlayer while listening on the broadcast tier
     this.tier = null; // "broadcast" | "webrtc" while listening
     this.streamFailures = 0;
+    this.player.volume = roomVolume();
+    this.onProcessing = () => this.applyProcessing().catch(() => {});
+    rooms.addEventListener("processing", this.onProcessing);
+  }
+
+  /** Music mode changed: a microphone on air is opened again with the new processing and swapped into the same
+   * connection (replaceTrack: no renegotiation, the server sees nothing). Chromium does not change processing on a
+   * live track through applyConstraints, so a new track is the way that works everywhere. */
+  async applyProcessing() {
+    if (this.kind !== "speak" || !this.mic || !this.pc) return;
+    const sender = this.pc.getSenders().find((s) => s.track?.kind === "audio");
+    if (!sender) return;
+    const fresh = await openMicrophone();
+    if (this.kind !== "speak" || !this.pc || !this.pc.getSenders().includes(sender)) {
+      for (const track of fresh.getTracks()) track.stop();
+      return;
+    }
+    const old = this.mic;
+    this.mic = fresh;
+    this.applyMute();
+    await sender.replaceTrack(fresh.getAudioTracks()[0]);
+    for (const track of old.getTracks()) track.stop();
   }
 
   /** Hear the room's mix: on the broadcast tier when this browser and the server can, else through WebRTC. */
@@ -201,6 +243,7 @@ export class RoomAudio extends EventTarget {
 
   /** Stop everything; `tellServer` false when the server already dropped us. */
   async stop(tellServer = true) {
+    rooms.removeEventListener("processing", this.onProcessing);
     await this.reset(null, tellServer);
     if (this.mic) for (const track of this.mic.getTracks()) track.stop();
     this.mic = null;

@@ -73,12 +73,21 @@ export function navigate(path, { replace = false } = {}) {
   route();
 }
 
-/** A short message at the bottom of the screen (also read out by screen readers). */
+/** A short message (also read out by screen readers), placed by salon.css where it covers no control and little
+ * text: above the room's bar or the "in the room" bar on a phone, in the corner beside the column on a wide screen.
+ * It has a close button; it goes by itself after a while (errors stay longer), at most 3 at once. */
 function toast(message, kind = "info") {
   const box = document.getElementById("toasts");
-  const item = h(`div.toast.toast-${kind}`, { role: kind === "error" ? "alert" : "status" }, message);
+  const close = () => item.remove();
+  const item = h(
+    `div.toast.toast-${kind}`,
+    { role: kind === "error" ? "alert" : "status" },
+    h("span.toast-text", {}, message),
+    h("button.toast-close", { type: "button", "aria-label": t("app.dismiss"), title: t("app.dismiss"), onclick: close }, icon("close", { size: 18 })),
+  );
   box.append(item);
-  setTimeout(() => item.remove(), 5000);
+  while (box.children.length > 3) box.firstElementChild.remove();
+  setTimeout(close, kind === "error" ? 10000 : 6000);
 }
 
 /** Say something to screen readers without showing it (who started speaking, say). */
@@ -143,7 +152,7 @@ function renderBar() {
     h("a.bar-button", { href, "aria-label": label, title: label, ...extra }, content);
   fill(
     bar,
-    h("a.brand", { href: "/", "aria-label": t("app.home") }, "Salon"),
+    h("a.brand", { href: "/", "aria-label": t("app.home"), title: t("app.home") }, "Salon"),
     h(
       "nav.bar-actions",
       { "aria-label": t("app.main_nav") },
@@ -161,6 +170,7 @@ function renderBar() {
               ],
             ),
             me.is_admin ? link("/admin", t("app.admin"), icon("shield"), { "data-testid": "admin-entry" }) : null,
+            link("/settings", t("app.settings"), icon("settings"), { "data-testid": "settings-entry" }),
             link(`/u/${encodeURIComponent(me.username)}`, t("app.my_profile"), avatar(me, "s")),
           ]
         : [languageSwitch()],
@@ -214,7 +224,7 @@ function renderNowInRoom() {
     h(
       "div.now-in-room-inner",
       { role: "region", "aria-label": t("app.now_in_room") },
-      icon("mic", { size: 18 }),
+      icon(session.state.me && session.state.me.role !== "listener" ? "mic" : "volume", { size: 18 }),
       h("a.grow", { href: `/room/${encodeURIComponent(session.roomId)}` }, h("span.muted", {}, t("app.now_in_room"), " "), session.title),
       h(
         "button.danger",

@@ -229,6 +229,7 @@ class RoomSession extends EventTarget {
         await audio.speak();
         this.set({ micProblem: null });
       } else if (want === "listen") {
+        if (state.micProblem) this.set({ micProblem: null }); // back in the audience: no microphone to fix
         await audio.listen();
       } else {
         await audio.stop();

@@ -12,6 +12,7 @@ import { addStrings, t } from "../i18n.js";
 import { NoticeStack } from "../room_notices.js";
 import { enterRoom } from "../room_session.js";
 import { moderationLogDialog, pingDialog, shareRoom } from "./room_dialogs.js";
+import { soundDialog } from "./room_sound.js";
 import { handsSection, personActions, personTile } from "./room_people.js";
 import strings from "./room.strings.js";
 
@@ -97,18 +98,26 @@ export async function render(main, ctx) {
     const open = (p) => personMenu(p);
     const audienceCount = view.listener_count - view.audience.length;
     watchTiers(iAmMod, view.listener_count);
+    const onStage = Boolean(me && me.role !== "listener");
     fill(
       body,
+      // The title, topics and description, set apart from the stage below by a clear gap and a rule.
       h(
-        "div.room-head",
+        "div.room-intro",
         {},
-        h("h1", {}, room.title),
-        h("button.round", { type: "button", "aria-label": t("room.share"), title: t("room.share"), onclick: () => shareRoom(roomId, room.title, ctx) }, icon("share")),
+        h(
+          "div.room-head",
+          {},
+          h("h1", {}, room.title),
+          h("button.round", { type: "button", "aria-label": t("room.sound"), title: t("room.sound"), "data-testid": "sound-button", onclick: () => dialogs.replaceChildren(soundDialog({ onStage: () => Boolean(state.me && state.me.role !== "listener") })) }, icon("volume")),
+          h("button.round", { type: "button", "aria-label": t("room.share"), title: t("room.share"), onclick: () => shareRoom(roomId, room.title, ctx) }, icon("share")),
+        ),
+        room.topics.length ? h("ul.topics", { "aria-label": t("room.topics") }, room.topics.map((x) => h("li.topic", {}, x))) : null,
+        room.description ? h("p.muted", {}, room.description) : null,
       ),
-      room.topics.length ? h("ul.topics", { "aria-label": t("room.topics") }, room.topics.map((x) => h("li.topic", {}, x))) : null,
-      room.description ? h("p.muted", {}, room.description) : null,
       state.blocked ? h("div.banner", {}, h("button.primary", { type: "button", onclick: () => audio.play() }, icon("play", { filled: true }), t("room.tap_to_listen"))) : null,
-      state.micProblem ? h("div.banner.warn", { role: "alert" }, t(`room.mic_${state.micProblem}`), " ", h("button.link-button", { type: "button", onclick: () => syncMedia(true) }, t("room.try_again"))) : null,
+      // A microphone problem concerns people on stage only: a listener is shown no microphone control at all.
+      state.micProblem && onStage ? h("div.banner.warn", { role: "alert" }, t(`room.mic_${state.micProblem}`), " ", h("button.link-button", { type: "button", onclick: () => syncMedia(true) }, t("room.try_again"))) : null,
       me?.invited_up && me.role === "listener"
         ? h(
             "div.banner",
@@ -172,8 +181,9 @@ export async function render(main, ctx) {
     }
     if (me && me.role === "listener" && view.room.hands_enabled) {
       const raised = Boolean(me.hand_raised_at);
+      // Labelled in words, not only an icon: a hand alone did not say what tapping it does.
       items.push(
-        h("button.round", { type: "button", "aria-pressed": String(raised), "aria-label": raised ? t("room.lower_hand") : t("room.raise_hand"), title: raised ? t("room.lower_hand") : t("room.raise_hand"), onclick: () => call(raised ? "lower_hand" : "raise_hand") }, icon("hand")),
+        h("button.hand-button", { type: "button", "aria-pressed": String(raised), "data-testid": "hand-button", onclick: () => call(raised ? "lower_hand" : "raise_hand") }, icon("hand"), h("span", {}, raised ? t("room.lower_hand") : t("room.raise_hand"))),
       );
     }
     if (me && me.role !== "listener") {

@@ -2,6 +2,7 @@ export default {
   en: {
     "room.controls": "Room controls",
     "room.share": "Share this room",
+    "room.sound": "Sound",
     "room.link_copied": "Link copied.",
     "room.topics": "Topics",
     "room.tap_to_listen": "Tap to hear the room",
@@ -91,6 +92,7 @@ export default {
   fr: {
     "room.controls": "Commandes du salon",
     "room.share": "Partager ce salon",
+    "room.sound": "Son",
     "room.link_copied": "Lien copié.",
     "room.topics": "Sujets",
     "room.tap_to_listen": "Touchez pour écouter le salon",

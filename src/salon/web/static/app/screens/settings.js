@@ -1,5 +1,5 @@
-// Settings: my photo, name and bio; the language; music mode for the microphone; the members I blocked; logging out
-// here or everywhere.
+// Settings: my photo, name and bio; the language; music mode for the microphone; my notifications (which, and a
+// pause: settings_notifications.js); the members I blocked; logging out here or everywhere.
 
 import { del, errorMessage, get, patch, post, put, query } from "../api.js";
 import { musicMode, setMusicMode } from "../audio.js";
@@ -9,6 +9,7 @@ import { addStrings, lang, setLanguage, t } from "../i18n.js";
 import { field, handleForm } from "./forms.js";
 import { confirmDialog } from "../dialogs.js";
 import { day } from "./invites.js";
+import { notificationsPart } from "./settings_notifications.js";
 import strings from "./settings.strings.js";
 
 addStrings(strings);
@@ -25,6 +26,7 @@ export async function render(main, ctx) {
     card("settings-profile", t("settings.profile"), photoPart(me, ctx), profileForm(me, ctx)),
     card("settings-language", t("app.language"), languagePart()),
     card("settings-sound", t("settings.music"), musicPart(ctx)),
+    card("settings-notifications", t("notif_prefs.title"), await notificationsPart(ctx)),
     card("settings-blocked", t("settings.blocked"), await blockedPart(ctx)),
     card("settings-account", t("settings.account"), accountPart(ctx)),
     card("settings-start", t("settings.start"), h("a.button", { href: "/start" }, t("settings.start_again"))),

@@ -1,0 +1,31 @@
+// Strings of the room's Sound dialog (room_sound.js).
+export default {
+  en: {
+    "sound.title": "Sound",
+    "sound.volume": "Room volume",
+    "sound.volume_hint": "For the whole room on this device. The stage reaches you as one mix of every speaker, so one speaker’s volume cannot be set apart.",
+    "sound.mic": "Your microphone, when you are on stage",
+    "sound.voice": "Voice (recommended)",
+    "sound.voice_hint": "Echo cancellation, noise suppression and automatic gain shape your voice so others hear you clearly, even from a phone’s speaker.",
+    "sound.music": "Music mode",
+    "sound.music_hint": "Turns that processing off, so singing or an instrument stays natural: it treats steady sound as noise and can lower a held note by about 19 dB. Use headphones, or the others will hear themselves.",
+    "sound.voice_on": "Voice processing is on.",
+    "sound.music_on": "Music mode is on.",
+    "sound.applied_now": "Your microphone uses it now.",
+    "sound.applied_later": "It applies when you go on stage.",
+  },
+  fr: {
+    "sound.title": "Son",
+    "sound.volume": "Volume du salon",
+    "sound.volume_hint": "Pour tout le salon, sur cet appareil. La scène vous parvient en un seul mélange de toutes les voix : le volume d’une personne ne peut pas être réglé à part.",
+    "sound.mic": "Votre micro, quand vous êtes sur scène",
+    "sound.voice": "Voix (recommandé)",
+    "sound.voice_hint": "L’annulation d’écho, la réduction de bruit et le gain automatique façonnent votre voix pour qu’on vous entende bien, même sur le haut-parleur d’un téléphone.",
+    "sound.music": "Mode musique",
+    "sound.music_hint": "Désactive ce traitement pour garder un chant ou un instrument naturel : il prend un son tenu pour du bruit et peut baisser une note tenue d’environ 19 dB. Utilisez un casque, sinon les autres s’entendront eux-mêmes.",
+    "sound.voice_on": "Le traitement de la voix est activé.",
+    "sound.music_on": "Le mode musique est activé.",
+    "sound.applied_now": "Votre micro l’utilise dès maintenant.",
+    "sound.applied_later": "Il s’appliquera quand vous monterez sur scène.",
+  },
+};

@@ -1,0 +1,74 @@
+""" "Until tomorrow morning" (``static/app/screens/settings_notifications.js``: ``nextMorning``) in real Chromium, in
+the browser's own time zone: the next 08:00 there — today's while it is still to come, else tomorrow's, also across
+a daylight-saving change — sent to the server as an absolute UTC time.
+
+The module is served from the app's own files on a made-up origin (its imports resolve as in the app)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Route, sync_playwright
+
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+
+APP = Path(__file__).parents[2] / "src" / "salon" / "web" / "static" / "app"
+ORIGIN = "http://pause.test"
+
+
+def serve_app(route: Route) -> None:
+    path = route.request.url.removeprefix(ORIGIN)
+    if path == "/":
+        route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>pause</title>")
+        return
+    file = APP / path.removeprefix("/app/")
+    if path.startswith("/app/") and file.is_file() and file.resolve().is_relative_to(APP):
+        route.fulfill(status=200, content_type="text/javascript", body=file.read_text())
+    else:
+        route.fulfill(status=404, body="")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def next_morning(browser: Browser, zone: str, now_utc: str) -> str:
+    context = browser.new_context(timezone_id=zone)
+    try:
+        page = context.new_page()
+        page.route(f"{ORIGIN}/**", serve_app)
+        page.goto(f"{ORIGIN}/")
+        page.add_script_tag(
+            type="module",
+            content=f"import * as m from '{ORIGIN}/app/screens/settings_notifications.js'; window.pause = m;",
+        )
+        page.wait_for_function("() => window.pause !== undefined")
+        found: str = page.evaluate("(now) => window.pause.nextMorning(new Date(now)).toISOString()", now_utc)
+        return found
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(
+    ("zone", "now", "expected"),
+    [
+        ("Europe/Paris", "2026-12-03T06:30:00Z", "2026-12-03T07:00:00.000Z"),  # 07:30 there: today's 08:00
+        ("Europe/Paris", "2026-12-03T07:00:00Z", "2026-12-04T07:00:00.000Z"),  # 08:00 sharp: tomorrow's
+        ("Europe/Paris", "2026-12-03T22:00:00Z", "2026-12-04T07:00:00.000Z"),  # 23:00 there
+        ("Europe/Paris", "2026-03-28T22:00:00Z", "2026-03-29T06:00:00.000Z"),  # the night clocks go forward
+        ("America/New_York", "2026-12-03T14:00:00Z", "2026-12-04T13:00:00.000Z"),  # 09:00 there
+        ("Asia/Kolkata", "2026-12-03T01:00:00Z", "2026-12-03T02:30:00.000Z"),  # 06:30 there, a half-hour zone
+    ],
+)
+def test_until_tomorrow_morning_is_the_next_8_oclock_where_the_member_is(
+    browser: Browser, zone: str, now: str, expected: str
+) -> None:
+    assert next_morning(browser, zone, now) == expected
