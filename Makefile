@@ -35,12 +35,12 @@ check: $(STAMP)
 	$(VENV)/bin/mypy src bench
 	MYPYPATH=src $(VENV)/bin/mypy --explicit-package-bases tests
 
-# The in-process suites (unit, API, CLI: most of the tests, CPU-bound) run on two workers, a whole file per worker
-# so that module fixtures start once; the suites that start real engines, namespaces and Chromium run one at a time.
+# The in-process suites (unit, API, CLI: most of the tests, CPU-bound; no module-scoped fixtures) run on two workers;
+# the suites that start real engines, namespaces and Chromium run one at a time, so each starts its engines once.
 # Each run lists its slowest tests, to keep an eye on the time make test takes.
 IN_PROCESS := tests/unit tests/api tests/cli
 test: install check domain-coverage
-	$(VENV)/bin/pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=10 $(IN_PROCESS)
+	$(VENV)/bin/pytest -q -p no:cacheprovider -n 2 --durations=10 $(IN_PROCESS)
 	$(VENV)/bin/pytest -q -p no:cacheprovider --durations=15 tests $(addprefix --ignore=,$(IN_PROCESS))
 
 # The rules are the product: every line and branch of domain/ is exercised by its unit tests.

@@ -97,6 +97,17 @@ def test_a_new_room_appears_fills_and_ends_in_an_open_hallway(salon: Salon, tmp_
             assert abs(top_after - top_before) < 2, f"the card being read moved from {top_before} to {top_after}"
             await snap(page, "hallway-live")
 
+            # The connection drops and comes back while Wren reads: a room opened meanwhile comes with the fresh page
+            # the hallway watches again, reconciled in place, so the card being read keeps its place and the focus.
+            opener = await api.add_member(salon.admin, "opener")
+            await page.context.set_offline(True)
+            away = await api.create_room(opener, "Opened while away")
+            await page.context.set_offline(False)
+            await expect(page.locator(_card(away))).to_be_visible()
+            assert await page.evaluate("document.activeElement.dataset.roomId") == older[0], "focus kept, reconnected"
+            top_after = await _top(reading)
+            assert abs(top_after - top_before) < 2, f"moved {top_before} → {top_after} on reconnecting"
+
             await card.focus()  # the card whose count changes keeps focus: it is refilled, not replaced
             started = time.monotonic()
             r = await api.http.post(f"{API}/rooms/{room}/join", headers=lia.auth)
@@ -109,7 +120,7 @@ def test_a_new_room_appears_fills_and_ends_in_an_open_hallway(salon: Salon, tmp_
             r = await api.http.post(f"{API}/rooms/{room}/end", headers=hana.auth)
             assert r.status_code == 200, r.text
             ended = await _timed(page, _card(room), "detached", started)
-            await expect(page.locator("a.room-card")).to_have_count(len(older))
+            await expect(page.locator("a.room-card")).to_have_count(len(older) + 1)  # and the one opened while away
             assert page.url == f"{salon.server.base_url}/", "no navigation, no reload"
             print(f"\nhallway live: appeared {appeared:.2f} s, count {counted:.2f} s, ended {ended:.2f} s")
 

@@ -275,8 +275,9 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
 
             # Sam's notifications: "Join" for the live room, "Ended" for the one that ended.
             await s.goto("/notifications")
-            ended = s.locator(".note").filter(has_text="Notices, out loud")
-            live = s.locator(".note").filter(has_text="Still going")
+            # (the pings: Sam also follows the admin who invited him, so "started a room" is listed too)
+            ended = s.locator(".note").filter(has_text="wants you in “Notices, out loud”")
+            live = s.locator(".note").filter(has_text="wants you in “Still going”")
             await expect(ended).to_contain_text("Ended")
             await expect(ended.get_by_role("link", name="Join “Notices, out loud”")).to_have_count(0)
             await expect(live.get_by_role("link", name="Join “Still going”")).to_be_visible()

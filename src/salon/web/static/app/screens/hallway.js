@@ -47,6 +47,15 @@ export async function render(main, ctx) {
     rooms.setAttribute("aria-busy", "false");
   }
 
+  /** A fresh page over cards already shown (the connection came back, or came after the HTTP page): reconciled in
+   * place like the frames, so the card being read neither moves nor loses focus. */
+  function reconcile(entries) {
+    if (!cards.size) return showPage(entries);
+    const fresh = new Set(entries.map((entry) => entry.room.id));
+    for (const roomId of [...cards.keys()]) if (!fresh.has(roomId)) remove(roomId);
+    for (const entry of entries) upsert(entry);
+  }
+
   function upsert(entry) {
     const known = cards.get(entry.room.id);
     if (known) {
@@ -94,7 +103,7 @@ export async function render(main, ctx) {
         return false;
       }
       watching = true;
-      showPage(page.rooms);
+      reconcile(page.rooms);
       return true;
     } catch {
       return false;
