@@ -1,0 +1,240 @@
+"""Interpretation channels with real sound through a real Janus, driven through the media port (``JanusMedia``).
+
+One Janus for the module, in a private network namespace (tests/support/netns.py). A floor speaker plays 440 Hz into
+the room; the ``ru`` interpreter plays 660 Hz into the ``ru`` channel. aiortc ears: a listener on the Original (the
+floor's mountpoint), a listener on ``ru`` (the channel's mix), a silent stage speaker (what the floor mix gives the
+stage) who also listens to ``ru`` "interpreter only". The scenario runs once (:func:`scenario`) and records what each
+ear heard at each step; each test below judges one promise of issue 15 on those records.
+
+Steps: (1) the channel with nobody live: the floor at full level, and the latency the channel path adds to the floor
+path (the onset of 440 Hz at both listeners); (2) the interpreter live: 660 Hz over the floor ducked by 15 dB;
+(3) the interpreter removed from the booth: 660 Hz gone within 2 s, the floor back at full level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from salon.adapters.janus.config import ManagedJanusConfig
+from salon.adapters.janus.media import JanusMedia
+from salon.app.ports import Jsep
+from salon.client.audio import ToneMeter, ToneTrack
+from salon.domain.interpretation import Booth, assign, take_floor, unassign
+from tests.support.janus import managed_janus
+from tests.support.netns import ADDRESS, INTERFACE, network_namespace
+
+ROOM, RU = "booth-room", "ru"
+FLOOR_HZ, BOOTH_HZ = 440.0, 660.0
+DUCKING_DB = -15
+HEARD_DBFS = -30.0  # a tone sent at amplitude 0.3 arrives near -10.5 dBFS
+ABSENT_DBFS = -50.0  # below this a tone is not there (Opus noise floor of the other tone is ~-70 dBFS)
+JUDGED_S = 1.0  # each step is judged on this much steady sound
+STEP_TIMEOUT = 10.0
+WHOLE_TIMEOUT = 90.0
+CUT_WITHIN_S = 2.0
+
+
+def no_stun() -> RTCConfiguration:
+    return RTCConfiguration(iceServers=[])  # aiortc asks a public STUN server by default: never here
+
+
+def description(jsep: Jsep) -> RTCSessionDescription:
+    return RTCSessionDescription(sdp=jsep["sdp"], type=jsep["type"])
+
+
+def local_jsep(pc: RTCPeerConnection) -> Jsep:
+    return {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
+
+
+def level(ears: ToneMeter, frequency: float) -> float:
+    """The median per-frame level of ``frequency`` over the last ``JUDGED_S``: a lost packet does not drag it."""
+    return statistics.median(ears.frame_tone_levels(frequency, JUDGED_S))
+
+
+@dataclass
+class Heard:
+    """What the scenario measured; each test reads the part it judges."""
+
+    levels: dict[str, float] = field(default_factory=dict)  # "<step> <ear> <Hz>" -> dBFS
+    numbers: dict[str, float] = field(default_factory=dict)  # timings, in ms or s
+
+    def record(self, step: str, ears: dict[str, ToneMeter]) -> None:
+        for name, meter in ears.items():
+            for frequency in (FLOOR_HZ, BOOTH_HZ):
+                self.levels[f"{step} {name} {frequency:g}"] = level(meter, frequency)
+
+    def at(self, step: str, ear: str, frequency: float) -> float:
+        return self.levels[f"{step} {ear} {frequency:g}"]
+
+
+async def settle(ears: dict[str, ToneMeter], since: float, seconds: float = JUDGED_S + 0.3) -> None:
+    """Wait until every ear has received ``seconds`` of audio after the monotonic time ``since``."""
+    async with asyncio.timeout(STEP_TIMEOUT):
+        for meter in ears.values():
+            await meter.wait_until(lambda m: m.last_frame_at is not None and m.last_frame_at - since >= seconds)
+
+
+async def onset(ears: ToneMeter, frequency: float, after: float) -> float:
+    async with asyncio.timeout(STEP_TIMEOUT):
+        await ears.wait_until(lambda m: m.onset(frequency, after=after, min_dbfs=HEARD_DBFS) is not None)
+    found = ears.onset(frequency, after=after, min_dbfs=HEARD_DBFS)
+    assert found is not None
+    return found
+
+
+async def scenario(folder: Path) -> Heard:
+    heard = Heard()
+    config = ManagedJanusConfig(interface=ADDRESS, ice_enforce_list=INTERFACE)
+    async with (
+        managed_janus(folder, config) as janus,
+        JanusMedia(janus.url, janus.api_secret, janus.admin_key) as media,
+        contextlib.AsyncExitStack() as stack,
+    ):
+
+        async def peer() -> RTCPeerConnection:
+            pc = RTCPeerConnection(no_stun())
+            stack.push_async_callback(pc.close)
+            return pc
+
+        async def speak(user: str, tone: ToneTrack, *, channel: str | None = None) -> ToneMeter:
+            pc = await peer()
+            pc.addTrack(tone)  # sendrecv: a speaker hears their room minus themselves
+            await pc.setLocalDescription(await pc.createOffer())
+            if channel is None:
+                answer = await media.open_speak(ROOM, user, local_jsep(pc))
+            else:
+                answer = await media.open_interpret(ROOM, channel, user, local_jsep(pc))
+            await pc.setRemoteDescription(description(answer))
+            [receiver] = pc.getReceivers()
+            return await stack.enter_async_context(ToneMeter(receiver.track))
+
+        async def listen(user: str, channel: str | None = None, *, interpreter_only: bool = False) -> ToneMeter:
+            pc = await peer()
+            if channel is None:
+                offer = await media.open_listen(ROOM, user)
+            else:
+                offer = await media.open_channel_listen(ROOM, channel, user, interpreter_only=interpreter_only)
+            await pc.setRemoteDescription(description(offer))
+            await pc.setLocalDescription(await pc.createAnswer())
+            [receiver] = pc.getReceivers()
+            ears = await stack.enter_async_context(ToneMeter(receiver.track))
+            await media.answer_listen(ROOM, user, local_jsep(pc))
+            return ears
+
+        await media.create_room(ROOM)
+        await media.create_channel(ROOM, RU, DUCKING_DB)
+        booth = Booth(RU)
+        await media.admit(ROOM, "floor", "speaker", False)
+        await media.admit(ROOM, "stage", "speaker", True)
+        for user in ("original", "russian", "stage-ru"):
+            await media.admit(ROOM, user, "listener", False)
+
+        floor_tone, booth_tone = ToneTrack(None), ToneTrack(None)
+        await speak("floor", floor_tone)
+        ears = {
+            "original": await listen("original"),
+            "ru": await listen("russian", RU),
+            "stage": await speak("stage", ToneTrack(None)),  # muted on stage: hears the floor mix minus itself
+            "stage-ru": await listen("stage-ru", RU, interpreter_only=True),
+        }
+        async with asyncio.timeout(STEP_TIMEOUT):
+            for meter in ears.values():
+                await meter.wait_until(lambda m: m.frames >= 10)
+
+        # (1) Nobody live: the channel is the floor at full level. The onsets give the channel path's added latency.
+        floor_tone.set_frequency(FLOOR_HZ)
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await ears["original"].wait_until(lambda _: floor_tone.changed_at is not None)
+        assert floor_tone.changed_at is not None
+        on_floor = await onset(ears["original"], FLOOR_HZ, floor_tone.changed_at)
+        on_channel = await onset(ears["ru"], FLOOR_HZ, floor_tone.changed_at)
+        heard.numbers["floor path onset ms"] = (on_floor - floor_tone.changed_at) * 1000
+        heard.numbers["channel path onset ms"] = (on_channel - floor_tone.changed_at) * 1000
+        await settle(ears, max(on_floor, on_channel))
+        heard.record("nobody-live", ears)
+
+        # (2) The interpreter joins the booth, connects and takes the floor: 660 Hz over the ducked floor.
+        booth = assign(booth, "interpreter")
+        await media.set_booth(ROOM, booth)
+        booth_ears = await speak("interpreter", booth_tone, channel=RU)
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await booth_ears.wait_until(lambda m: m.frames >= 10)
+        booth = take_floor(booth, "interpreter")
+        await media.set_booth(ROOM, booth)
+        booth_tone.set_frequency(BOOTH_HZ)
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await booth_ears.wait_until(lambda _: booth_tone.changed_at is not None)
+        assert booth_tone.changed_at is not None
+        interpreted = await onset(ears["ru"], BOOTH_HZ, booth_tone.changed_at)
+        await settle({**ears, "interpreter": booth_ears}, interpreted)
+        heard.record("live", {**ears, "interpreter": booth_ears})
+
+        # (3) The interpreter is removed from the booth while still playing: the channel falls back to the floor.
+        booth = unassign(booth, "interpreter")
+        removed_at = time.monotonic()
+        await media.set_booth(ROOM, booth)
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await ears["ru"].wait_until(lambda m: m.tone_level_dbfs(BOOTH_HZ, 0.06) < ABSENT_DBFS)
+        heard.numbers["removed → 660 Hz gone s"] = time.monotonic() - removed_at
+        await settle(ears, time.monotonic())
+        heard.record("removed", ears)
+    return heard
+
+
+@pytest.fixture(scope="module")
+def heard(tmp_path_factory: pytest.TempPathFactory) -> Heard:
+    started = time.monotonic()
+    with network_namespace() as ns:
+        result = ns.run(lambda: scenario(tmp_path_factory.mktemp("janus")), timeout=WHOLE_TIMEOUT)
+    lines = [f"  {key}: {value:.1f}" for key, value in {**result.numbers, **result.levels}.items()]
+    print(f"\ninterpretation channels ({time.monotonic() - started:.1f} s):", *lines, sep="\n")
+    return result
+
+
+def test_with_nobody_live_a_channel_plays_the_floor_at_full_level(heard: Heard) -> None:
+    floor, channel = heard.at("nobody-live", "original", FLOOR_HZ), heard.at("nobody-live", "ru", FLOOR_HZ)
+    assert floor > HEARD_DBFS, floor
+    assert abs(channel - floor) <= 2.0, (channel, floor)
+
+
+def test_a_listener_on_the_channel_hears_the_interpreter_over_the_floor_ducked(heard: Heard) -> None:
+    interpreter, floor = heard.at("live", "ru", BOOTH_HZ), heard.at("live", "ru", FLOOR_HZ)
+    assert interpreter > HEARD_DBFS, interpreter
+    assert floor <= interpreter - 10, (floor, interpreter)
+    # Ducked, not gone: the original voices stay faintly audible, ~15 dB under their level on the Original.
+    ducked_by = heard.at("live", "original", FLOOR_HZ) - floor
+    assert abs(ducked_by - -DUCKING_DB) <= 3.0, ducked_by
+
+
+def test_the_interpreter_never_reaches_the_floor(heard: Heard) -> None:
+    assert heard.at("live", "original", FLOOR_HZ) > HEARD_DBFS
+    assert heard.at("live", "original", BOOTH_HZ) < ABSENT_DBFS  # the audience's Original
+    assert heard.at("live", "stage", FLOOR_HZ) > HEARD_DBFS
+    assert heard.at("live", "stage", BOOTH_HZ) < ABSENT_DBFS  # the stage's own mix
+
+
+def test_a_speaker_listening_to_a_channel_hears_the_interpreter_without_a_second_floor(heard: Heard) -> None:
+    assert heard.at("live", "stage-ru", BOOTH_HZ) > HEARD_DBFS
+    assert heard.at("live", "stage-ru", FLOOR_HZ) < ABSENT_DBFS
+    # ... and before anyone was live, nothing at all (not the floor a second time, late).
+    assert heard.at("nobody-live", "stage-ru", FLOOR_HZ) < ABSENT_DBFS
+
+
+def test_the_interpreter_hears_the_floor_and_not_themselves(heard: Heard) -> None:
+    assert heard.at("live", "interpreter", FLOOR_HZ) > HEARD_DBFS + DUCKING_DB  # the channel's mix minus self
+    assert heard.at("live", "interpreter", BOOTH_HZ) < ABSENT_DBFS
+
+
+def test_removing_the_interpreter_silences_the_channel_within_2_s_and_the_floor_comes_back(heard: Heard) -> None:
+    assert heard.numbers["removed → 660 Hz gone s"] <= CUT_WITHIN_S
+    assert heard.at("removed", "ru", BOOTH_HZ) < ABSENT_DBFS
+    floor, channel = heard.at("removed", "original", FLOOR_HZ), heard.at("removed", "ru", FLOOR_HZ)
+    assert abs(channel - floor) <= 2.0, (channel, floor)
