@@ -8,7 +8,8 @@ ear heard at each step; each test below judges one promise of issue 15 on those 
 
 Steps: (1) the channel with nobody live: the floor at full level, and the latency the channel path adds to the floor
 path (the onset of 440 Hz at both listeners); (2) the interpreter live: 660 Hz over the floor ducked by 15 dB;
-(3) the interpreter removed from the booth: 660 Hz gone within 2 s, the floor back at full level.
+(3) a handover to the booth's second interpreter (880 Hz): no frame with both voices; (4) the live interpreter removed
+from the booth: 880 Hz gone within 2 s, the floor back at full level (the partner left is not live).
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from salon.adapters.janus.config import ManagedJanusConfig
 from salon.adapters.janus.media import JanusMedia
 from salon.app.ports import Jsep
 from salon.client.audio import ToneMeter, ToneTrack
-from salon.domain.interpretation import Booth, assign, take_floor, unassign
+from salon.domain.interpretation import Booth, assign, offer_handover, take_floor, unassign
 from tests.support.janus import managed_janus
 from tests.support.netns import ADDRESS, INTERFACE, network_namespace
 
 ROOM, RU = "booth-room", "ru"
-FLOOR_HZ, BOOTH_HZ = 440.0, 660.0
+FLOOR_HZ, BOOTH_HZ, PARTNER_HZ = 440.0, 660.0, 880.0
 DUCKING_DB = -15
 HEARD_DBFS = -30.0  # a tone sent at amplitude 0.3 arrives near -10.5 dBFS
 ABSENT_DBFS = -50.0  # below this a tone is not there (Opus noise floor of the other tone is ~-70 dBFS)
@@ -68,7 +69,7 @@ class Heard:
 
     def record(self, step: str, ears: dict[str, ToneMeter]) -> None:
         for name, meter in ears.items():
-            for frequency in (FLOOR_HZ, BOOTH_HZ):
+            for frequency in (FLOOR_HZ, BOOTH_HZ, PARTNER_HZ):
                 self.levels[f"{step} {name} {frequency:g}"] = level(meter, frequency)
 
     def at(self, step: str, ear: str, frequency: float) -> float:
@@ -177,13 +178,34 @@ async def scenario(folder: Path) -> Heard:
         await settle({**ears, "interpreter": booth_ears}, interpreted)
         heard.record("live", {**ears, "interpreter": booth_ears})
 
-        # (3) The interpreter is removed from the booth while still playing: the channel falls back to the floor.
-        booth = unassign(booth, "interpreter")
+        # (3) The partner joins the booth (muted: not live) playing 880 Hz; the interpreter hands over, they take it.
+        booth = assign(booth, "partner")
+        await media.set_booth(ROOM, booth)
+        partner_tone = ToneTrack(PARTNER_HZ)
+        partner_ears = await speak("partner", partner_tone, channel=RU)
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await partner_ears.wait_until(lambda m: m.frames >= 25)
+        heard.levels["muted partner ru 880"] = ears["ru"].tone_level_dbfs(PARTNER_HZ, 0.4)
+        frames_before = ears["ru"].frames
+        booth = take_floor(offer_handover(booth, "interpreter"), "partner")
+        handed_at = time.monotonic()
+        await media.set_booth(ROOM, booth)
+        handed = await onset(ears["ru"], PARTNER_HZ, handed_at)
+        heard.numbers["handover → partner heard ms"] = (handed - handed_at) * 1000
+        await settle(ears, handed)
+        span = (ears["ru"].frames - frames_before) * 0.02 + 0.2
+        old, new = ears["ru"].frame_tone_levels(BOOTH_HZ, span), ears["ru"].frame_tone_levels(PARTNER_HZ, span)
+        both = zip(old, new, strict=True)
+        heard.numbers["handover frames with both voices"] = sum(a > HEARD_DBFS and b > HEARD_DBFS for a, b in both)
+        heard.record("handed-over", ears)
+
+        # (4) The live partner is removed from the booth while still playing: nobody is live, the floor comes back.
+        booth = unassign(booth, "partner")
         removed_at = time.monotonic()
         await media.set_booth(ROOM, booth)
         async with asyncio.timeout(STEP_TIMEOUT):
-            await ears["ru"].wait_until(lambda m: m.tone_level_dbfs(BOOTH_HZ, 0.06) < ABSENT_DBFS)
-        heard.numbers["removed → 660 Hz gone s"] = time.monotonic() - removed_at
+            await ears["ru"].wait_until(lambda m: m.tone_level_dbfs(PARTNER_HZ, 0.06) < ABSENT_DBFS)
+        heard.numbers["removed → 880 Hz gone s"] = time.monotonic() - removed_at
         await settle(ears, time.monotonic())
         heard.record("removed", ears)
     return heard
@@ -233,8 +255,17 @@ def test_the_interpreter_hears_the_floor_and_not_themselves(heard: Heard) -> Non
     assert heard.at("live", "interpreter", BOOTH_HZ) < ABSENT_DBFS
 
 
+def test_a_handover_never_has_both_interpreters_live(heard: Heard) -> None:
+    assert heard.levels["muted partner ru 880"] < ABSENT_DBFS  # in the booth, connected, not live: not heard
+    assert heard.numbers["handover frames with both voices"] == 0
+    assert heard.at("handed-over", "ru", PARTNER_HZ) > HEARD_DBFS
+    assert heard.at("handed-over", "ru", BOOTH_HZ) < ABSENT_DBFS
+    assert heard.at("handed-over", "ru", FLOOR_HZ) <= heard.at("handed-over", "ru", PARTNER_HZ) - 10
+
+
 def test_removing_the_interpreter_silences_the_channel_within_2_s_and_the_floor_comes_back(heard: Heard) -> None:
-    assert heard.numbers["removed → 660 Hz gone s"] <= CUT_WITHIN_S
-    assert heard.at("removed", "ru", BOOTH_HZ) < ABSENT_DBFS
+    assert heard.numbers["removed → 880 Hz gone s"] <= CUT_WITHIN_S
+    assert heard.at("removed", "ru", PARTNER_HZ) < ABSENT_DBFS
+    assert heard.at("removed", "ru", BOOTH_HZ) < ABSENT_DBFS  # the interpreter left in the booth is not live
     floor, channel = heard.at("removed", "original", FLOOR_HZ), heard.at("removed", "ru", FLOOR_HZ)
     assert abs(channel - floor) <= 2.0, (channel, floor)
