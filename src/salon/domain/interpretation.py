@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from types import MappingProxyType
 from typing import Final
 
 from salon.domain.errors import ErrorCode, refuse
@@ -29,29 +28,27 @@ FULL_VOLUME: Final = 100  # percent
 # The languages a room may declare: BCP 47 tags (primary language subtags, RFC 5646) of the languages most spoken and
 # most interpreted, each with its own name. The interface shows them in its own language (the web app's strings);
 # the endonym is the fallback. A short closed list: a typo never becomes a channel nobody can find.
-LANGUAGES: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        "ar": "العربية",
-        "de": "Deutsch",
-        "en": "English",
-        "es": "Español",
-        "fa": "فارسی",
-        "fr": "Français",
-        "he": "עברית",
-        "hi": "हिन्दी",
-        "it": "Italiano",
-        "ja": "日本語",
-        "ko": "한국어",
-        "nl": "Nederlands",
-        "pl": "Polski",
-        "pt": "Português",
-        "ru": "Русский",
-        "sv": "Svenska",
-        "tr": "Türkçe",
-        "uk": "Українська",
-        "zh": "中文",
-    }
-)
+LANGUAGES: Final[Mapping[str, str]] = {
+    "ar": "العربية",
+    "de": "Deutsch",
+    "en": "English",
+    "es": "Español",
+    "fa": "فارسی",
+    "fr": "Français",
+    "he": "עברית",
+    "hi": "हिन्दी",
+    "it": "Italiano",
+    "ja": "日本語",
+    "ko": "한국어",
+    "nl": "Nederlands",
+    "pl": "Polski",
+    "pt": "Português",
+    "ru": "Русский",
+    "sv": "Svenska",
+    "tr": "Türkçe",
+    "uk": "Українська",
+    "zh": "中文",
+}
 
 
 def check_language(tag: str) -> str:
