@@ -73,6 +73,11 @@ class NullMedia:
     ) -> Jsep:
         raise MediaUnavailable("this process has no media plane")
 
+    async def switch_listen(
+        self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
+    ) -> None:
+        raise MediaUnavailable("this process has no media plane")
+
     async def events(self) -> AsyncIterator[MediaEvent]:
         never: asyncio.Queue[MediaEvent] = asyncio.Queue()  # no media plane: no talking, no resets
         while True:

@@ -146,6 +146,7 @@ class FakeMedia:
     channels: dict[tuple[str, str], int] = field(default_factory=dict)  # (room, language) -> ducking dB
     booths: dict[tuple[str, str], Booth] = field(default_factory=dict)
     interpreting: dict[tuple[str, str], str] = field(default_factory=dict)  # (room, user) -> language
+    listening: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (room, user) -> channel heard
     queue: asyncio.Queue[MediaEvent] = field(default_factory=asyncio.Queue)
     up: bool = True  # what health() says of its one pretend Janus node (a test sets False: the media plane is down)
 
@@ -280,7 +281,19 @@ class FakeMedia:
         if (room_id, language) not in self.channels:
             raise MediaRefused(f"room {room_id} has no {language} channel")
         self.connections[(room_id, user_id, "listen")] = "offered"
+        self.listening[(room_id, user_id)] = language
         return {"type": "offer", "sdp": f"v=0 fake offer to {user_id}"}
+
+    async def switch_listen(
+        self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
+    ) -> None:
+        self.calls.append(("switch_listen", room_id, user_id, language or ""))
+        self._admitted(room_id, user_id)
+        if self.connections.get((room_id, user_id, "listen")) != "open":
+            raise MediaRefused("no listen connection to switch")
+        if language is not None and (room_id, language) not in self.channels:
+            raise MediaRefused(f"room {room_id} has no {language} channel")
+        self.listening[(room_id, user_id)] = language
 
     async def events(self) -> AsyncIterator[MediaEvent]:
         while True:

@@ -215,4 +215,12 @@ class MediaPort(Protocol):
         one listen); answered with ``answer_listen``."""
         ...
 
+    async def switch_listen(
+        self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
+    ) -> None:
+        """Move the user's WebRTC listen connection to a channel (``language``) or back to the Original (None)
+        without renegotiating: the language picker. ``MediaRefused`` without an answered listen connection, or
+        for a channel the room does not have."""
+        ...
+
     def events(self) -> AsyncIterator[MediaEvent]: ...

@@ -131,6 +131,11 @@ class JanusCluster:
         node = self.node_for(room_id)
         return await node.open_channel_listen(room_id, language, user_id, interpreter_only=interpreter_only)
 
+    async def switch_listen(
+        self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
+    ) -> None:
+        await self.node_for(room_id).switch_listen(room_id, user_id, language, interpreter_only=interpreter_only)
+
     async def health(self) -> MediaHealth:
         """Every node's own state; the broadcast workers (one fleet shared by the nodes) once."""
         reports = await asyncio.gather(*(node.health() for node in self.nodes))

@@ -626,6 +626,26 @@ class JanusMedia:
             mountpoint = channel.booth_mountpoint if interpreter_only else channel.janus_id
             return await self._watch(link, room, user_id, mountpoint, language)
 
+    async def switch_listen(
+        self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
+    ) -> None:
+        async with self._lock(self._user_locks, (room_id, user_id)), self._lock(self._room_locks, room_id):
+            _link, room = self._admitted_to(room_id, user_id)
+            conn = self._conns.get((room_id, user_id, "listen"))
+            if conn is None or not conn.answered:
+                raise MediaRefused("no listen connection to switch")
+            if language is None:
+                mountpoint = room.janus_id
+            elif (channel := self._channels.get((room_id, language))) is not None:
+                mountpoint = channel.booth_mountpoint if interpreter_only else channel.janus_id
+            else:
+                raise MediaRefused(f"room {room_id} has no {language} channel")
+            try:
+                await Streaming(conn.handle).switch(mountpoint)
+            except JanusError as exc:
+                raise JanusUnavailable(f"switching {user_id} in room {room_id}: {exc}") from exc
+            conn.channel = language
+
     # --- events ------------------------------------------------------------------------------------------------
 
     async def events(self) -> AsyncIterator[MediaEvent]:

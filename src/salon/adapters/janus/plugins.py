@@ -402,3 +402,11 @@ class Streaming:
 
     async def stop(self) -> None:
         await self._request({"request": "stop"}, "event")
+
+    async def switch(self, mountpoint: int) -> None:
+        """Move this handle's viewer to another RTP mountpoint on the same PeerConnection (same codec and payload
+        type: Salon's mountpoints all are Opus 111); Janus rewrites sequence numbers and timestamps across it."""
+        reply = await self._request({"request": "switch", "id": mountpoint}, "event")
+        result = reply.data.get("result")
+        if not isinstance(result, dict) or result.get("switched") != "ok":
+            raise JanusUnavailable(f"streaming switch answered {reply.data!r}")
