@@ -144,7 +144,12 @@ async def test_listening_to_a_channel_needs_the_room_and_the_channel(media: Janu
     with pytest.raises(MediaRefused):
         await media.open_channel_listen(ROOM, "fr", "bob")
 
+    with pytest.raises(MediaRefused):
+        await media.switch_listen(ROOM, "bob", RU)  # nothing to switch yet
+
     offer = await media.open_channel_listen(ROOM, RU, "bob")
+    with pytest.raises(MediaRefused):
+        await media.switch_listen(ROOM, "bob", None)  # not answered yet
     await media.answer_listen(ROOM, "bob", LISTENER_ANSWER)
     assert "a=rtpmap:111 opus/48000/2" in offer["sdp"]
     assert (await inspect.streaming(RU_KEY).info(janus_id(RU_KEY))).viewers == 1
@@ -152,6 +157,18 @@ async def test_listening_to_a_channel_needs_the_room_and_the_channel(media: Janu
     await media.answer_listen(ROOM, "bob", LISTENER_ANSWER)
     assert (await inspect.streaming(RU_KEY).info(janus_id(f"{RU_KEY}/booth"))).viewers == 1
     await eventually(lambda: _viewers(inspect, janus_id(RU_KEY), 0))
+
+    # The picker: the same connection moves between the channel and the Original, never to a channel not there.
+    await media.switch_listen(ROOM, "bob", RU)
+    assert await _viewers(inspect, janus_id(RU_KEY), 1)
+    assert await _viewers(inspect, janus_id(f"{RU_KEY}/booth"), 0)
+    await media.switch_listen(ROOM, "bob", None)
+    assert await _viewers(inspect, janus_id(RU_KEY), 0)
+    assert await inspect.viewers(ROOM) == 1
+    with pytest.raises(MediaRefused):
+        await media.switch_listen(ROOM, "bob", "fr")
+    await media.switch_listen(ROOM, "bob", RU, interpreter_only=True)
+    assert await _viewers(inspect, janus_id(f"{RU_KEY}/booth"), 1)
 
     await media.destroy_channel(ROOM, RU)  # its listeners' connections end with it
     assert user_handle_ids(media) == []

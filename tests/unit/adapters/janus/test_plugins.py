@@ -321,3 +321,14 @@ async def test_configure_sets_a_participants_volume(janus: FakeJanus, bridge: Au
     await bridge.configure(volume=100)
 
     assert janus.bodies() == [{"request": "configure", "volume": 100}]
+
+
+async def test_a_viewer_switches_mountpoint_on_its_connection(janus: FakeJanus, streaming: Streaming) -> None:
+    answers = iter([{"switched": "ok", "id": MOUNT}, {"switched": "no"}])
+    janus.responder = lambda message: Later({"streaming": "event", "result": next(answers)})
+
+    await streaming.switch(MOUNT)
+
+    assert janus.bodies() == [{"request": "switch", "id": MOUNT}]
+    with pytest.raises(JanusUnavailable):
+        await streaming.switch(MOUNT)
