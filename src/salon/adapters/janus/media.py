@@ -550,8 +550,8 @@ class JanusMedia:
                 await self._apply_booth(self._links.require(), channel, booth)
 
     async def _apply_booth(self, link: Link, channel: ChannelMedia, booth: Booth) -> None:
-        """Make Janus match ``booth``: who is not in it cut, everyone muted but the live one — muting before
-        unmuting, so there is no moment with two live — and the floor at the level its state calls for."""
+        """Make Janus match ``booth``: who is not in it cut, then the mutes and the floor's level
+        (:func:`media_channels.apply_booth`)."""
         conns = [
             c for c in self._conns.values()
             if c.media == "interpret" and c.room_id == channel.room_id and c.channel == booth.language
@@ -560,28 +560,12 @@ class JanusMedia:
             self._forget(conn)
             await self._detach(conn.handle)
         control = AudioBridge(link.bridge, admin_key=self._admin_key, room_secret=channel.secret)
-        staying = [c for c in conns if c.user_id in booth.interpreters]
         try:
-            for conn in [c for c in staying if not booth.is_live(c.user_id)]:
-                await self._mute_interpreter(control, channel, conn, True)
-            # The floor goes down before the interpreter comes up, and back up only once nobody is live.
-            await media_channels.set_floor_volume(channel, booth.floor_volume(channel.ducking_db))
-            for conn in [c for c in staying if booth.is_live(c.user_id)]:
-                await self._mute_interpreter(control, channel, conn, False)
+            await media_channels.apply_booth(
+                control, channel, booth, [c for c in conns if c.user_id in booth.interpreters]
+            )
         except JanusError as exc:
             raise JanusUnavailable(f"applying the {booth.language} booth of room {channel.room_id}: {exc}") from exc
-
-    @staticmethod
-    async def _mute_interpreter(control: AudioBridge, channel: ChannelMedia, conn: _Conn, muted: bool) -> None:
-        if conn.muted == muted:
-            return
-        try:
-            await (control.mute if muted else control.unmute)(channel.janus_id, conn.participant)
-        except JanusError as exc:
-            if exc.code not in (AUDIOBRIDGE_NO_SUCH_USER, AUDIOBRIDGE_NO_SUCH_ROOM):
-                raise
-            return  # their connection ended meanwhile: the next one joins with the booth's state
-        conn.muted = muted
 
     async def open_interpret(self, room_id: str, language: str, user_id: str, offer: Jsep) -> Jsep:
         async with self._lock(self._user_locks, (room_id, user_id)), self._lock(self._room_locks, room_id):

@@ -16,14 +16,16 @@ restarted app finds its channels again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from salon.adapters.janus.api import JanusError, JanusUnavailable
 from salon.adapters.janus.media_rooms import FORWARD_HOST, RoomMedia, room_secret
 from salon.adapters.janus.plugins import (
     AUDIOBRIDGE,
     AUDIOBRIDGE_NO_SUCH_ROOM,
+    AUDIOBRIDGE_NO_SUCH_USER,
     AUDIOBRIDGE_ROOM_EXISTS,
     STREAMING_CANT_CREATE,
     STREAMING_NO_SUCH_MOUNTPOINT,
@@ -32,6 +34,7 @@ from salon.adapters.janus.plugins import (
     janus_id,
 )
 from salon.adapters.janus.transport import JanusHandle, JanusSession
+from salon.domain.interpretation import Booth
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +136,37 @@ async def set_floor_volume(channel: ChannelMedia, volume: int) -> None:
         return
     await AudioBridge(channel.floor_handle).configure(volume=volume)
     channel.floor_volume = volume
+
+
+class Seat(Protocol):
+    """An interpreter's connection in the channel room, as the media adapter keeps it."""
+
+    user_id: str
+    participant: int  # Janus's participant id in the channel room
+    muted: bool  # as Janus has it
+
+
+async def apply_booth(control: AudioBridge, channel: ChannelMedia, booth: Booth, seats: Sequence[Seat]) -> None:
+    """Mute and unmute the booth's connected interpreters (``seats``) and set the floor's level as ``booth`` says:
+    everyone but the live one muted first, then the floor's level, then the live one unmuted — so two are never
+    live together, and the floor goes down before the interpreter comes up (and back up once nobody is live)."""
+    for seat in [s for s in seats if not booth.is_live(s.user_id)]:
+        await _mute(control, channel, seat, True)
+    await set_floor_volume(channel, booth.floor_volume(channel.ducking_db))
+    for seat in [s for s in seats if booth.is_live(s.user_id)]:
+        await _mute(control, channel, seat, False)
+
+
+async def _mute(control: AudioBridge, channel: ChannelMedia, seat: Seat, muted: bool) -> None:
+    if seat.muted == muted:
+        return
+    try:
+        await (control.mute if muted else control.unmute)(channel.janus_id, seat.participant)
+    except JanusError as exc:
+        if exc.code not in (AUDIOBRIDGE_NO_SUCH_USER, AUDIOBRIDGE_NO_SUCH_ROOM):
+            raise
+        return  # their connection ended meanwhile: the next one joins with the booth's state
+    seat.muted = muted
 
 
 async def tear_down(
