@@ -71,9 +71,11 @@ def level(ears: ToneMeter, frequency: float, seconds: float = JUDGED_S) -> float
 
 
 def gone(ears: ToneMeter, frequency: float) -> bool:
-    """``frequency`` has left: absent from most of the frames of the last 0.2 s that carry sound (a dropout, which
-    carries none, does not count as the tone gone). Noticed up to ~0.1 s after it happened."""
-    return level(ears, frequency, 0.2) < ABSENT_DBFS
+    """``frequency`` has left: absent from most of the frames of the last 0.5 s that carry sound. Not a shorter
+    window: a sender of this process stalled by a busy machine starves its voice in the mix for a few frames, which
+    is not the voice gone, and a dropout (no sound at all) does not count either. Noticed ~0.25 s after it happened,
+    so the times measured are on the long side."""
+    return level(ears, frequency, 0.5) < ABSENT_DBFS
 
 
 class LoopLag:
