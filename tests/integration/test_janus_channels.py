@@ -17,6 +17,7 @@ from salon.adapters.janus.transport import JanusError, JanusTransport
 from salon.app.ports import MediaRefused
 from salon.domain.interpretation import Booth
 from tests.integration.test_janus_media import (
+    CANDIDATE,
     LISTENER_ANSWER,
     SPEAKER_OFFER,
     Inspector,
@@ -103,7 +104,14 @@ async def test_only_the_booth_publishes_the_live_one_unmuted_and_a_removed_one_i
             await media.open_interpret(ROOM, RU, outsider, SPEAKER_OFFER)
 
     await media.set_booth(ROOM, Booth(RU, ("ada", "bob")))
+    with pytest.raises(MediaRefused):
+        await media.add_interpret_candidate(ROOM, RU, "ada", CANDIDATE)  # no connection yet
     await media.open_interpret(ROOM, RU, "ada", SPEAKER_OFFER)
+    await media.add_interpret_candidate(ROOM, RU, "ada", CANDIDATE)
+    await media.add_interpret_candidate(ROOM, RU, "ada", None)
+    with pytest.raises(MediaRefused):
+        await media.add_interpret_candidate(ROOM, "fr", "ada", CANDIDATE)  # not that channel's
+    await media.close_interpret(ROOM, "fr", "ada")  # not that channel's: nothing ends
     await media.open_interpret(ROOM, RU, "bob", SPEAKER_OFFER)
     with pytest.raises(MediaRefused):
         await media.open_interpret(ROOM, "fr", "ada", SPEAKER_OFFER)  # no such channel
@@ -122,6 +130,9 @@ async def test_only_the_booth_publishes_the_live_one_unmuted_and_a_removed_one_i
     await eventually(lambda: _equals(muted, {"floor": False, "ada": True}))
     with pytest.raises(MediaRefused):
         await media.open_interpret(ROOM, RU, "bob", SPEAKER_OFFER)
+    await media.close_interpret(ROOM, RU, "ada")  # the interpreter's page closed
+    await eventually(lambda: _equals(muted, {"floor": False}))
+    await media.open_interpret(ROOM, RU, "ada", SPEAKER_OFFER)
     await media.remove(ROOM, "ada")  # removed from the room: out of the booth's connections too
     await eventually(lambda: _equals(muted, {"floor": False}))
 

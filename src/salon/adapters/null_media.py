@@ -73,6 +73,14 @@ class NullMedia:
     ) -> Jsep:
         raise MediaUnavailable("this process has no media plane")
 
+    async def add_interpret_candidate(
+        self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
+    ) -> None:
+        raise MediaUnavailable("this process has no media plane")
+
+    async def close_interpret(self, room_id: str, language: str, user_id: str) -> None:
+        return None
+
     async def switch_listen(
         self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
     ) -> None:

@@ -284,6 +284,17 @@ class FakeMedia:
         self.listening[(room_id, user_id)] = language
         return {"type": "offer", "sdp": f"v=0 fake offer to {user_id}"}
 
+    async def add_interpret_candidate(
+        self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
+    ) -> None:
+        if self.interpreting.get((room_id, user_id)) != language:
+            raise MediaRefused("no such connection")
+
+    async def close_interpret(self, room_id: str, language: str, user_id: str) -> None:
+        self.calls.append(("close_interpret", room_id, language, user_id))
+        if self.interpreting.get((room_id, user_id)) == language:
+            del self.interpreting[(room_id, user_id)]
+
     async def switch_listen(
         self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
     ) -> None:

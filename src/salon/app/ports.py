@@ -215,6 +215,16 @@ class MediaPort(Protocol):
         one listen); answered with ``answer_listen``."""
         ...
 
+    async def add_interpret_candidate(
+        self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
+    ) -> None:
+        """A trickled ICE candidate for the user's connection into that channel (None: end of candidates)."""
+        ...
+
+    async def close_interpret(self, room_id: str, language: str, user_id: str) -> None:
+        """End the user's connection into that channel (the interpreter left the booth's page)."""
+        ...
+
     async def switch_listen(
         self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
     ) -> None:

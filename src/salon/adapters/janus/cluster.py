@@ -131,6 +131,14 @@ class JanusCluster:
         node = self.node_for(room_id)
         return await node.open_channel_listen(room_id, language, user_id, interpreter_only=interpreter_only)
 
+    async def add_interpret_candidate(
+        self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
+    ) -> None:
+        await self.node_for(room_id).add_interpret_candidate(room_id, language, user_id, candidate)
+
+    async def close_interpret(self, room_id: str, language: str, user_id: str) -> None:
+        await self.node_for(room_id).close_interpret(room_id, language, user_id)
+
     async def switch_listen(
         self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
     ) -> None:

@@ -441,9 +441,25 @@ class JanusMedia:
     async def add_candidate(
         self, room_id: str, user_id: str, media: MediaKind, candidate: dict[str, Any] | None
     ) -> None:
+        await self._add_candidate(room_id, user_id, media, None, candidate)
+
+    async def add_interpret_candidate(
+        self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
+    ) -> None:
+        await self._add_candidate(room_id, user_id, "interpret", language, candidate)
+
+    async def close_interpret(self, room_id: str, language: str, user_id: str) -> None:
+        async with self._lock(self._user_locks, (room_id, user_id)):
+            conn = self._conns.get((room_id, user_id, "interpret"))
+            if conn is not None and conn.channel == language:
+                await self._drop(room_id, user_id, "interpret")
+
+    async def _add_candidate(
+        self, room_id: str, user_id: str, media: _ConnKind, channel: str | None, candidate: dict[str, Any] | None
+    ) -> None:
         async with self._lock(self._user_locks, (room_id, user_id)):
             conn = self._conns.get((room_id, user_id, media))
-            if conn is None:
+            if conn is None or (media == "interpret" and conn.channel != channel):
                 raise MediaRefused("no such connection")
             if candidate is not None and not isinstance(candidate.get("candidate"), str):
                 raise MediaRefused("a candidate needs a 'candidate' string")
