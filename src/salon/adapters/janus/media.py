@@ -224,7 +224,7 @@ class JanusMedia:
             languages = {k[1] for k in (*self._channels, *self._booths) if k[0] == room_id}
             if (link := self._links.current()) is not None:
                 for language in sorted(languages):
-                    await self._tear_down_channel(link, room_id, language)
+                    await self._tear_down_channel(link, room_id, language, restarting=restarting)
             conns = [c for c in self._conns.values() if c.room_id == room_id]
             for conn in conns:
                 self._forget(conn)
@@ -326,31 +326,57 @@ class JanusMedia:
             node = await self._broadcast.place(room_id)
             async with self._lock(self._room_locks, room_id):
                 if node.name not in room.broadcast or not self._broadcast.carries(node, room_id):
-                    await self._forward(link, room, node)
+                    await self._forward(link, room_id, room.janus_id, room.secret, room.broadcast, node)
             return self._broadcast.grant(node, room_id, user_id, connection_id)
 
-    async def _forward(self, link: Link, room: RoomMedia, node: BroadcastNode) -> None:
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
+        if self._broadcast is None:
+            raise NoBroadcastTier("no broadcast nodes")
+        async with self._lock(self._user_locks, (room_id, user_id)):
+            link, _room = self._admitted_to(room_id, user_id, "listener")
+            if (room_id, language) not in self._channels:
+                raise MediaRefused(f"room {room_id} has no {language} channel")
+            await self._drop(room_id, user_id, "listen")  # one tier at a time
+            name = media_channels.stream_name(room_id, language)
+            node = await self._broadcast.place(name)
+            async with self._lock(self._room_locks, room_id):
+                channel = self._channels.get((room_id, language))
+                if channel is None:
+                    raise MediaRefused(f"the {language} channel of {room_id} ended")
+                if node.name not in channel.broadcast or not self._broadcast.carries(node, name):
+                    await self._forward(link, name, channel.janus_id, channel.secret, channel.broadcast, node)
+            return self._broadcast.grant(node, name, user_id, connection_id)
+
+    async def _forward(
+        self,
+        link: Link,
+        stream: str,
+        ident: int,
+        secret: str,
+        forwards: dict[str, BroadcastForward],
+        node: BroadcastNode,
+    ) -> None:
         """A new forward of the room to ``node`` with a new key, registered on the node first (so its first packets
         are heard), replacing any earlier one. Never an old forward re-registered: a node's fresh SRTP session
         expects the sequence to start over (its rollover counter is 0), which a forward older than 65,536 packets
         (~22 min) no longer does."""
         assert self._broadcast is not None
-        control = AudioBridge(link.bridge, admin_key=self._admin_key, room_secret=room.secret)
-        old = room.broadcast.pop(node.name, None)
+        control = AudioBridge(link.bridge, admin_key=self._admin_key, room_secret=secret)
+        old = forwards.pop(node.name, None)
         key = media_rooms.new_forward_key()
         if old is not None:
             try:
-                await control.stop_rtp_forward(room.janus_id, old.stream_id)
+                await control.stop_rtp_forward(ident, old.stream_id)
             except JanusError as exc:  # gone already: nothing of it is left to stop
-                log.info("broadcast: the old forward of %s to %s: %s", room.room_id, node.name, exc)
+                log.info("broadcast: the old forward of %s to %s: %s", stream, node.name, exc)
         try:
-            await self._broadcast.register_room(node, room.room_id, key)
+            await self._broadcast.register_room(node, stream, key)
             stream_id = await media_rooms.forward_to_broadcast(
-                control, room, node.rtp_host, node.rtp_port, stream_ssrc(room.room_id), key
+                control, ident, node.rtp_host, node.rtp_port, stream_ssrc(stream), key
             )
         except JanusError as exc:
-            raise JanusUnavailable(f"forwarding room {room.room_id} to {node.name}: {exc}") from exc
-        room.broadcast[node.name] = BroadcastForward(stream_id, key)
+            raise JanusUnavailable(f"forwarding {stream} to {node.name}: {exc}") from exc
+        forwards[node.name] = BroadcastForward(stream_id, key)
 
     async def audience_split(self, room_id: str) -> dict[str, int]:
         webrtc = sum(1 for c in self._conns.values() if c.room_id == room_id and c.media == "listen")
@@ -374,12 +400,15 @@ class JanusMedia:
         return sum(1 for c in self._conns.values() if c.media == media)
 
     async def _cut_stream(self, room_id: str, user_id: str, reason: str) -> None:
+        """End the user's broadcast streams of the room: its Original and its channels'."""
         if self._broadcast is None:
             return
-        try:
-            await self._broadcast.cut(room_id, [user_id], reason)
-        except MediaUnavailable as exc:  # a node that cannot be told carries no stream to cut
-            log.warning("broadcast: cutting %s from %s (%s): %s", user_id, room_id, reason, exc)
+        languages = sorted({k[1] for k in (*self._channels, *self._booths) if k[0] == room_id})
+        for stream in (room_id, *(media_channels.stream_name(room_id, lang) for lang in languages)):
+            try:
+                await self._broadcast.cut(stream, [user_id], reason)
+            except MediaUnavailable as exc:  # a node that cannot be told carries no stream to cut
+                log.warning("broadcast: cutting %s from %s (%s): %s", user_id, stream, reason, exc)
 
     async def answer_listen(self, room_id: str, user_id: str, answer: Jsep) -> None:
         async with self._lock(self._user_locks, (room_id, user_id)):
@@ -546,7 +575,10 @@ class JanusMedia:
             link = self._links.require()
             await self._tear_down_channel(link, room_id, language)
 
-    async def _tear_down_channel(self, link: Link, room_id: str, language: str) -> None:
+    async def _tear_down_channel(self, link: Link, room_id: str, language: str, *, restarting: bool = False) -> None:
+        if self._broadcast is not None:
+            reason = "shutting_down" if restarting else "room_ended"
+            await self._broadcast.end_room(media_channels.stream_name(room_id, language), reason)
         self._booths.pop((room_id, language), None)
         channel = self._channels.pop((room_id, language), None)
         conns = [c for c in self._conns.values() if c.room_id == room_id and c.channel == language]
