@@ -147,6 +147,7 @@ class FakeMedia:
     booths: dict[tuple[str, str], Booth] = field(default_factory=dict)
     interpreting: dict[tuple[str, str], str] = field(default_factory=dict)  # (room, user) -> language
     listening: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (room, user) -> channel heard
+    interpreter_only: dict[tuple[str, str], bool] = field(default_factory=dict)  # (room, user) -> as last asked
     queue: asyncio.Queue[MediaEvent] = field(default_factory=asyncio.Queue)
     up: bool = True  # what health() says of its one pretend Janus node (a test sets False: the media plane is down)
 
@@ -282,6 +283,7 @@ class FakeMedia:
             raise MediaRefused(f"room {room_id} has no {language} channel")
         self.connections[(room_id, user_id, "listen")] = "offered"
         self.listening[(room_id, user_id)] = language
+        self.interpreter_only[(room_id, user_id)] = interpreter_only
         return {"type": "offer", "sdp": f"v=0 fake offer to {user_id}"}
 
     async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
@@ -317,6 +319,7 @@ class FakeMedia:
         if language is not None and (room_id, language) not in self.channels:
             raise MediaRefused(f"room {room_id} has no {language} channel")
         self.listening[(room_id, user_id)] = language
+        self.interpreter_only[(room_id, user_id)] = interpreter_only
 
     async def events(self) -> AsyncIterator[MediaEvent]:
         while True:

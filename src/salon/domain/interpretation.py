@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from salon.domain.errors import ErrorCode, refuse
+from salon.domain.rooms import Participant, Role, Room
 
 MAX_CHANNELS: Final = 4
 BOOTH_SIZE: Final = 2
@@ -121,6 +122,11 @@ def _member(booth: Booth, user_id: str) -> None:
         raise refuse(ErrorCode.NOT_ALLOWED, f"Only the {booth.language} booth's interpreters can do this.")
 
 
+def check_interpreter(booth: Booth, user_id: str) -> None:
+    """Only the booth's interpreters connect into its channel (the media plane keeps all but the live one muted)."""
+    _member(booth, user_id)
+
+
 def assign(booth: Booth, user_id: str) -> Booth:
     """Add an interpreter (not live: they take the floor themselves). Assigning one already there changes nothing."""
     if user_id in booth.interpreters:
@@ -167,3 +173,115 @@ def release_floor(booth: Booth, user_id: str) -> Booth:
     if booth.live != user_id:
         return booth
     return replace(booth, live=None, handover_to=None)
+
+
+# --- a room's interpretation: its languages, its booths, and who may change them -----------------------------------
+# The app loads this state, asks these rules, saves what they return (app/interpretation.py). Moderators set the
+# languages and assign interpreters; interpreters move their own booth's floor (the functions above).
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    """A room's floor language and its channels' booths, in the channels' order; ``ducking_db`` is the room's
+    setting, the floor's level under every channel's live interpreter."""
+
+    floor: str
+    booths: tuple[Booth, ...] = ()
+    ducking_db: int = DEFAULT_DUCKING_DB
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(b.language for b in self.booths)
+
+    def booth(self, language: str) -> Booth:
+        """The booth of a channel the room has (``not_found`` otherwise: a language it does not offer)."""
+        for booth in self.booths:
+            if booth.language == language:
+                return booth
+        raise refuse(ErrorCode.NOT_FOUND, f"This room has no {language} channel.", language=language)
+
+    def with_booth(self, booth: Booth) -> Interpretation:
+        return replace(self, booths=tuple(booth if b.language == booth.language else b for b in self.booths))
+
+    def interpreting(self, user_id: str) -> str | None:
+        """The channel this member interprets, if any."""
+        return next((b.language for b in self.booths if user_id in b.interpreters), None)
+
+
+def relanguage(current: Interpretation | None, languages: RoomLanguages, ducking_db: int) -> Interpretation:
+    """The room's new languages: a channel kept keeps its booth (its interpreters stay, the live one stays live);
+    a new channel starts with an empty booth; a dropped channel's booth goes with it."""
+    kept = {b.language: b for b in current.booths} if current is not None else {}
+    booths = tuple(kept.get(tag, Booth(tag)) for tag in languages.channels)
+    return Interpretation(languages.floor, booths, check_ducking(ducking_db))
+
+
+def check_assignable(interpretation: Interpretation, language: str, user_id: str) -> Booth:
+    """The booth with ``user_id`` added: a member interprets one channel at a time (a second booth would have them
+    speak two languages into two channels at once)."""
+    booth = interpretation.booth(language)
+    elsewhere = interpretation.interpreting(user_id)
+    if elsewhere is not None and elsewhere != language:
+        raise refuse(ErrorCode.CONFLICT, f"This member already interprets the {elsewhere} channel.", language=elsewhere)
+    return assign(booth, user_id)
+
+
+def handed_over(before: Booth, after: Booth) -> str | None:
+    """Who gave the floor when ``after`` is a handover taken (the live interpreter changed from one to another)."""
+    if before.live is not None and after.live is not None and before.live != after.live:
+        return before.live
+    return None
+
+
+def interpretation_data(interpretation: Interpretation | None) -> dict[str, object] | None:
+    """What clients see: the floor, the ducking and each channel's booth (None: the room declared no languages)."""
+    if interpretation is None:
+        return None
+    return {
+        "floor": interpretation.floor,
+        "ducking_db": interpretation.ducking_db,
+        "channels": [
+            {
+                "language": b.language,
+                "interpreters": list(b.interpreters),
+                "live": b.live,
+                "handover_to": b.handover_to,
+            }
+            for b in interpretation.booths
+        ],
+    }
+
+
+def languages_data(floor: str | None, channels: Iterable[str]) -> dict[str, object] | None:
+    """A room's or an event's languages as a card shows them (hallway, room header, event page)."""
+    if floor is None:
+        return None
+    return {"floor": floor, "channels": list(channels)}
+
+
+def check_moderator(room: Room, actor: Participant | None) -> Participant:
+    """Languages and interpreters are the moderators' to set, in a live room."""
+    if room.ended:
+        raise refuse(ErrorCode.ROOM_ENDED, "This room has ended.")
+    if actor is None:
+        raise refuse(ErrorCode.NOT_IN_ROOM, "You are not in this room.")
+    if actor.role is not Role.MODERATOR:
+        raise refuse(ErrorCode.NOT_ALLOWED, "Only a moderator can do that.")
+    return actor
+
+
+def check_present(room: Room, person: Participant | None, *, you: bool = True) -> Participant:
+    """An interpreter works from inside the live room: the one acting on their booth, or the member assigned."""
+    if room.ended:
+        raise refuse(ErrorCode.ROOM_ENDED, "This room has ended.")
+    if person is None:
+        who = "You are" if you else "That person is"
+        raise refuse(ErrorCode.NOT_IN_ROOM, f"{who} not in this room.")
+    return person
+
+
+def check_channels(interpretation: Interpretation | None) -> Interpretation:
+    """The room's interpretation, for a request about a channel (``not_found`` when it has no languages)."""
+    if interpretation is None:
+        raise refuse(ErrorCode.NOT_FOUND, "This room has no interpretation channels.")
+    return interpretation

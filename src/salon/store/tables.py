@@ -351,15 +351,16 @@ notification_prefs = Table(
     Column("updated_at", TS, nullable=False),
 )
 
-# Interpretation channels (domain/interpretation.py): a room's floor language, its channels in the moderators' order
-# with the floor's ducking under a live interpreter, each channel's booth (its interpreters in assignment order; who
-# holds the booth's floor and a pending handover live on the channel's row). No row in room_languages: the room
-# declared no languages.
+# Interpretation channels (domain/interpretation.py): a room's floor language and the floor's ducking under a live
+# interpreter (a room setting), its channels in the moderators' order, each channel's booth (its interpreters in
+# assignment order; who holds the booth's floor and a pending handover are on the channel's row). No row in
+# room_languages: the room declared no languages.
 room_languages = Table(
     "room_languages",
     metadata,
     Column("room_id", ID, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
     Column("floor", String(8), nullable=False),
+    Column("ducking_db", Integer, nullable=False),  # the room's setting, for every channel (the issue's "room setting")
 )
 
 room_channels = Table(
@@ -368,7 +369,6 @@ room_channels = Table(
     Column("room_id", ID, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
     Column("language", String(8), primary_key=True),
     Column("position", Integer, nullable=False),
-    Column("ducking_db", Integer, nullable=False),
     Column("live_id", ID, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("handover_to", ID, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Index("ix_room_channels_language", "language"),

@@ -22,6 +22,7 @@ def upgrade() -> None:
         "room_languages",
         sa.Column("room_id", sa.String(length=32), nullable=False),
         sa.Column("floor", sa.String(length=8), nullable=False),
+        sa.Column("ducking_db", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["room_id"], ["rooms.id"], name=op.f("fk_room_languages_room_id_rooms"), ondelete="CASCADE"
         ),
@@ -32,7 +33,6 @@ def upgrade() -> None:
         sa.Column("room_id", sa.String(length=32), nullable=False),
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("ducking_db", sa.Integer(), nullable=False),
         sa.Column("live_id", sa.String(length=32), nullable=True),
         sa.Column("handover_to", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
