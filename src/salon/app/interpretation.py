@@ -14,7 +14,7 @@ or opens one to a channel; someone on stage gets the interpreter only (they hear
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from salon.app.room_access import access_room
 from salon.app.room_commands import presence_deadline
 from salon.app.services import Services
 from salon.domain import interpretation as rules
+from salon.domain.errors import ErrorCode, refuse
 from salon.domain.interpretation import Booth, Interpretation, RoomLanguages
 from salon.domain.media import check_media
 from salon.domain.moderation import ModAction, ModerationEntry, by_moderator
@@ -121,10 +122,21 @@ async def load(services: Services, room_id: str) -> Interpretation | None:
 # --- moderators: the languages and the interpreters --------------------------------------------------------------
 
 
+def check_languages(floor: str | None, channels: Sequence[str]) -> RoomLanguages | None:
+    """A request's languages, checked (no floor: no languages, and then no channels either)."""
+    if floor is None:
+        if channels:
+            raise refuse(ErrorCode.INVALID_INPUT, "Channels need a floor language.", field="floor")
+        return None
+    return rules.check_room_languages(floor, channels)
+
+
 async def set_languages(
     services: Services, actor_id: str, room_id: str, languages: RoomLanguages | None, ducking_db: int
 ) -> Done:
-    """Set (or, with None, drop) the room's floor language and channels, live. A channel kept keeps its booth."""
+    """Set (or, with None, drop) the room's floor language and channels, live. A channel kept keeps its booth.
+    ``languages`` as :func:`check_languages` gives them."""
+    rules.check_ducking(ducking_db)
 
     def decide(s: Scene) -> Change:
         actor = rules.check_moderator(s.room, s.actor)
@@ -141,6 +153,7 @@ async def set_languages(
 
 async def assign_interpreter(services: Services, actor_id: str, room_id: str, language: str, user_id: str) -> Done:
     """Make a member of the room an interpreter of a channel (not live: they take the booth's floor themselves)."""
+    language = rules.check_language(language)
 
     def decide(s: Scene) -> Change:
         actor = rules.check_moderator(s.room, s.actor)
@@ -157,6 +170,7 @@ async def assign_interpreter(services: Services, actor_id: str, room_id: str, la
 
 async def remove_interpreter(services: Services, actor_id: str, room_id: str, language: str, user_id: str) -> Done:
     """Take the role away; if they were live, the channel falls back to the floor and their audio is cut at once."""
+    language = rules.check_language(language)
 
     def decide(s: Scene) -> Change:
         actor = rules.check_moderator(s.room, s.actor)
@@ -168,6 +182,13 @@ async def remove_interpreter(services: Services, actor_id: str, room_id: str, la
 
 
 # --- interpreters: their booth's floor ---------------------------------------------------------------------------
+
+
+async def _booth_command(
+    services: Services, actor_id: str, room_id: str, language: str, step: Callable[[Booth, str], Booth]
+) -> Done:
+    tag = rules.check_language(language)
+    return await _command(services, room_id, actor_id, lambda s: _booth_step(tag, step, s))
 
 
 def _booth_step(language: str, step: Callable[[Booth, str], Booth], s: Scene) -> Change:
@@ -184,80 +205,89 @@ def _booth_step(language: str, step: Callable[[Booth, str], Booth], s: Scene) ->
 
 async def take_booth(services: Services, actor_id: str, room_id: str, language: str) -> Done:
     """Go live in one's booth: when nobody is, or taking the handover one's partner offered (logged)."""
-    return await _command(services, room_id, actor_id, lambda s: _booth_step(language, rules.take_floor, s))
+    return await _booth_command(services, actor_id, room_id, language, rules.take_floor)
 
 
 async def offer_handover(services: Services, actor_id: str, room_id: str, language: str) -> Done:
     """The live interpreter offers the floor to their partner (live until the partner takes it)."""
-    return await _command(services, room_id, actor_id, lambda s: _booth_step(language, rules.offer_handover, s))
+    return await _booth_command(services, actor_id, room_id, language, rules.offer_handover)
 
 
 async def release_booth(services: Services, actor_id: str, room_id: str, language: str) -> Done:
     """The live interpreter stops: the channel plays the floor at full level."""
-    return await _command(services, room_id, actor_id, lambda s: _booth_step(language, rules.release_floor, s))
+    return await _booth_command(services, actor_id, room_id, language, rules.release_floor)
 
 
 # --- what a member hears, and an interpreter's connection --------------------------------------------------------
 
 
-async def _hearing(services: Services, user_id: str, room_id: str, language: str | None) -> Participant:
-    """May this member hear the room (and this channel of it)? Their participant, to know whether they are on stage."""
+async def _hearing(
+    services: Services, user_id: str, room_id: str, language: str | None
+) -> tuple[Participant, str | None]:
+    """May this member hear the room (and this channel of it)? Their participant (on stage or not) and the channel's
+    canonical tag."""
+    tag = rules.check_language(language) if language is not None else None
     async with services.db.read() as conn:
         reached = await access_room(conn, room_id, user_id, "act")
         interpretation = await repo.load(conn, room_id)
     banned = reached.participant is None and reached.access.banned
     check_media(reached.room, reached.participant, "listen", banned=banned)
     assert reached.participant is not None  # check_media refuses anyone not in the room
-    if language is not None:
-        rules.check_channels(interpretation).booth(language)
-    return reached.participant
+    if tag is not None:
+        rules.check_channels(interpretation).booth(tag)
+    return reached.participant, tag
 
 
 async def pick_language(services: Services, user_id: str, room_id: str, language: str | None) -> None:
     """The language picker: move this member's listen connection to a channel or back to the Original (None),
     without renegotiating. On stage, a channel is its interpreter only."""
-    me = await _hearing(services, user_id, room_id, language)
+    me, tag = await _hearing(services, user_id, room_id, language)
     only = me.role.on_stage
-    await ask_media(services.media.switch_listen(room_id, user_id, language, interpreter_only=only))
+    await ask_media(services.media.switch_listen(room_id, user_id, tag, interpreter_only=only))
 
 
 async def open_channel_listen(services: Services, user_id: str, room_id: str, language: str) -> Jsep:
     """Start hearing a channel on a new WebRTC connection: the media server's offer (answered with
     ``answer_listen``)."""
-    me = await _hearing(services, user_id, room_id, language)
+    me, tag = await _hearing(services, user_id, room_id, language)
+    assert tag is not None
     only = me.role.on_stage
-    return await ask_media(services.media.open_channel_listen(room_id, language, user_id, interpreter_only=only))
+    return await ask_media(services.media.open_channel_listen(room_id, tag, user_id, interpreter_only=only))
 
 
 async def open_channel_stream(
     services: Services, user_id: str, room_id: str, language: str, connection_id: str
 ) -> StreamGrant:
     """Hear a channel on the broadcast tier (the audience's; the stage hears through its own connection)."""
-    await _hearing(services, user_id, room_id, language)
-    return await ask_media(services.media.open_channel_stream(room_id, language, user_id, connection_id))
+    _, tag = await _hearing(services, user_id, room_id, language)
+    assert tag is not None
+    return await ask_media(services.media.open_channel_stream(room_id, tag, user_id, connection_id))
 
 
-async def _interpreter(services: Services, user_id: str, room_id: str, language: str) -> None:
+async def _interpreter(services: Services, user_id: str, room_id: str, language: str) -> str:
+    """Only a booth's interpreters connect into its channel; the channel's canonical tag."""
+    tag = rules.check_language(language)
     async with services.db.read() as conn:
         reached = await access_room(conn, room_id, user_id, "act")
         interpretation = await repo.load(conn, room_id)
     rules.check_present(reached.room, reached.participant)
-    rules.check_interpreter(rules.check_channels(interpretation).booth(language), user_id)
+    rules.check_interpreter(rules.check_channels(interpretation).booth(tag), user_id)
+    return tag
 
 
 async def open_interpret(services: Services, user_id: str, room_id: str, language: str, offer: Jsep) -> Jsep:
     """An interpreter's connection into their channel (never the floor); the media plane mutes it unless live."""
-    await _interpreter(services, user_id, room_id, language)
-    return await ask_media(services.media.open_interpret(room_id, language, user_id, offer))
+    tag = await _interpreter(services, user_id, room_id, language)
+    return await ask_media(services.media.open_interpret(room_id, tag, user_id, offer))
 
 
 async def interpret_candidate(
     services: Services, user_id: str, room_id: str, language: str, candidate: dict[str, Any] | None
 ) -> None:
-    await _interpreter(services, user_id, room_id, language)
-    await ask_media(services.media.add_interpret_candidate(room_id, language, user_id, candidate))
+    tag = await _interpreter(services, user_id, room_id, language)
+    await ask_media(services.media.add_interpret_candidate(room_id, tag, user_id, candidate))
 
 
 async def close_interpret(services: Services, user_id: str, room_id: str, language: str) -> None:
     """End one's own connection into a channel; always allowed (it only takes media away)."""
-    await ask_media(services.media.close_interpret(room_id, language, user_id))
+    await ask_media(services.media.close_interpret(room_id, rules.check_language(language), user_id))

@@ -19,7 +19,16 @@ from salon.domain.errors import DomainError
 from salon.domain.scheduled_events import check_timezone, timezone_names
 from salon.domain.text import ID_PATTERN, check_name, check_text
 
-__all__ = ["ID_PATTERN", "TEXT_ERROR", "TimeZoneName", "line_rule", "lines_rule", "name_rule", "zone_rule"]
+__all__ = [
+    "ID_PATTERN",
+    "TEXT_ERROR",
+    "TimeZoneName",
+    "line_rule",
+    "lines_rule",
+    "name_rule",
+    "optional_line_rule",
+    "zone_rule",
+]
 
 TEXT_ERROR = "invalid_text"
 
@@ -44,6 +53,11 @@ def _rule(check: Callable[[str], str]) -> AfterValidator:
 def line_rule(field: str) -> AfterValidator:
     """A single-line text field (a contact, a search)."""
     return _rule(lambda value: check_text(value, field))
+
+
+def optional_line_rule(field: str) -> AfterValidator:
+    """:func:`line_rule` for a field that may be absent (None passes)."""
+    return AfterValidator(lambda value: None if value is None else _checked(lambda v: check_text(v, field), value))
 
 
 def lines_rule(field: str) -> AfterValidator:
