@@ -32,7 +32,7 @@ def fake(services: Services) -> FakeMedia:
     return services.media
 
 
-async def verify(services: Services, viewer: str, room_id: str, action: Callable[[], Awaitable[interp.Done]]) -> None:
+async def verify(services: Services, viewer: str, room_id: str, action: Callable[[], Awaitable[Any]]) -> None:
     """Zulip's verify_action: the snapshot before, plus the events published, equals a fresh snapshot."""
     bus = services.bus
     assert isinstance(bus, RecordingBus)
@@ -211,3 +211,23 @@ async def test_channels_end_with_the_room_and_come_back_after_a_media_reset(serv
     await end_room(services, p["moda"], room)
     assert media.channels == {}
     await refused(ErrorCode.ROOM_ENDED, interp.take_booth(services, p["ivan"], room, "ru"))
+
+
+async def test_an_interpreter_who_leaves_or_is_removed_leaves_the_booth(services: Services) -> None:
+    room, p = await scene(services)
+    media = fake(services)
+    mod, ivan, olga = p["moda"], p["ivan"], p["olga"]
+    await interp.assign_interpreter(services, mod, room, "ru", ivan)
+    await interp.assign_interpreter(services, mod, room, "fr", olga)
+    await interp.take_booth(services, ivan, room, "ru")
+    await interp.open_interpret(services, ivan, room, "ru", {"type": "offer", "sdp": "v=0"})
+    await verify(services, p["lena"], room, lambda: stage.leave(services, ivan, room))
+    assert media.booths[(room, "ru")] == Booth("ru")  # nobody live: the channel plays the floor
+    assert (room, ivan) not in media.interpreting
+    await verify(services, p["lena"], room, lambda: stage.remove(services, mod, room, olga))
+    assert media.booths[(room, "fr")] == Booth("fr")
+    view = await get_snapshot(services, p["lena"], room)
+    assert [c["interpreters"] for c in view["interpretation"]["channels"]] == [[], []]
+    await stage.join(services, ivan, room)  # back in the room, but no longer an interpreter
+    await refused(ErrorCode.NOT_ALLOWED, interp.take_booth(services, ivan, room, "ru"))
+    await verify(services, p["lena"], room, lambda: stage.leave(services, p["lena"], room))  # no booth: no event

@@ -18,8 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from salon.app.interpretation_media import apply_to_media
 from salon.app.media import ask_media
-from salon.app.ports import Jsep, MediaRefused, MediaUnavailable, RoomMessage, StreamGrant
+from salon.app.ports import Jsep, RoomMessage, StreamGrant
 from salon.app.room_access import access_room
 from salon.app.room_commands import presence_deadline
 from salon.app.services import Services
@@ -85,33 +86,6 @@ async def _command(
         await services.bus.publish_room(messages)
         await apply_to_media(services, room_id, before, change.interpretation)
     return Done(seq, change.interpretation)
-
-
-async def apply_to_media(
-    services: Services, room_id: str, before: Interpretation | None, after: Interpretation | None
-) -> None:
-    """Make the media plane's channels and booths match what was committed. A failure is logged, not raised: the
-    change is committed, and the media plane is made to match again when it comes back (``media_events``)."""
-    old = {b.language: b for b in before.booths} if before is not None else {}
-    new = {b.language: b for b in after.booths} if after is not None else {}
-    try:
-        for language in old.keys() - new.keys():
-            await services.media.destroy_channel(room_id, language)
-        for language, booth in new.items():
-            if language not in old:
-                assert after is not None
-                await services.media.create_channel(room_id, language, after.ducking_db)
-                if booth != Booth(language):
-                    await services.media.set_booth(room_id, booth)
-            elif booth != old[language]:
-                await services.media.set_booth(room_id, booth)
-    except (MediaUnavailable, MediaRefused) as exc:
-        log.warning("interpretation of room %s not applied to the media plane: %s", room_id, exc)
-
-
-async def open_channels(services: Services, room_id: str, interpretation: Interpretation | None) -> None:
-    """A room that goes live (created, started from an event, re-created after a media reset) gets its channels."""
-    await apply_to_media(services, room_id, None, interpretation)
 
 
 async def load(services: Services, room_id: str) -> Interpretation | None:

@@ -16,7 +16,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from salon.app.interpretation import open_channels
+from salon.app.interpretation_media import open_channels
 from salon.app.ports import MediaEvent, MediaUnavailable
 from salon.app.services import Services
 from salon.store import repo_interpretation

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.app.follow_notices import tell_followers
-from salon.app.interpretation import open_channels
+from salon.app.interpretation_media import open_channels
 from salon.app.notifications import publish
 from salon.app.ports import RoomMessage
 from salon.app.room_access import access_room

@@ -226,6 +226,18 @@ def check_assignable(interpretation: Interpretation, language: str, user_id: str
     return assign(booth, user_id)
 
 
+def vacate(interpretation: Interpretation, leaving: Iterable[str]) -> Interpretation:
+    """Members who left the room (or were removed) leave their booths: an interpreter works from inside the room,
+    and a live one's channel falls back to the floor."""
+    gone = set(leaving)
+    booths = list(interpretation.booths)
+    for i, booth in enumerate(booths):
+        for user_id in gone & set(booth.interpreters):
+            booth = unassign(booth, user_id)
+        booths[i] = booth
+    return replace(interpretation, booths=tuple(booths))
+
+
 def handed_over(before: Booth, after: Booth) -> str | None:
     """Who gave the floor when ``after`` is a handover taken (the live interpreter changed from one to another)."""
     if before.live is not None and after.live is not None and before.live != after.live:

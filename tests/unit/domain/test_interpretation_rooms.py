@@ -23,6 +23,7 @@ from salon.domain.interpretation import (
     interpretation_data,
     languages_data,
     relanguage,
+    vacate,
 )
 from salon.domain.room_view import apply_event, snapshot
 from salon.domain.rooms import Participant, Profile, Role, Room, RoomType
@@ -126,3 +127,9 @@ def test_the_room_view_carries_the_interpretation_and_its_event_replaces_it() ->
     assert got == snapshot(ROOM, [], 2, data)
     assert before["interpretation"] is None  # the input is not changed
     assert apply_event(got, 3, "interpretation_changed", {"interpretation": None}) == snapshot(ROOM, [], 3)
+
+
+def test_members_who_leave_the_room_leave_their_booths() -> None:
+    two = Interpretation("en", (Booth("ru", ("ivan", "olga"), "ivan", "olga"), Booth("fr", ("anne",))))
+    assert vacate(two, ["ivan", "bob"]) == Interpretation("en", (Booth("ru", ("olga",)), Booth("fr", ("anne",))))
+    assert vacate(two, ["bob"]) == two
