@@ -73,31 +73,25 @@ async def save(conn: AsyncConnection, room_id: str, interpretation: Interpretati
 
 
 async def languages_of(conn: AsyncConnection, room_ids: Iterable[str]) -> dict[str, RoomLanguages]:
-    """The languages of those rooms that declared some (hallway cards, search results)."""
+    """The languages of those rooms that declared some (hallway cards, search results): one query, as the hallway's
+    query count is pinned (tests/integration/test_hallway.py)."""
     ids = list(room_ids)
     if not ids:
         return {}
-    floors = (
-        await conn.execute(
-            select(room_languages.c.room_id, room_languages.c.floor).where(room_languages.c.room_id.in_(ids))
-        )
-    ).all()
-    channels: dict[str, list[str]] = {}
+    joined = room_languages.outerjoin(room_channels, room_channels.c.room_id == room_languages.c.room_id)
     query = (
-        select(room_channels.c.room_id, room_channels.c.language)
-        .where(room_channels.c.room_id.in_(ids))
-        .order_by(room_channels.c.room_id, room_channels.c.position)
+        select(room_languages.c.room_id, room_languages.c.floor, room_channels.c.language)
+        .select_from(joined)
+        .where(room_languages.c.room_id.in_(ids))
+        .order_by(room_languages.c.room_id, room_channels.c.position)
     )
-    for room_id, language in (await conn.execute(query)).all():
-        channels.setdefault(room_id, []).append(language)
-    return {room_id: RoomLanguages(floor, tuple(channels.get(room_id, ()))) for room_id, floor in floors}
-
-
-def rooms_speaking(language: str) -> Any:
-    """A subquery of the ids of rooms whose floor or one of whose channels is ``language`` (search's filter)."""
-    floor = select(room_languages.c.room_id).where(room_languages.c.floor == language)
-    channel = select(room_channels.c.room_id).where(room_channels.c.language == language)
-    return floor.union(channel)
+    floors: dict[str, str] = {}
+    channels: dict[str, list[str]] = {}
+    for room_id, floor, language in (await conn.execute(query)).all():
+        floors[room_id] = floor
+        if language is not None:
+            channels.setdefault(room_id, []).append(language)
+    return {room_id: RoomLanguages(floor, tuple(channels.get(room_id, ()))) for room_id, floor in floors.items()}
 
 
 # --- a scheduled event's languages -------------------------------------------------------------------------------
