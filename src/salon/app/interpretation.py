@@ -13,7 +13,6 @@ or opens one to a channel; someone on stage gets the interpreter only (they hear
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,15 +24,12 @@ from salon.app.room_access import access_room
 from salon.app.room_commands import presence_deadline
 from salon.app.services import Services
 from salon.domain import interpretation as rules
-from salon.domain.errors import ErrorCode, refuse
 from salon.domain.interpretation import Booth, Interpretation, RoomLanguages
 from salon.domain.media import check_media
 from salon.domain.moderation import ModAction, ModerationEntry, by_moderator
 from salon.domain.rooms import Participant, Room
 from salon.store import repo_interpretation as repo
 from salon.store import repo_moderation, repo_presence, repo_rooms
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,21 +84,12 @@ async def _command(
     return Done(seq, change.interpretation)
 
 
-async def load(services: Services, room_id: str) -> Interpretation | None:
-    async with services.db.read() as conn:
-        return await repo.load(conn, room_id)
-
-
 # --- moderators: the languages and the interpreters --------------------------------------------------------------
 
 
 def check_languages(floor: str | None, channels: Sequence[str]) -> RoomLanguages | None:
-    """A request's languages, checked (no floor: no languages, and then no channels either)."""
-    if floor is None:
-        if channels:
-            raise refuse(ErrorCode.INVALID_INPUT, "Channels need a floor language.", field="floor")
-        return None
-    return rules.check_room_languages(floor, channels)
+    """A request's languages, checked (no floor: no languages): the edges call this before the use case."""
+    return rules.check_declared_languages(floor, channels)
 
 
 async def set_languages(

@@ -86,6 +86,16 @@ def check_room_languages(floor: str, channels: Iterable[str]) -> RoomLanguages:
     return RoomLanguages(floor_tag, tuple(tags))
 
 
+def check_declared_languages(floor: str | None, channels: Iterable[str]) -> RoomLanguages | None:
+    """What a room or an event declares: no floor is no languages (and then no channels either)."""
+    tags = list(channels)
+    if floor is None:
+        if tags:
+            raise refuse(ErrorCode.INVALID_INPUT, "Channels need a floor language.", field="floor")
+        return None
+    return check_room_languages(floor, tags)
+
+
 def check_ducking(db: int) -> int:
     """The floor's level under a live interpreter, in dB (a room setting)."""
     low, high = DUCKING_RANGE_DB

@@ -16,6 +16,7 @@ from salon.domain.interpretation import (
     RoomLanguages,
     check_assignable,
     check_channels,
+    check_declared_languages,
     check_interpreter,
     check_moderator,
     check_present,
@@ -133,3 +134,10 @@ def test_members_who_leave_the_room_leave_their_booths() -> None:
     two = Interpretation("en", (Booth("ru", ("ivan", "olga"), "ivan", "olga"), Booth("fr", ("anne",))))
     assert vacate(two, ["ivan", "bob"]) == Interpretation("en", (Booth("ru", ("olga",)), Booth("fr", ("anne",))))
     assert vacate(two, ["bob"]) == two
+
+
+def test_declared_languages_need_a_floor_for_their_channels() -> None:
+    assert check_declared_languages(None, []) is None
+    assert check_declared_languages("EN", ["ru"]) == RoomLanguages("en", ("ru",))
+    error = refusal(lambda: check_declared_languages(None, ["ru"]))
+    assert (error.code, error.data) == (ErrorCode.INVALID_INPUT, {"field": "floor"})
