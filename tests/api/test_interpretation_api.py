@@ -41,8 +41,9 @@ async def test_bad_languages_are_refused_in_the_one_shape(client: Client, servic
     cases: list[dict[str, Any]] = [
         {"languages": {"floor": "klingon"}},  # not a tag
         {"languages": {"floor": "xx"}},  # a tag, not one of the known languages
+        {"languages": {"floor": "EN"}},  # a known language, not written as the document lists it
         {"languages": {"floor": "en", "channels": ["en"]}},  # a channel in the floor language
-        {"languages": {"floor": "en", "channels": ["ru", "RU"]}},  # twice (tags are case-insensitive)
+        {"languages": {"floor": "en", "channels": ["ru", "ru"]}},  # twice
         {"languages": {"floor": "en", "channels": ["ru", "fr", "de", "es", "it"]}},  # more than four
         {"languages": {"floor": "en"}, "ducking_db": 0},  # not a ducking
         {"languages": {"floor": "en"}, "ducking_db": "-15"},  # not an integer
@@ -65,7 +66,7 @@ async def test_bad_languages_are_refused_in_the_one_shape(client: Client, servic
 async def test_a_room_opens_with_its_languages_and_shows_them_everywhere(client: Client, services: Services) -> None:
     ada_id, ada = await member(client, services, "ada")
     ivan_id, ivan = await member(client, services, "ivan")
-    created = await open_room(client, ada, languages={"floor": "EN", "channels": ["ru", "fr"]}, ducking_db=-20)
+    created = await open_room(client, ada, languages={"floor": "en", "channels": ["ru", "fr"]}, ducking_db=-20)
     room = created["room"]["id"]
     empty: dict[str, Any] = {"interpreters": [], "live": None, "handover_to": None}
     assert created["interpretation"] == {
@@ -104,10 +105,11 @@ async def test_search_filters_rooms_and_events_by_language(client: Client, servi
         return [r["room"]["id"] for r in got["rooms"]], [e["id"] for e in got["events"]], len(got["members"])
 
     assert await found("q=chess&language=ru") == ([russian["id"]], [event["id"]], 0)
-    assert await found("language=FR") == ([french["id"]], [], 0)
+    assert await found("language=fr") == ([french["id"]], [], 0)
     assert len((await found("q=chess"))[0]) == 3
     assert_error(await client.get("/search", headers=ada), 422, "invalid_input")
     assert_error(await client.get("/search?language=zz", headers=ada), 422, "invalid_input")
+    assert_error(await client.get("/search?language=FR", headers=ada), 422, "invalid_input")
     assert_error(await client.get("/search?language=russian", headers=ada), 422, "invalid_input")
 
 

@@ -179,18 +179,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("CreateRoom", "topics"): Probe("POST", "/rooms", body(lambda c, v: {"title": "T", "topics": [v]})),
     ("Target", "user_id"): Probe("POST", f"{ROOM}/invite-up", body(lambda c, v: {"user_id": v}), whole=False),
     ("MuteTarget", "user_id"): Probe("POST", f"{ROOM}/mute", body(lambda c, v: {"user_id": v}), whole=False),
-    # Interpretation channels: a language of that length is a well-formed tag the room does not have (or no known
-    # language at all), so only the edge's length check is the point.
     ("InterpreterTarget", "user_id"): Probe(
         "POST", f"{ROOM}/interpreters", body(lambda c, v: {"language": "ru", "user_id": v}), whole=False
-    ),
-    ("InterpreterTarget", "language"): Probe(
-        "POST", f"{ROOM}/interpreters", body(lambda c, v: {"language": v, "user_id": "x"}), whole=False
-    ),
-    ("BoothTarget", "language"): Probe("POST", f"{ROOM}/booth/take", body(lambda c, v: {"language": v}), whole=False),
-    ("LanguagesSetting", "floor"): Probe("POST", f"{ROOM}/languages", body(lambda c, v: {"floor": v}), whole=False),
-    ("LanguagesSetting", "channels"): Probe(
-        "POST", f"{ROOM}/languages", body(lambda c, v: {"floor": "en", "channels": [v]}), whole=False
     ),
     ("ModeratorChange", "user_id"): Probe(
         "POST", f"{ROOM}/moderators", body(lambda c, v: {"user_id": v, "make": True}), whole=False
@@ -221,7 +211,6 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("Guest", "user_id"): Probe("POST", "/events/{event}/invite", body(lambda c, v: {"user_id": v}), whole=False),
     ("MarkRead", "ids"): Probe("POST", "/notifications/read", body(lambda c, v: {"ids": [v]})),
     ("GET /search", "q"): Probe("GET", "/search?q={value}"),
-    ("GET /search", "language"): Probe("GET", "/search?language={value}", whole=False),
     ("GET /admin/users", "q"): Probe("GET", "/admin/users?q={value}"),
     # No such report: the note's length is judged at the edge before the lookup.
     ("ResolveIn", "note"): Probe("POST", "/admin/reports/nothing/resolve", body(lambda c, v: {"note": v}), whole=False),

@@ -1,7 +1,10 @@
 """Web layer: request and response models for interpretation channels (validated at the edge, documented in OpenAPI).
 
-A language is a BCP 47 primary subtag (two or three letters); which ones a room may declare is the domain's closed
-list (``domain/interpretation.LANGUAGES``), checked by the use case with the same ``invalid_input`` shape.
+A language is a BCP 47 primary subtag from the domain's closed list (``domain/interpretation.LANGUAGES``), published
+in the OpenAPI document as an enumeration (``LanguageTag``, schemas_text.py), in lower case as the domain writes them
+(and taken only so). The WebSocket
+takes the same tags as plain strings (its data models are strict: no enum coercion), and the use case checks them
+against the same list, with the same ``invalid_input`` shape.
 """
 
 from __future__ import annotations
@@ -11,12 +14,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from salon.domain.interpretation import DEFAULT_DUCKING_DB, DUCKING_RANGE_DB, MAX_CHANNELS
-from salon.web.schemas_text import ID_PATTERN
+from salon.web.schemas_text import ID_PATTERN, language_rule
 
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}$"
-Language = Annotated[
-    str, Field(min_length=2, max_length=3, pattern=LANGUAGE_PATTERN, description="A BCP 47 language tag, e.g. `ru`.")
-]
+Language = Annotated[str, language_rule("language"), Field(description="A BCP 47 language tag, e.g. `ru`.")]
 Channels = Annotated[list[Language], Field(max_length=MAX_CHANNELS)]
 DuckingDb = Annotated[
     StrictInt,
