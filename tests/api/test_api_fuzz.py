@@ -53,8 +53,9 @@ POSITIVE_EXAMPLES = 12
 NEGATIVE_EXAMPLES = 8
 # The operations that end the caller's session(s) run with a fresh session of a member kept for that.
 SESSION_ENDING = {"POST /api/v1/auth/logout", "POST /api/v1/auth/logout-all"}
-# Operations that take the fuzzer out of its seeded rooms (or end them) run last, so the others reach live rooms.
-LAST = ("/moderators", "/move-to-audience", "/remove", "/leave", "/end")
+# Operations that take the fuzzer out of its seeded rooms (or end them, or change their channels) run last, so the
+# others reach live rooms (and the seeded booth).
+LAST = ("/languages", "/moderators", "/move-to-audience", "/remove", "/leave", "/end")
 # Values Salon accepts for the fields whose rules the document does not state in full.
 PLAUSIBLE = {
     "tz": "Europe/Paris",

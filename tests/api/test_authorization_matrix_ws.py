@@ -56,6 +56,18 @@ WS_EXPECT: dict[str, tuple[Expect, dict[str, Any]]] = {
     "let_in": (ROOM_OPS["let_in"].expect, {"room_id": "{room}", "user_id": "{out}"}),
     "ping_member": (ROOM_OPS["ping"].expect, {"room_id": "{room}", "user_id": "{out}"}),
     "end_room": (ROOM_OPS["end"].expect, {"room_id": "{room}"}),
+    "set_languages": (ROOM_OPS["set_languages"].expect, {"room_id": "{room}", "floor": "en", "channels": ["ru"]}),
+    "assign_interpreter": (
+        ROOM_OPS["assign_interpreter"].expect,
+        {"room_id": "{room}", "language": "fr", "user_id": "{spk}"},
+    ),
+    "remove_interpreter": (
+        ROOM_OPS["remove_interpreter"].expect,
+        {"room_id": "{room}", "language": "ru", "user_id": "{lis}"},
+    ),
+    "take_booth": (ROOM_OPS["take_booth"].expect, {"room_id": "{room}", "language": "ru"}),
+    "offer_handover": (ROOM_OPS["offer_handover"].expect, {"room_id": "{room}", "language": "ru"}),
+    "release_booth": (ROOM_OPS["release_booth"].expect, {"room_id": "{room}", "language": "ru"}),
     # Media: hearing needs being in the room, speaking being on stage. Answering with no offer, or a candidate for
     # no connection, is a conflict for those allowed to ask at all; closing one's own connection is always fine.
     "media_listen": (row(**IN_ROOM_OK, removed=REMOVED), {"room_id": "{room}"}),
@@ -77,6 +89,27 @@ WS_EXPECT: dict[str, tuple[Expect, dict[str, Any]]] = {
         {"room_id": "{room}", "media": "listen", "candidate": {"candidate": CANDIDATE}},
     ),
     "media_close": (row(**EVERY_MEMBER), {"room_id": "{room}", "media": "speak"}),
+    # Interpretation channels (the scene's ru booth: the listener live, the raised hand her partner). Hearing a
+    # channel is hearing the room; switching needs an answered listen connection first (none here: a conflict).
+    "media_pick_language": (
+        row(**dict.fromkeys(IN_ROOM_OK, CONFLICT), removed=REMOVED),
+        {"room_id": "{room}", "language": "ru"},
+    ),
+    "media_channel_listen": (row(**IN_ROOM_OK, removed=REMOVED), {"room_id": "{room}", "language": "ru"}),
+    "media_channel_stream": (
+        row(**{**IN_ROOM_OK, "speaker": CONFLICT, "moderator": CONFLICT}, removed=REMOVED),
+        {"room_id": "{room}", "language": "ru"},
+    ),
+    # Only the booth's interpreters connect into its channel (the media plane mutes all but the live one).
+    "media_interpret": (
+        row(listener=OK, hand_raised=OK),
+        {"room_id": "{room}", "language": "ru", "jsep": {"type": "offer", "sdp": "v=0"}},
+    ),
+    "media_interpret_candidate": (
+        row(listener=CONFLICT, hand_raised=CONFLICT),
+        {"room_id": "{room}", "language": "ru", "candidate": {"candidate": CANDIDATE}},
+    ),
+    "media_interpret_close": (row(**EVERY_MEMBER), {"room_id": "{room}", "language": "ru"}),
 }
 
 

@@ -179,6 +179,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("CreateRoom", "topics"): Probe("POST", "/rooms", body(lambda c, v: {"title": "T", "topics": [v]})),
     ("Target", "user_id"): Probe("POST", f"{ROOM}/invite-up", body(lambda c, v: {"user_id": v}), whole=False),
     ("MuteTarget", "user_id"): Probe("POST", f"{ROOM}/mute", body(lambda c, v: {"user_id": v}), whole=False),
+    ("InterpreterTarget", "user_id"): Probe(
+        "POST", f"{ROOM}/interpreters", body(lambda c, v: {"language": "ru", "user_id": v}), whole=False
+    ),
     ("ModeratorChange", "user_id"): Probe(
         "POST", f"{ROOM}/moderators", body(lambda c, v: {"user_id": v, "make": True}), whole=False
     ),

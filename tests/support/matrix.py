@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from salon.app import stage
+from salon.app import interpretation, stage
 from salon.app.rooms import NewRoom, create_room
 from salon.app.services import Services
 from salon.app.sessions import create_session
+from salon.domain.interpretation import RoomLanguages
 from salon.domain.rooms import RoomType
 from tests.support.people import add_member
 
@@ -89,6 +90,21 @@ ROOM_OPS: dict[str, Op] = {
     # Nobody in the scene follows the outsider: only the moderator may ping them (tests/integration/test_pings.py
     # covers pings between followers, blocks and closed rooms).
     "ping": Op("POST", "/rooms/{room}/ping", {"user_id": "{out}"}, row(moderator=OK)),
+    # Interpretation channels: the room speaks en with ru and fr channels; the listener is the ru booth's live
+    # interpreter, the raised hand her partner (not live). Only moderators set languages and interpreters; only a
+    # booth's interpreters move its floor, and only the live one may hand it over.
+    "set_languages": Op("POST", "/rooms/{room}/languages", {"floor": "en", "channels": ["ru"]}, row(moderator=OK)),
+    "assign_interpreter": Op(
+        "POST", "/rooms/{room}/interpreters", {"language": "fr", "user_id": "{spk}"}, row(moderator=OK)
+    ),
+    "remove_interpreter": Op(
+        "POST", "/rooms/{room}/interpreters/remove", {"language": "ru", "user_id": "{lis}"}, row(moderator=OK)
+    ),
+    "take_booth": Op("POST", "/rooms/{room}/booth/take", {"language": "ru"}, row(listener=OK, hand_raised=CONFLICT)),
+    "offer_handover": Op(
+        "POST", "/rooms/{room}/booth/hand-over", {"language": "ru"}, row(listener=OK, hand_raised=CONFLICT)
+    ),
+    "release_booth": Op("POST", "/rooms/{room}/booth/release", {"language": "ru"}, row(listener=OK, hand_raised=OK)),
     "end": Op("POST", "/rooms/{room}/end", None, row(moderator=OK, admin=OK)),
     "create": Op("POST", "/rooms", {"title": "Another"}, {**{r: CREATED for r in ROLES}, "anonymous": UNAUTH}),
     "list": Op("GET", "/rooms", None, {**{r: OK for r in ROLES}, "anonymous": UNAUTH}),
@@ -102,13 +118,19 @@ async def scene(services: Services, n: int) -> tuple[dict[str, str], dict[str, s
     """A live room with one person of each kind; returns (user ids by role, ids used in bodies and paths)."""
     ids = {role: await add_member(services, f"{role[:10]}{n}", admin=role == "admin") for role in ROLES[1:]}
     mod, spk = ids["moderator"], ids["speaker"]
-    room = (await create_room(services, mod, NewRoom("Matrix", "", [], RoomType.OPEN)))["room"]["id"]
+    languages = RoomLanguages("en", ("ru", "fr"))
+    room = (await create_room(services, mod, NewRoom("Matrix", "", [], RoomType.OPEN, languages=languages)))["room"][
+        "id"
+    ]
     for who in ("speaker", "listener", "hand_raised", "removed"):
         await stage.join(services, ids[who], room)
     await stage.invite_up(services, mod, room, spk)
     await stage.accept_stage_invite(services, spk, room)
     await stage.raise_hand(services, ids["hand_raised"], room)
     await stage.remove(services, mod, room, ids["removed"])
+    await interpretation.assign_interpreter(services, mod, room, "ru", ids["listener"])
+    await interpretation.assign_interpreter(services, mod, room, "ru", ids["hand_raised"])
+    await interpretation.take_booth(services, ids["listener"], room, "ru")
     await create_room(services, ids["other_moderator"], NewRoom("Elsewhere", "", [], RoomType.OPEN))
     return ids, {"room": room, "spk": spk, "lis": ids["listener"], "out": ids["outsider"]}
 

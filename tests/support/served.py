@@ -57,7 +57,8 @@ class LiveApi:
 
 
 async def _seed(api: LiveApi) -> None:
-    """An admin who fuzzes; another member, owner of a room and an event; one invite, waitlist entry and feed."""
+    """An admin who fuzzes (moderator of a room with interpretation channels, and an interpreter there); another
+    member, owner of a room and an event; one invite, waitlist entry and feed."""
     services = api.services
     fuzzer = await add_member(services, "fuzzer", admin=True)
     other = await add_member(services, "other")
@@ -72,10 +73,13 @@ async def _seed(api: LiveApi) -> None:
             answer: dict[str, Any] = response.json()
             return answer
 
-        mine = await post("/rooms", api.token, {"title": "Fuzzed", "description": "mine"})
+        # with interpretation channels, the fuzzer a live interpreter of one, so booth commands can succeed
+        languages = {"floor": "en", "channels": ["ar", "ru"]}
+        mine = await post("/rooms", api.token, {"title": "Fuzzed", "description": "mine", "languages": languages})
         theirs = await post("/rooms", other_token, {"title": "Theirs", "type": "social"})
         await post(f"/rooms/{theirs['room']['id']}/join", api.token)
         await post(f"/rooms/{mine['room']['id']}/join", other_token)
+        await post(f"/rooms/{mine['room']['id']}/interpreters", api.token, {"language": "ar", "user_id": fuzzer})
         invite = await post("/invites", api.token)
         await post("/waitlist", api.token, {"name": "Wanda", "contact": "wanda@example.org"})
         starts_at = (services.clock.now() + timedelta(days=30)).isoformat()

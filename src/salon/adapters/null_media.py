@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from salon.app.ports import Jsep, MediaEvent, MediaKind, MediaRole, MediaUnavailable, StreamGrant
+from salon.app.ports import Booth, Jsep, MediaEvent, MediaKind, MediaRole, MediaUnavailable, StreamGrant
 
 
 class NullMedia:
@@ -55,6 +55,39 @@ class NullMedia:
 
     async def reconnect(self) -> None:
         return None
+
+    async def create_channel(self, room_id: str, language: str, ducking_db: int) -> None:
+        return None
+
+    async def destroy_channel(self, room_id: str, language: str) -> None:
+        return None
+
+    async def set_booth(self, room_id: str, booth: Booth) -> None:
+        return None
+
+    async def open_interpret(self, room_id: str, language: str, user_id: str, offer: Jsep) -> Jsep:
+        raise MediaUnavailable("this process has no media plane")
+
+    async def open_channel_listen(
+        self, room_id: str, language: str, user_id: str, *, interpreter_only: bool = False
+    ) -> Jsep:
+        raise MediaUnavailable("this process has no media plane")
+
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
+        raise MediaUnavailable("this process has no media plane")
+
+    async def add_interpret_candidate(
+        self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
+    ) -> None:
+        raise MediaUnavailable("this process has no media plane")
+
+    async def close_interpret(self, room_id: str, language: str, user_id: str) -> None:
+        return None
+
+    async def switch_listen(
+        self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
+    ) -> None:
+        raise MediaUnavailable("this process has no media plane")
 
     async def events(self) -> AsyncIterator[MediaEvent]:
         never: asyncio.Queue[MediaEvent] = asyncio.Queue()  # no media plane: no talking, no resets

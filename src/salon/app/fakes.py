@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from salon.app.media_health import BroadcastNodeHealth, JanusNodeHealth, MediaHealth
-from salon.app.ports import Jsep, MediaEvent, MediaKind, MediaRefused, MediaRole, RoomMessage, StreamGrant
+from salon.app.ports import Booth, Jsep, MediaEvent, MediaKind, MediaRefused, MediaRole, RoomMessage, StreamGrant
 
 
 def _resolve(future: asyncio.Future[None], *_: object) -> None:
@@ -143,6 +143,11 @@ class FakeMedia:
     candidates: list[tuple[str, str, MediaKind]] = field(default_factory=list)
     streams: dict[tuple[str, str], str] = field(default_factory=dict)  # (room, user) -> connection id
     calls: list[tuple[str, ...]] = field(default_factory=list)
+    channels: dict[tuple[str, str], int] = field(default_factory=dict)  # (room, language) -> ducking dB
+    booths: dict[tuple[str, str], Booth] = field(default_factory=dict)
+    interpreting: dict[tuple[str, str], str] = field(default_factory=dict)  # (room, user) -> language
+    listening: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (room, user) -> channel heard
+    interpreter_only: dict[tuple[str, str], bool] = field(default_factory=dict)  # (room, user) -> as last asked
     queue: asyncio.Queue[MediaEvent] = field(default_factory=asyncio.Queue)
     up: bool = True  # what health() says of its one pretend Janus node (a test sets False: the media plane is down)
 
@@ -159,6 +164,8 @@ class FakeMedia:
             del self.connections[conn]
         for stream in [k for k in self.streams if k[0] == room_id]:
             del self.streams[stream]
+        for language in [k[1] for k in self.channels if k[0] == room_id]:
+            await self.destroy_channel(room_id, language)
 
     async def admit(self, room_id: str, user_id: str, role: MediaRole, muted: bool) -> None:
         self.calls.append(("admit", room_id, user_id, role))
@@ -180,6 +187,7 @@ class FakeMedia:
         for media in ("listen", "speak"):
             self.connections.pop((room_id, user_id, media), None)
         self.streams.pop((room_id, user_id), None)
+        self.interpreting.pop((room_id, user_id), None)
 
     def _admitted(self, room_id: str, user_id: str, need: MediaRole | None = None) -> None:
         member = self.members.get((room_id, user_id))
@@ -234,6 +242,84 @@ class FakeMedia:
         self.members.clear()
         self.connections.clear()
         self.streams.clear()
+        self.channels.clear()
+        self.interpreting.clear()
+
+    async def create_channel(self, room_id: str, language: str, ducking_db: int) -> None:
+        self.calls.append(("create_channel", room_id, language))
+        if room_id not in self.rooms:
+            raise MediaRefused(f"room {room_id} has no media")
+        self.channels[(room_id, language)] = ducking_db
+        self.booths.setdefault((room_id, language), Booth(language))
+
+    async def destroy_channel(self, room_id: str, language: str) -> None:
+        self.calls.append(("destroy_channel", room_id, language))
+        self.channels.pop((room_id, language), None)
+        self.booths.pop((room_id, language), None)
+        for key in [k for k, v in self.interpreting.items() if k[0] == room_id and v == language]:
+            del self.interpreting[key]
+
+    async def set_booth(self, room_id: str, booth: Booth) -> None:
+        self.calls.append(("set_booth", room_id, booth.language, booth.live or ""))
+        self.booths[(room_id, booth.language)] = booth
+        for key in [k for k, v in self.interpreting.items() if k[0] == room_id and v == booth.language]:
+            if key[1] not in booth.interpreters:
+                del self.interpreting[key]
+
+    async def open_interpret(self, room_id: str, language: str, user_id: str, offer: Jsep) -> Jsep:
+        self.calls.append(("open_interpret", room_id, language, user_id))
+        booth = self.booths.get((room_id, language))
+        if (room_id, language) not in self.channels or booth is None or user_id not in booth.interpreters:
+            raise MediaRefused(f"{user_id} is not an interpreter of the {language} channel of {room_id}")
+        self.interpreting[(room_id, user_id)] = language
+        return {"type": "answer", "sdp": f"v=0 fake answer to {user_id}"}
+
+    async def open_channel_listen(
+        self, room_id: str, language: str, user_id: str, *, interpreter_only: bool = False
+    ) -> Jsep:
+        self.calls.append(("open_channel_listen", room_id, language, user_id))
+        self._admitted(room_id, user_id)
+        if (room_id, language) not in self.channels:
+            raise MediaRefused(f"room {room_id} has no {language} channel")
+        self.connections[(room_id, user_id, "listen")] = "offered"
+        self.listening[(room_id, user_id)] = language
+        self.interpreter_only[(room_id, user_id)] = interpreter_only
+        return {"type": "offer", "sdp": f"v=0 fake offer to {user_id}"}
+
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
+        self.calls.append(("open_channel_stream", room_id, language, user_id))
+        self._admitted(room_id, user_id, "listener")
+        if (room_id, language) not in self.channels:
+            raise MediaRefused(f"room {room_id} has no {language} channel")
+        self.connections.pop((room_id, user_id, "listen"), None)
+        self.streams[(room_id, user_id)] = connection_id
+        self.listening[(room_id, user_id)] = language
+        return StreamGrant(
+            url=f"http://broadcast.invalid/v1/stream/{room_id}-{language}?ticket=fake-{user_id}", expires_at=0
+        )
+
+    async def add_interpret_candidate(
+        self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
+    ) -> None:
+        if self.interpreting.get((room_id, user_id)) != language:
+            raise MediaRefused("no such connection")
+
+    async def close_interpret(self, room_id: str, language: str, user_id: str) -> None:
+        self.calls.append(("close_interpret", room_id, language, user_id))
+        if self.interpreting.get((room_id, user_id)) == language:
+            del self.interpreting[(room_id, user_id)]
+
+    async def switch_listen(
+        self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
+    ) -> None:
+        self.calls.append(("switch_listen", room_id, user_id, language or ""))
+        self._admitted(room_id, user_id)
+        if self.connections.get((room_id, user_id, "listen")) != "open":
+            raise MediaRefused("no listen connection to switch")
+        if language is not None and (room_id, language) not in self.channels:
+            raise MediaRefused(f"room {room_id} has no {language} channel")
+        self.listening[(room_id, user_id)] = language
+        self.interpreter_only[(room_id, user_id)] = interpreter_only
 
     async def events(self) -> AsyncIterator[MediaEvent]:
         while True:

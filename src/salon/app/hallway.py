@@ -2,8 +2,9 @@
 
 Visibility is the domain's rule (``can_see``) applied to each live room with the facts loaded in bulk
 (``repo_hallway``); the order is the domain's too (``domain.hallway.rank``). Each entry shows the room's title and
-topics, a few faces from its stage and the audience size. ``room_changes`` serves the live hallway
-(``web/hallway_live.py``): the cards of the rooms that changed, and who among many watchers may see each.
+topics, its languages (floor and interpretation channels), a few faces from its stage and the audience size.
+``room_changes`` serves the live hallway (``web/hallway_live.py``): the cards of the rooms that changed, and who
+among many watchers may see each.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 
 from salon.app.services import Services
 from salon.domain.hallway import HallwayRoom, rank
+from salon.domain.interpretation import RoomLanguages, languages_data
 from salon.domain.rooms import Access, Participant, Profile, Role, can_see, participant_data, room_data
 from salon.store import repo_hallway as repo
 from salon.store import repo_hallway_watch as watch_repo
+from salon.store import repo_interpretation
 
 FACES = 3  # speakers shown per room
 MAX_PAGE = 50
@@ -29,9 +32,10 @@ class Page:
     next_offset: int | None
 
 
-def entry_data(entry: HallwayRoom, stage: list[Participant]) -> dict[str, Any]:
+def entry_data(entry: HallwayRoom, stage: list[Participant], languages: RoomLanguages | None = None) -> dict[str, Any]:
     return {
         "room": room_data(entry.room),
+        "languages": languages_data(languages.floor, languages.channels) if languages is not None else None,
         "speakers": [participant_data(p) for p in stage[:FACES]],
         "speaker_count": entry.speaker_count,
         "listener_count": entry.listener_count,
@@ -56,9 +60,10 @@ async def live_rooms_page(services: Services, viewer_id: str, offset: int, limit
     page = ranked[offset : offset + limit]
     async with services.db.read() as conn:
         stages = await repo.stages(conn, [e.room.id for e in page])
+        languages = await repo_interpretation.languages_of(conn, [e.room.id for e in page])
     following = offset + len(page)
     return Page(
-        [entry_data(e, stages.get(e.room.id, [])) for e in page],
+        [entry_data(e, stages.get(e.room.id, []), languages.get(e.room.id)) for e in page],
         len(ranked),
         following if following < len(ranked) else None,
     )
@@ -94,12 +99,13 @@ async def room_changes(
     from the answer ended (or never existed): whoever was shown it is told it is gone."""
     async with services.db.read() as conn:
         facts = await watch_repo.changed_rooms(conn, room_ids, watchers)
+        languages = await repo_interpretation.languages_of(conn, facts.rooms)
     watching = set(watchers)
     out: dict[str, RoomChange] = {}
     for room_id, room in facts.rooms.items():
         on_stage, listening = facts.counts.get(room_id, (0, 0))
         stage = facts.stage.get(room_id, [])
-        entry = entry_data(HallwayRoom(room, on_stage, listening, 0), stage)
+        entry = entry_data(HallwayRoom(room, on_stage, listening, 0), stage, languages.get(room_id))
         outsiders = can_see(room, Access(), None)
         related = (
             (facts.admins & watching)

@@ -16,8 +16,10 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from salon.app.interpretation_media import open_channels
 from salon.app.ports import MediaEvent, MediaUnavailable
 from salon.app.services import Services
+from salon.store import repo_interpretation
 from salon.store import repo_rooms as repo
 
 log = logging.getLogger(__name__)
@@ -65,10 +67,12 @@ async def recover_media(services: Services) -> list[str]:
     async with services.db.read() as conn:
         live = await repo.live_rooms(conn)
         people = {room.id: await repo.visible_participants(conn, room.id, False) for room in live}
+        channels = {room.id: await repo_interpretation.load(conn, room.id) for room in live}
     for room in live:
         await services.media.create_room(room.id)
         for p in people[room.id]:
             await services.media.admit(room.id, p.user_id, "speaker" if p.role.on_stage else "listener", p.muted)
+        await open_channels(services, room.id, channels[room.id])  # after the room: a channel hears its floor
     for room in live:
         await services.bus.publish_signal(room.id, "media_reset", {})
     log.info("media re-created for %d live rooms", len(live))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from salon.domain.interpretation import Booth as Booth  # re-exported, like MediaKind
 from salon.domain.media import MediaKind as MediaKind  # re-exported: the port speaks the domain's word
 from salon.domain.rooms import RoomEventName
 
@@ -181,6 +182,61 @@ class MediaPort(Protocol):
     async def reconnect(self) -> None:
         """After ``media_reset``: wait until the media plane answers again, with none of the old state. The app
         then re-creates every live room from the database."""
+        ...
+
+    # --- interpretation channels (docs/ARCHITECTURE.md, "Interpretation channels") ---------------------------------
+
+    async def create_channel(self, room_id: str, language: str, ducking_db: int) -> None:
+        """An interpretation channel of a live room (after ``create_room``): the floor, at full level until an
+        interpreter is live, then ``ducking_db`` under them. Idempotent; ``destroy_room`` ends the room's channels."""
+        ...
+
+    async def destroy_channel(self, room_id: str, language: str) -> None:
+        """End a channel: its interpreters' and listeners' connections with it."""
+        ...
+
+    async def set_booth(self, room_id: str, booth: Booth) -> None:
+        """A channel's interpreters and who is live, as the app decided (``domain.interpretation``): only the live
+        one is heard (the others are muted in the media plane, the live one after the others, so two are never live
+        together), the floor ducked under them or at full level with nobody live; an interpreter no longer listed
+        is cut and refused until listed again."""
+        ...
+
+    async def open_interpret(self, room_id: str, language: str, user_id: str, offer: Jsep) -> Jsep:
+        """An interpreter's connection into their channel (never into the floor) with the client's offer; the media
+        server's answer. ``MediaRefused`` unless in the channel's booth."""
+        ...
+
+    async def open_channel_listen(
+        self, room_id: str, language: str, user_id: str, *, interpreter_only: bool = False
+    ) -> Jsep:
+        """Like ``open_listen``, to a channel: its mix (the interpreter over the ducked floor), or, for someone who
+        hears the floor already (a speaker), the interpreter only. Replaces the user's listen connection (one room,
+        one listen); answered with ``answer_listen``."""
+        ...
+
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
+        """Like ``open_stream``, to a channel's mix on the broadcast tier (ending a WebRTC listen connection): a
+        ticket for the channel's stream. Cut, like the room's, when the user is removed or goes on stage, and ended
+        with the channel."""
+        ...
+
+    async def add_interpret_candidate(
+        self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
+    ) -> None:
+        """A trickled ICE candidate for the user's connection into that channel (None: end of candidates)."""
+        ...
+
+    async def close_interpret(self, room_id: str, language: str, user_id: str) -> None:
+        """End the user's connection into that channel (the interpreter left the booth's page)."""
+        ...
+
+    async def switch_listen(
+        self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
+    ) -> None:
+        """Move the user's WebRTC listen connection to a channel (``language``) or back to the Original (None)
+        without renegotiating: the language picker. ``MediaRefused`` without an answered listen connection, or
+        for a channel the room does not have."""
         ...
 
     def events(self) -> AsyncIterator[MediaEvent]: ...

@@ -18,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.app import notifications
 from salon.app.follow_notices import tell_about_arrivals
+from salon.app.interpretation_media import apply_to_media, vacate_booths
 from salon.app.ports import MediaRole, RoomMessage
 from salon.app.room_access import access_room
 from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
+from salon.domain.interpretation import Interpretation
 from salon.domain.notifications import NotificationRecord
 from salon.domain.rooms import Access, Outcome, Participant, Role, Room
 from salon.domain.stage import audience_batching
@@ -130,6 +132,12 @@ async def run_command(
         _mark_quiet_changes(services, ctx, outcome)
         known = {p.user_id: p for p in [*ctx.stage, *(x for x in (actor, target) if x is not None)]}
         messages = await save_outcome(services, conn, room, seq, outcome, actor_id, now)
+        booths_before: Interpretation | None = None
+        booths_after: Interpretation | None = None
+        if outcome.deletes and not (outcome.room or room).ended:
+            last = messages[-1].seq if messages else seq
+            vacated, booths_before, booths_after = await vacate_booths(services, conn, room.id, outcome.deletes, last)
+            messages += vacated
         if sign_of_life:
             await repo_presence.renew(conn, room.id, actor_id, presence_deadline(services, now))
         notes = await tell_about_arrivals(services, conn, outcome.room or room, known, outcome.upserts)
@@ -141,6 +149,8 @@ async def run_command(
         await services.bus.publish_room(messages)
     await notifications.publish(services, notes)
     await _follow_up(services, ctx, result, known)
+    if booths_before != booths_after:  # interpreters left the room: their channel audio is cut, the floor comes back
+        await apply_to_media(services, room_id, booths_before, booths_after)
     return result
 
 

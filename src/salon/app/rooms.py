@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.app.follow_notices import tell_followers
+from salon.app.interpretation_media import open_channels
 from salon.app.notifications import publish
 from salon.app.ports import RoomMessage
 from salon.app.room_access import access_room
@@ -16,6 +17,13 @@ from salon.app.services import Services
 from salon.domain import notices
 from salon.domain import stage as rules
 from salon.domain.errors import ErrorCode, refuse
+from salon.domain.interpretation import (
+    DEFAULT_DUCKING_DB,
+    Interpretation,
+    RoomLanguages,
+    interpretation_data,
+    relanguage,
+)
 from salon.domain.room_view import Snapshot, snapshot
 from salon.domain.rooms import (
     Access,
@@ -30,7 +38,7 @@ from salon.domain.rooms import (
     participant_data,
     room_data,
 )
-from salon.store import repo_presence, repo_social
+from salon.store import repo_interpretation, repo_presence, repo_social
 from salon.store import repo_rooms as repo
 
 
@@ -41,6 +49,12 @@ class NewRoom:
     topics: list[str]
     type: RoomType
     capacity: int | None = None
+    languages: RoomLanguages | None = None  # checked (domain.interpretation.check_room_languages)
+    ducking_db: int = DEFAULT_DUCKING_DB
+
+    @property
+    def interpretation(self) -> Interpretation | None:
+        return relanguage(None, self.languages, self.ducking_db) if self.languages is not None else None
 
 
 async def create_room(services: Services, creator_id: str, spec: NewRoom) -> Snapshot:
@@ -49,9 +63,9 @@ async def create_room(services: Services, creator_id: str, spec: NewRoom) -> Sna
     async with services.db.transaction() as conn:
         room, creator = await insert_new_room(services, conn, creator_id, spec)
         notes = await tell_followers(services, conn, room, creator.user, notices.STARTED_ROOM)
-    await open_room_media(services, room, creator_id)
+    await open_room_media(services, room, creator_id, spec.interpretation)
     await publish(services, notes)
-    return snapshot(room, [creator], 0)
+    return snapshot(room, [creator], 0, interpretation_data(spec.interpretation))
 
 
 async def insert_new_room(
@@ -78,15 +92,20 @@ async def insert_new_room(
     if profile is None:
         raise refuse(ErrorCode.NOT_AUTHENTICATED, "Log in first.")
     await repo.insert_room(conn, room)
+    if spec.languages is not None:
+        await repo_interpretation.save(conn, room.id, spec.interpretation)
     creator = Participant(room.id, profile, Role.MODERATOR, now, stage_since=now, muted=True)
     await repo.save_participants(conn, [creator], set())
     await repo_presence.renew(conn, room.id, creator_id, presence_deadline(services, now))
     return room, creator
 
 
-async def open_room_media(services: Services, room: Room, creator_id: str) -> None:
+async def open_room_media(
+    services: Services, room: Room, creator_id: str, interpretation: Interpretation | None = None
+) -> None:
     await services.media.create_room(room.id)
     await services.media.admit(room.id, creator_id, "speaker", True)
+    await open_channels(services, room.id, interpretation)
     await services.bus.room_opened(room.id)
 
 
@@ -101,7 +120,8 @@ async def get_snapshot(services: Services, viewer_id: str, room_id: str) -> Snap
         room, seq = reached.room, reached.seq
         people = await repo.visible_participants(conn, room_id, room.audience_batched)
         listeners = await repo.headcount(conn, room_id, role=Role.LISTENER)
-    view = snapshot(room, people, seq)
+        interpretation = await repo_interpretation.load(conn, room_id)
+    view = snapshot(room, people, seq, interpretation_data(interpretation))
     view["listener_count"] = listeners
     return view
 

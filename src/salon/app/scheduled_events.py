@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from types import EllipsisType
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,11 +25,12 @@ from salon.app.sessions import Actor
 from salon.domain import notices
 from salon.domain import scheduled_events as rules
 from salon.domain.errors import ErrorCode, refuse
+from salon.domain.interpretation import DEFAULT_DUCKING_DB, RoomLanguages, check_ducking
 from salon.domain.notifications import NotificationRecord
 from salon.domain.paging import PAGE_DEFAULT, Cursor, decode_cursor, encode_cursor
 from salon.domain.rooms import Profile, Room, RoomType, profile_data
 from salon.domain.scheduled_events import EventChanges, EventStatus, ScheduledEvent
-from salon.store import repo_rooms
+from salon.store import repo_interpretation, repo_rooms
 from salon.store import repo_scheduled_events as repo
 
 # event_reminders.kind values
@@ -50,6 +52,8 @@ class NewEvent:
     timezone: str = "UTC"
     room_type: RoomType = RoomType.OPEN
     cohosts: list[str] = field(default_factory=list)
+    languages: RoomLanguages | None = None  # checked (app.interpretation.check_languages); copied to its room
+    ducking_db: int = DEFAULT_DUCKING_DB
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class EventView:
     rsvp_count: int
     rsvped: bool
     is_host: bool
+    languages: RoomLanguages | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ async def views(
     mine = await repo.rsvped_among(conn, ids, viewer_id)
     ended = await repo.ended_rooms(conn, [e.room_id for e in events if e.room_id is not None])
     cards = await repo.profiles(conn, [h for e in events for h in e.hosts])
+    languages = await repo_interpretation.events_languages(conn, ids)
     return [
         EventView(
             event=e,
@@ -97,6 +103,7 @@ async def views(
             rsvp_count=counts[e.id],
             rsvped=e.id in mine,
             is_host=e.is_host(viewer_id),
+            languages=languages.get(e.id),
         )
         for e in events
     ]
@@ -138,6 +145,7 @@ async def create_event(services: Services, actor: Actor, spec: NewEvent) -> Even
     async with services.db.transaction() as conn:
         await _check_cohosts(conn, event.cohosts)
         await repo.insert_event(conn, event)
+        await repo_interpretation.save_event(conn, event.id, spec.languages, check_ducking(spec.ducking_db))
         return (await views(conn, [event], actor.user_id, now))[0]
 
 
@@ -160,9 +168,15 @@ async def list_upcoming(
     return EventPage(page, None if last is None else encode_cursor(Cursor(last.starts_at, last.id)))
 
 
-async def edit_event(services: Services, actor: Actor, event_id: str, changes: EventChanges) -> EventView:
+async def edit_event(
+    services: Services,
+    actor: Actor,
+    event_id: str,
+    changes: EventChanges,
+    languages: RoomLanguages | EllipsisType | None = ...,
+) -> EventView:
     """A host edits a scheduled event (``sequence`` goes up, so calendars replace their copy). Moving the start
-    re-arms the "starting soon" reminder for the new time."""
+    re-arms the "starting soon" reminder for the new time. ``languages``: ``...`` unchanged, None dropped."""
     now = services.clock.now()
     async with services.db.transaction() as conn:
         event = await load_visible(conn, actor, event_id, lock=True)
@@ -170,6 +184,10 @@ async def edit_event(services: Services, actor: Actor, event_id: str, changes: E
         if changes.cohosts is not None:
             await _check_cohosts(conn, edited.cohosts)
         await repo.update_event(conn, edited)
+        if not isinstance(languages, EllipsisType):
+            kept = await repo_interpretation.load_event(conn, event.id)
+            ducking = kept[1] if kept is not None else DEFAULT_DUCKING_DB
+            await repo_interpretation.save_event(conn, event.id, languages, ducking)
         if edited.starts_at != event.starts_at:
             await repo.forget_reminder(conn, event.id, REMINDER_SOON)
         return (await views(conn, [edited], actor.user_id, now))[0]
@@ -233,7 +251,10 @@ async def start_event(services: Services, actor: Actor, event_id: str) -> EventV
     async with services.db.transaction() as conn:
         event = await load_visible(conn, actor, event_id, lock=True)
         if rules.check_startable(event, actor.user_id, now):
+            declared = await repo_interpretation.load_event(conn, event.id)
             spec = NewRoom(event.title, event.description, list(event.topics), event.room_type)
+            if declared is not None:
+                spec = replace(spec, languages=declared[0], ducking_db=declared[1])
             opened, starter = await insert_new_room(services, conn, actor.user_id, spec)
             others = [h for h in event.hosts if h != actor.user_id]
             for host in sorted(await repo.active_members(conn, others)):
@@ -252,6 +273,6 @@ async def start_event(services: Services, actor: Actor, event_id: str) -> EventV
             notes += await tell_followers(services, conn, opened, starter.user, notices.STARTED_ROOM, exclude=told)
         view = (await views(conn, [event], actor.user_id, now))[0]
     if opened is not None:
-        await open_room_media(services, opened, actor.user_id)
+        await open_room_media(services, opened, actor.user_id, spec.interpretation)
     await publish(services, notes)
     return view

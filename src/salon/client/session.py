@@ -74,6 +74,7 @@ class SalonClient:
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._peers: dict[tuple[str, Media], RTCPeerConnection] = {}
+        self._booths: dict[tuple[str, str], RTCPeerConnection] = {}  # (room, language): an interpreter's connection
 
     async def __aenter__(self) -> SalonClient:
         await self.connect()
@@ -161,8 +162,9 @@ class SalonClient:
         self._ice = (servers, expires_at - 60 if expires_at else time.time() + 600)
         return servers
 
-    async def listen(self, room_id: str) -> MediaStreamTrack:
-        """Hear the room's mix (anyone in the room): the remote audio track, once the media server sends it."""
+    async def listen(self, room_id: str, language: str | None = None) -> MediaStreamTrack:
+        """Hear the room's mix (anyone in the room), or one of its interpretation channels (``language``; someone on
+        stage gets the interpreter only): the remote audio track, once the media server sends it."""
         await self.close_media(room_id, "listen")
         pc = _peer(await self.ice_servers(), relay_only=self.relay_only)
         self._peers[(room_id, "listen")] = pc
@@ -173,7 +175,10 @@ class SalonClient:
             if track.kind == "audio" and not arrived.done():
                 arrived.set_result(track)
 
-        offer = (await self.call("media_listen", room_id=room_id))["jsep"]
+        if language is None:
+            offer = (await self.call("media_listen", room_id=room_id))["jsep"]
+        else:
+            offer = (await self.call("media_channel_listen", room_id=room_id, language=language))["jsep"]
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type=offer["type"]))
         await pc.setLocalDescription(await pc.createAnswer())
         answer = pc.localDescription
@@ -212,6 +217,32 @@ class SalonClient:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
         return await asyncio.wait_for(arrived, TRACK_TIMEOUT_S)
 
+    async def interpret(self, room_id: str, language: str, source: MediaStreamTrack) -> None:
+        """Publish ``source`` into a channel of the room (its assigned interpreters only; heard while one holds the
+        booth's floor). Send-only: an interpreter hears the floor on their listen connection."""
+        await self.close_interpret(room_id, language)
+        pc = _peer(await self.ice_servers(), relay_only=self.relay_only)
+        self._booths[(room_id, language)] = pc
+        pc.addTransceiver(source, direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = pc.localDescription
+        jsep = {"type": offer.type, "sdp": offer.sdp}
+        try:
+            answer = (await self.call("media_interpret", room_id=room_id, language=language, jsep=jsep))["jsep"]
+        except BaseException:
+            await self.close_interpret(room_id, language, tell_server=False)
+            raise
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
+
+    async def close_interpret(self, room_id: str, language: str, *, tell_server: bool = True) -> None:
+        pc = self._booths.pop((room_id, language), None)
+        if pc is None:
+            return
+        await pc.close()
+        if tell_server and self._ws is not None:
+            with contextlib.suppress(SalonError, ConnectionError, TimeoutError):
+                await self.call("media_interpret_close", room_id=room_id, language=language)
+
     def peer(self, room_id: str, media: Media) -> RTCPeerConnection | None:
         return self._peers.get((room_id, media))
 
@@ -228,6 +259,8 @@ class SalonClient:
     async def close(self) -> None:
         for room_id, media in list(self._peers):
             await self.close_media(room_id, media, tell_server=False)
+        for room_id, language in list(self._booths):
+            await self.close_interpret(room_id, language, tell_server=False)
         if self._ws is not None:
             await self._ws.close()
         if self._reader is not None:

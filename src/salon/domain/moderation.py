@@ -36,6 +36,11 @@ class ModAction(StrEnum):
     ENABLE_HANDS = "enable_hands"
     DISABLE_HANDS = "disable_hands"
     END_ROOM = "end_room"  # data: {"moderators": [user ids at the end]}
+    # Interpretation channels (domain/interpretation.py)
+    SET_LANGUAGES = "set_languages"  # data: {"floor", "channels": [...], "ducking_db"}
+    ASSIGN_INTERPRETER = "assign_interpreter"  # data: {"language"}
+    REMOVE_INTERPRETER = "remove_interpreter"  # data: {"language"}
+    HAND_OVER = "hand_over"  # by the interpreter taking the floor; target: who gave it; data: {"language"}
 
 
 class AdminAction(StrEnum):

@@ -44,7 +44,11 @@ def _notable(p: dict[str, Any]) -> bool:
     return p["hand_raised_at"] is not None or bool(p["invited_up"])
 
 
-def snapshot(room: Room, participants: Iterable[Participant], seq: int) -> Snapshot:
+def snapshot(
+    room: Room, participants: Iterable[Participant], seq: int, interpretation: dict[str, Any] | None = None
+) -> Snapshot:
+    """The room as a client starts from. ``interpretation``: its languages and booths
+    (``interpretation.interpretation_data``), None when it declared none."""
     stage: list[dict[str, Any]] = []
     audience: list[dict[str, Any]] = []
     listeners = 0
@@ -58,7 +62,14 @@ def snapshot(room: Room, participants: Iterable[Participant], seq: int) -> Snaps
                 audience.append(data)
     stage.sort(key=_stage_key)
     audience.sort(key=_audience_key)
-    return {"room": room_data(room), "seq": seq, "stage": stage, "audience": audience, "listener_count": listeners}
+    return {
+        "room": room_data(room),
+        "seq": seq,
+        "stage": stage,
+        "audience": audience,
+        "listener_count": listeners,
+        "interpretation": interpretation,
+    }
 
 
 def hand_queue(view: Snapshot) -> list[dict[str, Any]]:
@@ -118,6 +129,8 @@ def apply_event(view: Snapshot, seq: int, name: RoomEventName, data: dict[str, A
         v["listener_count"] = data["listener_count"]
     elif name == "listener_count":
         v["listener_count"] = data["listener_count"]
+    elif name == "interpretation_changed":
+        v["interpretation"] = data["interpretation"]
     elif name == "room_ended":
         v["room"]["ended_at"] = data["ended_at"]
         v["stage"], v["audience"], v["listener_count"] = [], [], 0

@@ -109,6 +109,7 @@ RoomEventName = Literal[
     "hands_enabled",
     "audience_batched",
     "listener_count",
+    "interpretation_changed",
     "room_ended",
 ]
 """Every event of a room's stream (its wire name). Closed, so a misspelt name anywhere is a type error."""

@@ -350,3 +350,45 @@ notification_prefs = Table(
     Column("paused_until", TS, nullable=True),
     Column("updated_at", TS, nullable=False),
 )
+
+# Interpretation channels (domain/interpretation.py): a room's floor language and the floor's ducking under a live
+# interpreter (a room setting), its channels in the moderators' order, each channel's booth (its interpreters in
+# assignment order; who holds the booth's floor and a pending handover are on the channel's row). No row in
+# room_languages: the room declared no languages.
+room_languages = Table(
+    "room_languages",
+    metadata,
+    Column("room_id", ID, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("floor", String(8), nullable=False),
+    Column("ducking_db", Integer, nullable=False),  # the room's setting, for every channel (the issue's "room setting")
+)
+
+room_channels = Table(
+    "room_channels",
+    metadata,
+    Column("room_id", ID, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("language", String(8), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("live_id", ID, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("handover_to", ID, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Index("ix_room_channels_language", "language"),
+)
+
+room_interpreters = Table(
+    "room_interpreters",
+    metadata,
+    Column("room_id", ID, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("language", String(8), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("position", Integer, nullable=False),
+)
+
+# A scheduled event's languages, copied to its room when it starts.
+event_languages = Table(
+    "event_languages",
+    metadata,
+    Column("event_id", ID, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    Column("floor", String(8), nullable=False),
+    Column("channels", JSON, nullable=False),  # the channel tags, in order
+    Column("ducking_db", Integer, nullable=False),
+)

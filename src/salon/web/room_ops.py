@@ -12,18 +12,26 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from salon.app import pings, rooms, stage
+from salon.app import interpretation, pings, rooms, stage
 from salon.app.ratelimit import PINGED_PER_MINUTE, PINGS_PER_HOUR, PINGS_PER_MINUTE
-from salon.app.room_commands import Result
 from salon.app.services import Services
+from salon.web.schemas_interpretation import BoothTarget, InterpreterTarget, LanguagesSetting
 from salon.web.schemas_rooms import CommandDone, HandsSetting, ModeratorChange, MuteTarget, PingDone, SelfMute, Target
 
 P = TypeVar("P", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
+
+
+class Applied(Protocol):
+    """What a room command's use case answers: the room's seq once it is applied (``room_commands.Result``,
+    ``interpretation.Done``)."""
+
+    @property
+    def seq(self) -> int: ...
 
 
 class NoBody(BaseModel):
@@ -53,7 +61,7 @@ def _command(
     path: str,
     summary: str,
     body: type[P],
-    run: Callable[[Services, str, str, P], Awaitable[Result]],
+    run: Callable[[Services, str, str, P], Awaitable[Applied]],
     name: str | None = None,
 ) -> RoomCommand[Any, Any]:
     """A command answered with the seq of its last event (every command but ping). The REST endpoint is named
@@ -196,6 +204,60 @@ ROOM_COMMANDS: tuple[RoomCommand[Any, Any], ...] = (
             reply=PingDone,
             run=_ping,
         )
+    ),
+    # Interpretation channels (app/interpretation.py): moderators set the languages and the interpreters; each
+    # interpreter moves their own booth's floor.
+    _command(
+        op="set_languages",
+        path="/languages",
+        summary="Set the room's floor language and interpretation channels (moderators)",
+        body=LanguagesSetting,
+        run=lambda services, actor, room, body: interpretation.set_languages(
+            services,
+            actor,
+            room,
+            interpretation.check_languages(body.floor, body.channels),
+            body.ducking_db,
+        ),
+    ),
+    _command(
+        op="assign_interpreter",
+        path="/interpreters",
+        summary="Make a member of the room an interpreter of a channel (moderators)",
+        body=InterpreterTarget,
+        run=lambda services, actor, room, body: interpretation.assign_interpreter(
+            services, actor, room, body.language, body.user_id
+        ),
+    ),
+    _command(
+        op="remove_interpreter",
+        path="/interpreters/remove",
+        summary="Take the interpreter role away; their channel audio is cut at once (moderators)",
+        body=InterpreterTarget,
+        run=lambda services, actor, room, body: interpretation.remove_interpreter(
+            services, actor, room, body.language, body.user_id
+        ),
+    ),
+    _command(
+        op="take_booth",
+        path="/booth/take",
+        summary="Go live in your booth, or take the handover your partner offered (interpreters)",
+        body=BoothTarget,
+        run=lambda services, actor, room, body: interpretation.take_booth(services, actor, room, body.language),
+    ),
+    _command(
+        op="offer_handover",
+        path="/booth/hand-over",
+        summary="Offer your booth's floor to your partner; you stay live until they take it (the live interpreter)",
+        body=BoothTarget,
+        run=lambda services, actor, room, body: interpretation.offer_handover(services, actor, room, body.language),
+    ),
+    _command(
+        op="release_booth",
+        path="/booth/release",
+        summary="Stop interpreting: the channel plays the floor at full level (the live interpreter)",
+        body=BoothTarget,
+        run=lambda services, actor, room, body: interpretation.release_booth(services, actor, room, body.language),
     ),
     _command(
         op="end_room",

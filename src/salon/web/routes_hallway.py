@@ -9,13 +9,15 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from salon.app import hallway, scheduled_events, search
+from salon.domain.errors import ErrorCode, refuse
 from salon.domain.scheduled_events import check_timezone
 from salon.web.auth import CurrentActor
 from salon.web.deps import ServicesDep
 from salon.web.routes_scheduled_events import Tz
+from salon.web.schemas_interpretation import Language, LanguagesOut
 from salon.web.schemas_rooms import ParticipantOut, RoomOut, UserCard
 from salon.web.schemas_scheduled_events import ScheduledEventOut
-from salon.web.schemas_text import line_rule
+from salon.web.schemas_text import optional_line_rule
 
 router = APIRouter(tags=["hallway"])
 
@@ -24,6 +26,7 @@ UPCOMING_SHOWN = 5
 
 class HallwayRoomOut(BaseModel):
     room: RoomOut
+    languages: LanguagesOut | None = None  # the floor and interpretation channels, when the room declared them
     speakers: list[ParticipantOut]
     speaker_count: int
     listener_count: int
@@ -72,13 +75,22 @@ class SearchResults(BaseModel):
 async def get_search(
     actor: CurrentActor,
     services: ServicesDep,
-    q: Annotated[str, Query(min_length=search.MIN_QUERY, max_length=search.MAX_QUERY), line_rule("q")],
+    q: Annotated[
+        str | None, Query(min_length=search.MIN_QUERY, max_length=search.MAX_QUERY), optional_line_rule("q")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=search.MAX_RESULTS)] = search.MAX_RESULTS,
     tz: Tz = None,
+    language: Annotated[
+        Language | None,
+        Query(description="Only rooms and events in this language (floor or interpretation channel); no members."),
+    ] = None,
 ) -> SearchResults:
+    """A text (``q``), a language, or both: ``invalid_input`` with neither."""
     zone = None if tz is None else check_timezone(tz, field="tz")
+    if q is None and language is None:  # refused before it counts against the limit, as every refused query
+        raise refuse(ErrorCode.INVALID_INPUT, "Search for a text, a language, or both.", field="q")
     await services.limits.hit(services.limits.search, actor.user_id)
-    found = await search.search(services, actor.user_id, q, limit, is_admin=actor.is_admin)
+    found = await search.search(services, actor.user_id, q, limit, is_admin=actor.is_admin, language=language)
     return SearchResults.model_validate(
         {
             "members": found.members,

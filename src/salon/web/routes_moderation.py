@@ -39,9 +39,9 @@ async def get_moderation_log(
     cursor: PageCursor = None,
     limit: PageSize = PAGE_DEFAULT,
 ) -> ModerationLogOut:
-    """Every moderator action (mutes, moves, roles, removals, letting in, invitations up, hands, the end) and the
-    room's automatic transitions. Readable by the room's current moderators and admins; once the room ended, by
-    those who moderated it at the end."""
+    """Every moderator action (mutes, moves, roles, removals, letting in, invitations up, hands, languages and
+    interpreters, the end), interpreters' handovers, and the room's automatic transitions. Readable by the room's
+    current moderators and admins; once the room ended, by those who moderated it at the end."""
     page = await moderation.read_log(services, actor.user_id, room_id, cursor, limit)
     return ModerationLogOut(entries=[LogEntryOut.from_record(r) for r in page.items], next_cursor=page.next_cursor)
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from salon.app import rooms as room_cases
 from salon.app.audience import audience_tiers
+from salon.app.interpretation import check_languages
 from salon.app.services import Services
 from salon.domain.rooms import RoomType
 from salon.web.auth import Actor, CurrentActor
@@ -36,7 +37,10 @@ RoomId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_
 
 @router.post("/rooms", status_code=201, response_model=SnapshotOut, summary="Open a room (you moderate it)")
 async def create_room(body: CreateRoom, actor: CurrentActor, services: ServicesDep) -> dict[str, Any]:
-    spec = room_cases.NewRoom(body.title, body.description, body.topics, RoomType(body.type), body.capacity)
+    languages = check_languages(body.languages.floor, body.languages.channels) if body.languages else None
+    spec = room_cases.NewRoom(
+        body.title, body.description, body.topics, RoomType(body.type), body.capacity, languages, body.ducking_db
+    )
     return await room_cases.create_room(services, actor.user_id, spec)
 
 

@@ -5,12 +5,15 @@ personal calendar feed. Thin: validate, call one use case (``salon.app.scheduled
 
 from __future__ import annotations
 
+from types import EllipsisType
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Response
 
 from salon.app import calendar, scheduled_events
+from salon.app.interpretation import check_languages
+from salon.domain.interpretation import RoomLanguages
 from salon.domain.paging import CURSOR_MAX, PAGE_DEFAULT, PAGE_MAX
 from salon.domain.rooms import RoomType
 from salon.domain.scheduled_events import EventChanges, check_timezone
@@ -61,6 +64,8 @@ async def create_event(
         timezone=body.timezone,
         room_type=RoomType(body.room_type),
         cohosts=body.hosts,
+        languages=check_languages(body.languages.floor, body.languages.channels) if body.languages else None,
+        ducking_db=body.ducking_db,
     )
     return ScheduledEventOut.from_view(await scheduled_events.create_event(services, actor, spec), zone)
 
@@ -113,7 +118,11 @@ async def edit_event(
         room_type=None if body.room_type is None else RoomType(body.room_type),
         cohosts=body.hosts,
     )
-    return ScheduledEventOut.from_view(await scheduled_events.edit_event(services, actor, event_id, changes), zone)
+    languages: RoomLanguages | EllipsisType | None = ...
+    if "languages" in body.model_fields_set:
+        languages = check_languages(body.languages.floor, body.languages.channels) if body.languages else None
+    edited = await scheduled_events.edit_event(services, actor, event_id, changes, languages)
+    return ScheduledEventOut.from_view(edited, zone)
 
 
 @router.post("/events/{event_id}/cancel", summary="Cancel an event (hosts, admins)", tags=["events"])

@@ -25,7 +25,10 @@ def _card(p: Profile | None) -> UserCard | None:
 
 class LogEntryOut(BaseModel):
     """Who did what to whom, when. ``actor`` null: the system (``data.reason`` says why: ``last_moderator_left``,
-    ``room_empty``, ``operator``). ``data``: ``lock`` for ``mute``; for ``end_room`` the ``moderators`` at the end."""
+    ``room_empty``, ``operator``). ``data``: ``lock`` for ``mute``; for ``end_room`` the ``moderators`` at the end;
+    ``language`` for ``assign_interpreter``, ``remove_interpreter`` and ``hand_over`` (whose actor is the interpreter
+    who took the booth's floor, its target the one who gave it); ``floor``, ``channels`` and ``ducking_db`` for
+    ``set_languages``."""
 
     id: str
     action: ModAction

@@ -6,7 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from salon.domain.interpretation import DEFAULT_DUCKING_DB
 from salon.domain.rooms import DESCRIPTION_MAX, TITLE_MAX, TOPIC_MAX, TOPICS_MAX
+from salon.web.schemas_interpretation import DuckingDb, InterpretationOut, LanguagesIn
 from salon.web.schemas_text import ID_PATTERN, lines_rule, name_rule
 
 UserId = Annotated[str, Field(min_length=1, max_length=32, pattern=ID_PATTERN)]
@@ -31,6 +33,8 @@ class CreateRoom(Strict):
     capacity: Annotated[
         StrictInt | None, Field(ge=2, description="At most the server's `room_capacity` (the default).")
     ] = None
+    languages: LanguagesIn | None = Field(None, description="The floor language and interpretation channels.")
+    ducking_db: DuckingDb = DEFAULT_DUCKING_DB
 
 
 class Target(Strict):
@@ -96,6 +100,7 @@ class SnapshotOut(BaseModel):
     stage: list[ParticipantOut]
     audience: list[ParticipantOut]
     listener_count: int
+    interpretation: InterpretationOut | None = None
 
 
 class RoomListItem(BaseModel):

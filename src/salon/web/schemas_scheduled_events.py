@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 from salon.app.calendar import NewFeed
 from salon.app.scheduled_events import EventView
 from salon.domain.api_paths import API_PREFIX
+from salon.domain.interpretation import DEFAULT_DUCKING_DB
 from salon.domain.scheduled_events import COHOSTS_MAX
+from salon.web.schemas_interpretation import DuckingDb, LanguagesIn, LanguagesOut
 from salon.web.schemas_rooms import Description, Strict, Title, Topics, UserCard, UserId
 from salon.web.schemas_text import zone_rule
 
@@ -31,6 +33,8 @@ class CreateEvent(Strict):
     timezone: Zone = "UTC"
     room_type: RoomTypeIn = "open"
     hosts: Hosts = Field(default_factory=list)
+    languages: LanguagesIn | None = Field(None, description="The floor language and interpretation channels.")
+    ducking_db: DuckingDb = DEFAULT_DUCKING_DB
 
 
 class EditEvent(Strict):
@@ -43,6 +47,7 @@ class EditEvent(Strict):
     timezone: Zone | None = None
     room_type: RoomTypeIn | None = None
     hosts: Hosts | None = None
+    languages: LanguagesIn | None = Field(None, description="Sent: the event's new languages (null drops them).")
 
 
 class Guest(Strict):
@@ -79,6 +84,7 @@ class ScheduledEventOut(BaseModel):
     rsvped: bool
     is_host: bool
     ics_url: str
+    languages: LanguagesOut | None = None
 
     @classmethod
     def from_view(cls, view: EventView, zone: ZoneInfo | None = None) -> ScheduledEventOut:
@@ -109,6 +115,9 @@ class ScheduledEventOut(BaseModel):
             rsvped=view.rsvped,
             is_host=view.is_host,
             ics_url=f"{API_PREFIX}/events/{e.id}.ics",
+            languages=None
+            if view.languages is None
+            else LanguagesOut(floor=view.languages.floor, channels=list(view.languages.channels)),
         )
 
 

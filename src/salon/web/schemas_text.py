@@ -15,11 +15,23 @@ from enum import StrEnum
 from pydantic import AfterValidator, PlainValidator
 from pydantic_core import PydanticCustomError
 
-from salon.domain.errors import DomainError
+from salon.domain.errors import DomainError, ErrorCode, refuse
+from salon.domain.interpretation import LANGUAGES, check_language
 from salon.domain.scheduled_events import check_timezone, timezone_names
 from salon.domain.text import ID_PATTERN, check_name, check_text
 
-__all__ = ["ID_PATTERN", "TEXT_ERROR", "TimeZoneName", "line_rule", "lines_rule", "name_rule", "zone_rule"]
+__all__ = [
+    "ID_PATTERN",
+    "TEXT_ERROR",
+    "LanguageTag",
+    "TimeZoneName",
+    "language_rule",
+    "line_rule",
+    "lines_rule",
+    "name_rule",
+    "optional_line_rule",
+    "zone_rule",
+]
 
 TEXT_ERROR = "invalid_text"
 
@@ -46,6 +58,11 @@ def line_rule(field: str) -> AfterValidator:
     return _rule(lambda value: check_text(value, field))
 
 
+def optional_line_rule(field: str) -> AfterValidator:
+    """:func:`line_rule` for a field that may be absent (None passes)."""
+    return AfterValidator(lambda value: None if value is None else _checked(lambda v: check_text(v, field), value))
+
+
 def lines_rule(field: str) -> AfterValidator:
     """A multi-line text field (a description, a bio, a report's details)."""
     return _rule(lambda value: check_text(value, field, multiline=True))
@@ -54,6 +71,25 @@ def lines_rule(field: str) -> AfterValidator:
 def name_rule(field: str) -> AfterValidator:
     """A name: one line with at least one visible character (a display name, a title, a topic)."""
     return _rule(lambda value: check_name(value, field))
+
+
+# The languages a room may declare (domain/interpretation.LANGUAGES), listed once in the document like the zones.
+LanguageTag = StrEnum("LanguageTag", {tag: tag for tag in sorted(LANGUAGES)})  # type: ignore[misc]
+
+
+def _exact_language(tag: str, field: str) -> str:
+    if check_language(tag) != tag:  # "RU" is Russian, but the document lists "ru": what it says is what it takes
+        raise refuse(ErrorCode.INVALID_INPUT, f"Write the language as listed: {tag.strip().lower()!r}.", field=field)
+    return tag
+
+
+def language_rule(field: str) -> PlainValidator:
+    """A language tag of the domain's list, written as listed (the document's ``LanguageTag`` enum)."""
+
+    def validate(value: object) -> str:
+        return _checked(lambda tag: _exact_language(tag, field), value if isinstance(value, str) else "")
+
+    return PlainValidator(validate, json_schema_input_type=LanguageTag)
 
 
 def zone_rule(field: str) -> PlainValidator:

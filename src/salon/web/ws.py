@@ -23,7 +23,7 @@ from limits import RateLimitItemPerSecond
 from pydantic import BaseModel
 from starlette.types import Message
 
-from salon.app import hallway, media, streams
+from salon.app import hallway, interpretation, media, streams
 from salon.app.ratelimit import Limit
 from salon.app.request_ids import REQUEST_ID, current_request_id, new_request_id
 from salon.app.services import Services
@@ -221,6 +221,44 @@ async def _media_candidate(s: Session, m: protocol.MediaCandidate) -> Reply:
 @handles(protocol.MediaClose)
 async def _media_close(s: Session, m: protocol.MediaClose) -> Reply:
     await media.close(s.services, s.user_id, m.data.room_id, m.data.media)
+    return {"room_id": m.data.room_id}
+
+
+@handles(protocol.MediaPickLanguage)
+async def _media_pick_language(s: Session, m: protocol.MediaPickLanguage) -> Reply:
+    await interpretation.pick_language(s.services, s.user_id, m.data.room_id, m.data.language)
+    return {"room_id": m.data.room_id, "language": m.data.language}
+
+
+@handles(protocol.MediaChannelListen)
+async def _media_channel_listen(s: Session, m: protocol.MediaChannelListen) -> Reply:
+    jsep = await interpretation.open_channel_listen(s.services, s.user_id, m.data.room_id, m.data.language)
+    return {"room_id": m.data.room_id, "language": m.data.language, "jsep": jsep}
+
+
+@handles(protocol.MediaChannelStream)
+async def _media_channel_stream(s: Session, m: protocol.MediaChannelStream) -> Reply:
+    grant = await interpretation.open_channel_stream(s.services, s.user_id, m.data.room_id, m.data.language, s.key)
+    return {"room_id": m.data.room_id, "language": m.data.language, "url": grant.url, "expires_at": grant.expires_at}
+
+
+@handles(protocol.MediaInterpret)
+async def _media_interpret(s: Session, m: protocol.MediaInterpret) -> Reply:
+    offer = m.data.jsep.model_dump()
+    jsep = await interpretation.open_interpret(s.services, s.user_id, m.data.room_id, m.data.language, offer)
+    return {"room_id": m.data.room_id, "language": m.data.language, "jsep": jsep}
+
+
+@handles(protocol.MediaInterpretCandidate)
+async def _media_interpret_candidate(s: Session, m: protocol.MediaInterpretCandidate) -> Reply:
+    candidate = m.data.candidate.model_dump(by_alias=True, exclude_none=True) if m.data.candidate else None
+    await interpretation.interpret_candidate(s.services, s.user_id, m.data.room_id, m.data.language, candidate)
+    return {"room_id": m.data.room_id}
+
+
+@handles(protocol.MediaInterpretClose)
+async def _media_interpret_close(s: Session, m: protocol.MediaInterpretClose) -> Reply:
+    await interpretation.close_interpret(s.services, s.user_id, m.data.room_id, m.data.language)
     return {"room_id": m.data.room_id}
 
 

@@ -28,6 +28,7 @@ from pydantic import (
 from salon.app.ports import RoomMessage
 from salon.domain.errors import DomainError, ErrorCode
 from salon.web.room_ops import ROOM_COMMANDS, NoBody, RoomCommand
+from salon.web.schemas_interpretation import Channels, DuckingDb, Language, MemberId, WsChannels, WsLanguage
 from salon.web.schemas_rooms import UserId
 from salon.web.schemas_text import ID_PATTERN
 
@@ -157,7 +158,15 @@ class RoomOp(_Op):
 # The WebSocket's rule for each type a REST body's field may have: ids are up to 64 characters of an id's alphabet,
 # like every id of this protocol, and values are strictly typed (no "true" for true). A body with a field of another
 # type (a text, say) stops the import until its rule is written here.
-_FIELD_TYPES: dict[object, object] = {UserId: Id, StrictBool: StrictBool}
+_FIELD_TYPES: dict[object, object] = {
+    UserId: Id,
+    MemberId: Id,
+    StrictBool: StrictBool,
+    Language: WsLanguage,
+    Language | None: WsLanguage | None,
+    Channels: WsChannels,
+    DuckingDb: DuckingDb,
+}
 
 
 @functools.cache
@@ -171,7 +180,10 @@ def command_data(body: type[BaseModel]) -> type[RoomData]:
     for name, info in body.model_fields.items():
         if hints[name] not in _FIELD_TYPES:
             raise TypeError(f"{body.__name__}.{name}: no WebSocket rule for {hints[name]!r} (ws_protocol._FIELD_TYPES)")
-        fields[name] = (_FIELD_TYPES[hints[name]], ... if info.is_required() else info.default)
+        default: Any = ... if info.is_required() else info.default
+        if info.default_factory is not None:
+            default = Field(default_factory=info.default_factory)
+        fields[name] = (_FIELD_TYPES[hints[name]], default)
     return create_model(f"{body.__name__}Data", __base__=RoomData, **fields)
 
 
@@ -225,6 +237,64 @@ class MediaClose(_Op):
     data: MediaCloseData
 
 
+# --- interpretation channels' media ops (app/interpretation.py) ----------------------------------------------------
+
+
+class ChannelData(RoomData):
+    language: WsLanguage
+
+
+class PickLanguageData(RoomData):
+    language: WsLanguage | None  # null: the Original
+
+
+class InterpretData(ChannelData):
+    jsep: Offer
+
+
+class InterpretCandidateData(ChannelData):
+    candidate: Candidate | None
+
+
+class MediaPickLanguage(_Op):
+    """The language picker: move this connection's listen connection to a channel or back to the Original, without
+    renegotiating (the client remembers the choice)."""
+
+    op: Literal["media_pick_language"]
+    data: PickLanguageData
+
+
+class MediaChannelListen(_Op):
+    """Hear a channel on a new WebRTC listen connection (the server's offer; answer with ``media_answer``)."""
+
+    op: Literal["media_channel_listen"]
+    data: ChannelData
+
+
+class MediaChannelStream(_Op):
+    """Hear a channel on the broadcast tier."""
+
+    op: Literal["media_channel_stream"]
+    data: ChannelData
+
+
+class MediaInterpret(_Op):
+    """An interpreter's connection into their channel (never the floor); muted in the media plane unless live."""
+
+    op: Literal["media_interpret"]
+    data: InterpretData
+
+
+class MediaInterpretCandidate(_Op):
+    op: Literal["media_interpret_candidate"]
+    data: InterpretCandidateData
+
+
+class MediaInterpretClose(_Op):
+    op: Literal["media_interpret_close"]
+    data: ChannelData
+
+
 # Every op once; the union that parses a message and WS_OPS are derived from this list.
 OPS: tuple[type[_Op], ...] = (
     Subscribe,
@@ -239,6 +309,12 @@ OPS: tuple[type[_Op], ...] = (
     MediaSpeak,
     MediaCandidate,
     MediaClose,
+    MediaPickLanguage,
+    MediaChannelListen,
+    MediaChannelStream,
+    MediaInterpret,
+    MediaInterpretCandidate,
+    MediaInterpretClose,
 )
 
 

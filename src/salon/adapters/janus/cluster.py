@@ -18,7 +18,7 @@ from typing import Any
 
 from salon.adapters.janus.media import JanusMedia
 from salon.app.media_health import MediaHealth
-from salon.app.ports import Jsep, MediaEvent, MediaKind, MediaRole, StreamGrant
+from salon.app.ports import Booth, Jsep, MediaEvent, MediaKind, MediaRole, StreamGrant
 
 
 class JanusCluster:
@@ -110,6 +110,42 @@ class JanusCluster:
 
     async def audience_split(self, room_id: str) -> dict[str, int]:
         return await self.node_for(room_id).audience_split(room_id)
+
+    # A room's channels live on the room's node: the floor's mix reaches them over the node's own loopback.
+
+    async def create_channel(self, room_id: str, language: str, ducking_db: int) -> None:
+        await self.node_for(room_id).create_channel(room_id, language, ducking_db)
+
+    async def destroy_channel(self, room_id: str, language: str) -> None:
+        await self.node_for(room_id).destroy_channel(room_id, language)
+
+    async def set_booth(self, room_id: str, booth: Booth) -> None:
+        await self.node_for(room_id).set_booth(room_id, booth)
+
+    async def open_interpret(self, room_id: str, language: str, user_id: str, offer: Jsep) -> Jsep:
+        return await self.node_for(room_id).open_interpret(room_id, language, user_id, offer)
+
+    async def open_channel_listen(
+        self, room_id: str, language: str, user_id: str, *, interpreter_only: bool = False
+    ) -> Jsep:
+        node = self.node_for(room_id)
+        return await node.open_channel_listen(room_id, language, user_id, interpreter_only=interpreter_only)
+
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
+        return await self.node_for(room_id).open_channel_stream(room_id, language, user_id, connection_id)
+
+    async def add_interpret_candidate(
+        self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
+    ) -> None:
+        await self.node_for(room_id).add_interpret_candidate(room_id, language, user_id, candidate)
+
+    async def close_interpret(self, room_id: str, language: str, user_id: str) -> None:
+        await self.node_for(room_id).close_interpret(room_id, language, user_id)
+
+    async def switch_listen(
+        self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
+    ) -> None:
+        await self.node_for(room_id).switch_listen(room_id, user_id, language, interpreter_only=interpreter_only)
 
     async def health(self) -> MediaHealth:
         """Every node's own state; the broadcast workers (one fleet shared by the nodes) once."""

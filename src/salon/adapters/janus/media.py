@@ -23,12 +23,12 @@ import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import httpx
 
 from salon.adapters.broadcast.fleet import BroadcastFleet, BroadcastNode, stream_ssrc
-from salon.adapters.janus import media_rooms
+from salon.adapters.janus import media_channels, media_rooms
 from salon.adapters.janus.api import (
     HANDLE_NOT_FOUND,
     UNAUTHORIZED,
@@ -38,6 +38,7 @@ from salon.adapters.janus.api import (
     JanusUnavailable,
 )
 from salon.adapters.janus.api import Jsep as JanusJsep
+from salon.adapters.janus.media_channels import BOOTH_GROUP, ChannelMedia
 from salon.adapters.janus.media_link import Link, LinkKeeper
 from salon.adapters.janus.media_rooms import BroadcastForward, RoomMedia, TalkingDetection
 from salon.adapters.janus.plugins import (
@@ -56,6 +57,7 @@ from salon.adapters.janus.transport import JanusEvent, JanusHandle, JanusTranspo
 from salon.app.media_health import JanusNodeHealth, MediaHealth
 from salon.app.ports import (
     ALL_ROOMS,
+    Booth,
     Jsep,
     MediaEvent,
     MediaFull,
@@ -88,17 +90,23 @@ EVENT_QUEUE: Final = 10_000  # media events waiting for the app
 SESSION_QUEUE: Final = 1_000  # Janus's events waiting for the adapter (read at once, synchronously: never near)
 
 
+# An interpreter's connection into a channel is a third kind, the adapter's own: the app names it by its channel.
+_ConnKind = Literal["listen", "speak", "interpret"]
+
+
 @dataclass(eq=False)
 class _Conn:
-    """One user connection: its handle, and for a speaker its participant id and its mute as Janus has it."""
+    """One user connection: its handle, and for a speaker its participant id and its mute as Janus has it;
+    ``channel``: the language of the channel it is in or watches (None: the floor)."""
 
     room_id: str
     user_id: str
-    media: MediaKind
+    media: _ConnKind
     handle: JanusHandle
     participant: int = 0
     muted: bool = True
     answered: bool = False
+    channel: str | None = None
 
 
 class JanusMedia:
@@ -137,7 +145,9 @@ class JanusMedia:
         )
         self._rooms: dict[str, RoomMedia] = {}
         self._admitted: dict[tuple[str, str], tuple[MediaRole, bool]] = {}
-        self._conns: dict[tuple[str, str, MediaKind], _Conn] = {}
+        self._conns: dict[tuple[str, str, _ConnKind], _Conn] = {}
+        self._channels: dict[tuple[str, str], ChannelMedia] = {}  # (room, language)
+        self._booths: dict[tuple[str, str], Booth] = {}  # the app's word, kept across a loss like admissions
         self._by_handle: dict[int, _Conn] = {}
         self._speakers: dict[tuple[int, int], _Conn] = {}  # (Janus room, participant) -> speak connection
         self._doomed: set[str] = set()  # rooms destroyed while Janus was out of reach: torn down on reconnecting
@@ -183,7 +193,7 @@ class JanusMedia:
 
     def _on_lost(self, link: Link, error: JanusException | None) -> None:
         rooms = list(self._rooms.values())
-        for store in (self._rooms, self._conns, self._by_handle, self._speakers):
+        for store in (self._rooms, self._conns, self._by_handle, self._speakers, self._channels):
             store.clear()
         for room in rooms:
             for user_id in sorted(room.speaking):
@@ -211,6 +221,10 @@ class JanusMedia:
             self._rooms.pop(room_id, None)
             for key in [k for k in self._admitted if k[0] == room_id]:
                 del self._admitted[key]
+            languages = {k[1] for k in (*self._channels, *self._booths) if k[0] == room_id}
+            if (link := self._links.current()) is not None:
+                for language in sorted(languages):
+                    await self._tear_down_channel(link, room_id, language, restarting=restarting)
             conns = [c for c in self._conns.values() if c.room_id == room_id]
             for conn in conns:
                 self._forget(conn)
@@ -254,6 +268,7 @@ class JanusMedia:
             self._admitted.pop((room_id, user_id), None)
             await self._drop(room_id, user_id, "speak")
             await self._drop(room_id, user_id, "listen")
+            await self._drop(room_id, user_id, "interpret")
             await self._cut_stream(room_id, user_id, "removed")
 
     def _admitted_to(self, room_id: str, user_id: str, need: MediaRole | None = None) -> tuple[Link, RoomMedia]:
@@ -284,19 +299,23 @@ class JanusMedia:
     async def open_listen(self, room_id: str, user_id: str) -> Jsep:
         async with self._lock(self._user_locks, (room_id, user_id)):
             link, room = self._admitted_to(room_id, user_id)
-            await self._drop(room_id, user_id, "listen")
-            if self._webrtc_listeners is not None and self._count("listen") >= self._webrtc_listeners:
-                raise MediaFull(f"this media node carries its budget of {self._webrtc_listeners} WebRTC listeners")
-            handle = await link.session.attach(STREAMING)
-            try:
-                offer = await Streaming(handle).watch(room.janus_id)
-            except BaseException as exc:
-                self._detach_later(handle)
-                if isinstance(exc, JanusError):
-                    raise JanusUnavailable(f"watching room {room_id}: {exc}") from exc
-                raise
-            self._register(_Conn(room_id, user_id, "listen", handle), link, room)
-            return {"type": offer["type"], "sdp": offer["sdp"]}
+            return await self._watch(link, room, user_id, room.janus_id, None)
+
+    async def _watch(self, link: Link, room: RoomMedia, user_id: str, mountpoint: int, channel: str | None) -> Jsep:
+        room_id = room.room_id
+        await self._drop(room_id, user_id, "listen")
+        if self._webrtc_listeners is not None and self._count("listen") >= self._webrtc_listeners:
+            raise MediaFull(f"this media node carries its budget of {self._webrtc_listeners} WebRTC listeners")
+        handle = await link.session.attach(STREAMING)
+        try:
+            offer = await Streaming(handle).watch(mountpoint)
+        except BaseException as exc:
+            self._detach_later(handle)
+            if isinstance(exc, JanusError):
+                raise JanusUnavailable(f"watching room {room_id}: {exc}") from exc
+            raise
+        self._register(_Conn(room_id, user_id, "listen", handle, channel=channel), link, room)
+        return {"type": offer["type"], "sdp": offer["sdp"]}
 
     async def open_stream(self, room_id: str, user_id: str, connection_id: str) -> StreamGrant:
         if self._broadcast is None:
@@ -307,31 +326,57 @@ class JanusMedia:
             node = await self._broadcast.place(room_id)
             async with self._lock(self._room_locks, room_id):
                 if node.name not in room.broadcast or not self._broadcast.carries(node, room_id):
-                    await self._forward(link, room, node)
+                    await self._forward(link, room_id, room.janus_id, room.secret, room.broadcast, node)
             return self._broadcast.grant(node, room_id, user_id, connection_id)
 
-    async def _forward(self, link: Link, room: RoomMedia, node: BroadcastNode) -> None:
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
+        if self._broadcast is None:
+            raise NoBroadcastTier("no broadcast nodes")
+        async with self._lock(self._user_locks, (room_id, user_id)):
+            link, _room = self._admitted_to(room_id, user_id, "listener")
+            if (room_id, language) not in self._channels:
+                raise MediaRefused(f"room {room_id} has no {language} channel")
+            await self._drop(room_id, user_id, "listen")  # one tier at a time
+            name = media_channels.stream_name(room_id, language)
+            node = await self._broadcast.place(name)
+            async with self._lock(self._room_locks, room_id):
+                channel = self._channels.get((room_id, language))
+                if channel is None:
+                    raise MediaRefused(f"the {language} channel of {room_id} ended")
+                if node.name not in channel.broadcast or not self._broadcast.carries(node, name):
+                    await self._forward(link, name, channel.janus_id, channel.secret, channel.broadcast, node)
+            return self._broadcast.grant(node, name, user_id, connection_id)
+
+    async def _forward(
+        self,
+        link: Link,
+        stream: str,
+        ident: int,
+        secret: str,
+        forwards: dict[str, BroadcastForward],
+        node: BroadcastNode,
+    ) -> None:
         """A new forward of the room to ``node`` with a new key, registered on the node first (so its first packets
         are heard), replacing any earlier one. Never an old forward re-registered: a node's fresh SRTP session
         expects the sequence to start over (its rollover counter is 0), which a forward older than 65,536 packets
         (~22 min) no longer does."""
         assert self._broadcast is not None
-        control = AudioBridge(link.bridge, admin_key=self._admin_key, room_secret=room.secret)
-        old = room.broadcast.pop(node.name, None)
+        control = AudioBridge(link.bridge, admin_key=self._admin_key, room_secret=secret)
+        old = forwards.pop(node.name, None)
         key = media_rooms.new_forward_key()
         if old is not None:
             try:
-                await control.stop_rtp_forward(room.janus_id, old.stream_id)
+                await control.stop_rtp_forward(ident, old.stream_id)
             except JanusError as exc:  # gone already: nothing of it is left to stop
-                log.info("broadcast: the old forward of %s to %s: %s", room.room_id, node.name, exc)
+                log.info("broadcast: the old forward of %s to %s: %s", stream, node.name, exc)
         try:
-            await self._broadcast.register_room(node, room.room_id, key)
+            await self._broadcast.register_room(node, stream, key)
             stream_id = await media_rooms.forward_to_broadcast(
-                control, room, node.rtp_host, node.rtp_port, stream_ssrc(room.room_id), key
+                control, ident, node.rtp_host, node.rtp_port, stream_ssrc(stream), key
             )
         except JanusError as exc:
-            raise JanusUnavailable(f"forwarding room {room.room_id} to {node.name}: {exc}") from exc
-        room.broadcast[node.name] = BroadcastForward(stream_id, key)
+            raise JanusUnavailable(f"forwarding {stream} to {node.name}: {exc}") from exc
+        forwards[node.name] = BroadcastForward(stream_id, key)
 
     async def audience_split(self, room_id: str) -> dict[str, int]:
         webrtc = sum(1 for c in self._conns.values() if c.room_id == room_id and c.media == "listen")
@@ -351,16 +396,19 @@ class JanusMedia:
         )
         return MediaHealth([node], [] if self._broadcast is None else await self._broadcast.health())
 
-    def _count(self, media: MediaKind) -> int:
+    def _count(self, media: _ConnKind) -> int:
         return sum(1 for c in self._conns.values() if c.media == media)
 
     async def _cut_stream(self, room_id: str, user_id: str, reason: str) -> None:
+        """End the user's broadcast streams of the room: its Original and its channels'."""
         if self._broadcast is None:
             return
-        try:
-            await self._broadcast.cut(room_id, [user_id], reason)
-        except MediaUnavailable as exc:  # a node that cannot be told carries no stream to cut
-            log.warning("broadcast: cutting %s from %s (%s): %s", user_id, room_id, reason, exc)
+        languages = sorted({k[1] for k in (*self._channels, *self._booths) if k[0] == room_id})
+        for stream in (room_id, *(media_channels.stream_name(room_id, lang) for lang in languages)):
+            try:
+                await self._broadcast.cut(stream, [user_id], reason)
+            except MediaUnavailable as exc:  # a node that cannot be told carries no stream to cut
+                log.warning("broadcast: cutting %s from %s (%s): %s", user_id, stream, reason, exc)
 
     async def answer_listen(self, room_id: str, user_id: str, answer: Jsep) -> None:
         async with self._lock(self._user_locks, (room_id, user_id)):
@@ -422,9 +470,25 @@ class JanusMedia:
     async def add_candidate(
         self, room_id: str, user_id: str, media: MediaKind, candidate: dict[str, Any] | None
     ) -> None:
+        await self._add_candidate(room_id, user_id, media, None, candidate)
+
+    async def add_interpret_candidate(
+        self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
+    ) -> None:
+        await self._add_candidate(room_id, user_id, "interpret", language, candidate)
+
+    async def close_interpret(self, room_id: str, language: str, user_id: str) -> None:
+        async with self._lock(self._user_locks, (room_id, user_id)):
+            conn = self._conns.get((room_id, user_id, "interpret"))
+            if conn is not None and conn.channel == language:
+                await self._drop(room_id, user_id, "interpret")
+
+    async def _add_candidate(
+        self, room_id: str, user_id: str, media: _ConnKind, channel: str | None, candidate: dict[str, Any] | None
+    ) -> None:
         async with self._lock(self._user_locks, (room_id, user_id)):
             conn = self._conns.get((room_id, user_id, media))
-            if conn is None:
+            if conn is None or (media == "interpret" and conn.channel != channel):
                 raise MediaRefused("no such connection")
             if candidate is not None and not isinstance(candidate.get("candidate"), str):
                 raise MediaRefused("a candidate needs a 'candidate' string")
@@ -459,7 +523,7 @@ class JanusMedia:
             self._speakers.pop((room.janus_id, conn.participant), None)
             self._stop_speaking(room, conn.user_id)
 
-    async def _drop(self, room_id: str, user_id: str, media: MediaKind) -> None:
+    async def _drop(self, room_id: str, user_id: str, media: _ConnKind) -> None:
         if (conn := self._conns.get((room_id, user_id, media))) is not None:
             self._forget(conn)
             await self._detach(conn.handle)
@@ -483,6 +547,137 @@ class JanusMedia:
         except JanusUnavailable as exc:
             log.info("janus: could not detach handle %s: %s", handle.id, exc)
 
+    # --- interpretation channels (media_channels.py) -------------------------------------------------------------
+
+    async def create_channel(self, room_id: str, language: str, ducking_db: int) -> None:
+        async with self._lock(self._room_locks, room_id):
+            self._booths.setdefault((room_id, language), Booth(language))
+            if (room_id, language) in self._channels:
+                return
+            link = self._links.require()
+            room = self._rooms.get(room_id)
+            if room is None:
+                raise MediaRefused(f"room {room_id} has no media")
+            try:
+                channel = await media_channels.set_up(
+                    link.session, link.bridge, link.streaming, self._admin_key, room, language,
+                    ducking_db=ducking_db, prebuffer=self._prebuffer,
+                )  # fmt: skip
+            except JanusError as exc:
+                raise JanusUnavailable(f"creating the {language} channel of room {room_id}: {exc}") from exc
+            if self._links.current() is not link or self._rooms.get(room_id) is not room:
+                raise JanusUnavailable("the media server was lost while the channel was being created")
+            self._channels[(room_id, language)] = channel
+            await self._apply_booth(link, channel, self._booths[(room_id, language)])
+
+    async def destroy_channel(self, room_id: str, language: str) -> None:
+        async with self._lock(self._room_locks, room_id):
+            link = self._links.require()
+            await self._tear_down_channel(link, room_id, language)
+
+    async def _tear_down_channel(self, link: Link, room_id: str, language: str, *, restarting: bool = False) -> None:
+        if self._broadcast is not None:
+            reason = "shutting_down" if restarting else "room_ended"
+            await self._broadcast.end_room(media_channels.stream_name(room_id, language), reason)
+        self._booths.pop((room_id, language), None)
+        channel = self._channels.pop((room_id, language), None)
+        conns = [c for c in self._conns.values() if c.room_id == room_id and c.channel == language]
+        for conn in conns:
+            self._forget(conn)
+        try:
+            await media_channels.tear_down(link.bridge, link.streaming, self._admin_key, room_id, language, channel)
+        except JanusError as exc:
+            raise JanusUnavailable(f"destroying the {language} channel of room {room_id}: {exc}") from exc
+        await asyncio.gather(*(self._detach(c.handle) for c in conns))
+
+    async def set_booth(self, room_id: str, booth: Booth) -> None:
+        async with self._lock(self._room_locks, room_id):
+            self._booths[(room_id, booth.language)] = booth
+            channel = self._channels.get((room_id, booth.language))
+            if channel is not None:
+                await self._apply_booth(self._links.require(), channel, booth)
+
+    async def _apply_booth(self, link: Link, channel: ChannelMedia, booth: Booth) -> None:
+        """Make Janus match ``booth``: who is not in it cut, then the mutes and the floor's level
+        (:func:`media_channels.apply_booth`)."""
+        conns = [
+            c for c in self._conns.values()
+            if c.media == "interpret" and c.room_id == channel.room_id and c.channel == booth.language
+        ]  # fmt: skip
+        for conn in [c for c in conns if c.user_id not in booth.interpreters]:
+            self._forget(conn)
+            await self._detach(conn.handle)
+        control = AudioBridge(link.bridge, admin_key=self._admin_key, room_secret=channel.secret)
+        try:
+            await media_channels.apply_booth(
+                control, channel, booth, [c for c in conns if c.user_id in booth.interpreters]
+            )
+        except JanusError as exc:
+            raise JanusUnavailable(f"applying the {booth.language} booth of room {channel.room_id}: {exc}") from exc
+
+    async def open_interpret(self, room_id: str, language: str, user_id: str, offer: Jsep) -> Jsep:
+        async with self._lock(self._user_locks, (room_id, user_id)), self._lock(self._room_locks, room_id):
+            link = self._links.require()
+            channel, booth = self._channels.get((room_id, language)), self._booths.get((room_id, language))
+            room = self._rooms.get(room_id)
+            if channel is None or booth is None or room is None or user_id not in booth.interpreters:
+                raise MediaRefused(f"{user_id} is not an interpreter of the {language} channel of {room_id}")
+            jsep = _jsep(offer, "offer")
+            await self._drop(room_id, user_id, "interpret")
+            muted = not booth.is_live(user_id)
+            handle = await link.session.attach(AUDIOBRIDGE)
+            try:
+                # Janus picks the participant id: the handle is fresh, and nothing outside needs to find it again.
+                joined = await AudioBridge(handle).join(
+                    channel.janus_id, jsep, display=user_id, muted=muted, prebuffer=self._prebuffer,
+                    group=BOOTH_GROUP,
+                )  # fmt: skip
+            except BaseException as exc:
+                self._detach_later(handle)
+                if isinstance(exc, JanusError):
+                    raise _refusal(exc, "offer") from exc
+                raise
+            if joined.jsep is None:
+                self._detach_later(handle)
+                raise JanusUnavailable("Janus joined the interpreter without answering the offer")
+            conn = _Conn(
+                room_id, user_id, "interpret", handle, participant=joined.participant_id, muted=muted,
+                channel=language,
+            )  # fmt: skip
+            self._register(conn, link, room)
+            return {"type": joined.jsep["type"], "sdp": joined.jsep["sdp"]}
+
+    async def open_channel_listen(
+        self, room_id: str, language: str, user_id: str, *, interpreter_only: bool = False
+    ) -> Jsep:
+        async with self._lock(self._user_locks, (room_id, user_id)), self._lock(self._room_locks, room_id):
+            link, room = self._admitted_to(room_id, user_id)
+            channel = self._channels.get((room_id, language))
+            if channel is None:
+                raise MediaRefused(f"room {room_id} has no {language} channel")
+            mountpoint = channel.booth_mountpoint if interpreter_only else channel.janus_id
+            return await self._watch(link, room, user_id, mountpoint, language)
+
+    async def switch_listen(
+        self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
+    ) -> None:
+        async with self._lock(self._user_locks, (room_id, user_id)), self._lock(self._room_locks, room_id):
+            _link, room = self._admitted_to(room_id, user_id)
+            conn = self._conns.get((room_id, user_id, "listen"))
+            if conn is None or not conn.answered:
+                raise MediaRefused("no listen connection to switch")
+            if language is None:
+                mountpoint = room.janus_id
+            elif (channel := self._channels.get((room_id, language))) is not None:
+                mountpoint = channel.booth_mountpoint if interpreter_only else channel.janus_id
+            else:
+                raise MediaRefused(f"room {room_id} has no {language} channel")
+            try:
+                await Streaming(conn.handle).switch(mountpoint)
+            except JanusError as exc:
+                raise JanusUnavailable(f"switching {user_id} in room {room_id}: {exc}") from exc
+            conn.channel = language
+
     # --- events ------------------------------------------------------------------------------------------------
 
     async def events(self) -> AsyncIterator[MediaEvent]:
@@ -498,7 +693,8 @@ class JanusMedia:
             conn = self._by_handle.get(event.sender) if event.sender is not None else None
             if conn is not None:
                 self._forget(conn)
-                self._emit(MediaEvent(conn.room_id, "hung_up", conn.user_id, conn.media))
+                if conn.media != "interpret":  # the app re-offers what it knows; an interpreter's client reconnects
+                    self._emit(MediaEvent(conn.room_id, "hung_up", conn.user_id, conn.media))
                 if event.kind != "detached":
                     self._detach_later(conn.handle)
         elif event.kind == "event" and event.plugin == AUDIOBRIDGE:

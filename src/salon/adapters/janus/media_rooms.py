@@ -158,12 +158,11 @@ def new_forward_key() -> ForwardKey:
     return ForwardKey(DEFAULT_SUITE, secrets.token_bytes(KEY_BYTES))
 
 
-async def forward_to_broadcast(
-    stage: AudioBridge, room: RoomMedia, host: str, port: int, ssrc: int, key: ForwardKey
-) -> int:
-    """One more forward of the room's mix, to a broadcast node: SRTP with ``key``, tagged with the room's SSRC (how
-    the node tells rooms apart on its one RTP port, and finds the room's key)."""
-    return await stage.rtp_forward(room.janus_id, host=host, port=port, always_on=True, ssrc=ssrc, srtp=key)
+async def forward_to_broadcast(stage: AudioBridge, ident: int, host: str, port: int, ssrc: int, key: ForwardKey) -> int:
+    """One more forward of an AudioBridge room's mix (a Salon room's stage, or one of its interpretation channels),
+    to a broadcast node: SRTP with ``key``, tagged with the stream's SSRC (how the node tells streams apart on its
+    one RTP port, and finds the stream's key)."""
+    return await stage.rtp_forward(ident, host=host, port=port, always_on=True, ssrc=ssrc, srtp=key)
 
 
 async def tear_down(bridge_handle: JanusHandle, streaming_handle: JanusHandle, admin_key: str, room_id: str) -> None:

@@ -126,9 +126,13 @@ class AudioBridge:
         audiolevel_event: bool = True,
         audio_active_packets: int = 50,
         audio_level_average: int = 25,
+        allow_rtp_participants: bool = False,
+        groups: tuple[str, ...] = (),
     ) -> None:
         """Create a room (not saved to Janus's config). ``talking`` comes after ``audio_active_packets`` packets
-        (20 ms each) averaging louder than ``audio_level_average`` (dBov below 0: 127 silent, 0 loudest)."""
+        (20 ms each) averaging louder than ``audio_level_average`` (dBov below 0: 127 silent, 0 loudest).
+        ``allow_rtp_participants``: plain-RTP participants may join (:meth:`join_plain_rtp`); ``groups``: every
+        participant must then name one of them, and a forwarder may carry the mix of one group only."""
         body: dict[str, Any] = {
             "request": "create",
             "room": room,
@@ -141,6 +145,10 @@ class AudioBridge:
             **self._admin(),
             **self._secret(),
         }
+        if allow_rtp_participants:
+            body["allow_rtp_participants"] = True
+        if groups:
+            body["groups"] = list(groups)
         if description is not None:
             body["description"] = description
         await self._request(body, "created")
@@ -161,16 +169,11 @@ class AudioBridge:
         display: str | None = None,
         muted: bool = True,
         prebuffer: int | None = None,
+        group: str | None = None,
     ) -> Joined:
         """Join ``room`` with the peer's offer; the answer is in the ``joined`` event. ``prebuffer`` 1–2 packets
-        keeps latency low (Janus's default, 6, adds ~120 ms)."""
-        body: dict[str, Any] = {"request": "join", "room": room, "muted": muted}
-        if participant_id is not None:
-            body["id"] = participant_id
-        if display is not None:
-            body["display"] = display
-        if prebuffer is not None:
-            body["prebuffer"] = prebuffer
+        keeps latency low (Janus's default, 6, adds ~120 ms). ``group``: required in a room made with groups."""
+        body = self._join_body(room, participant_id, display, muted, prebuffer, group)
         reply = await self._request(body, "joined", jsep=jsep)
         data = reply.data
         return Joined(
@@ -180,11 +183,59 @@ class AudioBridge:
             jsep=reply.jsep,
         )
 
-    async def configure(self, *, muted: bool | None = None, jsep: Jsep | None = None) -> Jsep | None:
-        """Change this handle's own participation; with an offer (a renegotiation) the answer is returned."""
+    @staticmethod
+    def _join_body(
+        room: int,
+        participant_id: int | None,
+        display: str | None,
+        muted: bool,
+        prebuffer: int | None,
+        group: str | None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"request": "join", "room": room, "muted": muted}
+        if participant_id is not None:
+            body["id"] = participant_id
+        if display is not None:
+            body["display"] = display
+        if prebuffer is not None:
+            body["prebuffer"] = prebuffer
+        if group is not None:
+            body["group"] = group
+        return body
+
+    async def join_plain_rtp(
+        self,
+        room: int,
+        *,
+        display: str | None = None,
+        prebuffer: int | None = None,
+        group: str | None = None,
+        volume: int = 100,
+        payload_type: int = OPUS_PAYLOAD_TYPE,
+    ) -> int:
+        """Join ``room`` as a plain-RTP participant that only sends (no ``ip``/``port`` given: Janus sends it
+        nothing); returns the UDP port Janus reads its RTP on (bound to the plugin's ``local_ip``). ``volume`` is a
+        percentage applied to what it sends before mixing. The room must allow plain-RTP participants."""
+        body = self._join_body(room, None, display, False, prebuffer, group)
+        body["volume"] = volume
+        body["rtp"] = {"payload_type": payload_type}
+        data = (await self._request(body, "joined")).data
+        rtp = data.get("rtp")
+        port = rtp.get("port") if isinstance(rtp, dict) else None
+        if not isinstance(port, int) or port <= 0:
+            raise JanusUnavailable(f"a plain-RTP join answered without a port: {rtp!r}")
+        return port
+
+    async def configure(
+        self, *, muted: bool | None = None, volume: int | None = None, jsep: Jsep | None = None
+    ) -> Jsep | None:
+        """Change this handle's own participation; with an offer (a renegotiation) the answer is returned.
+        ``volume``: the percentage applied to this participant's audio in the mix (100: unchanged)."""
         body: dict[str, Any] = {"request": "configure"}
         if muted is not None:
             body["muted"] = muted
+        if volume is not None:
+            body["volume"] = volume
         return (await self._request(body, "event", jsep=jsep)).jsep
 
     async def leave(self) -> None:
@@ -215,10 +266,11 @@ class AudioBridge:
         always_on: bool = True,
         ssrc: int | None = None,
         srtp: ForwardKey | None = None,
+        group: str | None = None,
     ) -> int:
         """Forward the room's mix as Opus RTP to ``host:port`` (SRTP with ``srtp``'s suite and key); returns the
         forwarder's ``stream_id``. ``always_on`` sends silence while the stage is empty, so listeners' players never
-        starve."""
+        starve. ``group``: only the mix of that group's participants (a room made with groups)."""
         body: dict[str, Any] = {
             "request": "rtp_forward",
             "room": room,
@@ -234,6 +286,8 @@ class AudioBridge:
             body["ssrc"] = ssrc
         if srtp is not None:
             body["srtp_suite"], body["srtp_crypto"] = srtp.tag_bits, srtp.key_base64
+        if group is not None:
+            body["group"] = group
         return int((await self._request(body, "success")).data["stream_id"])
 
     async def stop_rtp_forward(self, room: int, stream_id: int) -> None:
@@ -348,3 +402,11 @@ class Streaming:
 
     async def stop(self) -> None:
         await self._request({"request": "stop"}, "event")
+
+    async def switch(self, mountpoint: int) -> None:
+        """Move this handle's viewer to another RTP mountpoint on the same PeerConnection (same codec and payload
+        type: Salon's mountpoints all are Opus 111); Janus rewrites sequence numbers and timestamps across it."""
+        reply = await self._request({"request": "switch", "id": mountpoint}, "event")
+        result = reply.data.get("result")
+        if not isinstance(result, dict) or result.get("switched") != "ok":
+            raise JanusUnavailable(f"streaming switch answered {reply.data!r}")

@@ -273,3 +273,62 @@ async def test_an_answer_of_the_wrong_kind_is_a_protocol_failure(janus: FakeJanu
 
     with pytest.raises(JanusUnavailable, match="expected created"):
         await bridge.create(ROOM)
+
+
+# --- what interpretation channels use (adapters/janus/media_channels.py) -------------------------------------------
+
+
+async def test_a_channel_room_allows_plain_rtp_and_tags_groups(janus: FakeJanus, bridge: AudioBridge) -> None:
+    await bridge.create(ROOM, audiolevel_event=False, allow_rtp_participants=True, groups=("floor", "booth"))
+    await bridge.join(ROOM, OFFER, display="ada", group="booth")
+    await bridge.rtp_forward(ROOM, host="127.0.0.1", port=20000, group="booth")
+
+    [create] = janus.bodies("create")
+    assert (create["allow_rtp_participants"], create["groups"]) == (True, ["floor", "booth"])
+    assert janus.bodies("join")[0]["group"] == "booth"
+    assert janus.bodies("rtp_forward")[0]["group"] == "booth"
+    await bridge.create(ROOM + 1)  # an ordinary room names neither
+    assert {"allow_rtp_participants", "groups"}.isdisjoint(janus.bodies("create")[1])
+
+
+async def test_a_plain_rtp_participant_joins_at_a_volume_and_gets_the_port_janus_reads(
+    janus: FakeJanus, bridge: AudioBridge
+) -> None:
+    ports = iter([40002, None])
+
+    def respond(message: FakeMessage) -> Later:
+        port = next(ports)
+        rtp = {"ip": "127.0.0.1", "port": port, "payload_type": 111} if port else None
+        return Later({"audiobridge": "joined", "room": ROOM, "id": 7, "participants": [], "rtp": rtp})
+
+    janus.responder = respond
+
+    assert await bridge.join_plain_rtp(ROOM, display="floor", prebuffer=2, group="floor", volume=18) == 40002
+    assert janus.bodies("join") == [
+        {
+            "request": "join", "room": ROOM, "muted": False, "display": "floor", "prebuffer": 2, "group": "floor",
+            "volume": 18, "rtp": {"payload_type": 111},
+        }
+    ]  # fmt: skip
+    assert "jsep" not in janus.sent("message")[-1]  # no ip/port and no SDP: Janus sends this participant nothing
+    with pytest.raises(JanusUnavailable):
+        await bridge.join_plain_rtp(ROOM)
+
+
+async def test_configure_sets_a_participants_volume(janus: FakeJanus, bridge: AudioBridge) -> None:
+    janus.responder = lambda message: Later({"audiobridge": "event", "room": ROOM, "result": "ok"})
+
+    await bridge.configure(volume=100)
+
+    assert janus.bodies() == [{"request": "configure", "volume": 100}]
+
+
+async def test_a_viewer_switches_mountpoint_on_its_connection(janus: FakeJanus, streaming: Streaming) -> None:
+    answers = iter([{"switched": "ok", "id": MOUNT}, {"switched": "no"}])
+    janus.responder = lambda message: Later({"streaming": "event", "result": next(answers)})
+
+    await streaming.switch(MOUNT)
+
+    assert janus.bodies() == [{"request": "switch", "id": MOUNT}]
+    with pytest.raises(JanusUnavailable):
+        await streaming.switch(MOUNT)

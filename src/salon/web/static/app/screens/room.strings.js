@@ -88,6 +88,10 @@ export default {
     "room.log_enable_hands": "{actor} turned raised hands on",
     "room.log_disable_hands": "{actor} turned raised hands off",
     "room.log_end_room": "{actor} ended the room",
+    "room.log_set_languages": "{actor} changed the room’s languages",
+    "room.log_assign_interpreter": "{actor} made {target} an interpreter",
+    "room.log_remove_interpreter": "{actor} removed {target} as interpreter",
+    "room.log_hand_over": "{actor} took over interpreting from {target}",
   },
   fr: {
     "room.controls": "Commandes du salon",
@@ -178,5 +182,9 @@ export default {
     "room.log_enable_hands": "{actor} a autorisé les mains levées",
     "room.log_disable_hands": "{actor} a désactivé les mains levées",
     "room.log_end_room": "{actor} a fermé le salon",
+    "room.log_set_languages": "{actor} a changé les langues du salon",
+    "room.log_assign_interpreter": "{actor} a nommé {target} interprète",
+    "room.log_remove_interpreter": "{actor} a retiré à {target} le rôle d’interprète",
+    "room.log_hand_over": "{actor} a pris le relais de {target} en cabine",
   },
 };
