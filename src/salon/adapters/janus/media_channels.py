@@ -113,9 +113,15 @@ async def set_up(
 
     feed = await session.attach(AUDIOBRIDGE)
     try:
-        feed_port = await AudioBridge(feed).join_plain_rtp(
+        feed_ip, feed_port = await AudioBridge(feed).join_plain_rtp(
             ident, display="floor", prebuffer=prebuffer, group=FLOOR_GROUP, volume=100
         )
+        if feed_ip != FORWARD_HOST:
+            # Janus binds the feed to the AudioBridge's local_ip and takes RTP there from anyone: never off the box.
+            raise JanusUnavailable(
+                f'the AudioBridge reads plain RTP on {feed_ip}, not {FORWARD_HOST}: set local_ip = "{FORWARD_HOST}" '
+                "in janus.plugin.audiobridge.jcfg for interpretation channels"
+            )
         stage = AudioBridge(bridge_handle, admin_key=admin_key, room_secret=floor.secret)
         # always_on: the feed never starves, so the channel's floor is never dropped and re-buffered.
         forward = await stage.rtp_forward(floor.janus_id, host=FORWARD_HOST, port=feed_port, always_on=True)
