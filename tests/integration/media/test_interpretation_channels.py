@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
 
 from salon.adapters.broadcast.fleet import BroadcastFleet, BroadcastNode
 from salon.adapters.janus.config import ManagedJanusConfig
@@ -169,10 +170,15 @@ async def scenario(folder: Path) -> Heard:
             return heard
 
 
+async def drain(track: MediaStreamTrack) -> None:
+    with contextlib.suppress(MediaStreamError):
+        while True:
+            await track.recv()
+
+
 async def hear_broadcast(media: JanusMedia, heard: Heard) -> None:
     """(5) The broadcast tier: a channel's mix as a stream of the same Opus bytes over HTTP, as a big room's
-    audience hears it. A room of its own with senders only, so that this process decodes one stream and keeps up
-    (a broadcast listener that falls behind loses chunks, and Opus decoded across the gaps comes out quieter)."""
+    audience hears it. A room of its own, whose only ears are the stream's."""
     room = "booth-broadcast"
     await media.create_room(room)
     await media.create_channel(room, RU, DUCKING_DB)
@@ -183,13 +189,16 @@ async def hear_broadcast(media: JanusMedia, heard: Heard) -> None:
         for user, frequency, channel in (("floor", FLOOR_HZ, None), ("interpreter", BOOTH_HZ, RU)):
             pc = RTCPeerConnection(no_stun())
             stack.push_async_callback(pc.close)
-            pc.addTransceiver(ToneTrack(frequency), direction="sendonly")
+            pc.addTrack(ToneTrack(frequency))  # sendrecv, as a real client: what it hears is drained unheard
             await pc.setLocalDescription(await pc.createOffer())
             if channel is None:
                 answer = await media.open_speak(room, user, local_jsep(pc))
             else:
                 answer = await media.open_interpret(room, channel, user, local_jsep(pc))
             await pc.setRemoteDescription(description(answer))
+            [receiver] = pc.getReceivers()
+            drained = asyncio.create_task(drain(receiver.track))
+            stack.callback(drained.cancel)
         grant = await media.open_channel_stream(room, RU, "streamed", "connection-1")
         track = await BroadcastTrack.open(grant.url)
         stack.push_async_callback(track.close)
