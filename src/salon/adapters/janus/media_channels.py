@@ -15,6 +15,7 @@ restarted app finds its channels again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 FLOOR_GROUP: Final = "floor"
 BOOTH_GROUP: Final = "booth"
+FEED_WAIT_S: Final = 2.0
 
 
 def channel_key(room_id: str, language: str) -> str:
@@ -125,12 +127,24 @@ async def set_up(
         stage = AudioBridge(bridge_handle, admin_key=admin_key, room_secret=floor.secret)
         # always_on: the feed never starves, so the channel's floor is never dropped and re-buffered.
         forward = await stage.rtp_forward(floor.janus_id, host=FORWARD_HOST, port=feed_port, always_on=True)
+        await _fed(channel, ident)
     except BaseException:
         await _detach_quietly(feed)
         raise
     return ChannelMedia(
         floor.room_id, language, ident, booth_ident, secret, mountpoint_secret, feed, forward, 100, ducking_db
     )
+
+
+async def _fed(channel: AudioBridge, ident: int) -> None:
+    """Wait (bounded) until the floor feed has had its first packet, which Janus takes as its media set up: a
+    ``configure`` of its volume before that left the channel without its floor in some runs."""
+    deadline = asyncio.get_running_loop().time() + FEED_WAIT_S
+    while asyncio.get_running_loop().time() < deadline:
+        if any(p.display == "floor" and p.setup for p in await channel.list_participants(ident)):
+            return
+        await asyncio.sleep(0.02)
+    log.warning("janus: the floor feed of channel room %s had no packet within %g s", ident, FEED_WAIT_S)
 
 
 async def _mountpoint(audience: Streaming, ident: int) -> int:
