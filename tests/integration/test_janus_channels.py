@@ -4,6 +4,9 @@ No media flows (hand-written SDP, as in test_janus_media.py); the sound is tests
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -14,7 +17,7 @@ from salon.adapters.janus.media_channels import channel_key
 from salon.adapters.janus.plugins import AUDIOBRIDGE, STREAMING, STREAMING_NO_SUCH_MOUNTPOINT, janus_id
 from salon.adapters.janus.process import ManagedJanus
 from salon.adapters.janus.transport import JanusError, JanusTransport
-from salon.app.ports import MediaRefused
+from salon.app.ports import ALL_ROOMS, MediaEvent, MediaRefused
 from salon.domain.interpretation import Booth
 from tests.integration.test_janus_media import (
     CANDIDATE,
@@ -187,3 +190,47 @@ async def test_listening_to_a_channel_needs_the_room_and_the_channel(media: Janu
 
 async def _viewers(inspect: Inspector, ident: int, count: int) -> bool:
     return (await inspect.streaming(RU_KEY).info(ident)).viewers == count
+
+
+async def test_a_room_made_again_after_janus_died_gets_its_channels_and_booths_back(
+    janus: ManagedJanus, media: JanusMedia
+) -> None:
+    await media.create_room(ROOM)
+    await media.create_channel(ROOM, RU, -15)
+    await media.set_booth(ROOM, Booth(RU, ("ada",), live="ada"))
+    await media.admit(ROOM, "bob", "listener", True)
+    events = media.events()
+    assert janus.pid is not None
+
+    os.kill(janus.pid, signal.SIGKILL)
+
+    assert await asyncio.wait_for(anext(events), 10) == MediaEvent(ALL_ROOMS, "media_reset")
+    await media.reconnect(timeout=30)
+    await media.create_room(ROOM)  # what the app does for every live room after a reset
+
+    async with JanusTransport(janus.url, api_secret=janus.api_secret) as transport:
+        session = await transport.create_session(event_timeout=5.0)
+        inspect = Inspector(janus, transport, await session.attach(AUDIOBRIDGE), await session.attach(STREAMING))
+        [feed] = await inspect.bridge(RU_KEY).list_participants(janus_id(RU_KEY))
+        assert feed.display == "floor"
+        assert len(await inspect.bridge(ROOM).list_forwarders(janus_id(ROOM))) == 2  # its mountpoint, the channel
+        await media.open_interpret(ROOM, RU, "ada", SPEAKER_OFFER)  # still in the booth, and still live
+        assert {p.display: p.muted for p in await inspect.bridge(RU_KEY).list_participants(janus_id(RU_KEY))} == {
+            "floor": False,
+            "ada": False,
+        }
+        await media.open_channel_listen(ROOM, RU, "bob")
+        await session.destroy()
+
+    await media.destroy_room(ROOM)
+    await media.create_room(ROOM)  # ended, then made anew: no channel comes back
+    await media.admit(ROOM, "bob", "listener", True)
+    assert not await media_has_channel(media)
+
+
+async def media_has_channel(media: JanusMedia) -> bool:
+    try:
+        await media.open_channel_listen(ROOM, RU, "bob")
+    except MediaRefused:
+        return False
+    return True

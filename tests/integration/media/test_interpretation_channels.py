@@ -25,14 +25,11 @@ from pathlib import Path
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from salon.adapters.broadcast.fleet import BroadcastFleet, BroadcastNode
 from salon.adapters.janus.config import ManagedJanusConfig
 from salon.adapters.janus.media import JanusMedia
 from salon.app.ports import Jsep
 from salon.client.audio import ToneMeter, ToneTrack
-from salon.client.broadcast import BroadcastTrack
 from salon.domain.interpretation import Booth, assign, offer_handover, take_floor, unassign
-from tests.support.broadcast_node import HOST, SECRET, running_node
 from tests.support.janus import managed_janus
 from tests.support.netns import ADDRESS, INTERFACE, network_namespace
 
@@ -151,62 +148,12 @@ async def onset(ears: ToneMeter, frequency: float, after: float) -> float:
 async def scenario(folder: Path) -> Heard:
     heard = Heard()
     config = ManagedJanusConfig(interface=ADDRESS, ice_enforce_list=INTERFACE)
-    with running_node(folder, name="w0", secret=SECRET) as worker:
-        node = BroadcastNode(
-            "w0", f"http://{HOST}:{worker.listen}", f"http://{HOST}:{worker.control}", HOST, worker.rtp
-        )
-        async with (
-            managed_janus(folder / "janus", config) as janus,
-            BroadcastFleet([node], SECRET, max_listeners=100) as fleet,
-            JanusMedia(janus.url, janus.api_secret, janus.admin_key, broadcast=fleet) as media,
-        ):
-            await hear(media, heard)
-            await hear_broadcast(media, heard)
-            return heard
-
-
-async def hear_broadcast(media: JanusMedia, heard: Heard) -> None:
-    """(5) The broadcast tier: a channel's mix as a stream of the same Opus bytes over HTTP, as a big room's
-    audience hears it. A room of its own with senders only, so that this process decodes one stream and keeps up
-    (a broadcast listener that falls behind loses chunks, and Opus decoded across the gaps comes out quieter)."""
-    room = "booth-broadcast"
-    await media.create_room(room)
-    await media.create_channel(room, RU, DUCKING_DB)
-    await media.admit(room, "floor", "speaker", False)
-    await media.admit(room, "streamed", "listener", True)
-    await media.set_booth(room, Booth(RU, ("interpreter",), live="interpreter"))
-    async with contextlib.AsyncExitStack() as stack:
-        for user, frequency, channel in (("floor", FLOOR_HZ, None), ("interpreter", BOOTH_HZ, RU)):
-            pc = RTCPeerConnection(no_stun())
-            stack.push_async_callback(pc.close)
-            pc.addTransceiver(ToneTrack(frequency), direction="sendonly")
-            await pc.setLocalDescription(await pc.createOffer())
-            if channel is None:
-                answer = await media.open_speak(room, user, local_jsep(pc))
-            else:
-                answer = await media.open_interpret(room, channel, user, local_jsep(pc))
-            await pc.setRemoteDescription(description(answer))
-        grant = await media.open_channel_stream(room, RU, "streamed", "connection-1")
-        track = await BroadcastTrack.open(grant.url)
-        stack.push_async_callback(track.close)
-        ears = await stack.enter_async_context(ToneMeter(track))
-        await onset(ears, BOOTH_HZ, time.monotonic())
-        await settle({"broadcast ru": ears}, time.monotonic())
-        heard.record("broadcast-live", {"broadcast ru": ears})
-
-        await media.set_booth(room, Booth(RU, ("interpreter",)))  # nobody live: the floor at full level
-        async with asyncio.timeout(STEP_TIMEOUT):
-            await ears.wait_until(lambda m: gone(m, BOOTH_HZ))
-        await settle({"broadcast ru": ears}, time.monotonic())
-        heard.record("broadcast-nobody-live", {"broadcast ru": ears})
-
-        removed_at = time.monotonic()
-        await media.remove(room, "streamed")
-        async with asyncio.timeout(STEP_TIMEOUT):
-            await track.ended()
-        heard.numbers["broadcast: removed → stream ended s"] = time.monotonic() - removed_at
-        heard.notices["broadcast: the stream's last notice"] = str((track.notice or {}).get("code"))
-    await media.destroy_room(room)
+    async with (
+        managed_janus(folder / "janus", config) as janus,
+        JanusMedia(janus.url, janus.api_secret, janus.admin_key) as media,
+    ):
+        await hear(media, heard)
+        return heard
 
 
 async def hear(media: JanusMedia, heard: Heard) -> None:
@@ -368,23 +315,6 @@ def test_a_listener_on_the_channel_hears_the_interpreter_over_the_floor_ducked(h
     # Ducked, not gone: the original voices stay faintly audible, ~15 dB under their level on the Original.
     ducked_by = heard.at("live", "original", FLOOR_HZ) - floor
     assert abs(ducked_by - -DUCKING_DB) <= 3.0, ducked_by
-
-
-def test_the_broadcast_tier_carries_a_channel_as_webrtc_does(heard: Heard) -> None:
-    interpreter = heard.at("broadcast-live", "broadcast ru", BOOTH_HZ)
-    floor = heard.at("broadcast-live", "broadcast ru", FLOOR_HZ)
-    assert interpreter > HEARD_DBFS, interpreter
-    assert abs((interpreter - floor) - -DUCKING_DB) <= 3.0, (floor, interpreter)
-    # Nobody live: the stream plays the floor at the level the WebRTC listener of the Original hears it.
-    assert heard.trace("broadcast-nobody-live", "broadcast ru", BOOTH_HZ) < ABSENT_DBFS
-    streamed, webrtc = (
-        heard.at("broadcast-nobody-live", "broadcast ru", FLOOR_HZ),
-        heard.at("live", "original", FLOOR_HZ),
-    )
-    assert abs(streamed - webrtc) <= 2.0, (streamed, webrtc)
-    # A member removed from the room loses the channel's stream too.
-    assert heard.numbers["broadcast: removed → stream ended s"] <= CUT_WITHIN_S
-    assert heard.notices["broadcast: the stream's last notice"] == "removed"
 
 
 def test_the_interpreter_never_reaches_the_floor(heard: Heard) -> None:

@@ -148,6 +148,7 @@ class JanusMedia:
         self._conns: dict[tuple[str, str, _ConnKind], _Conn] = {}
         self._channels: dict[tuple[str, str], ChannelMedia] = {}  # (room, language)
         self._booths: dict[tuple[str, str], Booth] = {}  # the app's word, kept across a loss like admissions
+        self._ducking: dict[tuple[str, str], int] = {}  # the channels asked for (dB), kept across a loss too
         self._by_handle: dict[int, _Conn] = {}
         self._speakers: dict[tuple[int, int], _Conn] = {}  # (Janus room, participant) -> speak connection
         self._doomed: set[str] = set()  # rooms destroyed while Janus was out of reach: torn down on reconnecting
@@ -215,16 +216,27 @@ class JanusMedia:
                 raise JanusUnavailable("the media server was lost while the room was being created")
             self._rooms[room_id] = room
             self._doomed.discard(room_id)
+            # A room made again after a loss gets its channels back, with their booths (the app's word, kept here
+            # like admissions), before anyone can reconnect to them.
+            for (wished_room, language), ducking_db in sorted(self._ducking.items()):
+                if wished_room == room_id:
+                    try:
+                        await self._set_up_channel(link, room, language, ducking_db)
+                    except JanusUnavailable as exc:  # the room stands; the app's next create_channel tries again
+                        log.warning("janus: making the %s channel of room %s again: %s", language, room_id, exc)
 
     async def destroy_room(self, room_id: str, *, restarting: bool = False) -> None:
         async with self._lock(self._room_locks, room_id):
             self._rooms.pop(room_id, None)
             for key in [k for k in self._admitted if k[0] == room_id]:
                 del self._admitted[key]
-            languages = {k[1] for k in (*self._channels, *self._booths) if k[0] == room_id}
+            languages = {k[1] for k in (*self._channels, *self._booths, *self._ducking) if k[0] == room_id}
             if (link := self._links.current()) is not None:
                 for language in sorted(languages):
-                    await self._tear_down_channel(link, room_id, language, restarting=restarting)
+                    await self._tear_down_channel(link, room_id, language)
+            for language in languages:  # out of reach: Janus forgets them when it restarts; not wished any more
+                self._booths.pop((room_id, language), None)
+                self._ducking.pop((room_id, language), None)
             conns = [c for c in self._conns.values() if c.room_id == room_id]
             for conn in conns:
                 self._forget(conn)
@@ -329,24 +341,6 @@ class JanusMedia:
                     await self._forward(link, room_id, room.janus_id, room.secret, room.broadcast, node)
             return self._broadcast.grant(node, room_id, user_id, connection_id)
 
-    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
-        if self._broadcast is None:
-            raise NoBroadcastTier("no broadcast nodes")
-        async with self._lock(self._user_locks, (room_id, user_id)):
-            link, _room = self._admitted_to(room_id, user_id, "listener")
-            if (room_id, language) not in self._channels:
-                raise MediaRefused(f"room {room_id} has no {language} channel")
-            await self._drop(room_id, user_id, "listen")  # one tier at a time
-            name = media_channels.stream_name(room_id, language)
-            node = await self._broadcast.place(name)
-            async with self._lock(self._room_locks, room_id):
-                channel = self._channels.get((room_id, language))
-                if channel is None:
-                    raise MediaRefused(f"the {language} channel of {room_id} ended")
-                if node.name not in channel.broadcast or not self._broadcast.carries(node, name):
-                    await self._forward(link, name, channel.janus_id, channel.secret, channel.broadcast, node)
-            return self._broadcast.grant(node, name, user_id, connection_id)
-
     async def _forward(
         self,
         link: Link,
@@ -400,15 +394,13 @@ class JanusMedia:
         return sum(1 for c in self._conns.values() if c.media == media)
 
     async def _cut_stream(self, room_id: str, user_id: str, reason: str) -> None:
-        """End the user's broadcast streams of the room: its Original and its channels'."""
+        """End the user's broadcast stream of the room (channels have none: not built on the broadcast tier)."""
         if self._broadcast is None:
             return
-        languages = sorted({k[1] for k in (*self._channels, *self._booths) if k[0] == room_id})
-        for stream in (room_id, *(media_channels.stream_name(room_id, lang) for lang in languages)):
-            try:
-                await self._broadcast.cut(stream, [user_id], reason)
-            except MediaUnavailable as exc:  # a node that cannot be told carries no stream to cut
-                log.warning("broadcast: cutting %s from %s (%s): %s", user_id, stream, reason, exc)
+        try:
+            await self._broadcast.cut(room_id, [user_id], reason)
+        except MediaUnavailable as exc:  # a node that cannot be told carries no stream to cut
+            log.warning("broadcast: cutting %s from %s (%s): %s", user_id, room_id, reason, exc)
 
     async def answer_listen(self, room_id: str, user_id: str, answer: Jsep) -> None:
         async with self._lock(self._user_locks, (room_id, user_id)):
@@ -551,35 +543,38 @@ class JanusMedia:
 
     async def create_channel(self, room_id: str, language: str, ducking_db: int) -> None:
         async with self._lock(self._room_locks, room_id):
-            self._booths.setdefault((room_id, language), Booth(language))
             if (room_id, language) in self._channels:
                 return
             link = self._links.require()
             room = self._rooms.get(room_id)
             if room is None:
                 raise MediaRefused(f"room {room_id} has no media")
-            try:
-                channel = await media_channels.set_up(
-                    link.session, link.bridge, link.streaming, self._admin_key, room, language,
-                    ducking_db=ducking_db, prebuffer=self._prebuffer,
-                )  # fmt: skip
-            except JanusError as exc:
-                raise JanusUnavailable(f"creating the {language} channel of room {room_id}: {exc}") from exc
-            if self._links.current() is not link or self._rooms.get(room_id) is not room:
-                raise JanusUnavailable("the media server was lost while the channel was being created")
-            self._channels[(room_id, language)] = channel
-            await self._apply_booth(link, channel, self._booths[(room_id, language)])
+            self._booths.setdefault((room_id, language), Booth(language))
+            self._ducking[(room_id, language)] = ducking_db
+            await self._set_up_channel(link, room, language, ducking_db)
+
+    async def _set_up_channel(self, link: Link, room: RoomMedia, language: str, ducking_db: int) -> None:
+        room_id = room.room_id
+        try:
+            channel = await media_channels.set_up(
+                link.session, link.bridge, link.streaming, self._admin_key, room, language,
+                ducking_db=ducking_db, prebuffer=self._prebuffer,
+            )  # fmt: skip
+        except JanusError as exc:
+            raise JanusUnavailable(f"creating the {language} channel of room {room_id}: {exc}") from exc
+        if self._links.current() is not link or self._rooms.get(room_id) is not room:
+            raise JanusUnavailable("the media server was lost while the channel was being created")
+        self._channels[(room_id, language)] = channel
+        await self._apply_booth(link, channel, self._booths.setdefault((room_id, language), Booth(language)))
 
     async def destroy_channel(self, room_id: str, language: str) -> None:
         async with self._lock(self._room_locks, room_id):
             link = self._links.require()
             await self._tear_down_channel(link, room_id, language)
 
-    async def _tear_down_channel(self, link: Link, room_id: str, language: str, *, restarting: bool = False) -> None:
-        if self._broadcast is not None:
-            reason = "shutting_down" if restarting else "room_ended"
-            await self._broadcast.end_room(media_channels.stream_name(room_id, language), reason)
+    async def _tear_down_channel(self, link: Link, room_id: str, language: str) -> None:
         self._booths.pop((room_id, language), None)
+        self._ducking.pop((room_id, language), None)
         channel = self._channels.pop((room_id, language), None)
         conns = [c for c in self._conns.values() if c.room_id == room_id and c.channel == language]
         for conn in conns:

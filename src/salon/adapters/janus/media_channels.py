@@ -15,14 +15,14 @@ restarted app finds its channels again.
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final, Protocol
 
 from salon.adapters.janus.api import JanusError, JanusUnavailable
-from salon.adapters.janus.media_rooms import FORWARD_HOST, BroadcastForward, RoomMedia, room_secret
+from salon.adapters.janus.media_rooms import FORWARD_HOST, RoomMedia, room_secret
 from salon.adapters.janus.plugins import (
     AUDIOBRIDGE,
     AUDIOBRIDGE_NO_SUCH_ROOM,
@@ -41,18 +41,12 @@ log = logging.getLogger(__name__)
 
 FLOOR_GROUP: Final = "floor"
 BOOTH_GROUP: Final = "booth"
+FEED_WAIT_S: Final = 2.0
 
 
 def channel_key(room_id: str, language: str) -> str:
     """The name a channel's Janus objects are derived from (never a Salon room id: those hold no ``/``)."""
     return f"{room_id}/channel/{language}"
-
-
-def stream_name(room_id: str, language: str) -> str:
-    """What the broadcast tier calls a channel's stream: an id-shaped name (the nodes take ``[A-Za-z0-9_-]+``),
-    derived so that every app instance finds it, and with no structure a room id could collide with by design."""
-    digest = hashlib.blake2b(channel_key(room_id, language).encode(), digest_size=15, person=b"salon.channel")
-    return "channel-" + digest.hexdigest()
 
 
 @dataclass
@@ -69,7 +63,6 @@ class ChannelMedia:
     floor_forward: int  # the forwarder's stream_id in the floor room
     floor_volume: int  # percent, as last set in Janus
     ducking_db: int  # the floor's level under a live interpreter
-    broadcast: dict[str, BroadcastForward] = field(default_factory=dict)  # the channel's forwards, by node name
 
 
 async def set_up(
@@ -113,18 +106,36 @@ async def set_up(
 
     feed = await session.attach(AUDIOBRIDGE)
     try:
-        feed_port = await AudioBridge(feed).join_plain_rtp(
+        feed_ip, feed_port = await AudioBridge(feed).join_plain_rtp(
             ident, display="floor", prebuffer=prebuffer, group=FLOOR_GROUP, volume=100
         )
+        if feed_ip != FORWARD_HOST:
+            # Janus binds the feed to the AudioBridge's local_ip and takes RTP there from anyone: never off the box.
+            raise JanusUnavailable(
+                f'the AudioBridge reads plain RTP on {feed_ip}, not {FORWARD_HOST}: set local_ip = "{FORWARD_HOST}" '
+                "in janus.plugin.audiobridge.jcfg for interpretation channels"
+            )
         stage = AudioBridge(bridge_handle, admin_key=admin_key, room_secret=floor.secret)
         # always_on: the feed never starves, so the channel's floor is never dropped and re-buffered.
         forward = await stage.rtp_forward(floor.janus_id, host=FORWARD_HOST, port=feed_port, always_on=True)
+        await _fed(channel, ident)
     except BaseException:
         await _detach_quietly(feed)
         raise
     return ChannelMedia(
         floor.room_id, language, ident, booth_ident, secret, mountpoint_secret, feed, forward, 100, ducking_db
     )
+
+
+async def _fed(channel: AudioBridge, ident: int) -> None:
+    """Wait (bounded) until the floor feed has had its first packet, which Janus takes as its media set up: a
+    ``configure`` of its volume before that left the channel without its floor in some runs."""
+    deadline = asyncio.get_running_loop().time() + FEED_WAIT_S
+    while asyncio.get_running_loop().time() < deadline:
+        if any(p.display == "floor" and p.setup for p in await channel.list_participants(ident)):
+            return
+        await asyncio.sleep(0.02)
+    log.warning("janus: the floor feed of channel room %s had no packet within %g s", ident, FEED_WAIT_S)
 
 
 async def _mountpoint(audience: Streaming, ident: int) -> int:

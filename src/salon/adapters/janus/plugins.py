@@ -212,19 +212,19 @@ class AudioBridge:
         group: str | None = None,
         volume: int = 100,
         payload_type: int = OPUS_PAYLOAD_TYPE,
-    ) -> int:
+    ) -> tuple[str, int]:
         """Join ``room`` as a plain-RTP participant that only sends (no ``ip``/``port`` given: Janus sends it
-        nothing); returns the UDP port Janus reads its RTP on (bound to the plugin's ``local_ip``). ``volume`` is a
-        percentage applied to what it sends before mixing. The room must allow plain-RTP participants."""
+        nothing); returns the address and UDP port Janus reads its RTP on (the plugin's ``local_ip``). ``volume`` is
+        a percentage applied to what it sends before mixing. The room must allow plain-RTP participants."""
         body = self._join_body(room, None, display, False, prebuffer, group)
         body["volume"] = volume
         body["rtp"] = {"payload_type": payload_type}
         data = (await self._request(body, "joined")).data
         rtp = data.get("rtp")
-        port = rtp.get("port") if isinstance(rtp, dict) else None
-        if not isinstance(port, int) or port <= 0:
-            raise JanusUnavailable(f"a plain-RTP join answered without a port: {rtp!r}")
-        return port
+        ip, port = (rtp.get("ip"), rtp.get("port")) if isinstance(rtp, dict) else (None, None)
+        if not isinstance(ip, str) or not isinstance(port, int) or port <= 0:
+            raise JanusUnavailable(f"a plain-RTP join answered without an address: {rtp!r}")
+        return ip, port
 
     async def configure(
         self, *, muted: bool | None = None, volume: int | None = None, jsep: Jsep | None = None

@@ -303,7 +303,10 @@ async def test_a_plain_rtp_participant_joins_at_a_volume_and_gets_the_port_janus
 
     janus.responder = respond
 
-    assert await bridge.join_plain_rtp(ROOM, display="floor", prebuffer=2, group="floor", volume=18) == 40002
+    assert await bridge.join_plain_rtp(ROOM, display="floor", prebuffer=2, group="floor", volume=18) == (
+        "127.0.0.1",
+        40002,
+    )
     assert janus.bodies("join") == [
         {
             "request": "join", "room": ROOM, "muted": False, "display": "floor", "prebuffer": 2, "group": "floor",
