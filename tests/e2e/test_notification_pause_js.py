@@ -7,44 +7,26 @@ The module is served from the app's own files on a made-up origin (its imports r
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Route, sync_playwright
+from playwright.sync_api import Browser
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.app_modules import app_modules_route, headless_chromium
 
-APP = Path(__file__).parents[2] / "src" / "salon" / "web" / "static" / "app"
 ORIGIN = "http://pause.test"
-
-
-def serve_app(route: Route) -> None:
-    path = route.request.url.removeprefix(ORIGIN)
-    if path == "/":
-        route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>pause</title>")
-        return
-    file = APP / path.removeprefix("/app/")
-    if path.startswith("/app/") and file.is_file() and file.resolve().is_relative_to(APP):
-        route.fulfill(status=200, content_type="text/javascript", body=file.read_text())
-    else:
-        route.fulfill(status=404, body="")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=list(CHROMIUM_ARGS))
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        yield browser
 
 
 def next_morning(browser: Browser, zone: str, now_utc: str) -> str:
     context = browser.new_context(timezone_id=zone)
     try:
         page = context.new_page()
-        page.route(f"{ORIGIN}/**", serve_app)
+        page.route(f"{ORIGIN}/**", app_modules_route(ORIGIN, "pause"))
         page.goto(f"{ORIGIN}/")
         page.add_script_tag(
             type="module",
