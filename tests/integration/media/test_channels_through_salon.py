@@ -18,19 +18,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from salon.adapters.janus.runtime import open_janus_media
-from salon.app import sessions
 from salon.app.media_events import run_media_events
 from salon.app.rooms import NewRoom, create_room
-from salon.app.services import Services
-from salon.app.settings import Settings
 from salon.client.audio import ToneMeter, ToneTrack
 from salon.client.session import SalonClient
 from salon.domain.interpretation import RoomLanguages
 from salon.domain.rooms import RoomType
-from salon.web.app import build_services
+from tests.integration.media.test_sound_through_salon import salon_with_janus, token
 from tests.support.live_server import serve
-from tests.support.netns import ADDRESS, INTERFACE, NetNamespace
+from tests.support.netns import NetNamespace
 from tests.support.people import add_member
 
 FLOOR_HZ, BOOTH_HZ = 440.0, 660.0
@@ -78,25 +74,6 @@ async def steady(ears: ToneMeter, seconds: float = 1.0) -> None:
     since = time.monotonic()
     async with asyncio.timeout(STEP_TIMEOUT):
         await ears.wait_until(lambda m: m.last_frame_at is not None and m.last_frame_at - since >= seconds)
-
-
-async def salon_with_janus(stack: contextlib.AsyncExitStack, tmp_path: Path) -> Services:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        dev=True,
-        secret_key="s" * 48,
-        janus_interface=ADDRESS,
-        janus_ice_enforce_list=INTERFACE,
-    )
-    media = await stack.enter_async_context(open_janus_media(settings))
-    services = await build_services(settings, media)
-    stack.push_async_callback(services.db.dispose)
-    return services
-
-
-async def token(services: Services, user_id: str) -> str:
-    async with services.db.transaction() as conn:
-        return (await sessions.create_session(services, conn, user_id, "bearer")).token
 
 
 async def scenario(tmp_path: Path) -> dict[str, float]:
