@@ -10,12 +10,14 @@
 * Settings are one tap from the top bar, whose icons all carry a label and a title and are 44 px targets.
 * Notification settings: a group turned off is saved (the server says so); a ping shows a toast, placed above the
   "in the room" bar and dismissable; paused for an hour, Lee gets no toast and no badge for the next ping, which is
-  in the list all the same; resumed, the badge catches up.
+  in the list all the same; resumed, the badge catches up — and so it does, with no reload, when a pause ends on its
+  own.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from tests.support.browser import DESKTOP, PHONE, Device, Member, SalonApi, laun
 API = "/api/v1"
 SCENARIO_TIMEOUT = 150.0
 ROOM_TITLE = "Field recordings, played back"
+SHORT_PAUSE_S = 6
 
 # The microphones a page opens and its peer connections, for the checks on what music mode does to the track.
 MEDIA_SPY = """
@@ -251,6 +254,22 @@ async def top_bar_and_notifications(lee: Page, api: SalonApi, lee_member: Member
     await lee.goto("/notifications")
     await expect(lee.locator('li.note[data-kind="pinged"]', has_text="During the pause")).to_be_visible()
     await expect(lee.locator('li.note[data-kind="pinged"]', has_text="Still paused")).to_be_visible()
+
+    # A pause that ends on its own (set elsewhere, found when the page loads): the badge catches up by itself.
+    read = await api.http.post(f"{API}/notifications/read", json={"all": True}, headers=lee_member.auth)
+    assert read.json() == {"unread_count": 0}, read.text
+    ends = datetime.now(UTC) + timedelta(seconds=SHORT_PAUSE_S)
+    groups = (await settings_of(api.http, lee_member))["groups"]
+    short = {"groups": groups, "paused_until": ends.isoformat()}
+    response = await api.http.put(f"{API}/me/notification-settings", json=short, headers=lee_member.auth)
+    assert response.status_code == 200, response.text
+    await lee.goto("/")
+    await expect(lee.locator("a.room-card").first).to_be_visible()
+    await ping_from_a_new_room(api, pat, lee_member, "Short pause")
+    assert datetime.now(UTC) < ends, "the ping must come during the pause; make SHORT_PAUSE_S longer"
+    assert await lee.get_by_test_id("unread-badge").count() == 0
+    await expect(lee.get_by_test_id("unread-badge")).to_have_text("1", timeout=(SHORT_PAUSE_S + 5) * 1000)
+    assert datetime.now(UTC) >= ends
 
 
 def test_in_the_room_and_around_it(salon: Salon, tmp_path: Path) -> None:

@@ -203,6 +203,27 @@ export function setUnread(count) {
 }
 ctx.setUnread = setUnread;
 
+// While notifications are paused the server pushes nothing, so nothing would tell this page when the pause is over:
+// a timer re-reads the count then (what arrived during the pause shows on the badge without a reload).
+let pauseEndTimer = null;
+
+export function watchPauseEnd(pausedUntil) {
+  clearTimeout(pauseEndTimer);
+  pauseEndTimer = null;
+  const left = pausedUntil ? new Date(pausedUntil).getTime() - Date.now() : 0;
+  if (left > 0) pauseEndTimer = setTimeout(refreshUnread, left + 500); // a pause is at most 7 days: fits a timer
+}
+ctx.watchPauseEnd = watchPauseEnd;
+
+async function watchMyPause() {
+  if (!ctx.me) return;
+  try {
+    watchPauseEnd((await get("/me/notification-settings")).paused_until);
+  } catch {
+    /* no timer: the badge catches up at the next notification or reconnection */
+  }
+}
+
 // --- the room one is in, while looking at something else ------------------------------------------------------------
 
 let watched = null;
@@ -287,6 +308,7 @@ async function boot() {
   });
   window.addEventListener("popstate", route);
   await refreshMe().catch(() => {});
+  watchMyPause();
   await route();
 }
 

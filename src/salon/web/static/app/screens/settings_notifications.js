@@ -32,6 +32,7 @@ export async function notificationsPart(ctx) {
     const body = { groups: settings.groups, paused_until: lasting, ...changes };
     try {
       settings = await put("/me/notification-settings", body);
+      ctx.watchPauseEnd?.(settings.paused_until);
       status.textContent = t("app.saved");
       return true;
     } catch (error) {
