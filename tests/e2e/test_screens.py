@@ -460,6 +460,42 @@ async def first_admin_screens(browser: Browser, salon: Salon, device: Device, au
     await context.close()
 
 
+# Every change of what the hallway's room list shows, from the first-steps guide on.
+RECORD_HALLWAY = """() => {
+  const guide = document.querySelector('[data-testid="hallway-first-steps"]');
+  const rooms = guide.parentElement;
+  window.__shown = [];
+  new MutationObserver(() => window.__shown.push({
+    guide: Boolean(rooms.querySelector('[data-testid="hallway-first-steps"]')),
+    noRooms: Boolean(rooms.querySelector("p.empty")),
+    cards: rooms.querySelectorAll(".room-card").length,
+  })).observe(rooms, { childList: true });
+}"""
+
+
+async def first_admin_hallway(browser: Browser, salon: Salon, audit: Audit) -> Page:
+    """The first admin's hallway, left open (no reload) while the instance is seeded."""
+    context = await new_context(browser, salon.server, PHONE)
+    await log_in(context, salon.server, salon.admin)
+    page = await audit.watch(await context.new_page())
+    await page.goto("/")
+    await expect(page.get_by_test_id("hallway-first-steps")).to_be_visible()
+    await page.evaluate(RECORD_HALLWAY)
+    return page
+
+
+async def first_steps_gave_way(page: Page) -> None:
+    """The guide went as soon as someone followed the admin (the first member does, at sign-up), before any room
+    existed, for "no live rooms"; then the rooms came — all without a reload."""
+    await expect(page.locator(".room-card").first).to_be_visible()
+    await expect(page.get_by_test_id("hallway-first-steps")).to_have_count(0)
+    shown = await page.evaluate("window.__shown")
+    first_without = next((i for i, seen in enumerate(shown) if not seen["guide"]), None)
+    assert first_without is not None, shown
+    assert shown[first_without] == {"guide": False, "noRooms": True, "cards": 0}, shown
+    await page.context.close()
+
+
 async def room_screens(
     context: BrowserContext, seeded: Seeded, audit: Audit, name: str, *, tiers: str, menu: bool = True
 ) -> None:
@@ -553,10 +589,12 @@ def test_screenshot_tour_on_phone_and_desktop(salon: Salon, tmp_path: Path) -> N
             try:
                 for device in (PHONE, DESKTOP):  # before anything is seeded: a brand-new instance
                     await first_admin_screens(browser, salon, device, audit)
+                watching = await first_admin_hallway(browser, salon, audit)
                 started = time.monotonic()
                 async with SalonApi(salon.server) as api:
                     seeded = await seed(api, salon.admin)
                 print(f"\nseeded in {time.monotonic() - started:.1f} s")
+                await first_steps_gave_way(watching)
                 for device in (PHONE, DESKTOP):
                     started = time.monotonic()
                     await tour(browser, salon, seeded, device, audit)

@@ -291,6 +291,12 @@ async function boot() {
     if (frame.name === "notification") {
       setUnread(unread + 1);
       const note = frame.data;
+      if (note.kind === "followed_you") {
+        // The counts on ctx.me decide what the hallway suggests to someone with nobody around them yet.
+        refreshMe()
+          .then(() => document.dispatchEvent(new Event("salon:me-changed")))
+          .catch(() => {});
+      }
       if (note.kind === "pinged") {
         toast(t("app.pinged_toast", { name: note.data.by?.display_name || "", title: note.data.title || "" }));
       }

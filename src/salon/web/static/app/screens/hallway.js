@@ -70,7 +70,7 @@ export async function render(main, ctx) {
         before = otherEl;
       }
     }
-    rooms.querySelector("p.empty")?.remove();
+    rooms.querySelector(".empty")?.remove();
     rooms.insertBefore(el, before);
     cards.set(entry.room.id, { entry, el });
     ctx.announce(t("hallway.new_room", { title: entry.room.title }));
@@ -126,11 +126,17 @@ export async function render(main, ctx) {
     watching = false; // a new connection: the server forgot the old watch
     watch();
   };
+  // Someone followed this member: the first-steps guide ("invite people first") may no longer fit.
+  const onMeChanged = () => {
+    if (!cards.size && rooms.querySelector(".empty")) rooms.replaceChildren(emptyNote(ctx.me));
+  };
   ctx.live.addEventListener("hallway", onHallway);
   ctx.live.addEventListener("online", onOnline);
+  document.addEventListener("salon:me-changed", onMeChanged);
   await load();
   return () => {
     gone = true;
+    document.removeEventListener("salon:me-changed", onMeChanged);
     ctx.live.removeEventListener("hallway", onHallway);
     ctx.live.removeEventListener("online", onOnline);
     if (watching && ctx.live.state === "online") ctx.live.call("hallway_unwatch").catch(() => {});
