@@ -16,8 +16,8 @@ from salon.app import audience, interpretation, stage, stage_invites
 from salon.app.fakes import FakeClock, RecordingBus
 from salon.app.rooms import NewRoom, create_room, end_room, get_snapshot
 from salon.app.services import Services
-from salon.domain.room_view import apply_event, hand_queue
 from salon.domain.interpretation import RoomLanguages
+from salon.domain.room_view import apply_event, hand_queue
 from salon.domain.rooms import RoomType
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.people import add_member
