@@ -9,6 +9,9 @@ person hears is measured on the audio their page receives (the harness's Web Aud
 * Li picks Русский in the picker: 660 Hz is heard within 1 s, with the floor's 440 Hz at least 10 dB under it; back
   to the Original: 440 Hz and no 660 Hz, within 1 s. The choice is remembered: in the next room with a Russian
   channel Li's picker starts on Russian, asks the server for that channel, and says nobody interprets there yet.
+* A, on stage, picks Russian: 660 Hz and no second copy of the floor (A's own 440 Hz). A's Languages dialog shows
+  the room's languages. A removes I as interpreter from I's sheet: Li's channel loses 660 Hz within 2 s and plays the
+  floor again, saying so.
 * Timings (pick → heard) are printed.
 """
 
@@ -42,8 +45,10 @@ from tests.support.browser import (
 FLOOR_HZ, RU_HZ = 440.0, 660.0
 SWITCH_S = 1.0  # the issue: switching channel changes what is heard within 1 s
 DUCKED_DB = 10.0  # the floor under a live interpreter: at least this far below the voice (the room ducks it 15 dB)
+REMOVED_S = 2.0  # the issue: removing the role cuts the channel's audio within 2 s
 SCENARIO_TIMEOUT = 240.0
 UI_TIMEOUT_MS = 15_000
+NOBODY_LIVE = "No interpreter live — you hear the original."
 MUSIC_MODE = "localStorage.setItem('salon.musicMode', '1');"  # test tones pass the microphone untouched
 
 
@@ -149,6 +154,30 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             # The choice is remembered: picked again, it applies in the next room that offers it.
             await pick(li, "ru")
             await hears(li, RU_HZ, timeout=10)
+
+            # A, on stage, picks Russian too: the interpreter alone, without a second copy of the floor.
+            picked = await pick(a, "ru")
+            timings["stage_to_ru_s"] = time.monotonic() - picked + await hears(a, RU_HZ, timeout=10)
+            await expect(a.get_by_test_id("language-status")).to_contain_text("beside the stage")
+            await stays_deaf(a, FLOOR_HZ, 1.0)
+            # The moderators' Languages dialog shows the room's.
+            await a.get_by_role("button", name="Room settings").click()
+            await a.get_by_role("dialog").get_by_role("button", name="Languages").click()
+            dialog = a.get_by_role("dialog", name="Languages")
+            await expect(dialog.get_by_label("Spoken on stage")).to_have_value("en")
+            await expect(dialog.get_by_role("checkbox", name="Russian")).to_be_checked()
+            await expect(dialog.get_by_role("checkbox", name="French")).to_be_checked()
+            await expect(dialog.get_by_role("checkbox", name="German")).not_to_be_checked()
+            await dialog.get_by_role("button", name="Cancel").click()
+
+            # A takes the role away: the channel falls back to the floor at full level within 2 s.
+            await a.locator(f"{tile(ivan)} button").click()
+            removed = time.monotonic()
+            await a.get_by_role("dialog").get_by_role("button", name="Remove as interpreter for Russian").click()
+            timings["removed_silent_s"] = time.monotonic() - removed + await until_deaf(li, RU_HZ, timeout=5, hold=0.2)
+            await hears(li, FLOOR_HZ, timeout=5)
+            await expect(li.get_by_test_id("language-status")).to_have_text(NOBODY_LIVE)
+            await expect(booth).to_have_count(0)
             await li.get_by_role("button", name="Leave quietly").click()
             async with httpx.AsyncClient(base_url=salon.server.base_url, trust_env=False) as http:
                 body = {"title": "Next", "topics": [], "languages": {"floor": "en", "channels": ["fr", "ru"]}}
@@ -158,9 +187,7 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             sent_before = len(li_ops)
             await li.goto(f"/room/{next_room}")
             await expect(li.get_by_label("Hear")).to_have_value("ru")
-            await expect(li.get_by_test_id("language-status")).to_have_text(
-                "No interpreter live — you hear the original."
-            )
+            await expect(li.get_by_test_id("language-status")).to_have_text(NOBODY_LIVE)
             listen = [m for m in li_ops[sent_before:] if m.get("op") == "media_channel_listen"]
             assert listen, li_ops[sent_before:]
             assert listen[0]["data"] == {"room_id": next_room, "language": "ru"}
@@ -175,3 +202,4 @@ def test_interpretation_channels_through_the_web_app(salon: Salon, tmp_path: Pat
     assert timings["to_ru_s"] < SWITCH_S, timings
     assert timings["to_original_s"] < SWITCH_S, timings
     assert timings["floor_under_voice_db"] >= DUCKED_DB, timings
+    assert timings["removed_silent_s"] < REMOVED_S, timings

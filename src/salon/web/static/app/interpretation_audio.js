@@ -68,7 +68,10 @@ export class RoomLanguages extends EventTarget {
     // A room with channels is heard over WebRTC, so that the picker moves the same connection (no channel is on
     // the broadcast tier yet); an interpreter hears the floor with the lowest latency Salon has.
     audio.webrtcOnly = channels.length > 0 || Boolean(mine);
-    audio.language = state.me?.role === "listener" && !mine ? this.picked || null : null;
+    const hear = state.me?.role === "listener" && !mine ? this.picked || null : null;
+    // Becoming an interpreter (or ceasing to be one) while listening moves the connection to the Original (or back).
+    if (hear !== audio.language && audio.kind === "listen" && audio.pc) audio.pickLanguage(hear).catch(() => {});
+    else audio.language = hear;
     if (audio.webrtcOnly && !wasWebrtcOnly && audio.kind === "listen" && audio.tier === "broadcast") this.session.syncMedia(true);
     const onStage = state.mediaFor === "speak";
     if (onStage && this.picked && !mine) this.openEar(this.picked);
