@@ -2,7 +2,7 @@
 // domain/interpretation.py LANGUAGES), their names in the interface language, the listener's choice remembered on
 // this device, and what a room's `interpretation` (snapshot + `interpretation_changed`) says about a channel.
 
-import { addStrings, lang, t } from "./i18n.js";
+import { addStrings, lang } from "./i18n.js";
 import strings from "./interpretation.strings.js";
 
 addStrings(strings);
@@ -82,10 +82,4 @@ export function interpreting(interpretation, userId) {
 /** As languagesLine, from a room view's interpretation. */
 export function interpretationLine(interpretation) {
   return interpretation ? languagesLine({ floor: interpretation.floor, channels: channelsOf(interpretation) }) : null;
-}
-
-/** "Interpreter (Russian)" for a person's tile, or null. */
-export function interpreterMark(interpretation, userId) {
-  const tag = interpreting(interpretation, userId);
-  return tag ? t("lang.interpreter_for", { language: languageName(tag) }) : null;
 }

@@ -2,7 +2,6 @@ export default {
   en: {
     "lang.languages": "Languages",
     "lang.menu_item": "Languages",
-    "lang.interpreter_for": "Interpreter for {language}",
     "lang.original": "Original ({language})",
     "lang.hear": "Hear",
     "lang.nobody_live": "No interpreter live — you hear the original.",
@@ -42,7 +41,6 @@ export default {
   fr: {
     "lang.languages": "Langues",
     "lang.menu_item": "Langues",
-    "lang.interpreter_for": "Interprète vers : {language}",
     "lang.original": "Original ({language})",
     "lang.hear": "Écouter",
     "lang.nobody_live": "Aucun interprète en direct — vous entendez l’original.",

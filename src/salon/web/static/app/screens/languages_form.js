@@ -5,22 +5,24 @@ import { h } from "../dom.js";
 import { t } from "../i18n.js";
 import { MAX_CHANNELS, languageName, sortedTags } from "../interpretation.js";
 
-export function languageFields() {
+/** `current`: the `{floor, channels}` already declared (an event being edited), opened when there are some. */
+export function languageFields(current = null) {
+  const channels = new Set(current?.channels || []);
   return h(
     "details.languages-fields",
-    {},
+    { open: Boolean(current?.floor) },
     h("summary", {}, t("lang.room_languages")),
     h(
       "label",
       {},
       t("lang.floor"),
-      h("select", { name: "floor" }, h("option", { value: "" }, t("lang.no_languages")), sortedTags().map((tag) => h("option", { value: tag }, languageName(tag)))),
+      h("select", { name: "floor" }, h("option", { value: "" }, t("lang.no_languages")), sortedTags().map((tag) => h("option", { value: tag, selected: tag === current?.floor }, languageName(tag)))),
     ),
     h(
       "fieldset.language-channels",
       {},
       h("legend", {}, t("lang.channels", { max: MAX_CHANNELS })),
-      sortedTags().map((tag) => h("label.choice", {}, h("input", { type: "checkbox", name: "channels", value: tag }), h("span", {}, languageName(tag)))),
+      sortedTags().map((tag) => h("label.choice", {}, h("input", { type: "checkbox", name: "channels", value: tag, checked: channels.has(tag) }), h("span", {}, languageName(tag)))),
     ),
   );
 }
