@@ -13,6 +13,8 @@ person hears is measured on the audio their page receives (the harness's Web Aud
 * A, on stage, picks Russian: 660 Hz and no second copy of the floor (A's own 440 Hz). A's Languages dialog shows
   the room's languages. A removes I as interpreter from I's sheet: Li's channel loses 660 Hz within 2 s and plays the
   floor again, saying so.
+* Two interpreters share a booth and hand over through their panels (Go live, Hand over to …, Take over, Stop
+  interpreting); A, on stage hearing Russian, hears 660 Hz then 880 Hz and never both in one reading.
 * Timings (pick → heard) are printed.
 """
 
@@ -297,3 +299,86 @@ def test_interpretation_channels_through_the_web_app(salon: Salon, tmp_path: Pat
     assert timings["to_original_s"] < SWITCH_S, timings
     assert timings["floor_under_voice_db"] >= DUCKED_DB, timings
     assert timings["removed_silent_s"] < REMOVED_S, timings
+
+
+# Reads the probe every 10 ms in the page and counts readings where both tones are heard at once.
+BOTH_WATCH_JS = f"""
+([a, b]) => {{
+  const p = window.__salonProbe;
+  const heard = (hz) => {{
+    const [level, floor, peak] = [p.level(hz), p.floor(), p.peak().db];
+    return level >= {HEARD_DB} && level - floor >= {HEARD_ABOVE_FLOOR_DB} && level > peak - {SILENT_BELOW_PEAK_DB};
+  }};
+  window.__both = {{ readings: 0, both: 0 }};
+  window.__bothTimer = setInterval(() => {{
+    window.__both.readings += 1;
+    if (heard(a) && heard(b)) window.__both.both += 1;
+  }}, 10);
+}}
+"""
+PARTNER_HZ = 880.0
+
+
+async def handover(salon: Salon, workdir: Path) -> dict[str, float]:
+    """Two interpreters share the Russian booth and hand over through their booth panels; A, on stage and hearing
+    Russian (the interpreter alone), measures it: 660 Hz, then 880 Hz, never both in one reading."""
+    timings: dict[str, float] = {}
+    ann = salon.admin
+    async with SalonApi(salon.server) as api:
+        olga = await api.add_member(ann, "olga")
+        petr = await api.add_member(ann, "petr")
+        body = {"title": "Booth", "topics": [], "languages": {"floor": "en", "channels": ["ru"]}}
+        room = (await api.http.post("/api/v1/rooms", json=body, headers=ann.auth)).json()["room"]["id"]
+    async with async_playwright() as playwright:
+        (a_browser, a), (o_browser, o), (p_browser, p) = await asyncio.gather(
+            open_as(playwright, salon, workdir, ann, None, DESKTOP),
+            open_as(playwright, salon, workdir, olga, RU_HZ, PHONE),
+            open_as(playwright, salon, workdir, petr, PARTNER_HZ, PHONE),
+        )
+        try:
+            for page in (a, o, p):
+                await page.goto(f"/room/{room}")
+            for who in (olga, petr):
+                await expect(a.locator(tile(who))).to_be_visible()
+                await a.locator(f"{tile(who)} button").click()
+                await a.get_by_role("dialog").get_by_role("button", name="Interpreter for Russian").click()
+            o_booth = o.get_by_role("region", name="Your booth: Russian")
+            p_booth = p.get_by_role("region", name="Your booth: Russian")
+            await expect(o_booth).to_contain_text("Booth partner: Petr")
+            await o_booth.get_by_role("button", name="Go live").click()
+            await expect(p_booth.get_by_role("status")).to_have_text("Olga is live.")
+            await expect(p_booth.get_by_role("button", name="Your partner is live")).to_be_disabled()
+            await pick(a, "ru")
+            await hears(a, RU_HZ, timeout=15)
+
+            await o_booth.get_by_role("button", name="Hand over to Petr").click()
+            await expect(p_booth.get_by_role("status")).to_have_text("Olga offers you the booth.")
+            await expect(o_booth.get_by_role("status")).to_contain_text("You offered the booth to Petr")
+            await hears(a, RU_HZ, timeout=5)  # still Olga until Petr takes it
+            await snap(p, "booth-handover-offered")
+            await a.evaluate(BOTH_WATCH_JS, [RU_HZ, PARTNER_HZ])
+            taken = time.monotonic()
+            await p_booth.get_by_role("button", name="Take over").click()
+            timings["partner_heard_s"] = time.monotonic() - taken + await hears(a, PARTNER_HZ, timeout=10)
+            await until_deaf(a, RU_HZ, timeout=5, hold=0.5)
+            both = await a.evaluate("clearInterval(window.__bothTimer), window.__both")
+            timings["readings"] = both["readings"]
+            timings["both_live_readings"] = both["both"]
+            await expect(p_booth.get_by_role("status")).to_have_text("You are live in Russian.")
+            await expect(o_booth.get_by_role("status")).to_have_text("Petr is live.")
+
+            await p_booth.get_by_role("button", name="Stop interpreting").click()
+            await until_deaf(a, PARTNER_HZ, timeout=5, hold=0.3)
+            await expect(a.get_by_test_id("language-status")).to_have_text(
+                "No interpreter live in this channel right now."
+            )
+        finally:
+            await asyncio.gather(a_browser.close(), o_browser.close(), p_browser.close())
+    return timings
+
+
+def test_two_interpreters_hand_over_in_their_booth_never_both_live(salon: Salon, tmp_path: Path) -> None:
+    timings = salon.ns.run(lambda: handover(salon, tmp_path), timeout=SCENARIO_TIMEOUT)
+    print("\nhandover:", {k: round(v, 2) for k, v in timings.items()})
+    assert timings["readings"] > 50, timings
+    assert timings["both_live_readings"] == 0, timings
