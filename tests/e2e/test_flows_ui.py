@@ -290,12 +290,16 @@ def test_event_scheduled_rsvped_and_started(salon: Salon, tmp_path: Path) -> Non
         await host.get_by_label("What will you talk about?").fill(title)
         await host.get_by_label("Date and time").fill(await host.evaluate(LOCAL_IN_5_MINUTES_JS))
         await host.get_by_role("textbox", name="Topics").fill("baking, bread")
+        await host.get_by_text("Languages (optional)").click()  # issue 15: English on stage, a French channel
+        await host.get_by_label("Spoken on stage").select_option("en")
+        await host.get_by_role("checkbox", name="French").check()
         await host.get_by_role("button", name="Schedule", exact=True).click()
         await expect(host).to_have_url(re.compile(r"/events/[^/]+$"))
         await expect(host.get_by_role("heading", name=title, level=1)).to_be_visible()
         event_url = host.url
         assert not event_url.endswith("/events/new")
         await expect(host.get_by_role("list", name="Topics").get_by_role("listitem")).to_have_text(["baking", "bread"])
+        await expect(host.locator(".event-languages")).to_have_text("Languages: English · French")
         start_now = host.get_by_role("button", name="Start now")
         await expect(start_now).to_be_visible()
 

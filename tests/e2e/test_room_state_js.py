@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, async_playwright
 
-from salon.app import audience, stage, stage_invites
+from salon.app import audience, interpretation, stage, stage_invites
 from salon.app.fakes import FakeClock, RecordingBus
 from salon.app.rooms import NewRoom, create_room, end_room, get_snapshot
 from salon.app.services import Services
+from salon.domain.interpretation import RoomLanguages
 from salon.domain.room_view import apply_event, hand_queue
 from salon.domain.rooms import RoomType
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
@@ -40,7 +41,8 @@ async def page() -> AsyncIterator[Page]:
 
 
 async def scenario(services: Services) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A room through joins, hands, the stage, mutes, roles, a batched audience, leaving and the end."""
+    """A room through joins, hands, the stage, mutes, roles, interpretation channels and booths, a batched audience,
+    leaving (an interpreter's booth empties) and the end."""
     clock = services.clock
     assert isinstance(clock, FakeClock)
     bus = services.bus
@@ -73,6 +75,16 @@ async def scenario(services: Services) -> tuple[dict[str, Any], list[dict[str, A
     clock.advance(services.settings.stage_invite_ttl_s)
     assert len(await stage_invites.expire_lapsed(services)) == 1
     await stage.raise_hand(services, dan, room)
+    await interpretation.set_languages(services, ada, room, RoomLanguages("en", ("ru", "fr")), -15)
+    await interpretation.assign_interpreter(services, ada, room, "ru", cat)
+    await interpretation.assign_interpreter(services, ada, room, "ru", dan)
+    await interpretation.take_booth(services, cat, room, "ru")
+    await interpretation.offer_handover(services, cat, room, "ru")
+    await interpretation.take_booth(services, dan, room, "ru")
+    await interpretation.release_booth(services, dan, room, "ru")
+    await interpretation.take_booth(services, cat, room, "ru")
+    await interpretation.remove_interpreter(services, ada, room, "ru", dan)
+    await interpretation.set_languages(services, ada, room, RoomLanguages("en", ("ru",)), -20)
     for who in people[3:]:  # past the test settings' batch threshold (5): the audience becomes a count
         clock.advance(1)
         await stage.join(services, who, room)
@@ -101,6 +113,7 @@ async def test_the_browser_and_the_server_agree_on_every_view(services: Services
         "stage_invite_declined",
         "stage_invite_expired",
         "audience_batched",
+        "interpretation_changed",
         "room_ended",
     } <= names
     expected = []

@@ -34,7 +34,7 @@ from tests.e2e.conftest import UI_TIMEOUT_MS, Salon
 from tests.support.browser import DESKTOP, PHONE, Device, Member, SalonApi, launch_browser, log_in, new_context, snap
 
 API = "/api/v1"
-TOUR_TIMEOUT = 300.0  # 170 s, the admin area's tabs, getting started and the first admin's hallway
+TOUR_TIMEOUT = 360.0  # 170 s, the admin area's tabs, getting started, the first admin's hallway, languages
 
 
 # Console errors Chromium prints for responses the app expects and handles: (status, path of the request).
@@ -581,6 +581,53 @@ async def admin_screens(browser: Browser, salon: Salon, seeded: Seeded, device: 
     await context.close()
 
 
+async def interpretation_screens(browser: Browser, salon: Salon, audit: Audit) -> None:
+    """A room with English on stage and Russian and French channels, in English and French: the listener's
+    language picker, the moderators' Languages dialog, the interpreter's booth (seeded here: none of the tour's
+    people may leave the rooms they are in; after both tours, whose hallways count the rooms)."""
+    async with SalonApi(salon.server) as api:
+        http = api.http
+        host, olga, tom = [await api.add_member(salon.admin, n) for n in ("mika", "olga", "tom")]
+        for who, name in ((host, "Mika Laine"), (olga, "Olga Petrova"), (tom, "Tom Baker")):
+            ok(await http.patch(f"{API}/me", json={"display_name": name}, headers=who.auth))
+        body = {
+            "title": "Across languages",
+            "topics": ["books"],
+            "languages": {"floor": "en", "channels": ["ru", "fr"]},
+        }
+        room = ok(await http.post(f"{API}/rooms", json=body, headers=host.auth))["room"]["id"]
+        for who in (olga, tom):
+            ok(await http.post(f"{API}/rooms/{room}/join", headers=who.auth))
+        body = {"language": "ru", "user_id": olga.user_id}
+        ok(await http.post(f"{API}/rooms/{room}/interpreters", json=body, headers=host.auth))
+    for device in (PHONE, DESKTOP):
+        for lang, suffix, settings, languages in (
+            ("en", "", "Room settings", "Languages"),
+            ("fr", "-fr", "Réglages du salon", "Langues"),
+        ):
+            pages = {}
+            for who in (tom, host, olga):
+                context = await new_context(browser, salon.server, device)
+                await context.add_init_script(f"localStorage.setItem('salon.lang', '{lang}')")
+                await log_in(context, salon.server, who)
+                pages[who.username] = page = await audit.watch(await context.new_page())
+                await page.goto(f"/room/{room}")
+            page = pages[tom.username]
+            await page.locator("#language-picker").select_option("ru")
+            await expect(page.get_by_test_id("language-status")).not_to_be_empty()
+            await audit.screen(page, f"tour-room-language-picker{suffix}")
+            page = pages[host.username]
+            await page.get_by_role("button", name=settings).click()
+            await page.get_by_role("dialog").get_by_role("button", name=languages).click()
+            await expect(page.locator("dialog.languages-dialog input[value=ru]")).to_be_checked()
+            await audit.screen(page, f"tour-room-languages-dialog{suffix}")
+            page = pages[olga.username]
+            await expect(page.get_by_test_id("booth")).to_be_visible()
+            await audit.screen(page, f"tour-room-booth{suffix}")
+            for page in pages.values():
+                await page.context.close()
+
+
 def test_screenshot_tour_on_phone_and_desktop(salon: Salon, tmp_path: Path) -> None:
     async def run() -> Audit:
         audit = Audit()
@@ -599,6 +646,7 @@ def test_screenshot_tour_on_phone_and_desktop(salon: Salon, tmp_path: Path) -> N
                     started = time.monotonic()
                     await tour(browser, salon, seeded, device, audit)
                     print(f"{device.name} tour: {time.monotonic() - started:.1f} s")
+                await interpretation_screens(browser, salon, audit)
             finally:
                 await browser.close()
         return audit

@@ -12,7 +12,7 @@ import { StreamPlayer } from "./stream_player.js";
 /* The STUN and TURN servers for our peer connections (GET /media/ice-servers): TURN credentials are per member and
  * time-limited, so they are fetched again a minute before they expire; none (direct ICE only) if the call fails. */
 let ice = { servers: [], validUntil: 0 };
-async function iceServers() {
+export async function iceServers() {
   const now = Date.now() / 1000;
   if (now < ice.validUntil) return ice.servers;
   try {
@@ -107,6 +107,10 @@ export class RoomAudio extends EventTarget {
     this.stream = null; // the StreamPlayer while listening on the broadcast tier
     this.tier = null; // "broadcast" | "webrtc" while listening
     this.streamFailures = 0;
+    // Interpretation (interpretation_audio.js sets these): the channel heard (null: the Original), and whether this
+    // room must be heard over WebRTC (a room with channels: the picker switches the same connection).
+    this.language = null;
+    this.webrtcOnly = false;
     this.player.volume = roomVolume();
     this.onProcessing = () => this.applyProcessing().catch(() => {});
     rooms.addEventListener("processing", this.onProcessing);
@@ -134,7 +138,7 @@ export class RoomAudio extends EventTarget {
   /** Hear the room's mix: on the broadcast tier when this browser and the server can, else through WebRTC. */
   async listen() {
     const gen = await this.reset("listen");
-    if (StreamPlayer.supported() && this.streamFailures < STREAM_RETRIES) {
+    if (!this.webrtcOnly && !this.language && StreamPlayer.supported() && this.streamFailures < STREAM_RETRIES) {
       if (await this.listenBroadcast(gen)) return;
       if (gen !== this.generation) return;
     }
@@ -196,13 +200,31 @@ export class RoomAudio extends EventTarget {
     const servers = await iceServers();
     if (gen !== this.generation) return;
     const { pc, sent } = this.peer("listen", servers);
-    const { jsep } = await live.call("media_listen", { room_id: this.roomId });
+    const { jsep } = this.language
+      ? await live.call("media_channel_listen", { room_id: this.roomId, language: this.language })
+      : await live.call("media_listen", { room_id: this.roomId });
     if (gen !== this.generation) return;
     await pc.setRemoteDescription(jsep);
     await pc.setLocalDescription(await pc.createAnswer());
     const answered = live.call("media_answer", { room_id: this.roomId, jsep: { type: "answer", sdp: pc.localDescription.sdp } });
     sent();
     await answered;
+  }
+
+  /** The language picker: a WebRTC listen connection is moved to the channel (or back to the Original) by the
+   * server, without renegotiating; any other way of listening is opened again on WebRTC. */
+  async pickLanguage(language) {
+    this.language = language;
+    if (this.kind !== "listen") return;
+    if (this.tier === "webrtc" && this.pc?.connectionState === "connected") {
+      try {
+        await live.call("media_pick_language", { room_id: this.roomId, language });
+        return;
+      } catch {
+        /* no answered connection to move: a new one */
+      }
+    }
+    await this.listen();
   }
 
   /** Go on air: open the microphone (asking for it now, not before), publish it, hear the others. */

@@ -6,6 +6,7 @@
 import { get, post } from "./api.js";
 import { MicError, RoomAudio } from "./audio.js";
 import { t } from "./i18n.js";
+import { RoomLanguages } from "./interpretation_audio.js";
 import { live } from "./live.js";
 import { endedMessage, nameIn, noticesFor } from "./room_notices.js";
 import { findMe } from "./room_state.js";
@@ -68,6 +69,7 @@ class RoomSession extends EventTarget {
       online: () => !this.state.gone && this.state.view && this.syncMedia(true), // renegotiate after a loss
       "room-error": (e) => e.detail.room_id === roomId && this.end(this.ui.errorMessage(e.detail.error)),
     };
+    this.languages = new RoomLanguages(this); // interpretation channels: the picker, a speaker's channel, a booth
     this.audio.addEventListener("blocked", () => this.set({ blocked: true }));
     this.audio.addEventListener("playing", () => this.state.blocked && this.set({ blocked: false }));
   }
@@ -117,6 +119,7 @@ class RoomSession extends EventTarget {
     clearTimeout(this.followedTimer);
     for (const [name, fn] of Object.entries(this.handlers)) live.removeEventListener(name, fn);
     live.unfollow(this.roomId);
+    this.languages.stop();
     this.set({ gone: true, endedWith: message });
     if (current === this) {
       current = null;

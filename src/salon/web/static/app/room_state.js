@@ -83,6 +83,8 @@ export function applyEvent(view, seq, name, data) {
     v.listener_count = data.listener_count;
   } else if (name === "listener_count") {
     v.listener_count = data.listener_count;
+  } else if (name === "interpretation_changed") {
+    v.interpretation = data.interpretation; // the whole thing each time: languages, ducking, every booth
   } else if (name === "room_ended") {
     v.room.ended_at = data.ended_at;
     v.stage = [];

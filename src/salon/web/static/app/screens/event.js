@@ -2,6 +2,7 @@
 // hosts it, "Notify me", the .ics file and a share link; its hosts also edit, start, cancel it and put members on
 // a closed event's list. A live event links to its room.
 
+import { languagesLine } from "../interpretation.js";
 import { errorMessage, get, post } from "../api.js";
 import { avatar, h, fill, when } from "../dom.js";
 import { addStrings, lang, t } from "../i18n.js";
@@ -80,6 +81,7 @@ function page(event, ctx, show) {
         : null,
       h("p.event-type", {}, typeTag(event.room_type), " ", h("span.muted", {}, t(`event.type_${event.room_type}_hint`))),
       event.description ? h("p.event-description", {}, event.description) : null,
+      event.languages ? h("p.event-languages", {}, h("span.muted", {}, `${t("lang.languages")}: `), languagesLine(event.languages)) : null,
       open ? count : null,
       event.is_host && scheduled ? h("p.muted.small", {}, t("event.host_reminded")) : null,
       h(

@@ -6,6 +6,7 @@ import { ApiError, get, patch, post } from "../api.js";
 import { h, when } from "../dom.js";
 import { addStrings, lang, t } from "../i18n.js";
 import { field, handleForm } from "./forms.js";
+import { languageFields, readLanguages } from "./languages_form.js";
 import { browserZone } from "./events.js";
 import strings from "./event_edit.strings.js";
 
@@ -90,6 +91,7 @@ export async function render(main, ctx) {
         ),
       ),
     ),
+    languageFields(event?.languages),
     h("p.form-error", { role: "alert" }),
     h(
       "div.actions",
@@ -120,6 +122,7 @@ export async function render(main, ctx) {
     set("description", values.description.trim(), event?.description);
     set("topics", topics, event?.topics);
     set("room_type", values.room_type, event?.room_type);
+    set("languages", readLanguages(form).languages ?? null, event?.languages ?? null);
     if (timeChanged) Object.assign(body, { starts_at: new Date(ms).toISOString(), timezone: values.timezone });
     if (creator) {
       const names = splitList(values.hosts ?? "").map((x) => x.replace(/^@/, "")).filter((x) => x !== ctx.me.username);

@@ -5,6 +5,8 @@
 // focused card keeps focus), an ended room goes away. When the connection comes back it watches again (a fresh
 // page); while there is no connection it shows the page read over HTTP.
 
+import { languageFields, readLanguages } from "./languages_form.js";
+import { languagesLine } from "../interpretation.js";
 import { errorMessage, get, post } from "../api.js";
 import { avatar, h, when } from "../dom.js";
 import { icon } from "../icons.js";
@@ -180,6 +182,7 @@ function fillCard(el, entry) {
       room.topics.length ? h("ul.topics", { "aria-label": t("hallway.topics") }, room.topics.map((x) => h("li.topic", {}, x))) : null,
       h("h2", {}, room.title),
       room.type !== "open" ? h("span.tag", {}, t(`hallway.type_${room.type}`)) : null,
+      entry.languages ? h("p.muted.card-languages", {}, languagesLine(entry.languages)) : null,
       h(
         "div.who",
         {},
@@ -247,6 +250,7 @@ function startDialog(ctx) {
         ),
       ),
     ),
+    languageFields(),
     h("p.form-error", { role: "alert" }),
     h(
       "div.actions",
@@ -261,7 +265,7 @@ function startDialog(ctx) {
       .split(",")
       .map((x) => x.trim())
       .filter(Boolean);
-    const created = await post("/rooms", { title: values.title.trim(), topics, type: values.type });
+    const created = await post("/rooms", { title: values.title.trim(), topics, type: values.type, ...readLanguages(form) });
     dialog.close();
     ctx.navigate(`/room/${encodeURIComponent(created.room.id)}?started=1`);
   });

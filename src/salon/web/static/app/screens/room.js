@@ -13,6 +13,8 @@ import { NoticeStack } from "../room_notices.js";
 import { enterRoom } from "../room_session.js";
 import { moderationLogDialog, pingDialog, shareRoom } from "./room_dialogs.js";
 import { soundDialog } from "./room_sound.js";
+import { boothPanel } from "./booth.js";
+import { interpreterActions, languagePicker, languagesDialog, languagesHeader } from "./room_languages.js";
 import { handsSection, personActions, personTile } from "./room_people.js";
 import strings from "./room.strings.js";
 
@@ -114,7 +116,10 @@ export async function render(main, ctx) {
         ),
         room.topics.length ? h("ul.topics", { "aria-label": t("room.topics") }, room.topics.map((x) => h("li.topic", {}, x))) : null,
         room.description ? h("p.muted", {}, room.description) : null,
+        languagesHeader(view),
       ),
+      languagePicker(session),
+      boothPanel(session, call),
       state.blocked ? h("div.banner", {}, h("button.primary", { type: "button", onclick: () => audio.play() }, icon("play", { filled: true }), t("room.tap_to_listen"))) : null,
       // A microphone problem concerns people on stage only: a listener is shown no microphone control at all.
       state.micProblem && onStage ? h("div.banner.warn", { role: "alert" }, t(`room.mic_${state.micProblem}`), " ", h("button.link-button", { type: "button", onclick: () => syncMedia(true) }, t("room.try_again"))) : null,
@@ -205,7 +210,7 @@ export async function render(main, ctx) {
   }
 
   function personMenu(p) {
-    const actions = personActions(p, state.me, act, state.view.room.created_by);
+    const actions = [...personActions(p, state.me, act, state.view.room.created_by), ...interpreterActions(p, state.view, state.me, call)];
     let dialog;
     const menu = h(
       "div.menu",
@@ -248,6 +253,7 @@ export async function render(main, ctx) {
         "div.menu",
         {},
         item(room.hands_enabled ? t("room.hands_off") : t("room.hands_on"), () => call("set_hands_enabled", { enabled: !room.hands_enabled })),
+        item(t("lang.menu_item"), () => dialogs.replaceChildren(languagesDialog(session, call))),
         item(t("room.moderation_log"), () => dialogs.replaceChildren(moderationLogDialog(roomId))),
         item(t("room.end"), async () => {
           if (await confirmDialog({ title: t("room.end_confirm"), confirm: t("room.end") })) await call("end_room");
@@ -263,10 +269,12 @@ export async function render(main, ctx) {
 
   session.addEventListener("change", draw);
   session.addEventListener("speakers", onSpeakers);
+  session.languages.addEventListener("change", draw);
   draw();
   return () => {
     session.removeEventListener("change", draw);
     session.removeEventListener("speakers", onSpeakers);
+    session.languages.removeEventListener("change", draw);
     session.detachNotices();
     notices.clear();
     barSize.disconnect();

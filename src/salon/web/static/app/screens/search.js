@@ -5,6 +5,7 @@ import { errorMessage, get, query } from "../api.js";
 import { avatar, fill, h, when } from "../dom.js";
 import { icon } from "../icons.js";
 import { addStrings, lang, t } from "../i18n.js";
+import { languageName, languagesLine, sortedTags } from "../interpretation.js";
 import strings from "./search.strings.js";
 
 addStrings(strings);
@@ -32,6 +33,14 @@ export async function render(main, ctx) {
     h("span.search-icon", { "aria-hidden": "true" }, icon("search", { size: 20 })),
     input,
   );
+  // Rooms and events in a language (their floor or a channel): alone, or with words.
+  const language = h(
+    "select",
+    { id: "search-language", name: "language", onchange: () => run() },
+    h("option", { value: "" }, t("lang.any_language")),
+    sortedTags().map((tag) => h("option", { value: tag, selected: ctx.query.get("language") === tag }, languageName(tag))),
+  );
+  form.append(h("label.visually-hidden", { for: "search-language" }, t("lang.languages")), language);
   const results = h("div.search-results", { "aria-busy": "false" });
   main.append(h("section.screen.search", {}, h("h1.visually-hidden", {}, t("search.title")), form, results));
 
@@ -41,18 +50,21 @@ export async function render(main, ctx) {
 
   async function run() {
     const q = input.value.trim();
-    if (q === last) return;
-    last = q;
-    history.replaceState({}, "", q ? `/search${query({ q })}` : "/search");
+    const tag = language.value;
+    const key = `${q}\n${tag}`;
+    if (key === last) return;
+    last = key;
+    const params = { ...(q ? { q } : {}), ...(tag ? { language: tag } : {}) };
+    history.replaceState({}, "", Object.keys(params).length ? `/search${query(params)}` : "/search");
     const mine = ++seq;
     const term = q.replace(/^@+/, ""); // "@ada" finds ada: usernames are matched without the @
-    if (term.length < MIN_QUERY) {
+    if (term.length < MIN_QUERY && !tag) {
       results.replaceChildren(h("p.empty", {}, q ? t("search.too_short") : t("search.intro")));
       return;
     }
     results.setAttribute("aria-busy", "true");
     try {
-      const found = await get(`/search${query({ q: term })}`);
+      const found = await get(`/search${query({ ...(term.length >= MIN_QUERY ? { q: term } : {}), ...(tag ? { language: tag } : {}) })}`);
       if (mine !== seq) return;
       paint(found, q);
     } catch (error) {
@@ -125,7 +137,7 @@ function roomRow(entry) {
           {},
           h("span.live-dot", {}, t("search.live")),
           " ",
-          [names ? t("search.with", { names }) : null, t("search.listeners", { count: entry.listener_count })].filter(Boolean).join(" · "),
+          [names ? t("search.with", { names }) : null, t("search.listeners", { count: entry.listener_count }), languagesLine(entry.languages)].filter(Boolean).join(" · "),
         ),
         room.topics.length ? h("span.topics", {}, room.topics.map((x) => h("span.topic", {}, x))) : null,
       ),
