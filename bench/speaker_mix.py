@@ -3,22 +3,21 @@ one mix and a plain listener, all measured in the same run on the same Janus.
 
     .venv/bin/python bench/speaker_mix.py                  # ~1½ min; needs root for the network namespace
     .venv/bin/python bench/speaker_mix.py --window 5       # quicker
-    .venv/bin/python bench/speaker_mix.py --opted-in 1,20,50 --plain 20
+    .venv/bin/python bench/speaker_mix.py --opted-in 20,50,100 --plain 20
 
 Inside a private network namespace (as bench/media.py), one managed Janus configured as ``salon serve`` configures
-it, driven through the media port (``JanusMedia``): a room with ``--speakers`` aiortc speakers (4) each playing a
-tone, so that the per-speaker mix's own tracks all carry sound. Janus's CPU (``/proc/<pid>/stat``) is measured over
-``--window`` seconds at each step:
+it, driven through the media port (``JanusMedia``): a room with ``--speakers`` aiortc speakers (4, send-only, so
+that this process decodes nothing) each playing a tone, so that every own track carries sound. Janus's CPU
+(``/proc/<pid>/stat``) is measured over ``--window`` seconds at each step:
 
 1. **off** — the room and its speakers, nobody opted in (its AudioBridge room has its groups, as every room does;
-   the group mixes are summed each tick, but nothing is encoded for them);
-2. **on, 1** — one listener opts in through the adapter (``open_speaker_mix``, aiortc): the multistream mountpoint
-   and its 5 group forwards are made, so 5 more Opus encodes per 20 ms;
-3. **on, N** — more opted-in listeners, as light WebRTC receivers that count packets after SRTP
-   (bench/media_clients.py, each watching the per-speaker mountpoint as the adapter does): the cost per opted-in
-   listener is the slope between the steps;
-Between 2 and 3, ``--plain`` listeners of the room's one mix join the same way: the cost of a plain listener, for
-comparison (measured before the opted-in load, while the machine has the most room).
+   the group submixes are summed each tick, but nothing is encoded for them);
+2. **on** — one listener opts in through the adapter (``open_speaker_mix``, aiortc) and hangs up: the multistream
+   mountpoint and its 5 group forwards stay, so 5 more Opus encodes per 20 ms, with nobody watching;
+3. **+ plain** — ``--plain`` listeners of the room's one mix, as light WebRTC receivers that count packets after
+   SRTP (bench/media_clients.py, each watching as the adapter does): the cost of a plain listener, for comparison;
+4. **+ N opted in** — opted-in listeners the same way, watching the per-speaker mountpoint: the cost per opted-in
+   listener is the slope from step 3.
 
 Each step also checks what the load listeners received (5 streams x 50 packets/s for an opted-in one, 50 for a plain
 one), so a step where Janus sent less is seen, not averaged in.
@@ -45,10 +44,8 @@ from media import (
     STEP_TIMEOUT,
     BenchError,
     Child,
-    drain,
     int_list,
     janus_config,
-    janus_speaker,
     local,
     log,
     peer,
@@ -60,6 +57,7 @@ from salon.adapters.janus.media import JanusMedia
 from salon.adapters.janus.plugins import janus_id
 from salon.adapters.janus.process import ManagedJanus
 from salon.adapters.janus.speaker_mix import mix_key
+from salon.client.audio import ToneTrack
 from salon.domain.speaker_tracks import MIDS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,17 +70,28 @@ ROOM = "speaker-mix-bench"
 TONES_HZ = (440.0, 550.0, 660.0, 770.0, 880.0, 990.0)
 
 
-async def opt_in(stack: contextlib.AsyncExitStack, media: JanusMedia, user: str) -> None:
-    """One listener through the adapter, as the app makes one: its offer has a stream per track, all drained."""
+async def speaker(stack: contextlib.AsyncExitStack, media: JanusMedia, user: str, frequency: float) -> None:
+    """A speaker playing a tone, send-only: nothing to decode here, so this process leaves the cores to Janus."""
+    await media.admit(ROOM, user, "speaker", muted=False)
     pc = peer()
     stack.push_async_callback(pc.close)
-    offer = await media.open_speaker_mix(ROOM, user)
-    await pc.setRemoteDescription(remote(offer))
-    await pc.setLocalDescription(await pc.createAnswer())
-    for transceiver in pc.getTransceivers():
-        task = asyncio.create_task(drain(transceiver.receiver.track))
-        stack.callback(task.cancel)
-    await media.answer_listen(ROOM, user, local(pc))
+    pc.addTransceiver(ToneTrack(frequency), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    await pc.setRemoteDescription(remote(await media.open_speak(ROOM, user, local(pc))))
+
+
+async def make_the_mix(media: JanusMedia) -> None:
+    """The room's first opt-in, through the adapter as the app makes one (the mountpoint and its group forwards are
+    made then), hung up once its offer is answered: the mix stays, with nobody watching it yet."""
+    await media.admit(ROOM, "opener", "listener", muted=True)
+    pc = peer()
+    try:
+        await pc.setRemoteDescription(remote(await media.open_speaker_mix(ROOM, "opener")))
+        await pc.setLocalDescription(await pc.createAnswer())
+        await media.answer_listen(ROOM, "opener", local(pc))
+    finally:
+        await media.close(ROOM, "opener", "listen")
+        await pc.close()
 
 
 class Totals:
@@ -151,11 +160,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             raise BenchError("Janus has no pid")
         await media.create_room(ROOM)
         for k in range(args.speakers):
-            user = f"speaker-{k}"
-            await media.admit(ROOM, user, "speaker", muted=False)
-            path = await janus_speaker(stack, media, ROOM, user)
-            path.tone.set_frequency(TONES_HZ[k % len(TONES_HZ)])
-        await media.admit(ROOM, "opener", "listener", muted=True)
+            await speaker(stack, media, f"speaker-{k}", TONES_HZ[k % len(TONES_HZ)])
         step = Step(janus_pid, clients)
         try:
             for name, mountpoint in (("opted_in", janus_id(mix_key(ROOM))), ("plain", janus_id(ROOM))):
@@ -168,25 +173,25 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             await asyncio.sleep(args.settle)
             log(f"off: {args.speakers} speakers, nobody opted in …")
             rows.append(await step.measure("off", args.window, {}))
-            await opt_in(stack, media, "opener")
-            current = 1
+            await make_the_mix(media)
+            current = 0
             await asyncio.sleep(args.settle)
-            log("on: 1 opted-in listener (through the adapter) …")
-            rows.append(await step.measure("on, 1 opted in", args.window, {}))
+            log("on: the mix made, nobody watching …")
+            rows.append(await step.measure("on", args.window, {}))
             per_stream = {opted.name: PACKETS_PER_S * len(MIDS), plain.name: PACKETS_PER_S}
             if args.plain:
                 await add(plain, args.plain)
                 await asyncio.sleep(args.settle)
-                log(f"on: 1 opted-in listener and {args.plain} plain ones …")
-                rows.append(await step.measure(f"on, 1 opted in + {args.plain} plain", args.window, per_stream))
+                log(f"on: {args.plain} plain listeners …")
+                rows.append(await step.measure(f"on + {args.plain} plain", args.window, per_stream))
             for target in args.opted_in:
                 if target <= current:
                     continue
                 await add(opted, target - current)
                 current = target
                 await asyncio.sleep(args.settle)
-                log(f"on: {current} opted-in listeners …")
-                rows.append(await step.measure(f"on, {current} opted in", args.window, per_stream))
+                log(f"on: {current} opted-in listeners (and the plain ones) …")
+                rows.append(await step.measure(f"on + {current} opted in", args.window, per_stream))
         finally:
             for child in clients:
                 await child.stop()
@@ -194,25 +199,24 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 
 def summary(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
-    """Fixed cost (off → on with one listener), then the slopes: per plain listener (the ``--plain`` step over the
-    first opted-in one), per opted-in listener (the last step over the one before the opted-in load clients)."""
+    """The fixed cost (off → on, nobody watching), then the slopes: per plain listener (the ``--plain`` step over
+    "on"), per opted-in listener (the biggest opted-in step Janus fully served, over the step before them)."""
     by_name = {row["step"]: row for row in rows}
-    off, one = by_name["off"]["janus_cpu_pct"], by_name["on, 1 opted in"]["janus_cpu_pct"]
-    out: dict[str, Any] = {"off_cpu_pct": off, "on_1_cpu_pct": one, "mix_on_with_1_listener_pct": round(one - off, 2)}
-    base = one
+    off, on = by_name["off"]["janus_cpu_pct"], by_name["on"]["janus_cpu_pct"]
+    out: dict[str, Any] = {"off_cpu_pct": off, "on_cpu_pct": on, "mix_on_pct": round(on - off, 2)}
+    base = on
     if args.plain:
-        plain = by_name[f"on, 1 opted in + {args.plain} plain"]
-        out["per_plain_listener_pct"] = round((plain["janus_cpu_pct"] - one) / args.plain, 3)
-        out["us_per_plain_listener_packet"] = per_packet(plain["janus_cpu_pct"] - one, plain["plain_packets_per_s"])
+        plain = by_name[f"on + {args.plain} plain"]
+        out["per_plain_listener_pct"] = round((plain["janus_cpu_pct"] - on) / args.plain, 3)
+        out["us_per_plain_listener_packet"] = per_packet(plain["janus_cpu_pct"] - on, plain["plain_packets_per_s"])
         base = plain["janus_cpu_pct"]
-    # The biggest step Janus fully served (a step where some listener got short is starved, not measured).
-    opted = [n for n in args.opted_in if n > 1 and not by_name[f"on, {n} opted in"].get("opted_in_short")]
+    # A step where some listener got short is Janus (or the clients) starved, not measured.
+    opted = [n for n in args.opted_in if n > 0 and not by_name[f"on + {n} opted in"].get("opted_in_short")]
     if opted:
         most = max(opted)
-        top = by_name[f"on, {most} opted in"]
-        out[f"on_{most}_cpu_pct"] = top["janus_cpu_pct"]
-        out["per_opted_in_listener_pct"] = round((top["janus_cpu_pct"] - base) / (most - 1), 3)
-        # Over the load clients' packets only: the first opted-in listener is in the base.
+        top = by_name[f"on + {most} opted in"]
+        out[f"on_{most}_opted_in_cpu_pct"] = top["janus_cpu_pct"]
+        out["per_opted_in_listener_pct"] = round((top["janus_cpu_pct"] - base) / most, 3)
         out["us_per_opted_in_listener_packet"] = per_packet(top["janus_cpu_pct"] - base, top["opted_in_packets_per_s"])
     return out
 
@@ -225,7 +229,7 @@ def per_packet(cpu_pct: float, packets_per_s: float) -> float | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speakers", type=int, default=4, choices=range(1, len(TONES_HZ) + 1))
-    parser.add_argument("--opted-in", type=int_list, default=[1, 20], help="opted-in listener counts, in order")
+    parser.add_argument("--opted-in", type=int_list, default=[20, 50], help="opted-in listener counts, in order")
     parser.add_argument("--plain", type=int, default=20, help="plain listeners added at the end (0: none)")
     parser.add_argument("--window", type=float, default=10.0, help="seconds of Janus CPU measured per step")
     parser.add_argument("--settle", type=float, default=2.0)
