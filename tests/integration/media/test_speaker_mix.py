@@ -113,7 +113,9 @@ async def hear(media: JanusMedia, heard: Heard) -> None:
         async def speak(user: str, tone: ToneTrack) -> None:
             await media.admit(ROOM, user, "speaker", False)
             pc = await peer()
-            pc.addTrack(tone)
+            # Send-only: the test's ears are this process, and six speakers decoding their mix-minus would starve
+            # them on a busy machine (what a speaker hears is test_sound_through_janus.py's business).
+            pc.addTransceiver(tone, direction="sendonly")
             await pc.setLocalDescription(await pc.createOffer())
             await pc.setRemoteDescription(description(await media.open_speak(ROOM, user, local_jsep(pc))))
 
@@ -182,11 +184,14 @@ async def hear(media: JanusMedia, heard: Heard) -> None:
         heard.record("full", ears)
         heard.tracks["full"] = media.speaker_tracks(ROOM)
 
-        # (4) c is muted (by a moderator, in Janus): t0 falls silent, the others play on.
+        # (4) c is muted (by a moderator, in Janus): t0 falls silent, the others play on. Judged gone on the plain
+        # mix too, where the other voices go on: a sender of this process stalled for a moment by a busy machine
+        # also leaves t0 silent, but not for 0.5 s of the one mix.
         async with LoopLag() as lag, asyncio.timeout(STEP_TIMEOUT):
             muted_at = time.monotonic()
             await media.set_muted(ROOM, "c", True)
-            await ears["t0"].wait_until(lambda m: m.tone_level_dbfs(C_HZ, 0.3) < ABSENT_DBFS)
+            await ears["t0"].wait_until(lambda m: m.tone_level_dbfs(C_HZ, 0.5) < ABSENT_DBFS)
+            await ears["plain"].wait_until(lambda m: level(m, C_HZ, 0.5) < ABSENT_DBFS)
             heard.numbers["muted → t0 silent s"] = time.monotonic() - muted_at
         heard.numbers["mute: the test's loop lag s"] = lag.worst
         await settle(ears, time.monotonic())
