@@ -255,7 +255,8 @@ class JanusMedia(InterpretationOps, SpeakerMixOps):
                 await self._cut_stream(room_id, user_id, "on_stage")  # the stage hears through its own connection
                 if (conn := self._conns.get((room_id, user_id, "speak"))) is not None and conn.muted != muted:
                     await self._apply_mute(conn, muted)
-            await self._follow_stage(room_id)
+            if role == "speaker" or self._has_track(room_id, user_id):  # a listener staying one changes nothing
+                await self._follow_stage(room_id)
 
     async def set_muted(self, room_id: str, user_id: str, muted: bool) -> None:
         async with self._lock(self._user_locks, (room_id, user_id)):
@@ -271,7 +272,8 @@ class JanusMedia(InterpretationOps, SpeakerMixOps):
             await self._drop(room_id, user_id, "listen")
             await self._drop(room_id, user_id, "interpret")
             await self._cut_stream(room_id, user_id, "removed")
-            await self._follow_stage(room_id)
+            if self._has_track(room_id, user_id):
+                await self._follow_stage(room_id)
 
     async def _apply_mute(self, conn: _Conn, muted: bool) -> None:
         link, room = self._links.require(), self._rooms.get(conn.room_id)

@@ -146,9 +146,14 @@ class SpeakerMixOps(JanusMediaBase):
     def speaker_tracks(self, room_id: str) -> dict[str, str]:
         return self._tracks.get(room_id, SpeakerTracks()).mapping()
 
+    def _has_track(self, room_id: str, user_id: str) -> bool:
+        tracks = self._tracks.get(room_id)
+        return tracks is not None and tracks.track_of(user_id) is not None
+
     async def _follow_stage(self, room_id: str) -> None:
         """Give the room's speakers (as admitted, in order) their tracks (``domain.speaker_tracks``), tell the app
-        when that changed, and move the connected ones whose group is not their track's."""
+        when that changed, and move the connected ones whose group is not their track's. Called only when a speaker
+        comes, goes or is admitted again: it reads every admission of the room, so not for each of a big audience."""
         on_stage = [k[1] for k, (role, _) in self._admitted.items() if k[0] == room_id and role == "speaker"]
         before = self._tracks.get(room_id, SpeakerTracks())
         after = follow(before, on_stage)
@@ -162,7 +167,8 @@ class SpeakerMixOps(JanusMediaBase):
 
     async def _retag(self, room_id: str) -> None:
         tracks = self._tracks.get(room_id, SpeakerTracks())
-        for conn in [c for c in self._conns.values() if c.media == "speak" and c.room_id == room_id]:
+        speaking = [c for c in self._speakers.values() if c.room_id == room_id]  # the speak connections only
+        for conn in [c for c in speaking if self._conns.get((room_id, c.user_id, "speak")) is c]:  # still current
             group = tracks.track_of(conn.user_id) or OTHERS
             if conn.group != group and await retag(conn.handle, group):
                 conn.group = group
