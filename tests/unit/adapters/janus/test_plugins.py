@@ -335,3 +335,47 @@ async def test_a_viewer_switches_mountpoint_on_its_connection(janus: FakeJanus, 
     assert janus.bodies() == [{"request": "switch", "id": MOUNT}]
     with pytest.raises(JanusUnavailable):
         await streaming.switch(MOUNT)
+
+
+async def test_configure_moves_a_participant_to_another_group(janus: FakeJanus, bridge: AudioBridge) -> None:
+    janus.responder = lambda message: Later({"audiobridge": "event", "room": ROOM, "result": "ok"})
+
+    await bridge.configure(group="t1")
+
+    assert janus.bodies() == [{"request": "configure", "group": "t1"}]
+
+
+async def test_a_group_forward_says_whether_the_room_took_the_group(janus: FakeJanus, bridge: AudioBridge) -> None:
+    await bridge.create(ROOM, groups=("t0", "others"))
+    await bridge.create(ROOM + 1)  # no groups: Janus ignores the group and forwards the whole mix
+
+    stream_id, grouped = await bridge.rtp_forward_group(ROOM, "t0", host="127.0.0.1", port=20010)
+    _, ignored = await bridge.rtp_forward_group(ROOM + 1, "t0", host="127.0.0.1", port=20012)
+
+    assert (grouped, ignored) == (True, False)
+    assert janus.bodies("rtp_forward")[0]["group"] == "t0"
+    [forwarder] = await bridge.list_forwarders(ROOM)
+    assert (forwarder.stream_id, forwarder.group) == (stream_id, "t0")
+    [whole] = await bridge.list_forwarders(ROOM + 1)
+    assert whole.group is None
+
+
+async def test_a_multistream_mountpoint_has_one_opus_stream_per_mid_on_ports_janus_picks(
+    janus: FakeJanus, streaming: Streaming
+) -> None:
+    ports = await streaming.create_multistream(MOUNT, ("t0", "t1", "others"))
+
+    [body] = janus.bodies("create")
+    assert [(m["mid"], m["port"], m["codec"], m["pt"], m["iface"]) for m in body["media"]] == [
+        (mid, 0, "opus", 111, "127.0.0.1") for mid in ("t0", "t1", "others")
+    ]
+    assert list(ports) == ["t0", "t1", "others"]
+    assert len(set(ports.values())) == 3
+
+    def short_answer(message: FakeMessage) -> dict[str, object]:
+        stream = {"id": MOUNT + 1, "ports": [{"type": "audio", "mid": "t0", "port": 20000}]}
+        return {"streaming": "created", "create": str(MOUNT + 1), "stream": stream}
+
+    janus.responder = short_answer
+    with pytest.raises(JanusUnavailable):  # a port missing for a mid: not what was asked
+        await streaming.create_multistream(MOUNT + 1, ("t0", "t1"))
