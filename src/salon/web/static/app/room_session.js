@@ -9,6 +9,7 @@ import { t } from "./i18n.js";
 import { live } from "./live.js";
 import { endedMessage, nameIn, noticesFor } from "./room_notices.js";
 import { findMe } from "./room_state.js";
+import { speakerMixFullMessage } from "./speaker_volumes.js";
 
 const FOLLOW_CHANGES = new Set(["participant_joined", "participant_left", "role_changed"]);
 
@@ -70,6 +71,8 @@ class RoomSession extends EventTarget {
     };
     this.audio.addEventListener("blocked", () => this.set({ blocked: true }));
     this.audio.addEventListener("playing", () => this.state.blocked && this.set({ blocked: false }));
+    // Volume per speaker refused for want of room: said out loud, not only in the Sound dialog (one mix instead).
+    this.audio.addEventListener("speaker-mix", (e) => e.detail.state === "full" && this.ui.toast(speakerMixFullMessage(), "error"));
   }
 
   get title() {
@@ -207,6 +210,8 @@ class RoomSession extends EventTarget {
           this.ui.announce(t("room.now_speaking", { names: names.filter(Boolean).join(", ") }));
         }
       }
+    } else if (frame.name === "speaker_tracks") {
+      this.audio.setSpeakerTracks(frame.data.tracks);
     } else if (frame.name === "media_reset") {
       this.syncMedia(true);
     }
