@@ -56,7 +56,9 @@ def test_a_rooms_moderators_and_admins_see_how_its_audience_listens() -> None:
     assert audience_refusal(moderator(), Access(), room(ended_at=at(5))) == ErrorCode.ROOM_ENDED
 
 
-def speaker_mix_refusal(participant: Participant | None, room_: Room | None = None, *, banned: bool = False) -> ErrorCode | None:
+def speaker_mix_refusal(
+    participant: Participant | None, room_: Room | None = None, *, banned: bool = False
+) -> ErrorCode | None:
     try:
         check_speaker_mix(room_ or room(), participant, banned=banned)
     except DomainError as error:

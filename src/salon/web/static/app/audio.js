@@ -111,7 +111,8 @@ export class RoomAudio extends EventTarget {
     this.tier = null; // "broadcast" | "webrtc" while listening
     this.streamFailures = 0;
     this.mixer = null; // the SpeakerMixer while hearing the per-speaker mix
-    this.speakerMix = null; // "on" | "full" (the server had no room for it: one mix instead) | null
+    // "on" | "full" (the server had no room for it: one mix instead) | "failed" (refused otherwise: one mix) | null
+    this.speakerMix = null;
     this.player.volume = roomVolume();
     this.onProcessing = () => this.applyProcessing().catch(() => {});
     rooms.addEventListener("processing", this.onProcessing);
@@ -240,7 +241,7 @@ export class RoomAudio extends EventTarget {
       this.pc = null;
       mixer.stop();
       this.mixer = null;
-      this.setSpeakerMix(error?.code === "speaker_mix_full" ? "full" : null);
+      this.setSpeakerMix(error?.code === "speaker_mix_full" ? "full" : "failed");
       return false;
     }
     if (gen !== this.generation) return true;

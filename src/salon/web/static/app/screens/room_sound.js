@@ -99,6 +99,7 @@ function speakerMixPart(id, onStage, audio) {
     type: "checkbox",
     role: "switch",
     checked: speakerMixOn(),
+    "aria-labelledby": `${id}-per-speaker-label`,
     "aria-describedby": `${id}-per-speaker-hint`,
     onchange: () => {
       setSpeakerMixOn(input.checked);
@@ -111,9 +112,10 @@ function speakerMixPart(id, onStage, audio) {
     input.disabled = staged;
     stageNote.hidden = !staged;
     const state = audio?.speakerMix ?? null;
-    status.classList.toggle("form-error", state === "full" && input.checked);
+    status.classList.toggle("form-error", (state === "full" || state === "failed") && input.checked);
     if (staged || !input.checked) status.textContent = "";
     else if (state === "full") status.textContent = speakerMixFullMessage();
+    else if (state === "failed") status.textContent = t("sound.per_speaker_failed");
     else status.textContent = t(state === "on" ? "sound.per_speaker_active" : "sound.per_speaker_connecting");
   }
   const onChange = () => show();
@@ -127,7 +129,7 @@ function speakerMixPart(id, onStage, audio) {
       "label.choice",
       { for: `${id}-per-speaker` },
       input,
-      h("span", {}, h("strong", {}, t("sound.per_speaker_switch")), h("span.hint", { id: `${id}-per-speaker-hint` }, t("sound.per_speaker_hint"))),
+      h("span", {}, h("strong", { id: `${id}-per-speaker-label` }, t("sound.per_speaker_switch")), h("span.hint", { id: `${id}-per-speaker-hint` }, t("sound.per_speaker_hint"))),
     ),
     stageNote,
     status,
