@@ -39,6 +39,12 @@ class NullMedia:
     async def open_speak(self, room_id: str, user_id: str, offer: Jsep) -> Jsep:
         raise MediaUnavailable("this process has no media plane")
 
+    async def open_speaker_mix(self, room_id: str, user_id: str) -> Jsep:
+        raise MediaUnavailable("this process has no media plane")
+
+    def speaker_tracks(self, room_id: str) -> dict[str, str]:
+        return {}
+
     async def add_candidate(
         self, room_id: str, user_id: str, media: MediaKind, candidate: dict[str, Any] | None
     ) -> None:

@@ -13,7 +13,18 @@ from functools import partial
 from typing import Any
 
 from salon.app.media_health import BroadcastNodeHealth, JanusNodeHealth, MediaHealth
-from salon.app.ports import Booth, Jsep, MediaEvent, MediaKind, MediaRefused, MediaRole, RoomMessage, StreamGrant
+from salon.app.ports import (
+    Booth,
+    Jsep,
+    MediaEvent,
+    MediaFull,
+    MediaKind,
+    MediaRefused,
+    MediaRole,
+    RoomMessage,
+    StreamGrant,
+)
+from salon.domain.speaker_tracks import SpeakerTracks, follow
 
 
 def _resolve(future: asyncio.Future[None], *_: object) -> None:
@@ -148,6 +159,9 @@ class FakeMedia:
     interpreting: dict[tuple[str, str], str] = field(default_factory=dict)  # (room, user) -> language
     listening: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (room, user) -> channel heard
     interpreter_only: dict[tuple[str, str], bool] = field(default_factory=dict)  # (room, user) -> as last asked
+    tracks: dict[str, SpeakerTracks] = field(default_factory=dict)  # room -> its per-speaker mix's assignment
+    speaker_mix: set[tuple[str, str]] = field(default_factory=set)  # (room, user) whose listen is the per-speaker mix
+    speaker_mix_max_listeners: int = 100  # per room, like the Janus adapter's setting
     queue: asyncio.Queue[MediaEvent] = field(default_factory=asyncio.Queue)
     up: bool = True  # what health() says of its one pretend Janus node (a test sets False: the media plane is down)
 
@@ -164,6 +178,8 @@ class FakeMedia:
             del self.connections[conn]
         for stream in [k for k in self.streams if k[0] == room_id]:
             del self.streams[stream]
+        self._follow_stage(room_id)
+        self.tracks.pop(room_id, None)
         for language in [k[1] for k in self.channels if k[0] == room_id]:
             await self.destroy_channel(room_id, language)
 
@@ -174,6 +190,7 @@ class FakeMedia:
             self.connections.pop((room_id, user_id, "speak"), None)
         else:
             self.streams.pop((room_id, user_id), None)
+        self._follow_stage(room_id)
 
     async def set_muted(self, room_id: str, user_id: str, muted: bool) -> None:
         self.calls.append(("set_muted", room_id, user_id, str(muted)))
@@ -188,6 +205,21 @@ class FakeMedia:
             self.connections.pop((room_id, user_id, media), None)
         self.streams.pop((room_id, user_id), None)
         self.interpreting.pop((room_id, user_id), None)
+        self.speaker_mix.discard((room_id, user_id))
+        self._follow_stage(room_id)
+
+    def _follow_stage(self, room_id: str) -> None:
+        """Re-assign the room's tracks to its admitted speakers (in admission order); a change is an event."""
+        on_stage = [k[1] for k, (role, _) in self.members.items() if k[0] == room_id and role == "speaker"]
+        before = self.tracks.get(room_id, SpeakerTracks())
+        after = follow(before, on_stage)
+        if after.mapping() != before.mapping():
+            self.queue.put_nowait(MediaEvent(room_id, "speaker_tracks"))
+        self.tracks[room_id] = after
+
+    def _drop_listen(self, room_id: str, user_id: str) -> None:
+        self.connections.pop((room_id, user_id, "listen"), None)
+        self.speaker_mix.discard((room_id, user_id))
 
     def _admitted(self, room_id: str, user_id: str, need: MediaRole | None = None) -> None:
         member = self.members.get((room_id, user_id))
@@ -197,8 +229,22 @@ class FakeMedia:
     async def open_listen(self, room_id: str, user_id: str) -> Jsep:
         self.calls.append(("open_listen", room_id, user_id))
         self._admitted(room_id, user_id)
+        self._drop_listen(room_id, user_id)
         self.connections[(room_id, user_id, "listen")] = "offered"
         return {"type": "offer", "sdp": f"v=0 fake offer to {user_id}"}
+
+    async def open_speaker_mix(self, room_id: str, user_id: str) -> Jsep:
+        self.calls.append(("open_speaker_mix", room_id, user_id))
+        self._admitted(room_id, user_id, "listener")
+        self._drop_listen(room_id, user_id)
+        if sum(1 for k in self.speaker_mix if k[0] == room_id) >= self.speaker_mix_max_listeners:
+            raise MediaFull(f"room {room_id} carries {self.speaker_mix_max_listeners} per-speaker listeners")
+        self.connections[(room_id, user_id, "listen")] = "offered"
+        self.speaker_mix.add((room_id, user_id))
+        return {"type": "offer", "sdp": f"v=0 fake per-speaker offer to {user_id}"}
+
+    def speaker_tracks(self, room_id: str) -> dict[str, str]:
+        return self.tracks.get(room_id, SpeakerTracks()).mapping()
 
     async def answer_listen(self, room_id: str, user_id: str, answer: Jsep) -> None:
         self.calls.append(("answer_listen", room_id, user_id))
@@ -223,11 +269,13 @@ class FakeMedia:
     async def close(self, room_id: str, user_id: str, media: MediaKind) -> None:
         self.calls.append(("close", room_id, user_id, media))
         self.connections.pop((room_id, user_id, media), None)
+        if media == "listen":
+            self.speaker_mix.discard((room_id, user_id))
 
     async def open_stream(self, room_id: str, user_id: str, connection_id: str) -> StreamGrant:
         self.calls.append(("open_stream", room_id, user_id))
         self._admitted(room_id, user_id, "listener")
-        self.connections.pop((room_id, user_id, "listen"), None)
+        self._drop_listen(room_id, user_id)
         self.streams[(room_id, user_id)] = connection_id
         return StreamGrant(url=f"http://broadcast.invalid/v1/stream/{room_id}?ticket=fake-{user_id}", expires_at=0)
 
@@ -244,6 +292,8 @@ class FakeMedia:
         self.streams.clear()
         self.channels.clear()
         self.interpreting.clear()
+        self.tracks.clear()
+        self.speaker_mix.clear()
 
     async def create_channel(self, room_id: str, language: str, ducking_db: int) -> None:
         self.calls.append(("create_channel", room_id, language))
@@ -281,6 +331,7 @@ class FakeMedia:
         self._admitted(room_id, user_id)
         if (room_id, language) not in self.channels:
             raise MediaRefused(f"room {room_id} has no {language} channel")
+        self._drop_listen(room_id, user_id)
         self.connections[(room_id, user_id, "listen")] = "offered"
         self.listening[(room_id, user_id)] = language
         self.interpreter_only[(room_id, user_id)] = interpreter_only
@@ -304,6 +355,8 @@ class FakeMedia:
         self._admitted(room_id, user_id)
         if self.connections.get((room_id, user_id, "listen")) != "open":
             raise MediaRefused("no listen connection to switch")
+        if (room_id, user_id) in self.speaker_mix:
+            raise MediaRefused("the per-speaker mix has no channels: open a channel's listen connection instead")
         if language is not None and (room_id, language) not in self.channels:
             raise MediaRefused(f"room {room_id} has no {language} channel")
         self.listening[(room_id, user_id)] = language

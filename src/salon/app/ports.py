@@ -81,11 +81,13 @@ ALL_ROOMS = "*"
 @dataclass(frozen=True)
 class MediaEvent:
     """Something the media plane noticed: ``speaking`` on/off, that a user's connection ended on its side
-    (``hung_up``), or that it lost its state (``media_reset``, once per loss, with ``room_id`` ``ALL_ROOMS``: the
-    app calls ``reconnect`` and re-creates every live room; every client must reconnect its media)."""
+    (``hung_up``), that the room's per-speaker mix carries its speakers on other tracks now (``speaker_tracks``,
+    ``user_id`` None: read ``MediaPort.speaker_tracks``), or that it lost its state (``media_reset``, once per loss,
+    with ``room_id`` ``ALL_ROOMS``: the app calls ``reconnect`` and re-creates every live room; every client must
+    reconnect its media)."""
 
     room_id: str
-    kind: Literal["speaking", "stopped_speaking", "hung_up", "media_reset"]
+    kind: Literal["speaking", "stopped_speaking", "hung_up", "speaker_tracks", "media_reset"]
     user_id: str | None = None
     media: MediaKind | None = None
 
@@ -100,7 +102,8 @@ class MediaUnavailable(Exception):
 
 
 class MediaFull(Exception):
-    """The tier asked for is at its budget (a Janus node's WebRTC listeners, a broadcast node's listeners)."""
+    """The tier asked for is at its budget (a Janus node's WebRTC listeners, a broadcast node's listeners,
+    a room's per-speaker mix listeners)."""
 
 
 class NoBroadcastTier(Exception):
@@ -151,6 +154,21 @@ class MediaPort(Protocol):
 
     async def answer_listen(self, room_id: str, user_id: str, answer: Jsep) -> None:
         """The client's answer to ``open_listen``'s offer: audio starts flowing."""
+        ...
+
+    async def open_speaker_mix(self, room_id: str, user_id: str) -> Jsep:
+        """A receive-only connection carrying each stage speaker on a track of their own (the per-speaker mix), so the
+        listener's client sets each speaker's volume. Replaces the user's listen connection (one room, one listen);
+        answered with ``answer_listen``, candidates with ``add_candidate(..., "listen", ...)``. ``MediaRefused`` unless
+        admitted as a listener (a speaker hears the stage through their own connection); ``MediaFull`` when the room's
+        per-speaker listeners are at the cap. ``open_listen`` goes back to the one mix.
+
+        The tracks are the offer's mids, ``domain.speaker_tracks.MIDS`` (``t0``..``t3`` then ``others``)."""
+        ...
+
+    def speaker_tracks(self, room_id: str) -> dict[str, str]:
+        """Which track (a mid of the per-speaker mix: ``t0``..``t3``, ``others``) carries each speaker now, by user
+        id."""
         ...
 
     async def open_speak(self, room_id: str, user_id: str, offer: Jsep) -> Jsep:

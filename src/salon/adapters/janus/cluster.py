@@ -97,6 +97,12 @@ class JanusCluster:
     async def open_speak(self, room_id: str, user_id: str, offer: Jsep) -> Jsep:
         return await self.node_for(room_id).open_speak(room_id, user_id, offer)
 
+    async def open_speaker_mix(self, room_id: str, user_id: str) -> Jsep:
+        return await self.node_for(room_id).open_speaker_mix(room_id, user_id)
+
+    def speaker_tracks(self, room_id: str) -> dict[str, str]:
+        return self.node_for(room_id).speaker_tracks(room_id)
+
     async def add_candidate(
         self, room_id: str, user_id: str, media: MediaKind, candidate: dict[str, Any] | None
     ) -> None:

@@ -415,6 +415,12 @@ class JanusMedia:
                 raise _refusal(exc, "answer") from exc
             conn.answered = True
 
+    async def open_speaker_mix(self, room_id: str, user_id: str) -> Jsep:
+        raise MediaRefused("the per-speaker mix is not built yet")  # replaced by speaker_mix.py in the next commit
+
+    def speaker_tracks(self, room_id: str) -> dict[str, str]:
+        return {}
+
     async def open_speak(self, room_id: str, user_id: str, offer: Jsep) -> Jsep:
         async with self._lock(self._user_locks, (room_id, user_id)):
             link, room = self._admitted_to(room_id, user_id, "speaker")
