@@ -180,6 +180,7 @@ class FakeJanus:
                 return {"janus": "success" if body["janus"] == "hangup" else "ack", **base}
             case "detach":
                 del session.handles[handle_id]
+                self.model.leave(handle_id)  # like Janus: a participant's handle gone, the participant is gone
                 return {"janus": "success", **base}
             case "message":
                 pass
@@ -221,10 +222,34 @@ class PluginModel:
         self.rooms: dict[int, dict[str, Any]] = {}
         self.mountpoints: dict[int, dict[str, Any]] = {}
         self._ids = itertools.count(7001)
+        self.seats: dict[int, tuple[int, int]] = {}  # AudioBridge handle -> (room, participant) it joined
 
     def respond(self, message: FakeMessage) -> Answer:
+        if message.plugin == AUDIOBRIDGE and message.body.get("request") == "configure":
+            return self._configure(message.handle_id, message.body)
         handler = self._audiobridge if message.plugin == AUDIOBRIDGE else self._streaming
-        return handler(message.body, message.jsep)
+        answer = handler(message.body, message.jsep)
+        if isinstance(answer, Later) and answer.data.get("audiobridge") == "joined":
+            self.seats[message.handle_id] = (answer.data["room"], answer.data["id"])
+        return answer
+
+    def leave(self, handle_id: int) -> None:
+        room_id, pid = self.seats.pop(handle_id, (-1, -1))
+        self.rooms.get(room_id, {}).get("participants", {}).pop(pid, None)
+
+    def _configure(self, handle_id: int, body: dict[str, Any]) -> Answer:
+        room_id, pid = self.seats.get(handle_id, (-1, -1))
+        participant = self.rooms.get(room_id, {}).get("participants", {}).get(pid)
+        if participant is None:
+            return {"audiobridge": "event", "error_code": 491, "error": "Can't configure (not in a room)"}
+        if "group" in body and self.rooms[room_id]["groups"]:
+            if body["group"] not in self.rooms[room_id]["groups"]:
+                return {"audiobridge": "event", "error_code": 499, "error": f"No such group ({body['group']})"}
+            participant["group"] = body["group"]
+        for key in ("muted", "volume"):
+            if key in body:
+                participant[key] = body[key]
+        return Later({"audiobridge": "event", "room": room_id, "result": "ok"})
 
     def _audiobridge(self, body: dict[str, Any], jsep: dict[str, Any] | None) -> Answer:
         request = body.get("request")
@@ -238,7 +263,9 @@ class PluginModel:
                 return error(489, "Unauthorized (wrong admin_key)")
             if body["room"] in self.rooms:
                 return error(486, f"Room {body['room']} already exists")
-            self.rooms[body["room"]] = {"secret": body.get("secret"), "forwarders": {}, "participants": {}}
+            self.rooms[body["room"]] = {
+                "secret": body.get("secret"), "forwarders": {}, "participants": {}, "groups": body.get("groups", []),
+            }  # fmt: skip
             return {"audiobridge": "created", "room": body["room"], "permanent": False}
         if request == "exists":
             return {"audiobridge": "success", "room": body["room"], "exists": room is not None}
@@ -251,9 +278,13 @@ class PluginModel:
                 del self.rooms[body["room"]]
                 return {"audiobridge": "destroyed", "room": body["room"]}
             case "join":
+                if room["groups"] and body.get("group") not in room["groups"]:  # like Janus: required, and known
+                    return error(483 if body.get("group") is None else 499, f"No such group ({body.get('group')})")
                 pid = body.get("id") or next(self._ids)
                 others = [{"id": p, **v} for p, v in room["participants"].items()]
                 room["participants"][pid] = {"display": body.get("display"), "setup": False, "muted": body["muted"]}
+                if room["groups"]:
+                    room["participants"][pid]["group"] = body["group"]
                 return Later({"audiobridge": "joined", "room": body["room"], "id": pid, "participants": others}, ANSWER)
             case "mute" | "unmute" | "kick":
                 if body["id"] not in room["participants"]:
@@ -270,15 +301,20 @@ class PluginModel:
                 if body.get("admin_key") != self.admin_key:
                     return error(489, "Unauthorized (wrong admin_key)")
                 stream_id = next(self._ids)
-                room["forwarders"][stream_id] = body
-                return {"audiobridge": "success", "room": body["room"], "stream_id": stream_id, "host": body["host"]}
+                # Like Janus: a group only in a room made with groups (elsewhere ignored), and named in the answer.
+                grouped = body.get("group") if room["groups"] else None
+                if grouped is not None and grouped not in room["groups"]:
+                    return error(499, f"No such group ({grouped})")
+                room["forwarders"][stream_id] = {**body, "group": grouped}
+                answer = {"audiobridge": "success", "room": body["room"], "stream_id": stream_id, "host": body["host"]}
+                return answer | ({"group": grouped} if grouped is not None else {})
             case "stop_rtp_forward":
                 room["forwarders"].pop(body["stream_id"])
                 return {"audiobridge": "success", "room": body["room"], "stream_id": body["stream_id"]}
             case "listforwarders":
                 forwarders = [
                     {"stream_id": s, "ip": f["host"], "port": f["port"], "ptype": f["ptype"], "codec": f["codec"],
-                     "always_on": f["always_on"]}
+                     "always_on": f["always_on"]} | ({"group": f["group"]} if f["group"] is not None else {})
                     for s, f in room["forwarders"].items()
                 ]  # fmt: skip
                 return {"audiobridge": "forwarders", "room": body["room"], "rtp_forwarders": forwarders}
@@ -295,9 +331,12 @@ class PluginModel:
                 return error(457, "Unauthorized (wrong admin_key)")
             if body["id"] in self.mountpoints:
                 return error(456, "A stream with the provided ID already exists")
-            port = body["media"][0]["port"] or 20000 + len(self.mountpoints)
-            self.mountpoints[body["id"]] = {**body, "viewers": 0, "port": port}
-            ports = [{"type": "audio", "mid": "a", "port": port}]
+            base = 20000 + 10 * len(self.mountpoints)
+            ports = [
+                {"type": "audio", "mid": m["mid"], "port": m["port"] or base + i} for i, m in enumerate(body["media"])
+            ]
+            port = ports[0]["port"]
+            self.mountpoints[body["id"]] = {**body, "viewers": 0, "port": port, "ports": ports}
             stream = {"id": body["id"], "type": "rtp", "is_private": body["is_private"], "ports": ports}
             return {"streaming": "created", "create": str(body["id"]), "permanent": False, "stream": stream}
         if request == "list":

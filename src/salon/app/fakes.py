@@ -178,8 +178,7 @@ class FakeMedia:
             del self.connections[conn]
         for stream in [k for k in self.streams if k[0] == room_id]:
             del self.streams[stream]
-        self._follow_stage(room_id)
-        self.tracks.pop(room_id, None)
+        self.tracks.pop(room_id, None)  # the room ended: nobody to tell
         for language in [k[1] for k in self.channels if k[0] == room_id]:
             await self.destroy_channel(room_id, language)
 

@@ -173,6 +173,9 @@ class Settings(BaseSettings):
     broadcast_nodes: list[BroadcastNodeSetting] = []
     # WebRTC listeners one Janus node takes before it refuses more (~1,000 a 2-core box: docs/BENCHMARKS.md).
     webrtc_listeners_per_node: Annotated[int, Field(ge=1, le=1_000_000)] = 800
+    # Listeners of one room who may take its per-speaker mix (each stage speaker on a track of their own, so they set
+    # each one's volume): each receives every track, 5 streams (docs/BENCHMARKS.md, "Per-speaker mix").
+    speaker_mix_max_listeners: Annotated[int, Field(ge=1, le=100_000)] = 100
     # Backups (`salon backup`, and the one taken before migrations; docs/DEPLOYMENT.md section 6): the folder
     # (unset: <data_dir>/backups) and how many archives it keeps, oldest removed first.
     backup_dir: Path | None = None

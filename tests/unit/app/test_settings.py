@@ -118,3 +118,14 @@ def test_a_tls_worker_takes_fewer_listeners_unless_told(tmp_path: Path, monkeypa
 def test_extra_origins_are_read_as_json_or_comma_separated(monkeypatch: pytest.MonkeyPatch, given: str) -> None:
     monkeypatch.setenv("SALON_EXTRA_ORIGINS", given)
     assert Settings(dev=True).extra_origins == ["https://a.example", "http://127.0.0.1:9000"]
+
+
+def test_the_per_speaker_mix_cap_has_a_default_and_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().speaker_mix_max_listeners == 100
+    monkeypatch.setenv("SALON_SPEAKER_MIX_MAX_LISTENERS", "40")
+    assert Settings().speaker_mix_max_listeners == 40
+    monkeypatch.setenv("SALON_SPEAKER_MIX_MAX_LISTENERS", "0")
+    with pytest.raises(ValidationError):
+        Settings()

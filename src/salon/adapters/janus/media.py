@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 import httpx
 
 from salon.adapters.broadcast.fleet import BroadcastFleet, BroadcastNode, stream_ssrc
-from salon.adapters.janus import media_channels, media_rooms
+from salon.adapters.janus import media_channels, media_rooms, speaker_mix
 from salon.adapters.janus.api import (
     HANDLE_NOT_FOUND,
     UNAUTHORIZED,
@@ -53,6 +53,7 @@ from salon.adapters.janus.plugins import (
     Streaming,
     janus_id,
 )
+from salon.adapters.janus.speaker_mix import NoGroups, SpeakerMix
 from salon.adapters.janus.transport import JanusEvent, JanusHandle, JanusTransport
 from salon.app.media_health import JanusNodeHealth, MediaHealth
 from salon.app.ports import (
@@ -68,6 +69,7 @@ from salon.app.ports import (
     NoBroadcastTier,
     StreamGrant,
 )
+from salon.domain.speaker_tracks import OTHERS, SpeakerTracks, follow
 
 if TYPE_CHECKING:
     from salon.app.ports import MediaPort
@@ -88,6 +90,7 @@ JOIN_ATTEMPTS: Final = 2
 UNSEAT_WAIT_S: Final = 3.0
 EVENT_QUEUE: Final = 10_000  # media events waiting for the app
 SESSION_QUEUE: Final = 1_000  # Janus's events waiting for the adapter (read at once, synchronously: never near)
+SPEAKER_MIX_LISTENERS: Final = 100  # a room's per-speaker listeners: each receives every track (docs/BENCHMARKS.md)
 
 
 # An interpreter's connection into a channel is a third kind, the adapter's own: the app names it by its channel.
@@ -96,8 +99,9 @@ _ConnKind = Literal["listen", "speak", "interpret"]
 
 @dataclass(eq=False)
 class _Conn:
-    """One user connection: its handle, and for a speaker its participant id and its mute as Janus has it;
-    ``channel``: the language of the channel it is in or watches (None: the floor)."""
+    """One user connection: its handle, and for a speaker its participant id, its mute and its group (the track of
+    the per-speaker mix) as Janus has them; ``channel``: the language of the channel it is in or watches (None: the
+    floor); ``mix``: a listen connection to the per-speaker mix."""
 
     room_id: str
     user_id: str
@@ -107,6 +111,8 @@ class _Conn:
     muted: bool = True
     answered: bool = False
     channel: str | None = None
+    group: str | None = None
+    mix: bool = False
 
 
 class JanusMedia:
@@ -124,6 +130,7 @@ class JanusMedia:
         event_timeout: float = 10.0,
         broadcast: BroadcastFleet | None = None,
         webrtc_listeners: int | None = None,
+        speaker_mix_listeners: int = SPEAKER_MIX_LISTENERS,
         session_queue: int = SESSION_QUEUE,
         event_queue: int = EVENT_QUEUE,
     ) -> None:
@@ -131,6 +138,7 @@ class JanusMedia:
         self._admin_key = admin_key
         self._broadcast = broadcast
         self._webrtc_listeners = webrtc_listeners  # this node's budget of WebRTC listeners; None: no limit
+        self._speaker_mix_listeners = speaker_mix_listeners  # per room
         self._talking = talking or TalkingDetection()
         # 2 packets (40 ms) before a speaker enters the mix: Janus's default 6 adds ~120 ms (measured speaker to
         # listener); 1 leaves no room for jitter on a real network.
@@ -151,6 +159,8 @@ class JanusMedia:
         self._ducking: dict[tuple[str, str], int] = {}  # the channels asked for (dB), kept across a loss too
         self._by_handle: dict[int, _Conn] = {}
         self._speakers: dict[tuple[int, int], _Conn] = {}  # (Janus room, participant) -> speak connection
+        self._mixes: dict[str, SpeakerMix] = {}  # made on a room's first opt-in
+        self._tracks: dict[str, SpeakerTracks] = {}  # from admissions (the app's word): kept across a loss too
         self._doomed: set[str] = set()  # rooms destroyed while Janus was out of reach: torn down on reconnecting
         self._events: asyncio.Queue[MediaEvent | None] = asyncio.Queue(event_queue)
         self._events_dropped = 0
@@ -187,14 +197,14 @@ class JanusMedia:
         for room_id in list(self._doomed):
             try:
                 if room_id not in self._rooms:
-                    await media_rooms.tear_down(link.bridge, link.streaming, self._admin_key, room_id)
+                    await self._tear_down_room(link, room_id)
             except JanusError as exc:  # not worth retrying: it would fail the same way next time
                 log.error("janus: tearing down room %s, destroyed while Janus was out of reach: %s", room_id, exc)
             self._doomed.discard(room_id)
 
     def _on_lost(self, link: Link, error: JanusException | None) -> None:
         rooms = list(self._rooms.values())
-        for store in (self._rooms, self._conns, self._by_handle, self._speakers, self._channels):
+        for store in (self._rooms, self._conns, self._by_handle, self._speakers, self._channels, self._mixes):
             store.clear()
         for room in rooms:
             for user_id in sorted(room.speaking):
@@ -228,6 +238,8 @@ class JanusMedia:
     async def destroy_room(self, room_id: str, *, restarting: bool = False) -> None:
         async with self._lock(self._room_locks, room_id):
             self._rooms.pop(room_id, None)
+            self._mixes.pop(room_id, None)
+            self._tracks.pop(room_id, None)
             for key in [k for k in self._admitted if k[0] == room_id]:
                 del self._admitted[key]
             languages = {k[1] for k in (*self._channels, *self._booths, *self._ducking) if k[0] == room_id}
@@ -248,13 +260,17 @@ class JanusMedia:
                 return
             # Not only rooms known here: after an app restart Janus may still hold this one.
             try:
-                await media_rooms.tear_down(link.bridge, link.streaming, self._admin_key, room_id)
+                await self._tear_down_room(link, room_id)
             except JanusError as exc:
                 raise JanusUnavailable(f"destroying the media of room {room_id}: {exc}") from exc
             except JanusUnavailable:
                 self._doomed.add(room_id)
                 raise
             await asyncio.gather(*(self._detach(c.handle) for c in conns))
+
+    async def _tear_down_room(self, link: Link, room_id: str) -> None:
+        await media_rooms.tear_down(link.bridge, link.streaming, self._admin_key, room_id)
+        await speaker_mix.tear_down(link.streaming, self._admin_key, room_id)
 
     # --- admission ---------------------------------------------------------------------------------------------
 
@@ -263,10 +279,11 @@ class JanusMedia:
             self._admitted[(room_id, user_id)] = (role, muted)
             if role == "listener":
                 await self._drop(room_id, user_id, "speak")
-                return
-            await self._cut_stream(room_id, user_id, "on_stage")  # the stage hears through its own connection
-            if (conn := self._conns.get((room_id, user_id, "speak"))) is not None and conn.muted != muted:
-                await self._apply_mute(conn, muted)
+            else:
+                await self._cut_stream(room_id, user_id, "on_stage")  # the stage hears through its own connection
+                if (conn := self._conns.get((room_id, user_id, "speak"))) is not None and conn.muted != muted:
+                    await self._apply_mute(conn, muted)
+            await self._follow_stage(room_id)
 
     async def set_muted(self, room_id: str, user_id: str, muted: bool) -> None:
         async with self._lock(self._user_locks, (room_id, user_id)):
@@ -282,6 +299,7 @@ class JanusMedia:
             await self._drop(room_id, user_id, "listen")
             await self._drop(room_id, user_id, "interpret")
             await self._cut_stream(room_id, user_id, "removed")
+            await self._follow_stage(room_id)
 
     def _admitted_to(self, room_id: str, user_id: str, need: MediaRole | None = None) -> tuple[Link, RoomMedia]:
         link = self._links.require()
@@ -313,7 +331,9 @@ class JanusMedia:
             link, room = self._admitted_to(room_id, user_id)
             return await self._watch(link, room, user_id, room.janus_id, None)
 
-    async def _watch(self, link: Link, room: RoomMedia, user_id: str, mountpoint: int, channel: str | None) -> Jsep:
+    async def _watch(
+        self, link: Link, room: RoomMedia, user_id: str, mountpoint: int, channel: str | None, *, mix: bool = False
+    ) -> Jsep:
         room_id = room.room_id
         await self._drop(room_id, user_id, "listen")
         if self._webrtc_listeners is not None and self._count("listen") >= self._webrtc_listeners:
@@ -326,7 +346,7 @@ class JanusMedia:
             if isinstance(exc, JanusError):
                 raise JanusUnavailable(f"watching room {room_id}: {exc}") from exc
             raise
-        self._register(_Conn(room_id, user_id, "listen", handle, channel=channel), link, room)
+        self._register(_Conn(room_id, user_id, "listen", handle, channel=channel, mix=mix), link, room)
         return {"type": offer["type"], "sdp": offer["sdp"]}
 
     async def open_stream(self, room_id: str, user_id: str, connection_id: str) -> StreamGrant:
@@ -415,18 +435,13 @@ class JanusMedia:
                 raise _refusal(exc, "answer") from exc
             conn.answered = True
 
-    async def open_speaker_mix(self, room_id: str, user_id: str) -> Jsep:
-        raise MediaRefused("the per-speaker mix is not built yet")  # replaced by speaker_mix.py in the next commit
-
-    def speaker_tracks(self, room_id: str) -> dict[str, str]:
-        return {}
-
     async def open_speak(self, room_id: str, user_id: str, offer: Jsep) -> Jsep:
         async with self._lock(self._user_locks, (room_id, user_id)):
             link, room = self._admitted_to(room_id, user_id, "speaker")
             jsep = _jsep(offer, "offer")
             await self._drop(room_id, user_id, "speak")
             muted = self._admitted[(room_id, user_id)][1]
+            group = self._tracks.get(room_id, SpeakerTracks()).track_of(user_id) or OTHERS
             participant = janus_id(user_id)
             for attempt in range(1, JOIN_ATTEMPTS + 1):
                 # A fresh handle each time: Janus keeps the ICE state of a refused offer, and refuses the next one.
@@ -434,7 +449,7 @@ class JanusMedia:
                 try:
                     joined = await AudioBridge(handle).join(
                         room.janus_id, jsep, participant_id=participant, display=user_id, muted=muted,
-                        prebuffer=self._prebuffer,
+                        prebuffer=self._prebuffer, group=group,
                     )  # fmt: skip
                 except BaseException as exc:
                     self._detach_later(handle)
@@ -448,8 +463,9 @@ class JanusMedia:
             if joined.jsep is None:
                 self._detach_later(handle)
                 raise JanusUnavailable("Janus joined the speaker without answering the offer")
-            conn = _Conn(room_id, user_id, "speak", handle, participant=participant, muted=muted)
+            conn = _Conn(room_id, user_id, "speak", handle, participant=participant, muted=muted, group=group)
             self._register(conn, link, room)
+            await self._retag(room_id)  # the tracks may have moved while it joined
             return {"type": joined.jsep["type"], "sdp": joined.jsep["sdp"]}
 
     async def _unseat(self, link: Link, room: RoomMedia, participant: int) -> None:
@@ -667,6 +683,8 @@ class JanusMedia:
             conn = self._conns.get((room_id, user_id, "listen"))
             if conn is None or not conn.answered:
                 raise MediaRefused("no listen connection to switch")
+            if conn.mix:  # its streams are the tracks; a channel is one mix
+                raise MediaRefused("the per-speaker mix has no channels: open a channel's listen connection instead")
             if language is None:
                 mountpoint = room.janus_id
             elif (channel := self._channels.get((room_id, language))) is not None:
@@ -678,6 +696,50 @@ class JanusMedia:
             except JanusError as exc:
                 raise JanusUnavailable(f"switching {user_id} in room {room_id}: {exc}") from exc
             conn.channel = language
+
+    # --- the per-speaker mix (speaker_mix.py) ---------------------------------------------------------------------
+
+    async def open_speaker_mix(self, room_id: str, user_id: str) -> Jsep:
+        async with self._lock(self._user_locks, (room_id, user_id)), self._lock(self._room_locks, room_id):
+            link, room = self._admitted_to(room_id, user_id, "listener")
+            await self._drop(room_id, user_id, "listen")  # before counting: replacing one's own takes no place
+            if sum(1 for c in self._conns.values() if c.mix and c.room_id == room_id) >= self._speaker_mix_listeners:
+                raise MediaFull(f"room {room_id} carries its {self._speaker_mix_listeners} per-speaker listeners")
+            if (mix := self._mixes.get(room_id)) is None:
+                try:
+                    mix = await speaker_mix.set_up(link.bridge, link.streaming, self._admin_key, room)
+                except NoGroups as exc:
+                    raise MediaUnavailable(f"{exc}: no per-speaker mix until its media is made again") from exc
+                except JanusError as exc:
+                    raise JanusUnavailable(f"making the per-speaker mix of room {room_id}: {exc}") from exc
+                if self._links.current() is not link or self._rooms.get(room_id) is not room:
+                    raise JanusUnavailable("the media server was lost while the per-speaker mix was being made")
+                self._mixes[room_id] = mix
+            return await self._watch(link, room, user_id, mix.janus_id, None, mix=True)
+
+    def speaker_tracks(self, room_id: str) -> dict[str, str]:
+        return self._tracks.get(room_id, SpeakerTracks()).mapping()
+
+    async def _follow_stage(self, room_id: str) -> None:
+        """Give the room's speakers (as admitted, in order) their tracks (``domain.speaker_tracks``), tell the app
+        when that changed, and move the connected ones whose group is not their track's."""
+        on_stage = [k[1] for k, (role, _) in self._admitted.items() if k[0] == room_id and role == "speaker"]
+        before = self._tracks.get(room_id, SpeakerTracks())
+        after = follow(before, on_stage)
+        if on_stage:
+            self._tracks[room_id] = after
+        else:
+            self._tracks.pop(room_id, None)
+        if after.mapping() != before.mapping():
+            self._emit(MediaEvent(room_id, "speaker_tracks"))
+        await self._retag(room_id)
+
+    async def _retag(self, room_id: str) -> None:
+        tracks = self._tracks.get(room_id, SpeakerTracks())
+        for conn in [c for c in self._conns.values() if c.media == "speak" and c.room_id == room_id]:
+            group = tracks.track_of(conn.user_id) or OTHERS
+            if conn.group != group and await speaker_mix.retag(conn.handle, group):
+                conn.group = group
 
     # --- events ------------------------------------------------------------------------------------------------
 

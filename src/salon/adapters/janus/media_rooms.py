@@ -28,6 +28,7 @@ from salon.adapters.janus.plugins import (
 )
 from salon.adapters.janus.transport import JanusHandle
 from salon.domain.forward_keys import DEFAULT_SUITE, KEY_BYTES, ForwardKey
+from salon.domain.speaker_tracks import MIDS
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ async def set_up(
             audiolevel_event=True,
             audio_active_packets=talking.packets,
             audio_level_average=talking.level,
+            groups=MIDS,  # the per-speaker mix's tracks (speaker_mix.py); the main mix is the same with them
         )
     except JanusError as exc:
         if exc.code != AUDIOBRIDGE_ROOM_EXISTS:

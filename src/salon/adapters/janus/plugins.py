@@ -68,6 +68,7 @@ class Forwarder:
     ptype: int | None
     codec: str | None
     always_on: bool
+    group: str | None = None  # the group whose mix it carries (None: the room's whole mix)
 
 
 @dataclass(frozen=True)
@@ -227,15 +228,23 @@ class AudioBridge:
         return ip, port
 
     async def configure(
-        self, *, muted: bool | None = None, volume: int | None = None, jsep: Jsep | None = None
+        self,
+        *,
+        muted: bool | None = None,
+        volume: int | None = None,
+        group: str | None = None,
+        jsep: Jsep | None = None,
     ) -> Jsep | None:
         """Change this handle's own participation; with an offer (a renegotiation) the answer is returned.
-        ``volume``: the percentage applied to this participant's audio in the mix (100: unchanged)."""
+        ``volume``: the percentage applied to this participant's audio in the mix (100: unchanged); ``group``: move
+        it to another group of a room made with groups (at once: the mixer reads it every 20 ms tick)."""
         body: dict[str, Any] = {"request": "configure"}
         if muted is not None:
             body["muted"] = muted
         if volume is not None:
             body["volume"] = volume
+        if group is not None:
+            body["group"] = group
         return (await self._request(body, "event", jsep=jsep)).jsep
 
     async def leave(self) -> None:
@@ -271,6 +280,27 @@ class AudioBridge:
         """Forward the room's mix as Opus RTP to ``host:port`` (SRTP with ``srtp``'s suite and key); returns the
         forwarder's ``stream_id``. ``always_on`` sends silence while the stage is empty, so listeners' players never
         starve. ``group``: only the mix of that group's participants (a room made with groups)."""
+        data = await self._forward(room, host, port, ptype, always_on, ssrc, srtp, group)
+        return int(data["stream_id"])
+
+    async def rtp_forward_group(self, room: int, group: str, *, host: str, port: int) -> tuple[int, bool]:
+        """Like :meth:`rtp_forward` of one group's mix (always on); also whether Janus took the group: a room made
+        without groups ignores it and forwards its whole mix (janus_audiobridge.c 1.1.2, lines 4781-4819: the answer
+        names the group only when the room has groups)."""
+        data = await self._forward(room, host, port, OPUS_PAYLOAD_TYPE, True, None, None, group)
+        return int(data["stream_id"]), data.get("group") == group
+
+    async def _forward(
+        self,
+        room: int,
+        host: str,
+        port: int,
+        ptype: int,
+        always_on: bool,
+        ssrc: int | None,
+        srtp: ForwardKey | None,
+        group: str | None,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "request": "rtp_forward",
             "room": room,
@@ -288,7 +318,7 @@ class AudioBridge:
             body["srtp_suite"], body["srtp_crypto"] = srtp.tag_bits, srtp.key_base64
         if group is not None:
             body["group"] = group
-        return int((await self._request(body, "success")).data["stream_id"])
+        return (await self._request(body, "success")).data
 
     async def stop_rtp_forward(self, room: int, stream_id: int) -> None:
         body = {"request": "stop_rtp_forward", "room": room, "stream_id": stream_id, **self._admin(), **self._secret()}
@@ -305,6 +335,7 @@ class AudioBridge:
                 ptype=f.get("ptype"),
                 codec=f.get("codec"),
                 always_on=bool(f.get("always_on", False)),
+                group=f.get("group"),
             )
             for f in data.get("rtp_forwarders", [])
         ]
@@ -339,23 +370,35 @@ class Streaming:
         """An RTP mountpoint with one Opus audio stream (mid ``a``) received on ``host:port`` (port 0: Janus picks
         one in its ``rtp_port_range``). Returns the port it listens on. Binding to loopback keeps strangers from
         injecting audio into a room."""
+        ports = await self._create(mountpoint, {"a": port}, host, description, is_private)
+        return ports.get("a", port)
+
+    async def create_multistream(
+        self, mountpoint: int, mids: tuple[str, ...], *, host: str = "127.0.0.1"
+    ) -> dict[str, int]:
+        """An RTP mountpoint with one Opus audio stream per mid, each on a port of its own that Janus picks; a
+        viewer's offer has one m-line per stream, in this order, each tagged with its mid (janus_streaming.c 1.1.2,
+        lines 6046-6063). Returns each mid's port."""
+        ports = await self._create(mountpoint, dict.fromkeys(mids, 0), host, None, True)
+        if set(ports) != set(mids):
+            raise JanusUnavailable(f"mountpoint {mountpoint} was made with ports {ports!r}, not one per {mids!r}")
+        return ports
+
+    async def _create(
+        self, mountpoint: int, ports: dict[str, int], host: str, description: str | None, is_private: bool
+    ) -> dict[str, int]:
+        media = [
+            {"type": "audio", "mid": mid, "port": port, "iface": host, "pt": OPUS_PAYLOAD_TYPE, "codec": "opus",
+             "rtpmap": "opus/48000/2"}
+            for mid, port in ports.items()
+        ]  # fmt: skip
         body: dict[str, Any] = {
             "request": "create",
             "type": "rtp",
             "id": mountpoint,
             "permanent": False,
             "is_private": is_private,
-            "media": [
-                {
-                    "type": "audio",
-                    "mid": "a",
-                    "port": port,
-                    "iface": host,
-                    "pt": OPUS_PAYLOAD_TYPE,
-                    "codec": "opus",
-                    "rtpmap": "opus/48000/2",
-                }
-            ],
+            "media": media,
             **({"admin_key": self._admin_key} if self._admin_key is not None else {}),
             **self._secrets(),
         }
@@ -363,10 +406,12 @@ class Streaming:
             body["description"] = description
         data = (await self._request(body, "created")).data
         stream = data.get("stream")
-        ports = stream.get("ports") if isinstance(stream, dict) else None
-        if isinstance(ports, list) and ports and isinstance(ports[0], dict) and "port" in ports[0]:
-            return int(ports[0]["port"])
-        return port
+        answered = stream.get("ports") if isinstance(stream, dict) else None
+        return {
+            str(p["mid"]): int(p["port"])
+            for p in (answered if isinstance(answered, list) else [])
+            if isinstance(p, dict) and "mid" in p and "port" in p
+        }
 
     async def destroy(self, mountpoint: int) -> None:
         body = {"request": "destroy", "id": mountpoint, "permanent": False, **self._secrets()}

@@ -115,6 +115,7 @@ async def open_media_plane(settings: Settings) -> AsyncIterator[MediaPlane]:
             media = JanusMedia(
                 janus.url, janus.api_secret, janus.admin_key,
                 broadcast=fleet, webrtc_listeners=settings.webrtc_listeners_per_node,
+                speaker_mix_listeners=settings.speaker_mix_max_listeners,
             )  # fmt: skip
             await stack.enter_async_context(media)
             yield MediaPlane(media, fleet.origins if fleet else [])
@@ -133,8 +134,12 @@ async def open_media_plane(settings: Settings) -> AsyncIterator[MediaPlane]:
             )
         budget = settings.webrtc_listeners_per_node
         media_nodes = [
-            JanusMedia(n.url, n.api_secret, n.admin_key, broadcast=shared, webrtc_listeners=budget) for n in external
-        ]
+            JanusMedia(
+                n.url, n.api_secret, n.admin_key, broadcast=shared, webrtc_listeners=budget,
+                speaker_mix_listeners=settings.speaker_mix_max_listeners,
+            )
+            for n in external
+        ]  # fmt: skip
         origins = shared.origins if shared else []
         if len(media_nodes) == 1:
             yield MediaPlane(await stack.enter_async_context(media_nodes[0]), origins)
