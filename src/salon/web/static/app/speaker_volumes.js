@@ -1,7 +1,7 @@
 // Volume per speaker, for a listener on WebRTC. Normally the stage reaches a listener as ONE mix (Janus mixes it and
 // encodes it once), so one speaker cannot be made louder or quieter. With "Volume per speaker" on (remembered on this
 // device), the listener asks for the per-speaker mix instead (media_speaker_mix): one track per stage speaker (mids
-// t0..t5), and one shared by the speakers past six ("others"). Each track goes through a Web Audio GainNode set from
+// t0, t1, ... as the server has them), and one shared by the speakers beyond those ("others"). Each track goes through a Web Audio GainNode set from
 // the volume remembered for that person, and the sum plays through the page's one <audio> element, so the room's
 // volume still applies on top. The server says which track carries whom (the reply's `tracks`, then
 // `speaker_tracks` signals as people come and go); a track that changes hands takes its new speaker's volume.
