@@ -452,9 +452,9 @@ async def speaker_volume_screens(browser: Browser, salon: Salon, seeded: Seeded,
     page = await audit.watch(await context.new_page())
     ines = seeded.people["ines"]
     await page.goto(f"/room/{seeded.other_room}")
-    for lang, sound, switch, volume in (
-        ("en", "Sound", "Hear each speaker separately", "Volume for Inès Duarte"),
-        ("fr", "Son", "Entendre chaque personne séparément", "Volume de Inès Duarte"),
+    for lang, sound, switch, active, volume in (
+        ("en", "Sound", "Hear each speaker separately", "On: tap", "Volume for Inès Duarte"),
+        ("fr", "Son", "Entendre chaque personne séparément", "Activé", "Volume de Inès Duarte"),
     ):
         suffix = "" if lang == "en" else "-fr"
         await page.evaluate(f"localStorage.setItem('salon.lang', '{lang}')")
@@ -463,7 +463,7 @@ async def speaker_volume_screens(browser: Browser, salon: Salon, seeded: Seeded,
         await page.get_by_role("button", name=sound, exact=True).click()
         dialog = page.get_by_test_id("sound-dialog")
         await dialog.get_by_role("switch", name=switch).check()
-        await expect(dialog.get_by_test_id("speaker-mix-status")).not_to_be_empty()
+        await expect(dialog.get_by_test_id("speaker-mix-status")).to_contain_text(active)  # connected
         await audit.screen(page, f"tour-room-listener-sound{suffix}")
         await dialog.locator("div.actions button").click()
         await page.locator(f'ul.stage li.person[data-user-id="{ines.user_id}"] button').click()
