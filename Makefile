@@ -54,7 +54,8 @@ test-fast: $(STAMP)
 
 # The benchmarks of docs/BENCHMARKS.md: event fan-out (~3½ min), audio (~3 min; root: it makes a network
 # namespace), the hallway, a listener's tap-to-sound in Chromium (~1 min; root), and the broadcast tier at 1,000 and
-# 2,500 HTTP listeners (~1 min; needs `cc`; the full matrix: make bench BROADCAST_BENCH_ARGS=). A quick audio smoke
+# 2,500 HTTP listeners (~1 min; needs `cc`; the full matrix: make bench BROADCAST_BENCH_ARGS=), the per-speaker mix
+# (~1½ min; root). A quick audio smoke
 # run: make bench MEDIA_BENCH_ARGS=--quick
 MEDIA_BENCH_ARGS ?=
 BROADCAST_BENCH_ARGS ?= --quick
@@ -66,6 +67,7 @@ bench: install
 	$(PY) bench/web_audio.py
 	$(PY) bench/broadcast.py $(BROADCAST_BENCH_ARGS)
 	$(PY) bench/broadcast_stage.py --quick
+	$(PY) bench/speaker_mix.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

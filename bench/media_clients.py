@@ -120,8 +120,8 @@ class Listeners:
             self.peers.append(pc)
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type=offer["type"]))
             await pc.setLocalDescription(await pc.createAnswer())
-            [receiver] = pc.getReceivers()
-            transport = receiver.transport
+            # One stream, or several (the per-speaker mix's multistream mountpoint): bundled on one transport.
+            transport = pc.getReceivers()[0].transport
             first: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             _first[transport] = first
             await streaming.start({"type": "answer", "sdp": pc.localDescription.sdp})

@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 
 from salon.adapters.janus.config import ManagedJanusConfig
 from salon.adapters.janus.media import JanusMedia
-from salon.app.ports import Jsep
 from salon.client.audio import ToneMeter, ToneTrack
 from salon.domain.interpretation import Booth, assign, offer_handover, take_floor, unassign
 from tests.support.janus import managed_janus
 from tests.support.netns import ADDRESS, INTERFACE, network_namespace
+from tests.support.webrtc_ears import LoopLag, description, local_jsep, no_stun
 
 ROOM, RU = "booth-room", "ru"
 FLOOR_HZ, BOOTH_HZ, PARTNER_HZ = 440.0, 660.0, 880.0
@@ -42,18 +42,6 @@ JUDGED_S = 1.0  # each step is judged on this much steady sound
 STEP_TIMEOUT = 10.0
 WHOLE_TIMEOUT = 90.0
 CUT_WITHIN_S = 2.0
-
-
-def no_stun() -> RTCConfiguration:
-    return RTCConfiguration(iceServers=[])  # aiortc asks a public STUN server by default: never here
-
-
-def description(jsep: Jsep) -> RTCSessionDescription:
-    return RTCSessionDescription(sdp=jsep["sdp"], type=jsep["type"])
-
-
-def local_jsep(pc: RTCPeerConnection) -> Jsep:
-    return {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
 
 
 SOUNDING_DBFS = -40.0  # a frame in which none of the tones reaches this is a dropout (a packet lost or late)
@@ -76,32 +64,6 @@ def gone(ears: ToneMeter, frequency: float) -> bool:
     is not the voice gone, and a dropout (no sound at all) does not count either. Noticed ~0.25 s after it happened,
     so the times measured are on the long side."""
     return level(ears, frequency, 0.5) < ABSENT_DBFS
-
-
-class LoopLag:
-    """How late this test's own event loop ran during a block (the worst lateness of a 10 ms ticker): the ears are
-    this process, so on a machine whose two cores other work keeps busy, a sound can be there seconds before they
-    notice. A timing bound is checked on the time measured minus this, which each run prints."""
-
-    def __init__(self) -> None:
-        self.worst = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> LoopLag:
-        self._task = asyncio.create_task(self._tick())
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-
-    async def _tick(self) -> None:
-        while True:
-            due = time.monotonic() + 0.01
-            await asyncio.sleep(0.01)
-            self.worst = max(self.worst, time.monotonic() - due)
 
 
 @dataclass

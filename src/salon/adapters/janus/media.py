@@ -12,6 +12,11 @@ handle of the room, so de-duplicated into transitions), a ``hangup`` of a user's
 Janus held is forgotten (the admission table is kept: it is the app's word, not Janus's state) and a new session
 is sought in the background; the app awaits :meth:`JanusMedia.reconnect`, then re-creates its rooms and
 re-admits their members.
+
+Here: lifecycle, rooms, admission, the listen and speak connections, the broadcast tier's forwards, events. The
+interpretation channels are :class:`media_interpretation.InterpretationOps`, the per-speaker mix
+:class:`speaker_mix.SpeakerMixOps`, both on :class:`media_base.JanusMediaBase` (the state and the connections'
+bookkeeping), which this class joins.
 """
 
 from __future__ import annotations
@@ -21,47 +26,50 @@ import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from salon.adapters.broadcast.fleet import BroadcastFleet, BroadcastNode, stream_ssrc
-from salon.adapters.janus import media_channels, media_rooms, speaker_mix
+from salon.adapters.janus import media_rooms, speaker_mix
 from salon.adapters.janus.api import (
-    HANDLE_NOT_FOUND,
-    UNAUTHORIZED,
     JanusError,
     JanusException,
-    JanusSessionLost,
     JanusUnavailable,
 )
-from salon.adapters.janus.api import Jsep as JanusJsep
-from salon.adapters.janus.media_channels import BOOTH_GROUP, ChannelMedia
+from salon.adapters.janus.media_base import (
+    AUDIOBRIDGE_ID_EXISTS,
+    EVENT_QUEUE,
+    JOIN_ATTEMPTS,
+    SESSION_QUEUE,
+    SPEAKER_MIX_LISTENERS,
+    UNSEAT_WAIT_S,
+    _Conn,
+    _ConnKind,
+    _jsep,
+    _refusal,
+)
+from salon.adapters.janus.media_channels import ChannelMedia
+from salon.adapters.janus.media_interpretation import InterpretationOps
 from salon.adapters.janus.media_link import Link, LinkKeeper
 from salon.adapters.janus.media_rooms import BroadcastForward, RoomMedia, TalkingDetection
 from salon.adapters.janus.plugins import (
     AUDIOBRIDGE,
     AUDIOBRIDGE_NO_SUCH_ROOM,
     AUDIOBRIDGE_NO_SUCH_USER,
-    AUDIOBRIDGE_UNAUTHORIZED,
-    STREAMING,
-    STREAMING_NO_SUCH_MOUNTPOINT,
-    STREAMING_UNAUTHORIZED,
     AudioBridge,
     Streaming,
     janus_id,
 )
-from salon.adapters.janus.speaker_mix import NoGroups, SpeakerMix
-from salon.adapters.janus.transport import JanusEvent, JanusHandle, JanusTransport
+from salon.adapters.janus.speaker_mix import SpeakerMix, SpeakerMixOps
+from salon.adapters.janus.transport import JanusEvent, JanusTransport
 from salon.app.media_health import JanusNodeHealth, MediaHealth
 from salon.app.ports import (
     ALL_ROOMS,
     Booth,
     Jsep,
     MediaEvent,
-    MediaFull,
     MediaKind,
     MediaRefused,
     MediaRole,
@@ -69,7 +77,7 @@ from salon.app.ports import (
     NoBroadcastTier,
     StreamGrant,
 )
-from salon.domain.speaker_tracks import OTHERS, SpeakerTracks, follow
+from salon.domain.speaker_tracks import OTHERS, SpeakerTracks
 
 if TYPE_CHECKING:
     from salon.app.ports import MediaPort
@@ -78,44 +86,8 @@ __all__ = ["JanusMedia", "TalkingDetection"]
 
 log = logging.getLogger(__name__)
 
-_K = TypeVar("_K")
 
-AUDIOBRIDGE_ID_EXISTS: Final = 490
-# Errors that are Janus's or ours, never the client's, when they answer a request that carries the client's SDP.
-_NOT_THE_CLIENTS_PLUGIN: Final = frozenset(
-    {AUDIOBRIDGE_NO_SUCH_ROOM, AUDIOBRIDGE_UNAUTHORIZED, STREAMING_NO_SUCH_MOUNTPOINT, STREAMING_UNAUTHORIZED}
-)
-_NOT_THE_CLIENTS_CORE: Final = frozenset({UNAUTHORIZED, HANDLE_NOT_FOUND})
-JOIN_ATTEMPTS: Final = 2
-UNSEAT_WAIT_S: Final = 3.0
-EVENT_QUEUE: Final = 10_000  # media events waiting for the app
-SESSION_QUEUE: Final = 1_000  # Janus's events waiting for the adapter (read at once, synchronously: never near)
-SPEAKER_MIX_LISTENERS: Final = 100  # a room's per-speaker listeners: each receives every track (docs/BENCHMARKS.md)
-
-
-# An interpreter's connection into a channel is a third kind, the adapter's own: the app names it by its channel.
-_ConnKind = Literal["listen", "speak", "interpret"]
-
-
-@dataclass(eq=False)
-class _Conn:
-    """One user connection: its handle, and for a speaker its participant id, its mute and its group (the track of
-    the per-speaker mix) as Janus has them; ``channel``: the language of the channel it is in or watches (None: the
-    floor); ``mix``: a listen connection to the per-speaker mix."""
-
-    room_id: str
-    user_id: str
-    media: _ConnKind
-    handle: JanusHandle
-    participant: int = 0
-    muted: bool = True
-    answered: bool = False
-    channel: str | None = None
-    group: str | None = None
-    mix: bool = False
-
-
-class JanusMedia:
+class JanusMedia(InterpretationOps, SpeakerMixOps):
     """``async with JanusMedia(url, api_secret, admin_key) as media:`` — see the module docstring."""
 
     def __init__(
@@ -301,14 +273,6 @@ class JanusMedia:
             await self._cut_stream(room_id, user_id, "removed")
             await self._follow_stage(room_id)
 
-    def _admitted_to(self, room_id: str, user_id: str, need: MediaRole | None = None) -> tuple[Link, RoomMedia]:
-        link = self._links.require()
-        room = self._rooms.get(room_id)
-        entry = self._admitted.get((room_id, user_id))
-        if room is None or entry is None or (need is not None and entry[0] != need):
-            raise MediaRefused(f"{user_id} is not admitted to {room_id}" + (f" as a {need}" if need else ""))
-        return link, room
-
     async def _apply_mute(self, conn: _Conn, muted: bool) -> None:
         link, room = self._links.require(), self._rooms.get(conn.room_id)
         if room is None:
@@ -330,24 +294,6 @@ class JanusMedia:
         async with self._lock(self._user_locks, (room_id, user_id)):
             link, room = self._admitted_to(room_id, user_id)
             return await self._watch(link, room, user_id, room.janus_id, None)
-
-    async def _watch(
-        self, link: Link, room: RoomMedia, user_id: str, mountpoint: int, channel: str | None, *, mix: bool = False
-    ) -> Jsep:
-        room_id = room.room_id
-        await self._drop(room_id, user_id, "listen")
-        if self._webrtc_listeners is not None and self._count("listen") >= self._webrtc_listeners:
-            raise MediaFull(f"this media node carries its budget of {self._webrtc_listeners} WebRTC listeners")
-        handle = await link.session.attach(STREAMING)
-        try:
-            offer = await Streaming(handle).watch(mountpoint)
-        except BaseException as exc:
-            self._detach_later(handle)
-            if isinstance(exc, JanusError):
-                raise JanusUnavailable(f"watching room {room_id}: {exc}") from exc
-            raise
-        self._register(_Conn(room_id, user_id, "listen", handle, channel=channel, mix=mix), link, room)
-        return {"type": offer["type"], "sdp": offer["sdp"]}
 
     async def open_stream(self, room_id: str, user_id: str, connection_id: str) -> StreamGrant:
         if self._broadcast is None:
@@ -409,9 +355,6 @@ class JanusMedia:
             app_events_dropped=self._events_dropped,
         )
         return MediaHealth([node], [] if self._broadcast is None else await self._broadcast.health())
-
-    def _count(self, media: _ConnKind) -> int:
-        return sum(1 for c in self._conns.values() if c.media == media)
 
     async def _cut_stream(self, room_id: str, user_id: str, reason: str) -> None:
         """End the user's broadcast stream of the room (channels have none: not built on the broadcast tier)."""
@@ -486,260 +429,9 @@ class JanusMedia:
     ) -> None:
         await self._add_candidate(room_id, user_id, media, None, candidate)
 
-    async def add_interpret_candidate(
-        self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
-    ) -> None:
-        await self._add_candidate(room_id, user_id, "interpret", language, candidate)
-
-    async def close_interpret(self, room_id: str, language: str, user_id: str) -> None:
-        async with self._lock(self._user_locks, (room_id, user_id)):
-            conn = self._conns.get((room_id, user_id, "interpret"))
-            if conn is not None and conn.channel == language:
-                await self._drop(room_id, user_id, "interpret")
-
-    async def _add_candidate(
-        self, room_id: str, user_id: str, media: _ConnKind, channel: str | None, candidate: dict[str, Any] | None
-    ) -> None:
-        async with self._lock(self._user_locks, (room_id, user_id)):
-            conn = self._conns.get((room_id, user_id, media))
-            if conn is None or (media == "interpret" and conn.channel != channel):
-                raise MediaRefused("no such connection")
-            if candidate is not None and not isinstance(candidate.get("candidate"), str):
-                raise MediaRefused("a candidate needs a 'candidate' string")
-            try:
-                await conn.handle.trickle(candidate)
-            except JanusError as exc:
-                raise _refusal(exc, "candidate") from exc
-
     async def close(self, room_id: str, user_id: str, media: MediaKind) -> None:
         async with self._lock(self._user_locks, (room_id, user_id)):
             await self._drop(room_id, user_id, media)
-
-    def _register(self, conn: _Conn, link: Link, room: RoomMedia) -> None:
-        """Record a connection just made, unless the room or the session ended while it was being made."""
-        if self._links.current() is not link or self._rooms.get(room.room_id) is not room:
-            self._detach_later(conn.handle)
-            if self._links.current() is not link:
-                raise JanusUnavailable("the media server was lost during the negotiation")
-            raise MediaRefused(f"room {room.room_id} has no media any more")
-        self._conns[(conn.room_id, conn.user_id, conn.media)] = conn
-        self._by_handle[conn.handle.id] = conn
-        if conn.media == "speak":
-            self._speakers[(room.janus_id, conn.participant)] = conn
-
-    def _forget(self, conn: _Conn) -> None:
-        key = (conn.room_id, conn.user_id, conn.media)
-        if self._conns.get(key) is conn:
-            del self._conns[key]
-        self._by_handle.pop(conn.handle.id, None)
-        room = self._rooms.get(conn.room_id)
-        if conn.media == "speak" and room is not None:
-            self._speakers.pop((room.janus_id, conn.participant), None)
-            self._stop_speaking(room, conn.user_id)
-
-    async def _drop(self, room_id: str, user_id: str, media: _ConnKind) -> None:
-        if (conn := self._conns.get((room_id, user_id, media))) is not None:
-            self._forget(conn)
-            await self._detach(conn.handle)
-
-    async def _detach(self, handle: JanusHandle) -> None:
-        """Detach (which hangs up first); a handle or session Janus no longer knows has nothing left to end."""
-        if handle.session.closed:
-            return
-        try:
-            await handle.detach()
-        except (JanusError, JanusSessionLost) as exc:
-            log.debug("janus: detaching handle %s: %s", handle.id, exc)
-
-    def _detach_later(self, handle: JanusHandle) -> None:
-        # From failure paths, possibly while being cancelled: the request must not depend on the caller.
-        self._links.spawn(self._detach_quietly(handle), name=f"janus-detach-{handle.id}")
-
-    async def _detach_quietly(self, handle: JanusHandle) -> None:
-        try:
-            await self._detach(handle)
-        except JanusUnavailable as exc:
-            log.info("janus: could not detach handle %s: %s", handle.id, exc)
-
-    # --- interpretation channels (media_channels.py) -------------------------------------------------------------
-
-    async def create_channel(self, room_id: str, language: str, ducking_db: int) -> None:
-        async with self._lock(self._room_locks, room_id):
-            if (room_id, language) in self._channels:
-                return
-            link = self._links.require()
-            room = self._rooms.get(room_id)
-            if room is None:
-                raise MediaRefused(f"room {room_id} has no media")
-            self._booths.setdefault((room_id, language), Booth(language))
-            self._ducking[(room_id, language)] = ducking_db
-            await self._set_up_channel(link, room, language, ducking_db)
-
-    async def _set_up_channel(self, link: Link, room: RoomMedia, language: str, ducking_db: int) -> None:
-        room_id = room.room_id
-        try:
-            channel = await media_channels.set_up(
-                link.session, link.bridge, link.streaming, self._admin_key, room, language,
-                ducking_db=ducking_db, prebuffer=self._prebuffer,
-            )  # fmt: skip
-        except JanusError as exc:
-            raise JanusUnavailable(f"creating the {language} channel of room {room_id}: {exc}") from exc
-        if self._links.current() is not link or self._rooms.get(room_id) is not room:
-            raise JanusUnavailable("the media server was lost while the channel was being created")
-        self._channels[(room_id, language)] = channel
-        await self._apply_booth(link, channel, self._booths.setdefault((room_id, language), Booth(language)))
-
-    async def destroy_channel(self, room_id: str, language: str) -> None:
-        async with self._lock(self._room_locks, room_id):
-            link = self._links.require()
-            await self._tear_down_channel(link, room_id, language)
-
-    async def _tear_down_channel(self, link: Link, room_id: str, language: str) -> None:
-        self._booths.pop((room_id, language), None)
-        self._ducking.pop((room_id, language), None)
-        channel = self._channels.pop((room_id, language), None)
-        conns = [c for c in self._conns.values() if c.room_id == room_id and c.channel == language]
-        for conn in conns:
-            self._forget(conn)
-        try:
-            await media_channels.tear_down(link.bridge, link.streaming, self._admin_key, room_id, language, channel)
-        except JanusError as exc:
-            raise JanusUnavailable(f"destroying the {language} channel of room {room_id}: {exc}") from exc
-        await asyncio.gather(*(self._detach(c.handle) for c in conns))
-
-    async def set_booth(self, room_id: str, booth: Booth) -> None:
-        async with self._lock(self._room_locks, room_id):
-            self._booths[(room_id, booth.language)] = booth
-            channel = self._channels.get((room_id, booth.language))
-            if channel is not None:
-                await self._apply_booth(self._links.require(), channel, booth)
-
-    async def _apply_booth(self, link: Link, channel: ChannelMedia, booth: Booth) -> None:
-        """Make Janus match ``booth``: who is not in it cut, then the mutes and the floor's level
-        (:func:`media_channels.apply_booth`)."""
-        conns = [
-            c for c in self._conns.values()
-            if c.media == "interpret" and c.room_id == channel.room_id and c.channel == booth.language
-        ]  # fmt: skip
-        for conn in [c for c in conns if c.user_id not in booth.interpreters]:
-            self._forget(conn)
-            await self._detach(conn.handle)
-        control = AudioBridge(link.bridge, admin_key=self._admin_key, room_secret=channel.secret)
-        try:
-            await media_channels.apply_booth(
-                control, channel, booth, [c for c in conns if c.user_id in booth.interpreters]
-            )
-        except JanusError as exc:
-            raise JanusUnavailable(f"applying the {booth.language} booth of room {channel.room_id}: {exc}") from exc
-
-    async def open_interpret(self, room_id: str, language: str, user_id: str, offer: Jsep) -> Jsep:
-        async with self._lock(self._user_locks, (room_id, user_id)), self._lock(self._room_locks, room_id):
-            link = self._links.require()
-            channel, booth = self._channels.get((room_id, language)), self._booths.get((room_id, language))
-            room = self._rooms.get(room_id)
-            if channel is None or booth is None or room is None or user_id not in booth.interpreters:
-                raise MediaRefused(f"{user_id} is not an interpreter of the {language} channel of {room_id}")
-            jsep = _jsep(offer, "offer")
-            await self._drop(room_id, user_id, "interpret")
-            muted = not booth.is_live(user_id)
-            handle = await link.session.attach(AUDIOBRIDGE)
-            try:
-                # Janus picks the participant id: the handle is fresh, and nothing outside needs to find it again.
-                joined = await AudioBridge(handle).join(
-                    channel.janus_id, jsep, display=user_id, muted=muted, prebuffer=self._prebuffer,
-                    group=BOOTH_GROUP,
-                )  # fmt: skip
-            except BaseException as exc:
-                self._detach_later(handle)
-                if isinstance(exc, JanusError):
-                    raise _refusal(exc, "offer") from exc
-                raise
-            if joined.jsep is None:
-                self._detach_later(handle)
-                raise JanusUnavailable("Janus joined the interpreter without answering the offer")
-            conn = _Conn(
-                room_id, user_id, "interpret", handle, participant=joined.participant_id, muted=muted,
-                channel=language,
-            )  # fmt: skip
-            self._register(conn, link, room)
-            return {"type": joined.jsep["type"], "sdp": joined.jsep["sdp"]}
-
-    async def open_channel_listen(
-        self, room_id: str, language: str, user_id: str, *, interpreter_only: bool = False
-    ) -> Jsep:
-        async with self._lock(self._user_locks, (room_id, user_id)), self._lock(self._room_locks, room_id):
-            link, room = self._admitted_to(room_id, user_id)
-            channel = self._channels.get((room_id, language))
-            if channel is None:
-                raise MediaRefused(f"room {room_id} has no {language} channel")
-            mountpoint = channel.booth_mountpoint if interpreter_only else channel.janus_id
-            return await self._watch(link, room, user_id, mountpoint, language)
-
-    async def switch_listen(
-        self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
-    ) -> None:
-        async with self._lock(self._user_locks, (room_id, user_id)), self._lock(self._room_locks, room_id):
-            _link, room = self._admitted_to(room_id, user_id)
-            conn = self._conns.get((room_id, user_id, "listen"))
-            if conn is None or not conn.answered:
-                raise MediaRefused("no listen connection to switch")
-            if conn.mix:  # its streams are the tracks; a channel is one mix
-                raise MediaRefused("the per-speaker mix has no channels: open a channel's listen connection instead")
-            if language is None:
-                mountpoint = room.janus_id
-            elif (channel := self._channels.get((room_id, language))) is not None:
-                mountpoint = channel.booth_mountpoint if interpreter_only else channel.janus_id
-            else:
-                raise MediaRefused(f"room {room_id} has no {language} channel")
-            try:
-                await Streaming(conn.handle).switch(mountpoint)
-            except JanusError as exc:
-                raise JanusUnavailable(f"switching {user_id} in room {room_id}: {exc}") from exc
-            conn.channel = language
-
-    # --- the per-speaker mix (speaker_mix.py) ---------------------------------------------------------------------
-
-    async def open_speaker_mix(self, room_id: str, user_id: str) -> Jsep:
-        async with self._lock(self._user_locks, (room_id, user_id)), self._lock(self._room_locks, room_id):
-            link, room = self._admitted_to(room_id, user_id, "listener")
-            await self._drop(room_id, user_id, "listen")  # before counting: replacing one's own takes no place
-            if sum(1 for c in self._conns.values() if c.mix and c.room_id == room_id) >= self._speaker_mix_listeners:
-                raise MediaFull(f"room {room_id} carries its {self._speaker_mix_listeners} per-speaker listeners")
-            if (mix := self._mixes.get(room_id)) is None:
-                try:
-                    mix = await speaker_mix.set_up(link.bridge, link.streaming, self._admin_key, room)
-                except NoGroups as exc:
-                    raise MediaUnavailable(f"{exc}: no per-speaker mix until its media is made again") from exc
-                except JanusError as exc:
-                    raise JanusUnavailable(f"making the per-speaker mix of room {room_id}: {exc}") from exc
-                if self._links.current() is not link or self._rooms.get(room_id) is not room:
-                    raise JanusUnavailable("the media server was lost while the per-speaker mix was being made")
-                self._mixes[room_id] = mix
-            return await self._watch(link, room, user_id, mix.janus_id, None, mix=True)
-
-    def speaker_tracks(self, room_id: str) -> dict[str, str]:
-        return self._tracks.get(room_id, SpeakerTracks()).mapping()
-
-    async def _follow_stage(self, room_id: str) -> None:
-        """Give the room's speakers (as admitted, in order) their tracks (``domain.speaker_tracks``), tell the app
-        when that changed, and move the connected ones whose group is not their track's."""
-        on_stage = [k[1] for k, (role, _) in self._admitted.items() if k[0] == room_id and role == "speaker"]
-        before = self._tracks.get(room_id, SpeakerTracks())
-        after = follow(before, on_stage)
-        if on_stage:
-            self._tracks[room_id] = after
-        else:
-            self._tracks.pop(room_id, None)
-        if after.mapping() != before.mapping():
-            self._emit(MediaEvent(room_id, "speaker_tracks"))
-        await self._retag(room_id)
-
-    async def _retag(self, room_id: str) -> None:
-        tracks = self._tracks.get(room_id, SpeakerTracks())
-        for conn in [c for c in self._conns.values() if c.media == "speak" and c.room_id == room_id]:
-            group = tracks.track_of(conn.user_id) or OTHERS
-            if conn.group != group and await speaker_mix.retag(conn.handle, group):
-                conn.group = group
 
     # --- events ------------------------------------------------------------------------------------------------
 
@@ -778,42 +470,6 @@ class JanusMedia:
         elif not conn.muted and conn.user_id not in room.speaking:
             room.speaking.add(conn.user_id)
             self._emit(MediaEvent(room.room_id, "speaking", conn.user_id))
-
-    def _stop_speaking(self, room: RoomMedia, user_id: str) -> None:
-        if user_id in room.speaking:
-            room.speaking.discard(user_id)
-            self._emit(MediaEvent(room.room_id, "stopped_speaking", user_id))
-
-    def _emit(self, event: MediaEvent | None) -> None:
-        if self._events.full():
-            dropped = self._events.get_nowait()
-            self._events_dropped += 1
-            log.warning("janus: media events are not being consumed; dropped %s", dropped)
-        self._events.put_nowait(event)
-
-    # --- helpers -----------------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _lock(locks: weakref.WeakValueDictionary[_K, asyncio.Lock], key: _K) -> asyncio.Lock:
-        # Weak values: a lock lives while someone holds or awaits it, so the table never grows with old users.
-        lock = locks.get(key)
-        if lock is None:
-            lock = locks[key] = asyncio.Lock()
-        return lock
-
-
-def _jsep(value: object, kind: str) -> JanusJsep:
-    if not isinstance(value, dict) or value.get("type") != kind or not isinstance(value.get("sdp"), str):
-        raise MediaRefused(f"expected an SDP {kind}")
-    return {"type": kind, "sdp": value["sdp"]}
-
-
-def _refusal(exc: JanusError, what: str) -> Exception:
-    """A Janus error answering the client's SDP or candidate: the client's mistake (``MediaRefused``, with Janus's
-    short reason) unless it is one only Janus or this adapter can cause."""
-    if exc.code in (_NOT_THE_CLIENTS_CORE if exc.plugin is None else _NOT_THE_CLIENTS_PLUGIN):
-        return JanusUnavailable(f"Janus refused the {what}: {exc}")
-    return MediaRefused(f"the media server refused the {what}: {exc.reason}")
 
 
 if TYPE_CHECKING:

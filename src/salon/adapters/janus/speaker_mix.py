@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from salon.adapters.janus.api import JanusError
+from salon.adapters.janus.api import JanusError, JanusUnavailable
+from salon.adapters.janus.media_base import JanusMediaBase
 from salon.adapters.janus.media_rooms import FORWARD_HOST, RoomMedia, room_secret
 from salon.adapters.janus.plugins import (
     STREAMING_CANT_CREATE,
@@ -29,7 +30,8 @@ from salon.adapters.janus.plugins import (
     janus_id,
 )
 from salon.adapters.janus.transport import JanusHandle
-from salon.domain.speaker_tracks import MIDS
+from salon.app.ports import Jsep, MediaEvent, MediaFull, MediaUnavailable
+from salon.domain.speaker_tracks import MIDS, OTHERS, SpeakerTracks, follow
 
 log = logging.getLogger(__name__)
 
@@ -117,3 +119,50 @@ async def _destroy(audience: Streaming, ident: int) -> None:
     except JanusError as exc:
         if exc.code != STREAMING_NO_SUCH_MOUNTPOINT:
             raise
+
+
+class SpeakerMixOps(JanusMediaBase):
+    """The port's per-speaker mix on the adapter's state (:mod:`media_base`): tracks follow the admitted speakers,
+    the connected ones are moved to their track's group, and the mix is made on a room's first opt-in."""
+
+    async def open_speaker_mix(self, room_id: str, user_id: str) -> Jsep:
+        async with self._lock(self._user_locks, (room_id, user_id)), self._lock(self._room_locks, room_id):
+            link, room = self._admitted_to(room_id, user_id, "listener")
+            await self._drop(room_id, user_id, "listen")  # before counting: replacing one's own takes no place
+            if sum(1 for c in self._conns.values() if c.mix and c.room_id == room_id) >= self._speaker_mix_listeners:
+                raise MediaFull(f"room {room_id} carries its {self._speaker_mix_listeners} per-speaker listeners")
+            if (mix := self._mixes.get(room_id)) is None:
+                try:
+                    mix = await set_up(link.bridge, link.streaming, self._admin_key, room)
+                except NoGroups as exc:
+                    raise MediaUnavailable(f"{exc}: no per-speaker mix until its media is made again") from exc
+                except JanusError as exc:
+                    raise JanusUnavailable(f"making the per-speaker mix of room {room_id}: {exc}") from exc
+                if self._links.current() is not link or self._rooms.get(room_id) is not room:
+                    raise JanusUnavailable("the media server was lost while the per-speaker mix was being made")
+                self._mixes[room_id] = mix
+            return await self._watch(link, room, user_id, mix.janus_id, None, mix=True)
+
+    def speaker_tracks(self, room_id: str) -> dict[str, str]:
+        return self._tracks.get(room_id, SpeakerTracks()).mapping()
+
+    async def _follow_stage(self, room_id: str) -> None:
+        """Give the room's speakers (as admitted, in order) their tracks (``domain.speaker_tracks``), tell the app
+        when that changed, and move the connected ones whose group is not their track's."""
+        on_stage = [k[1] for k, (role, _) in self._admitted.items() if k[0] == room_id and role == "speaker"]
+        before = self._tracks.get(room_id, SpeakerTracks())
+        after = follow(before, on_stage)
+        if on_stage:
+            self._tracks[room_id] = after
+        else:
+            self._tracks.pop(room_id, None)
+        if after.mapping() != before.mapping():
+            self._emit(MediaEvent(room_id, "speaker_tracks"))
+        await self._retag(room_id)
+
+    async def _retag(self, room_id: str) -> None:
+        tracks = self._tracks.get(room_id, SpeakerTracks())
+        for conn in [c for c in self._conns.values() if c.media == "speak" and c.room_id == room_id]:
+            group = tracks.track_of(conn.user_id) or OTHERS
+            if conn.group != group and await retag(conn.handle, group):
+                conn.group = group
