@@ -3,7 +3,8 @@
 * Lee, a listener on a phone, sees a hand button labelled in words ("Raise hand" → "Lower hand", "Lever la main" in
   French), no microphone control at all, and a clear gap between the room's title block and the stage.
 * The Sound dialog: Lee's room volume is applied to the page's one playback element and remembered after a reload;
-  the dialog offers no per-speaker volume (the stage reaches a listener as one mix) and says why.
+  the dialog offers Lee, a listener, "Volume per speaker" (off until turned on: test_speaker_volume_ui.py hears it),
+  and says a speaker cannot use it.
 * Ann, the room's moderator on stage, switches to music mode in the Sound dialog: the microphone is opened again
   without voice processing (echo cancellation, noise suppression, auto gain all off, asked and in effect) and the
   new track replaces the old one in the same peer connection; back to voice, processing is on again.
@@ -145,12 +146,14 @@ async def listener_in_the_room(lee: Page, room: str) -> None:
     assert gaps["topics"] >= 36, gaps
     await snap(lee, "in-room-listener")
 
-    # The Sound dialog: the room's volume on the playback element, remembered; no per-speaker volume.
+    # The Sound dialog: the room's volume on the playback element, remembered; volume per speaker is offered, off.
     await lee.get_by_role("button", name="Sound").click()
     dialog = lee.get_by_role("dialog", name="Sound")
     await expect(dialog).to_be_visible()
     await expect(dialog.locator('input[type="range"]')).to_have_count(1)
-    await expect(dialog).to_contain_text("one mix of every speaker")
+    per_speaker = dialog.get_by_role("switch", name="Hear each speaker separately")
+    await expect(per_speaker).to_be_enabled()
+    await expect(per_speaker).not_to_be_checked()
     slider = dialog.get_by_label("Room volume")
     await slider.press("Home")  # 0 %, then up in steps of 5 %, as with a keyboard
     for _ in range(8):
@@ -179,6 +182,9 @@ async def music_mode_on_stage(ann: Page, room: str) -> None:
     assert first["asked"] == [True, True, True], first  # voice processing, the product's default
     await ann.get_by_role("button", name="Sound").click()
     dialog = ann.get_by_role("dialog", name="Sound")
+    # Volume per speaker is for listeners: on stage the switch is there but cannot be used, and says why.
+    await expect(dialog.get_by_role("switch", name="Hear each speaker separately")).to_be_disabled()
+    await expect(dialog).to_contain_text("On stage you hear the others through your own connection")
     await dialog.get_by_role("radio", name=re.compile("^Music mode")).check()
     await expect(dialog.get_by_test_id("sound-status")).to_contain_text("Your microphone uses it now.")
     music = await sent_track(ann, after=first["index"])

@@ -317,6 +317,7 @@ async def tour(browser: Browser, salon: Salon, seeded: Seeded, device: Device, a
     await audit.screen(page, "tour-signup")
     await stranger.close()
     await start_screens(browser, salon, seeded, device, audit)
+    await speaker_volume_screens(browser, salon, seeded, device, audit)
 
     # Inès pings Ada again, so the notifications are fresh on each device.
     async with SalonApi(salon.server) as api:
@@ -440,6 +441,35 @@ async def start_screens(browser: Browser, salon: Salon, seeded: Seeded, device: 
     await page.goto("/start?step=people")
     await expect(page.locator("ul.start-people > li").first).to_contain_text("Vous a invité·e")
     await audit.screen(page, "tour-start-people-fr")
+    await context.close()
+
+
+async def speaker_volume_screens(browser: Browser, salon: Salon, seeded: Seeded, device: Device, audit: Audit) -> None:
+    """Volume per speaker, as Jonas, a listener in Inès's room: the Sound dialog with the switch turned on, then
+    Inès's card with her volume; in English and French. (The switch is remembered on the device: set back after.)"""
+    context = await new_context(browser, salon.server, device)
+    await log_in(context, salon.server, seeded.people["jonas"])
+    page = await audit.watch(await context.new_page())
+    ines = seeded.people["ines"]
+    await page.goto(f"/room/{seeded.other_room}")
+    for lang, sound, switch, active, volume in (
+        ("en", "Sound", "Hear each speaker separately", "On: tap", "Volume for Inès Duarte"),
+        ("fr", "Son", "Entendre chaque personne séparément", "Activé", "Volume de Inès Duarte"),
+    ):
+        suffix = "" if lang == "en" else "-fr"
+        await page.evaluate(f"localStorage.setItem('salon.lang', '{lang}')")
+        await page.evaluate("localStorage.removeItem('salon.speakerMix')")
+        await page.reload()
+        await page.get_by_role("button", name=sound, exact=True).click()
+        dialog = page.get_by_test_id("sound-dialog")
+        await dialog.get_by_role("switch", name=switch).check()
+        await expect(dialog.get_by_test_id("speaker-mix-status")).to_contain_text(active)  # connected
+        await audit.screen(page, f"tour-room-listener-sound{suffix}")
+        await dialog.locator("div.actions button").click()
+        await page.locator(f'ul.stage li.person[data-user-id="{ines.user_id}"] button').click()
+        await expect(page.get_by_label(volume)).to_have_value("100")
+        await audit.screen(page, f"tour-room-speaker-volume{suffix}")
+    await page.evaluate("localStorage.removeItem('salon.lang'); localStorage.removeItem('salon.speakerMix')")
     await context.close()
 
 

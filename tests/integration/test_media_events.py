@@ -40,6 +40,17 @@ async def test_speaking_changes_become_one_signal_per_room_and_tick(services: Se
     assert bus.signals[2:] == [("r2", "speakers", {"user_ids": []})]
 
 
+async def test_a_change_of_speaker_tracks_becomes_the_rooms_signal(services: Services) -> None:
+    _media, bus = fakes(services)
+    mod, bob = [await add_member(services, n) for n in ("moda", "bob")]
+    room = (await create_room(services, mod, NewRoom("Live", "", [], RoomType.OPEN)))["room"]["id"]
+    await stage.join(services, bob, room)
+    await stage.invite_up(services, mod, room, bob)
+    await stage.accept_stage_invite(services, bob, room)
+    await handle(services, Speaking(), MediaEvent(room, "speaker_tracks"))
+    assert bus.signals[-1] == (room, "speaker_tracks", {"tracks": {mod: "t0", bob: "t1"}}), "the mapping of now"
+
+
 async def test_a_media_reset_recreates_every_live_room_from_the_database(services: Services) -> None:
     media, bus = fakes(services)
     mod, bob, ann = [await add_member(services, n) for n in ("moda", "bob", "ann")]

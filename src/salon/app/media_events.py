@@ -3,6 +3,9 @@
 * ``speaking`` / ``stopped_speaking`` change a room's set of current speakers; ``flush_speakers`` sends each changed
   set as one ``speakers`` signal, and ``run_media_events`` calls it at most every ``SPEAKERS_INTERVAL_S`` (≤ 5
   updates per second per room, however chatty the media plane is).
+* ``speaker_tracks`` (which track of the per-speaker mix carries each speaker changed): the room's new mapping goes
+  out at once as a ``speaker_tracks`` signal, so listeners on that mix re-map their volumes. It changes only when
+  people come on or leave the stage, so nothing needs coalescing.
 * ``media_reset`` (the media server restarted and lost everything): ``recover_media`` waits for it to answer, then
   re-creates every live room from the database — the stage and the audience, each participant admitted with their
   role and mute — and tells each room's followers to reconnect their media (``media_reset`` signal). The rooms'
@@ -111,6 +114,9 @@ async def handle(services: Services, speaking: Speaking, event: MediaEvent) -> N
         for room_id in list(speaking.now):
             speaking.forget_room(room_id)
         await recover_until_done(services)
+    elif event.kind == "speaker_tracks":
+        tracks = services.media.speaker_tracks(event.room_id)
+        await services.bus.publish_signal(event.room_id, "speaker_tracks", {"tracks": tracks})
     else:
         speaking.apply(event)
 

@@ -36,6 +36,8 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA = "unsupported_media"
     ACCOUNT_DISABLED = "account_disabled"
     MEDIA_UNAVAILABLE = "media_unavailable"
+    MEDIA_REFUSED = "media_refused"  # a media connection the member's place does not call for (the stage's mix)
+    SPEAKER_MIX_FULL = "speaker_mix_full"  # the room's per-speaker listeners are at the cap: hear the one mix
     SELF_TARGET = "self_target"  # following or blocking yourself
     BLOCKED = "blocked"  # the other member blocked you
     UNBLOCK_FIRST = "unblock_first"  # you blocked the other member

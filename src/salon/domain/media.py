@@ -30,6 +30,15 @@ def check_media(room: Room | None, participant: Participant | None, kind: MediaK
         raise refuse(ErrorCode.NOT_ALLOWED, "Only people on stage can speak.")
 
 
+def check_speaker_mix(room: Room | None, participant: Participant | None, *, banned: bool = False) -> None:
+    """Refuse the per-speaker mix (each speaker on a track of their own) to whoever may not have it: it is a way of
+    hearing the room, so the listen rule applies, and it is for the audience only — people on stage hear the stage
+    through their own connection (the mix minus themselves)."""
+    check_media(room, participant, "listen", banned=banned)
+    if participant is not None and participant.role.on_stage:
+        raise refuse(ErrorCode.MEDIA_REFUSED, "On stage you hear the others through your own connection.")
+
+
 def check_audience_reader(room: Room, access: Access, participant: Participant | None) -> None:
     """How a room's audience hears it (how many on each tier) is for its moderators and admins: it tells them when
     the room outgrows a tier, and tells nobody else anything they need."""

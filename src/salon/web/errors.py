@@ -43,6 +43,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNSUPPORTED_MEDIA: 415,
     ErrorCode.ACCOUNT_DISABLED: 403,
     ErrorCode.MEDIA_UNAVAILABLE: 503,
+    ErrorCode.MEDIA_REFUSED: 409,
+    ErrorCode.SPEAKER_MIX_FULL: 409,
     ErrorCode.SELF_TARGET: 422,
     ErrorCode.BLOCKED: 403,
     ErrorCode.UNBLOCK_FIRST: 409,

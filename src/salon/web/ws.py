@@ -193,6 +193,12 @@ async def _media_listen(s: Session, m: protocol.MediaListen) -> Reply:
     return {"room_id": m.data.room_id, "jsep": await media.open_listen(s.services, s.user_id, m.data.room_id)}
 
 
+@handles(protocol.MediaSpeakerMix)
+async def _media_speaker_mix(s: Session, m: protocol.MediaSpeakerMix) -> Reply:
+    mix = await media.open_speaker_mix(s.services, s.user_id, m.data.room_id)
+    return {"room_id": m.data.room_id, "jsep": mix.jsep, "tracks": mix.tracks}
+
+
 @handles(protocol.MediaStream)
 async def _media_stream(s: Session, m: protocol.MediaStream) -> Reply:
     grant = await media.open_stream(s.services, s.user_id, m.data.room_id, s.key)

@@ -210,6 +210,14 @@ class MediaListen(_Op):
     data: RoomData
 
 
+class MediaSpeakerMix(_Op):
+    """Hear each speaker on a track of their own (listeners only): the reply is the offer (answer with
+    ``media_answer``) and ``tracks``, which mid carries each speaker; ``speaker_tracks`` signals follow changes."""
+
+    op: Literal["media_speaker_mix"]
+    data: RoomData
+
+
 class MediaStream(_Op):
     """Hear the room on the broadcast tier: the reply carries the stream's URL with a single-use ticket."""
 
@@ -297,6 +305,7 @@ OPS: tuple[type[_Op], ...] = (
     HallwayUnwatch,
     *COMMAND_OPS.values(),
     MediaListen,
+    MediaSpeakerMix,
     MediaStream,
     MediaAnswer,
     MediaSpeak,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from salon.domain.errors import DomainError, ErrorCode
-from salon.domain.media import MediaKind, check_audience_reader, check_media
+from salon.domain.media import MediaKind, check_audience_reader, check_media, check_speaker_mix
 from salon.domain.rooms import Access, Participant, Room
 from tests.support.domain import at, listener, moderator, room, speaker
 
@@ -54,3 +54,22 @@ def test_a_rooms_moderators_and_admins_see_how_its_audience_listens() -> None:
     assert audience_refusal(listener(), Access()) == ErrorCode.NOT_ALLOWED
     assert audience_refusal(None, Access()) == ErrorCode.NOT_IN_ROOM
     assert audience_refusal(moderator(), Access(), room(ended_at=at(5))) == ErrorCode.ROOM_ENDED
+
+
+def speaker_mix_refusal(
+    participant: Participant | None, room_: Room | None = None, *, banned: bool = False
+) -> ErrorCode | None:
+    try:
+        check_speaker_mix(room_ or room(), participant, banned=banned)
+    except DomainError as error:
+        return error.code
+    return None
+
+
+def test_the_per_speaker_mix_is_for_the_audience() -> None:
+    assert speaker_mix_refusal(listener()) is None
+    assert speaker_mix_refusal(speaker()) == ErrorCode.MEDIA_REFUSED, "on stage: the speak connection hears it"
+    assert speaker_mix_refusal(moderator()) == ErrorCode.MEDIA_REFUSED
+    assert speaker_mix_refusal(None) == ErrorCode.NOT_IN_ROOM
+    assert speaker_mix_refusal(None, banned=True) == ErrorCode.REMOVED_FROM_ROOM
+    assert speaker_mix_refusal(listener(), room(ended_at=at(5))) == ErrorCode.ROOM_ENDED

@@ -1,12 +1,15 @@
 // A room's sound in the browser. Listeners hear the room's mix on the broadcast tier when this browser can decode
 // Opus itself (media_stream: a ticket for one HTTP stream, played by stream_player.js), else through WebRTC
 // (media_listen: the server sends an offer); people on stage publish their microphone and hear the others minus
-// themselves (media_speak: we send the offer). All signalling goes through Salon's WebSocket: the browser never
+// themselves (media_speak: we send the offer). A listener who turned on "Volume per speaker" hears the per-speaker
+// mix through WebRTC instead (media_speaker_mix, speaker_volumes.js), back to the one mix when it is turned off or
+// the room has no room for more of them. All signalling goes through Salon's WebSocket: the browser never
 // talks to the media server's API. The microphone is asked for only when going on stage. After a network loss or a
 // media server restart the app calls `renew()`.
 
 import { get } from "./api.js";
 import { live } from "./live.js";
+import { SpeakerMixer, speakerMixOn, speakerVolumes } from "./speaker_volumes.js";
 import { StreamPlayer } from "./stream_player.js";
 
 /* The STUN and TURN servers for our peer connections (GET /media/ice-servers): TURN credentials are per member and
@@ -111,9 +114,15 @@ export class RoomAudio extends EventTarget {
     // room must be heard over WebRTC (a room with channels: the picker switches the same connection).
     this.language = null;
     this.webrtcOnly = false;
+    this.mixer = null; // the SpeakerMixer while hearing the per-speaker mix
+    // "on" | "full" (the server had no room for it: one mix instead) | "failed" (refused otherwise: one mix) | null
+    this.speakerMix = null;
     this.player.volume = roomVolume();
     this.onProcessing = () => this.applyProcessing().catch(() => {});
     rooms.addEventListener("processing", this.onProcessing);
+    // The switch changed: a listener connects again the chosen way (the per-speaker mix, or back to the one mix).
+    this.onSpeakerMix = () => this.kind === "listen" && this.listen().catch(() => {});
+    speakerVolumes.addEventListener("mix", this.onSpeakerMix);
   }
 
   /** Music mode changed: a microphone on air is opened again with the new processing and swapped into the same
@@ -138,6 +147,12 @@ export class RoomAudio extends EventTarget {
   /** Hear the room's mix: on the broadcast tier when this browser and the server can, else through WebRTC. */
   async listen() {
     const gen = await this.reset("listen");
+    // The per-speaker mix carries the Original: a language channel (or a room heard only over WebRTC for its
+    // channels, which the picker moves) comes first.
+    if (speakerMixOn() && !this.language) {
+      if (await this.listenSpeakerMix(gen)) return;
+      if (gen !== this.generation) return;
+    }
     if (!this.webrtcOnly && !this.language && StreamPlayer.supported() && this.streamFailures < STREAM_RETRIES) {
       if (await this.listenBroadcast(gen)) return;
       if (gen !== this.generation) return;
@@ -216,7 +231,10 @@ export class RoomAudio extends EventTarget {
   async pickLanguage(language) {
     this.language = language;
     if (this.kind !== "listen") return;
-    if (this.tier === "webrtc" && this.pc?.connectionState === "connected") {
+    // The per-speaker mix is a connection of its own (a track per speaker, the Original only): leaving it for a
+    // channel, or coming back to it, is a new connection rather than a switch.
+    const remix = speakerMixOn() && (this.mixer !== null || language === null);
+    if (!remix && this.tier === "webrtc" && this.pc?.connectionState === "connected") {
       try {
         await live.call("media_pick_language", { room_id: this.roomId, language });
         return;
@@ -225,6 +243,54 @@ export class RoomAudio extends EventTarget {
       }
     }
     await this.listen();
+  }
+
+  /** The per-speaker mix (WebRTC only: the broadcast tier carries the one mix). False when the server refused it
+   * (full: `speakerMix` says so), for the caller to fall back to the one mix. */
+  async listenSpeakerMix(gen) {
+    this.tier = "webrtc";
+    const servers = await iceServers();
+    if (gen !== this.generation) return true;
+    const { pc, sent } = this.peer("listen", servers);
+    const mixer = new SpeakerMixer(this.player);
+    this.mixer = mixer;
+    pc.ontrack = (event) => {
+      if (mixer !== this.mixer) return;
+      mixer.add(event.transceiver?.mid, event.track);
+      this.play();
+    };
+    let reply;
+    try {
+      reply = await live.call("media_speaker_mix", { room_id: this.roomId });
+    } catch (error) {
+      if (gen !== this.generation) return true;
+      pc.close();
+      this.pc = null;
+      mixer.stop();
+      this.mixer = null;
+      this.setSpeakerMix(error?.code === "speaker_mix_full" ? "full" : "failed");
+      return false;
+    }
+    if (gen !== this.generation) return true;
+    mixer.setTracks(reply.tracks);
+    this.setSpeakerMix("on");
+    await pc.setRemoteDescription(reply.jsep);
+    await pc.setLocalDescription(await pc.createAnswer());
+    const answered = live.call("media_answer", { room_id: this.roomId, jsep: { type: "answer", sdp: pc.localDescription.sdp } });
+    sent();
+    await answered;
+    return true;
+  }
+
+  setSpeakerMix(state) {
+    this.speakerMix = state;
+    this.dispatchEvent(new CustomEvent("speaker-mix", { detail: { state } }));
+  }
+
+  /** Which track carries each speaker now (the room's `speaker_tracks` signal). */
+  setSpeakerTracks(tracks) {
+    if (this.mixer) this.mixer.setTracks(tracks);
+    this.dispatchEvent(new CustomEvent("speaker-tracks"));
   }
 
   /** Go on air: open the microphone (asking for it now, not before), publish it, hear the others. */
@@ -266,6 +332,7 @@ export class RoomAudio extends EventTarget {
   /** Stop everything; `tellServer` false when the server already dropped us. */
   async stop(tellServer = true) {
     rooms.removeEventListener("processing", this.onProcessing);
+    speakerVolumes.removeEventListener("mix", this.onSpeakerMix);
     await this.reset(null, tellServer);
     if (this.mic) for (const track of this.mic.getTracks()) track.stop();
     this.mic = null;
@@ -283,6 +350,11 @@ export class RoomAudio extends EventTarget {
       this.stream.stop(); // the node sees the connection close; nothing to tell the server
       this.stream = null;
     }
+    if (this.mixer) {
+      this.mixer.stop();
+      this.mixer = null;
+    }
+    if (this.speakerMix !== null) this.setSpeakerMix(null);
     if (old) {
       old.close();
       if (tellServer && live.state === "online") {
@@ -326,6 +398,11 @@ export class RoomAudio extends EventTarget {
   /** Start playback; browsers allow it after the person interacted with the page, else we ask for a tap. */
   async play() {
     if (this.stream) return this.stream.resume();
+    if (this.mixer) {
+      const playing = await this.mixer.resume();
+      this.dispatchEvent(new CustomEvent(playing ? "playing" : "blocked"));
+      return;
+    }
     try {
       await this.player.play();
       this.dispatchEvent(new CustomEvent("playing"));

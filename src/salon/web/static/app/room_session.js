@@ -10,6 +10,7 @@ import { RoomLanguages } from "./interpretation_audio.js";
 import { live } from "./live.js";
 import { endedMessage, nameIn, noticesFor } from "./room_notices.js";
 import { findMe } from "./room_state.js";
+import { speakerMixFullMessage } from "./speaker_volumes.js";
 
 const FOLLOW_CHANGES = new Set(["participant_joined", "participant_left", "role_changed"]);
 
@@ -72,6 +73,8 @@ class RoomSession extends EventTarget {
     this.languages = new RoomLanguages(this); // interpretation channels: the picker, a speaker's channel, a booth
     this.audio.addEventListener("blocked", () => this.set({ blocked: true }));
     this.audio.addEventListener("playing", () => this.state.blocked && this.set({ blocked: false }));
+    // Volume per speaker refused for want of room: said out loud, not only in the Sound dialog (one mix instead).
+    this.audio.addEventListener("speaker-mix", (e) => e.detail.state === "full" && this.ui.toast(speakerMixFullMessage(), "error"));
   }
 
   get title() {
@@ -210,6 +213,8 @@ class RoomSession extends EventTarget {
           this.ui.announce(t("room.now_speaking", { names: names.filter(Boolean).join(", ") }));
         }
       }
+    } else if (frame.name === "speaker_tracks") {
+      this.audio.setSpeakerTracks(frame.data.tracks);
     } else if (frame.name === "media_reset") {
       this.syncMedia(true);
     }

@@ -12,7 +12,7 @@ import { addStrings, t } from "../i18n.js";
 import { NoticeStack } from "../room_notices.js";
 import { enterRoom } from "../room_session.js";
 import { moderationLogDialog, pingDialog, shareRoom } from "./room_dialogs.js";
-import { soundDialog } from "./room_sound.js";
+import { soundDialog, speakerVolumeControl } from "./room_sound.js";
 import { boothPanel } from "./booth.js";
 import { interpreterActions, languagePicker, languagesDialog, languagesHeader } from "./room_languages.js";
 import { handsSection, personActions, personTile } from "./room_people.js";
@@ -111,7 +111,7 @@ export async function render(main, ctx) {
           "div.room-head",
           {},
           h("h1", {}, room.title),
-          h("button.round", { type: "button", "aria-label": t("room.sound"), title: t("room.sound"), "data-testid": "sound-button", onclick: () => dialogs.replaceChildren(soundDialog({ onStage: () => Boolean(state.me && state.me.role !== "listener") })) }, icon("volume")),
+          h("button.round", { type: "button", "aria-label": t("room.sound"), title: t("room.sound"), "data-testid": "sound-button", onclick: openSound }, icon("volume")),
           h("button.round", { type: "button", "aria-label": t("room.share"), title: t("room.share"), onclick: () => shareRoom(roomId, room.title, ctx) }, icon("share")),
         ),
         room.topics.length ? h("ul.topics", { "aria-label": t("room.topics") }, room.topics.map((x) => h("li.topic", {}, x))) : null,
@@ -201,6 +201,10 @@ export async function render(main, ctx) {
     controls.replaceChildren(h("div.room-bar-inner", {}, items));
   }
 
+  function openSound() {
+    dialogs.replaceChildren(soundDialog({ onStage: () => Boolean(state.me && state.me.role !== "listener"), audio }));
+  }
+
   function showDialog(title, content) {
     const dialog = h("dialog", { "aria-label": title }, h("h2", {}, title), content, h("div.actions", {}, h("button", { type: "button", onclick: () => dialog.close() }, t("app.close"))));
     dialog.addEventListener("close", () => dialog.remove());
@@ -212,9 +216,12 @@ export async function render(main, ctx) {
   function personMenu(p) {
     const actions = [...personActions(p, state.me, act, state.view.room.created_by), ...interpreterActions(p, state.view, state.me, call)];
     let dialog;
+    // A listener tapping someone on stage may set their volume (for them alone: speaker_volumes.js).
+    const hearsThem = state.me?.role === "listener" && p.role !== "listener" && p.user.id !== state.me.user.id;
     const menu = h(
       "div.menu",
       {},
+      hearsThem ? speakerVolumeControl(p, { audio, openSound }) : null,
       h("a.button", { href: `/u/${encodeURIComponent(p.user.username)}` }, t("room.view_profile")),
       actions.map(([label, run, opts]) =>
         h(opts?.danger ? "button.danger" : "button", { type: "button", onclick: async () => { dialog.close(); await run(); } }, label),
