@@ -247,6 +247,12 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
                 await asyncio.sleep(0.05)
             timings["floor_under_voice_db"] = statistics.median(gaps)
             await snap(li, "language-picker")
+            # On a channel, the per-speaker mix (the Original's) is not offered, and the Sound dialog says why.
+            await li.get_by_test_id("sound-button").click()
+            sound = li.get_by_role("dialog", name="Sound")
+            await expect(sound.get_by_role("switch", name="Hear each speaker separately")).to_be_disabled()
+            await expect(sound.get_by_test_id("per-speaker-channel-note")).to_contain_text("Pick Original")
+            await sound.get_by_role("button", name="Close").click()
             # And back to the Original.
             picked = time.monotonic()
             timings["to_original_s"] = await switch_until(li, "", RU_HZ, "quiet")
