@@ -233,7 +233,7 @@ class JanusMedia:
             languages = {k[1] for k in (*self._channels, *self._booths, *self._ducking) if k[0] == room_id}
             if (link := self._links.current()) is not None:
                 for language in sorted(languages):
-                    await self._tear_down_channel(link, room_id, language)
+                    await self._tear_down_channel(link, room_id, language, restarting=restarting)
             for language in languages:  # out of reach: Janus forgets them when it restarts; not wished any more
                 self._booths.pop((room_id, language), None)
                 self._ducking.pop((room_id, language), None)
@@ -341,6 +341,24 @@ class JanusMedia:
                     await self._forward(link, room_id, room.janus_id, room.secret, room.broadcast, node)
             return self._broadcast.grant(node, room_id, user_id, connection_id)
 
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
+        if self._broadcast is None:
+            raise NoBroadcastTier("no broadcast nodes")
+        async with self._lock(self._user_locks, (room_id, user_id)):
+            link, _room = self._admitted_to(room_id, user_id, "listener")
+            if (room_id, language) not in self._channels:
+                raise MediaRefused(f"room {room_id} has no {language} channel")
+            await self._drop(room_id, user_id, "listen")  # one tier at a time
+            name = media_channels.stream_name(room_id, language)
+            node = await self._broadcast.place(name)
+            async with self._lock(self._room_locks, room_id):
+                channel = self._channels.get((room_id, language))
+                if channel is None:
+                    raise MediaRefused(f"the {language} channel of {room_id} ended")
+                if node.name not in channel.broadcast or not self._broadcast.carries(node, name):
+                    await self._forward(link, name, channel.janus_id, channel.secret, channel.broadcast, node)
+            return self._broadcast.grant(node, name, user_id, connection_id)
+
     async def _forward(
         self,
         link: Link,
@@ -394,13 +412,15 @@ class JanusMedia:
         return sum(1 for c in self._conns.values() if c.media == media)
 
     async def _cut_stream(self, room_id: str, user_id: str, reason: str) -> None:
-        """End the user's broadcast stream of the room (channels have none: not built on the broadcast tier)."""
+        """End the user's broadcast streams of the room: its Original and its channels'."""
         if self._broadcast is None:
             return
-        try:
-            await self._broadcast.cut(room_id, [user_id], reason)
-        except MediaUnavailable as exc:  # a node that cannot be told carries no stream to cut
-            log.warning("broadcast: cutting %s from %s (%s): %s", user_id, room_id, reason, exc)
+        languages = sorted({k[1] for k in (*self._channels, *self._booths) if k[0] == room_id})
+        for stream in (room_id, *(media_channels.stream_name(room_id, lang) for lang in languages)):
+            try:
+                await self._broadcast.cut(stream, [user_id], reason)
+            except MediaUnavailable as exc:  # a node that cannot be told carries no stream to cut
+                log.warning("broadcast: cutting %s from %s (%s): %s", user_id, stream, reason, exc)
 
     async def answer_listen(self, room_id: str, user_id: str, answer: Jsep) -> None:
         async with self._lock(self._user_locks, (room_id, user_id)):
@@ -572,7 +592,10 @@ class JanusMedia:
             link = self._links.require()
             await self._tear_down_channel(link, room_id, language)
 
-    async def _tear_down_channel(self, link: Link, room_id: str, language: str) -> None:
+    async def _tear_down_channel(self, link: Link, room_id: str, language: str, *, restarting: bool = False) -> None:
+        if self._broadcast is not None:
+            reason = "shutting_down" if restarting else "room_ended"
+            await self._broadcast.end_room(media_channels.stream_name(room_id, language), reason)
         self._booths.pop((room_id, language), None)
         self._ducking.pop((room_id, language), None)
         channel = self._channels.pop((room_id, language), None)
