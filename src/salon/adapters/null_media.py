@@ -62,6 +62,9 @@ class NullMedia:
     async def destroy_channel(self, room_id: str, language: str) -> None:
         return None
 
+    async def set_ducking(self, room_id: str, language: str, ducking_db: int) -> None:
+        return None
+
     async def set_booth(self, room_id: str, booth: Booth) -> None:
         return None
 

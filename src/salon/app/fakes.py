@@ -259,6 +259,12 @@ class FakeMedia:
         for key in [k for k, v in self.interpreting.items() if k[0] == room_id and v == language]:
             del self.interpreting[key]
 
+    async def set_ducking(self, room_id: str, language: str, ducking_db: int) -> None:
+        self.calls.append(("set_ducking", room_id, language, str(ducking_db)))
+        if (room_id, language) not in self.channels:
+            raise MediaRefused(f"room {room_id} has no {language} channel")
+        self.channels[(room_id, language)] = ducking_db
+
     async def set_booth(self, room_id: str, booth: Booth) -> None:
         self.calls.append(("set_booth", room_id, booth.language, booth.live or ""))
         self.booths[(room_id, booth.language)] = booth

@@ -112,6 +112,26 @@ async def set_languages(
     return await _command(services, room_id, actor_id, decide)
 
 
+async def set_ducking(services: Services, actor_id: str, room_id: str, ducking_db: int) -> Done:
+    """Change how far the floor goes down under a live interpreter, live, in every channel of the room (a room
+    setting). Logged as a change of the languages setting it belongs to (``set_languages``, with the whole
+    setting), so the moderation log needs no new kind of entry."""
+    rules.check_ducking(ducking_db)
+
+    def decide(s: Scene) -> Change:
+        actor = rules.check_moderator(s.room, s.actor)
+        current = rules.check_channels(s.interpretation)
+        after = current.with_ducking(ducking_db)
+        if after == current:
+            return Change(current)
+        entry = by_moderator(
+            ModAction.SET_LANGUAGES, actor, floor=after.floor, channels=list(after.channels), ducking_db=ducking_db
+        )
+        return Change(after, [entry])
+
+    return await _command(services, room_id, actor_id, decide)
+
+
 async def assign_interpreter(services: Services, actor_id: str, room_id: str, language: str, user_id: str) -> Done:
     """Make a member of the room an interpreter of a channel (not live: they take the booth's floor themselves)."""
     language = rules.check_language(language)

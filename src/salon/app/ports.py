@@ -195,6 +195,11 @@ class MediaPort(Protocol):
         """End a channel: its interpreters' and listeners' connections with it."""
         ...
 
+    async def set_ducking(self, room_id: str, language: str, ducking_db: int) -> None:
+        """A channel's floor level under a live interpreter, changed live (the room's setting); with nobody live the
+        floor stays at full level and the new value applies when someone goes live. Idempotent."""
+        ...
+
     async def set_booth(self, room_id: str, booth: Booth) -> None:
         """A channel's interpreters and who is live, as the app decided (``domain.interpretation``): only the live
         one is heard (the others are muted in the media plane, the live one after the others, so two are never live

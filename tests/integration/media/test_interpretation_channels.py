@@ -10,7 +10,9 @@ Steps: (1) the channel with nobody live: the floor at full level, and the latenc
 path (the onset of 440 Hz at both listeners); (2) the interpreter live: 660 Hz over the floor ducked by 15 dB, and a
 listener of the Original switching to ``ru`` and back on its one connection (``switch_listen``); (3) a handover to
 the booth's second interpreter (880 Hz): no frame with both voices; (4) the live interpreter removed from the booth:
-880 Hz gone within 2 s, the floor back at full level (the partner left is not live).
+880 Hz gone within 2 s, the floor back at full level (the partner left is not live). Between (2) and (3) the ducking
+is changed live (-15 -> -30 dB and back). (5) The broadcast tier: a room of its own whose channel is heard as a
+stream of the same Opus bytes over HTTP.
 """
 
 from __future__ import annotations
@@ -201,11 +203,14 @@ async def hear_broadcast(media: JanusMedia, heard: Heard) -> None:
     await media.admit(room, "floor", "speaker", False)
     await media.admit(room, "streamed", "listener", True)
     await media.set_booth(room, Booth(RU, ("interpreter",), live="interpreter"))
+    senders: list[ToneTrack] = []
     async with contextlib.AsyncExitStack() as stack:
         for user, frequency, channel in (("floor", FLOOR_HZ, None), ("interpreter", BOOTH_HZ, RU)):
             pc = RTCPeerConnection(no_stun())
             stack.push_async_callback(pc.close)
-            pc.addTrack(ToneTrack(frequency))  # sendrecv, as a real client: what it hears is drained unheard
+            sender = ToneTrack(frequency)
+            senders.append(sender)
+            pc.addTrack(sender)  # sendrecv, as a real client: what it hears is drained unheard
             await pc.setLocalDescription(await pc.createOffer())
             if channel is None:
                 answer = await media.open_speak(room, user, local_jsep(pc))
@@ -219,9 +224,9 @@ async def hear_broadcast(media: JanusMedia, heard: Heard) -> None:
         track = await BroadcastTrack.open(grant.url)
         stack.push_async_callback(track.close)
         ears = await stack.enter_async_context(ToneMeter(track))
-        # Each state is judged once the stream has held it for a second, within STEADY_WITHIN_S: in about one run
-        # in four here the channel's mix went quiet for ~1 s right after a change (the floor's feed and the
-        # forwards all in place in Janus); how long it took is printed.
+        # Each state is judged once the stream has held it for a second, within STEADY_WITHIN_S; how long it took
+        # is printed, and how late this process's senders ran (they share its event loop with the ears: a sender
+        # late by more than AudioBridge's prebuffer leaves the channel's mix silent, which is then the test's own).
         began = time.monotonic()
         await steady(ears, lambda m: interpreted_over_ducked_floor(m))
         heard.numbers["broadcast: interpreter steady after s"] = time.monotonic() - began
@@ -241,6 +246,7 @@ async def hear_broadcast(media: JanusMedia, heard: Heard) -> None:
             await track.ended()
         heard.numbers["broadcast: removed → stream ended s"] = time.monotonic() - removed_at
         heard.notices["broadcast: the stream's last notice"] = str((track.notice or {}).get("code"))
+        heard.numbers["broadcast: the senders' worst lateness s"] = max(s.max_lateness for s in senders)
     await media.destroy_room(room)
 
 
@@ -346,6 +352,13 @@ async def hear(media: JanusMedia, heard: Heard) -> None:
         heard.traces["switched back 660"] = switcher.tone_level_dbfs(BOOTH_HZ, 0.5)
         heard.levels["switched back 440"] = level(switcher, FLOOR_HZ, 0.5)
 
+        # The room's ducking changed live (-15 -> -30 dB): the floor goes 15 dB further down under the interpreter.
+        await media.set_ducking(ROOM, RU, DUCKING_DB * 2)
+        await settle(ears, time.monotonic())
+        heard.record("ducked-deeper", ears)
+        await media.set_ducking(ROOM, RU, DUCKING_DB)
+        await settle(ears, time.monotonic())
+
         # (3) The partner joins the booth (muted: not live) playing 880 Hz; the interpreter hands over, they take it.
         booth = assign(booth, "partner")
         await media.set_booth(ROOM, booth)
@@ -403,6 +416,15 @@ def test_a_listener_on_the_channel_hears_the_interpreter_over_the_floor_ducked(h
     # Ducked, not gone: the original voices stay faintly audible, ~15 dB under their level on the Original.
     ducked_by = heard.at("live", "original", FLOOR_HZ) - floor
     assert abs(ducked_by - -DUCKING_DB) <= 3.0, ducked_by
+
+
+def test_a_deeper_ducking_set_live_turns_the_floor_down_under_the_interpreter(heard: Heard) -> None:
+    # -15 -> -30 dB on the channel as it plays: the floor ~15 dB lower, the interpreter as loud as before.
+    before, after = heard.at("live", "ru", FLOOR_HZ), heard.at("ducked-deeper", "ru", FLOOR_HZ)
+    assert abs((after - before) - DUCKING_DB) <= 3.0, (before, after)
+    voice_before, voice_after = heard.at("live", "ru", BOOTH_HZ), heard.at("ducked-deeper", "ru", BOOTH_HZ)
+    assert abs(voice_after - voice_before) <= 1.0, (voice_before, voice_after)
+    assert heard.at("ducked-deeper", "original", FLOOR_HZ) > HEARD_DBFS  # the Original is not ducked
 
 
 def test_the_broadcast_tier_carries_a_channel_as_webrtc_does(heard: Heard) -> None:

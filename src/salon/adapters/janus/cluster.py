@@ -119,6 +119,9 @@ class JanusCluster:
     async def destroy_channel(self, room_id: str, language: str) -> None:
         await self.node_for(room_id).destroy_channel(room_id, language)
 
+    async def set_ducking(self, room_id: str, language: str, ducking_db: int) -> None:
+        await self.node_for(room_id).set_ducking(room_id, language, ducking_db)
+
     async def set_booth(self, room_id: str, booth: Booth) -> None:
         await self.node_for(room_id).set_booth(room_id, booth)
 

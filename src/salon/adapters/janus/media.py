@@ -608,6 +608,21 @@ class JanusMedia:
             raise JanusUnavailable(f"destroying the {language} channel of room {room_id}: {exc}") from exc
         await asyncio.gather(*(self._detach(c.handle) for c in conns))
 
+    async def set_ducking(self, room_id: str, language: str, ducking_db: int) -> None:
+        async with self._lock(self._room_locks, room_id):
+            if (room_id, language) not in self._ducking:
+                raise MediaRefused(f"room {room_id} has no {language} channel")
+            self._ducking[(room_id, language)] = ducking_db  # what a channel made again after a loss gets
+            channel = self._channels.get((room_id, language))
+            if channel is None:
+                return
+            channel.ducking_db = ducking_db
+            booth = self._booths.get((room_id, language), Booth(language))
+            try:
+                await media_channels.set_floor_volume(channel, booth.floor_volume(ducking_db))
+            except JanusError as exc:
+                raise JanusUnavailable(f"ducking the {language} channel of room {room_id}: {exc}") from exc
+
     async def set_booth(self, room_id: str, booth: Booth) -> None:
         async with self._lock(self._room_locks, room_id):
             self._booths[(room_id, booth.language)] = booth
