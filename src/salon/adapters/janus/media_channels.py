@@ -137,8 +137,9 @@ async def set_up(
 
 
 async def _fed(channel: AudioBridge, ident: int) -> None:
-    """Wait (bounded) until the floor feed has had its first packet, which Janus takes as its media set up: a
-    ``configure`` of its volume before that left the channel without its floor in some runs."""
+    """Wait (bounded) until the floor feed has had its first packet, which Janus takes as its media set up (~20 ms:
+    the floor's forward is ``always_on``), so that the channel is fed when ``set_up`` returns. Not needed for
+    correctness: the silence once blamed on an early ``configure`` was the sound test's own (docs/ARCHITECTURE.md)."""
     deadline = asyncio.get_running_loop().time() + FEED_WAIT_S
     while asyncio.get_running_loop().time() < deadline:
         if any(p.display == "floor" and p.setup for p in await channel.list_participants(ident)):
