@@ -86,11 +86,17 @@ def gone(ears: ToneMeter, frequency: float) -> bool:
 
 
 def under(ears: ToneMeter, floor: float, voice: float, seconds: float = JUDGED_S) -> float:
-    """How far ``floor`` is below ``voice`` (dB), the median over the frames of the last ``seconds`` that hold both:
-    a frame that misses one of them (its sender, in this process, was starved on a busy machine) says nothing about
-    the mix's balance, and would drag a plain level down."""
-    pairs = zip(ears.frame_tone_levels(floor, seconds), ears.frame_tone_levels(voice, seconds), strict=True)
-    gaps = [f - v for f, v in pairs if min(f, v) >= BOTH_DBFS]
+    """How far ``floor`` is below ``voice`` (dB), the median over the frames of the last ``seconds`` that hold both
+    and are clean (no trace of the absent 880 Hz): a frame that misses one voice (its sender, in this process, was
+    starved on a busy machine) or clicks (a gap's edge, whose energy spreads over every frequency) says nothing about
+    the mix's balance."""
+    triples = zip(
+        ears.frame_tone_levels(floor, seconds),
+        ears.frame_tone_levels(voice, seconds),
+        ears.frame_tone_levels(PARTNER_HZ, seconds),
+        strict=True,
+    )
+    gaps = [f - v for f, v, click in triples if min(f, v) >= BOTH_DBFS and click < ABSENT_DBFS]
     return statistics.median(gaps) if gaps else NOTHING_DBFS
 
 
@@ -238,10 +244,10 @@ async def hear_broadcast(media: JanusMedia, heard: Heard) -> None:
         track = await BroadcastTrack.open(grant.url)
         stack.push_async_callback(track.close)
         ears = await stack.enter_async_context(ToneMeter(track))
-        # Each state is judged on the first second of the stream that holds it, within STEADY_WITHIN_S (a channel
-        # that never gets there fails: TimeoutError); how long it took is printed, and how late this process's
-        # senders ran: they share its event loop with the ears, and a sender late by more than AudioBridge's
-        # prebuffer leaves the channel's mix silent, which is then the test's own silence (docs/ARCHITECTURE.md).
+        # Each state is judged on the first second of the stream (after the change) that holds it, within
+        # STEADY_WITHIN_S (a channel that never gets there fails: TimeoutError); how long it took is printed, and
+        # how late this process's senders ran: they share its event loop with the ears, and a sender late by more
+        # than AudioBridge's prebuffer leaves the channel's mix silent: the test's own silence (docs/ARCHITECTURE.md).
         began = time.monotonic()
         await steady(ears, lambda m: interpreted_over_ducked_floor(m))
         heard.numbers["broadcast: interpreter steady after s"] = time.monotonic() - began
@@ -249,9 +255,8 @@ async def hear_broadcast(media: JanusMedia, heard: Heard) -> None:
 
         began = time.monotonic()
         await media.set_booth(room, Booth(RU, ("interpreter",)))  # nobody live: the floor at full level
-        await steady(
-            ears, lambda m: m.tone_level_dbfs(BOOTH_HZ, JUDGED_S) < ABSENT_DBFS and level(m, FLOOR_HZ) > FULL_FLOOR_DBFS
-        )
+        await settle({"broadcast ru": ears}, began)  # a second wholly after the change: no frame of the interpreter
+        await steady(ears, lambda m: level(m, BOOTH_HZ) < ABSENT_DBFS and level(m, FLOOR_HZ) > FULL_FLOOR_DBFS)
         heard.numbers["broadcast: floor steady after s"] = time.monotonic() - began
         heard.record("broadcast-nobody-live", {"broadcast ru": ears})
 
