@@ -14,6 +14,14 @@ two aiortc listeners: one on the Original (the floor's mountpoint), one on the c
 2. **Cost** — Janus's CPU (``/proc/<pid>/stat``) over ``--window`` seconds with the speaker talking, for the room
    alone and then with ``--channels`` channels (each with one listener and a live interpreter speaking a tone):
    the difference per channel.
+3. **Listeners per channel** (``--listeners 1,50,200``) — a room with a talking floor speaker and a ``ru`` channel
+   with a live interpreter; for each N, N light WebRTC listeners (``bench/media_clients.py``, the processes
+   bench/media.py measures its ~1,000 listeners a box with: real ICE, DTLS and SRTP, packets counted after SRTP)
+   on the room's Original, measured over ``--window`` s, then stopped, then N on the ``ru`` channel, measured the
+   same way. Janus's CPU and µs per listener-packet for each, and the channel's as a ratio of the Original's with
+   the same N in the same run (so the machine's other load weighs on both alike).
+
+    .venv/bin/python bench/interpretation.py --phases listeners --listeners 1,50,200
 """
 
 from __future__ import annotations
@@ -34,14 +42,20 @@ from typing import Any
 import media_probes as probes
 from fanout import cpu_seconds
 from media import (
+    BENCH_DIR,
     HEARD_DBFS,
     QUIET_DBFS,
+    STEP_TIMEOUT,
     BenchError,
+    Child,
+    OnsetLog,
+    int_list,
     janus_config,
     janus_listener,
     janus_speaker,
     local,
     log,
+    measure_window,
     ms,
     pcts,
     peer,
@@ -51,6 +65,8 @@ from media import (
 )
 
 from salon.adapters.janus.media import JanusMedia
+from salon.adapters.janus.media_channels import channel_key
+from salon.adapters.janus.plugins import janus_id
 from salon.adapters.janus.process import ManagedJanus
 from salon.client.audio import ToneTrack
 from salon.domain.interpretation import DEFAULT_DUCKING_DB, Booth
@@ -63,6 +79,7 @@ from tests.support.netns import NetNamespace, create_namespace, delete_namespace
 
 ROOM = "interpretation-bench"  # the cost phase's room
 LATENCY_ROOM = "interpretation-latency"
+AUDIENCE_ROOM = "interpretation-audience"  # the listeners phase's
 LANGUAGES = ("ru", "fr", "de", "es")
 TONE_HZ = 440.0
 TONE_ON_S = 0.2
@@ -186,6 +203,92 @@ async def cost(janus: ManagedJanus, media: JanusMedia, channels: int, window: fl
     }
 
 
+async def audience(
+    janus: ManagedJanus, media: JanusMedia, counts: list[int], window: float, tmp: Path, *, channel_first: bool
+) -> dict[str, Any]:
+    """N light WebRTC listeners on the Original, then N on a channel, for each N: Janus's cost of each."""
+    pid = janus.pid
+    if pid is None:
+        raise BenchError("Janus has no pid")
+    room = AUDIENCE_ROOM
+    mountpoints = {"original": janus_id(room), "channel": janus_id(channel_key(room, "ru"))}
+    order = ("channel", "original") if channel_first else ("original", "channel")  # the machine's load drifts
+    rows: list[dict[str, Any]] = []
+    async with contextlib.AsyncExitStack() as stack:
+        await media.create_room(room)
+        await media.create_channel(room, "ru", DEFAULT_DUCKING_DB)
+        await media.admit(room, "speaker", "speaker", muted=False)
+        await media.admit(room, "probe", "listener", muted=True)
+        heard, ears = await janus_listener(stack, media, room, "probe")
+        path = await janus_speaker(stack, media, room, "speaker")
+        path.heard, path.ears = heard, ears
+        user = "interpreter-ru"
+        await media.set_booth(room, Booth("ru", (user,), live=user))
+        pc = peer()
+        stack.push_async_callback(pc.close)
+        pc.addTrack(ToneTrack(660.0))
+        await pc.setLocalDescription(await pc.createOffer())
+        await pc.setRemoteDescription(remote(await media.open_interpret(room, "ru", user, local(pc))))
+        await until(lambda: len(path.sent) >= 25, "0.5 s of the speaker's packets")
+        await asyncio.sleep(1.0)
+        stop = asyncio.Event()  # the speaker switches the tone on and off, as in the windows with listeners
+        talker = asyncio.create_task(path.onsets(OnsetLog(), stop=stop))
+        before, began = cpu_seconds(pid), time.monotonic()
+        await asyncio.sleep(window)
+        idle = (cpu_seconds(pid) - before) / (time.monotonic() - began)
+        stop.set()
+        await talker
+        rows.append({"listeners": 0, "janus_cpu_pct": round(100 * idle, 2)})
+        log(f"listeners: none, Janus {rows[0]['janus_cpu_pct']} % of a core")
+        for n in counts:
+            row: dict[str, Any] = {"listeners": n}
+            for where in order:
+                mountpoint = mountpoints[where]
+                child = await Child.start(
+                    f"{where}-{n}", [sys.executable, str(BENCH_DIR / "media_clients.py")], tmp / f"{where}-{n}.log"
+                )
+                try:
+                    await child.tell({"janus": janus.url, "api_secret": janus.api_secret, "mountpoint": mountpoint})
+                    await child.expect("ready", STEP_TIMEOUT)
+                    await child.tell({"add": n, "concurrency": 20, "timeout": 30.0})
+                    added = await child.expect("added", 60.0 + n)
+                    if added["failed"]:
+                        raise BenchError(f"{where}: {added['failed']} listeners failed to join: {added['errors']}")
+                    await asyncio.sleep(2.0)
+                    w = await measure_window(pid, [child], n, window, path)
+                finally:
+                    await child.stop()
+                packets = max(1, w.packets)
+                row[where] = {
+                    "janus_cpu_pct": round(100 * w.janus_cpu_s / w.seconds, 2),
+                    "janus_cpu_over_none_pct": round(100 * (w.janus_cpu_s / w.seconds - idle), 2),
+                    "janus_us_per_listener_packet": round(w.janus_cpu_s * 1e6 / packets, 1),
+                    # What the listeners add: Janus's CPU over the idle window's (the mixes), per listener-packet.
+                    "janus_us_per_listener_packet_over_none": round(
+                        (w.janus_cpu_s - idle * w.seconds) * 1e6 / packets, 1
+                    ),
+                    "delivered": round(w.packets / w.expected, 4) if w.expected else None,
+                    "clients_cpu_pct": round(100 * w.clients_cpu_s / w.seconds, 2),
+                    "machine_busy": round(w.machine_busy_s / (w.seconds * (os.cpu_count() or 1)), 3),
+                }
+                log(f"listeners: {n} on the {where}: {row[where]}")
+            original, channel = row["original"], row["channel"]
+            row["channel_over_original"] = {
+                "janus_cpu": round(channel["janus_cpu_pct"] / original["janus_cpu_pct"], 3),
+                "added_by_the_listeners": round(
+                    channel["janus_cpu_over_none_pct"] / original["janus_cpu_over_none_pct"], 3
+                )
+                if original["janus_cpu_over_none_pct"] > 0
+                else None,
+                "us_per_listener_packet": round(
+                    channel["janus_us_per_listener_packet"] / original["janus_us_per_listener_packet"], 3
+                ),
+            }
+            rows.append(row)
+        await media.destroy_room(room)
+    return {"window_s": window, "order": order, "rows": rows}
+
+
 async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     probes.install()
     results: dict[str, Any] = {}
@@ -193,12 +296,19 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         ManagedJanus(tmp / "janus", janus_config()) as janus,
         JanusMedia(janus.url, janus.api_secret, janus.admin_key) as media,
     ):
-        await media.create_room(ROOM)
-        log(f"cost: the room alone, then with {args.channels} channels …")
-        results["cost"] = await cost(janus, media, args.channels, args.window)
-        await media.destroy_room(ROOM)
-        log(f"latency: {args.onsets} onsets …")
-        results["latency"] = await latency(media, args.onsets)
+        if "cost" in args.phases:
+            await media.create_room(ROOM)
+            log(f"cost: the room alone, then with {args.channels} channels …")
+            results["cost"] = await cost(janus, media, args.channels, args.window)
+            await media.destroy_room(ROOM)
+        if "latency" in args.phases:
+            log(f"latency: {args.onsets} onsets …")
+            results["latency"] = await latency(media, args.onsets)
+        if "listeners" in args.phases:
+            log(f"listeners per channel: {args.listeners} on the Original, then on a channel …")
+            results["listeners"] = await audience(
+                janus, media, args.listeners, args.window, tmp, channel_first=args.channel_first
+            )
     return results
 
 
@@ -207,7 +317,12 @@ def main() -> int:
     parser.add_argument("--onsets", type=int, default=40)
     parser.add_argument("--channels", type=int, default=len(LANGUAGES), choices=range(1, len(LANGUAGES) + 1))
     parser.add_argument("--window", type=float, default=10.0, help="seconds of Janus CPU measured per step")
-    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument(
+        "--phases", type=lambda s: s.split(","), default=["cost", "latency", "listeners"], help="cost,latency,listeners"
+    )
+    parser.add_argument("--channel-first", action="store_true", help="listeners phase: each N on the channel first")
+    parser.add_argument("--listeners", type=int_list, default=[1, 50, 200], help="listener counts, e.g. 1,50,200")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/interpretation.py needs root: it creates a private network namespace", file=sys.stderr)

@@ -58,6 +58,7 @@ WS_EXPECT: dict[str, tuple[Expect, dict[str, Any]]] = {
     "ping_member": (ROOM_OPS["ping"].expect, {"room_id": "{room}", "user_id": "{out}"}),
     "end_room": (ROOM_OPS["end"].expect, {"room_id": "{room}"}),
     "set_languages": (ROOM_OPS["set_languages"].expect, {"room_id": "{room}", "floor": "en", "channels": ["ru"]}),
+    "set_ducking": (ROOM_OPS["set_ducking"].expect, {"room_id": "{room}", "ducking_db": -30}),
     "assign_interpreter": (
         ROOM_OPS["assign_interpreter"].expect,
         {"room_id": "{room}", "language": "fr", "user_id": "{spk}"},
@@ -103,6 +104,10 @@ WS_EXPECT: dict[str, tuple[Expect, dict[str, Any]]] = {
         {"room_id": "{room}", "language": "ru"},
     ),
     "media_channel_listen": (row(**IN_ROOM_OK, removed=REMOVED), {"room_id": "{room}", "language": "ru"}),
+    "media_channel_stream": (
+        row(**{**IN_ROOM_OK, "speaker": CONFLICT, "moderator": CONFLICT}, removed=REMOVED),
+        {"room_id": "{room}", "language": "ru"},
+    ),
     # Only the booth's interpreters connect into its channel (the media plane mutes all but the live one).
     "media_interpret": (
         row(listener=OK, hand_raised=OK),

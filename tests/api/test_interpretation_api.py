@@ -139,3 +139,17 @@ async def test_an_event_declares_languages_and_its_room_starts_with_them(client:
     assert plain["languages"] is None
     dropped = await ok(await client.patch(f"/events/{plain['id']}", json={"languages": None}, headers=ada))
     assert dropped["languages"] is None
+
+
+async def test_a_moderator_changes_the_ducking_of_a_live_room(client: Client, services: Services) -> None:
+    _, bob = await member(client, services, "bob")
+    _, ada = await member(client, services, "ada")
+    room = (await open_room(client, ada, languages={"floor": "en", "channels": ["ru"]}))["room"]["id"]
+    for bad in ({}, {"ducking_db": -41}, {"ducking_db": -5}, {"ducking_db": -30.5}, {"ducking_db": -30, "x": 1}):
+        assert_error(await client.post(f"/rooms/{room}/ducking", json=bad, headers=ada), 422, "invalid_input")
+    await ok(await client.post(f"/rooms/{room}/join", headers=bob))
+    assert_error(await client.post(f"/rooms/{room}/ducking", json={"ducking_db": -30}, headers=bob), 403, "not_allowed")
+    done = await ok(await client.post(f"/rooms/{room}/ducking", json={"ducking_db": -30}, headers=ada))
+    assert set(done) == {"seq"}
+    view = await ok(await client.get(f"/rooms/{room}", headers=bob))
+    assert view["interpretation"]["ducking_db"] == -30

@@ -231,3 +231,50 @@ async def test_an_interpreter_who_leaves_or_is_removed_leaves_the_booth(services
     await stage.join(services, ivan, room)  # back in the room, but no longer an interpreter
     await refused(ErrorCode.NOT_ALLOWED, interp.take_booth(services, ivan, room, "ru"))
     await verify(services, p["lena"], room, lambda: stage.leave(services, p["lena"], room))  # no booth: no event
+
+
+async def test_moderators_change_the_ducking_live_in_every_channel(services: Services) -> None:
+    room, p = await scene(services)
+    media = fake(services)
+    await refused(ErrorCode.NOT_ALLOWED, interp.set_ducking(services, p["spk"], room, -30))
+    await refused(ErrorCode.NOT_ALLOWED, interp.set_ducking(services, p["lena"], room, -30))
+    await refused(ErrorCode.INVALID_INPUT, interp.set_ducking(services, p["moda"], room, -41))
+    await refused(ErrorCode.INVALID_INPUT, interp.set_ducking(services, p["moda"], room, 0))
+    await interp.assign_interpreter(services, p["moda"], room, "ru", p["ivan"])
+    await interp.take_booth(services, p["ivan"], room, "ru")
+    await verify(services, p["lena"], room, lambda: interp.set_ducking(services, p["moda"], room, -30))
+    view = await get_snapshot(services, p["lena"], room)
+    assert view["interpretation"]["ducking_db"] == -30
+    assert [b["live"] for b in view["interpretation"]["channels"]] == [p["ivan"], None]  # the booths stay
+    assert media.channels == {(room, "ru"): -30, (room, "fr"): -30}
+    assert [c for c in media.calls if c[0] == "set_ducking"] == [
+        ("set_ducking", room, "ru", "-30"),
+        ("set_ducking", room, "fr", "-30"),
+    ]
+    # the same again changes nothing, publishes nothing and logs nothing
+    seq = view["seq"]
+    assert (await interp.set_ducking(services, p["moda"], room, -30)).seq == seq
+    # set_languages with another ducking changes it in the channels kept too
+    await interp.set_languages(services, p["moda"], room, RoomLanguages("en", ("ru",)), -12)
+    assert media.channels == {(room, "ru"): -12}
+    assert [e for e in await log_of(services, room, p["moda"]) if e[0] == "set_languages"] == [
+        ("set_languages", p["moda"], None, {"floor": "en", "channels": ["ru", "fr"], "ducking_db": -30}),
+        ("set_languages", p["moda"], None, {"floor": "en", "channels": ["ru"], "ducking_db": -12}),
+    ]
+
+
+async def test_a_room_without_languages_has_no_ducking_to_change(services: Services) -> None:
+    room, p = await scene(services, None)
+    await refused(ErrorCode.NOT_FOUND, interp.set_ducking(services, p["moda"], room, -30))
+
+
+async def test_listeners_hear_a_channel_on_the_broadcast_tier(services: Services) -> None:
+    room, p = await scene(services)
+    media = fake(services)
+    grant = await interp.open_channel_stream(services, p["lena"], room, "ru", "conn-1")
+    assert "ticket=" in grant.url
+    assert media.streams[(room, p["lena"])] == "conn-1"
+    assert media.listening[(room, p["lena"])] == "ru"
+    await refused(ErrorCode.NOT_FOUND, interp.open_channel_stream(services, p["lena"], room, "de", "conn-1"))
+    outsider = await add_member(services, "outsider")
+    await refused(ErrorCode.NOT_IN_ROOM, interp.open_channel_stream(services, outsider, room, "ru", "conn-2"))

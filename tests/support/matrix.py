@@ -94,6 +94,7 @@ ROOM_OPS: dict[str, Op] = {
     # interpreter, the raised hand her partner (not live). Only moderators set languages and interpreters; only a
     # booth's interpreters move its floor, and only the live one may hand it over.
     "set_languages": Op("POST", "/rooms/{room}/languages", {"floor": "en", "channels": ["ru"]}, row(moderator=OK)),
+    "set_ducking": Op("POST", "/rooms/{room}/ducking", {"ducking_db": -30}, row(moderator=OK)),
     "assign_interpreter": Op(
         "POST", "/rooms/{room}/interpreters", {"language": "fr", "user_id": "{spk}"}, row(moderator=OK)
     ),

@@ -68,6 +68,9 @@ class NullMedia:
     async def destroy_channel(self, room_id: str, language: str) -> None:
         return None
 
+    async def set_ducking(self, room_id: str, language: str, ducking_db: int) -> None:
+        return None
+
     async def set_booth(self, room_id: str, booth: Booth) -> None:
         return None
 
@@ -77,6 +80,9 @@ class NullMedia:
     async def open_channel_listen(
         self, room_id: str, language: str, user_id: str, *, interpreter_only: bool = False
     ) -> Jsep:
+        raise MediaUnavailable("this process has no media plane")
+
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
         raise MediaUnavailable("this process has no media plane")
 
     async def add_interpret_candidate(

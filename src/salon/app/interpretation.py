@@ -19,7 +19,7 @@ from typing import Any
 
 from salon.app.interpretation_media import apply_to_media
 from salon.app.media import ask_media
-from salon.app.ports import Jsep, RoomMessage
+from salon.app.ports import Jsep, RoomMessage, StreamGrant
 from salon.app.room_access import access_room
 from salon.app.room_commands import presence_deadline
 from salon.app.services import Services
@@ -108,6 +108,26 @@ async def set_languages(
         if after is not None:
             data = {"floor": after.floor, "channels": list(after.channels), "ducking_db": after.ducking_db}
         return Change(after, [by_moderator(ModAction.SET_LANGUAGES, actor, **data)])
+
+    return await _command(services, room_id, actor_id, decide)
+
+
+async def set_ducking(services: Services, actor_id: str, room_id: str, ducking_db: int) -> Done:
+    """Change how far the floor goes down under a live interpreter, live, in every channel of the room (a room
+    setting). Logged as a change of the languages setting it belongs to (``set_languages``, with the whole
+    setting), so the moderation log needs no new kind of entry."""
+    rules.check_ducking(ducking_db)
+
+    def decide(s: Scene) -> Change:
+        actor = rules.check_moderator(s.room, s.actor)
+        current = rules.check_channels(s.interpretation)
+        after = current.with_ducking(ducking_db)
+        if after == current:
+            return Change(current)
+        entry = by_moderator(
+            ModAction.SET_LANGUAGES, actor, floor=after.floor, channels=list(after.channels), ducking_db=ducking_db
+        )
+        return Change(after, [entry])
 
     return await _command(services, room_id, actor_id, decide)
 
@@ -214,6 +234,15 @@ async def open_channel_listen(services: Services, user_id: str, room_id: str, la
     assert tag is not None
     only = me.role.on_stage
     return await ask_media(services.media.open_channel_listen(room_id, tag, user_id, interpreter_only=only))
+
+
+async def open_channel_stream(
+    services: Services, user_id: str, room_id: str, language: str, connection_id: str
+) -> StreamGrant:
+    """Hear a channel on the broadcast tier (the audience's; the stage hears through its own connection)."""
+    _, tag = await _hearing(services, user_id, room_id, language)
+    assert tag is not None
+    return await ask_media(services.media.open_channel_stream(room_id, tag, user_id, connection_id))
 
 
 async def _interpreter(services: Services, user_id: str, room_id: str, language: str) -> str:

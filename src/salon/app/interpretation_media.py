@@ -28,6 +28,10 @@ async def apply_to_media(
     change is committed, and the media plane is made to match again when it comes back (``media_events``)."""
     old = {b.language: b for b in before.booths} if before is not None else {}
     new = {b.language: b for b in after.booths} if after is not None else {}
+    # A new ducking reaches the channels kept; new ones are made with it.
+    reducked = after.ducking_db if after is not None and before is not None else None
+    if before is not None and reducked == before.ducking_db:
+        reducked = None
     try:
         for language in old.keys() - new.keys():
             await services.media.destroy_channel(room_id, language)
@@ -37,7 +41,10 @@ async def apply_to_media(
                 await services.media.create_channel(room_id, language, after.ducking_db)
                 if booth != Booth(language):
                     await services.media.set_booth(room_id, booth)
-            elif booth != old[language]:
+                continue
+            if reducked is not None:
+                await services.media.set_ducking(room_id, language, reducked)
+            if booth != old[language]:
                 await services.media.set_booth(room_id, booth)
     except (MediaUnavailable, MediaRefused) as exc:
         log.warning("interpretation of room %s not applied to the media plane: %s", room_id, exc)

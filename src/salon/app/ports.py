@@ -213,6 +213,11 @@ class MediaPort(Protocol):
         """End a channel: its interpreters' and listeners' connections with it."""
         ...
 
+    async def set_ducking(self, room_id: str, language: str, ducking_db: int) -> None:
+        """A channel's floor level under a live interpreter, changed live (the room's setting); with nobody live the
+        floor stays at full level and the new value applies when someone goes live. Idempotent."""
+        ...
+
     async def set_booth(self, room_id: str, booth: Booth) -> None:
         """A channel's interpreters and who is live, as the app decided (``domain.interpretation``): only the live
         one is heard (the others are muted in the media plane, the live one after the others, so two are never live
@@ -231,6 +236,12 @@ class MediaPort(Protocol):
         """Like ``open_listen``, to a channel: its mix (the interpreter over the ducked floor), or, for someone who
         hears the floor already (a speaker), the interpreter only. Replaces the user's listen connection (one room,
         one listen); answered with ``answer_listen``."""
+        ...
+
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
+        """Like ``open_stream``, to a channel's mix on the broadcast tier (ending a WebRTC listen connection): a
+        ticket for the channel's stream. Cut, like the room's, when the user is removed or goes on stage, and ended
+        with the channel."""
         ...
 
     async def add_interpret_candidate(

@@ -253,6 +253,11 @@ class ToneMeter:
         self.ended = False
         self._chunks: deque[tuple[float, Pcm]] = deque()
         self._kept = 0
+        # Each kept frame's tone levels, by the frame's id and frequency: a DFT costs ~0.25 ms here, and a test that
+        # judges the last second at every frame would otherwise redo ~50 of them per tone per frame. That starved
+        # the senders sharing this event loop (docs/ARCHITECTURE.md, "Interpretation channels": a broadcast
+        # channel's silence that was the test's own).
+        self._tone_levels: dict[int, dict[float, float]] = {}
         self._arrived = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
 
@@ -299,7 +304,9 @@ class ToneMeter:
         self._kept += len(pcm)
         limit = int(self.keep_seconds * self.sample_rate)
         while self._kept - len(self._chunks[0][1]) >= limit:
-            self._kept -= len(self._chunks.popleft()[1])
+            _, dropped = self._chunks.popleft()
+            self._kept -= len(dropped)
+            self._tone_levels.pop(id(dropped), None)  # before the id can be reused by another frame
 
     async def wait_until(self, predicate: Callable[[ToneMeter], bool]) -> None:
         """Wait until ``predicate(self)`` holds, checked at each frame; bound it with ``asyncio.timeout``.
@@ -357,9 +364,17 @@ class ToneMeter:
         for _, pcm in reversed(self._chunks):
             if have >= wanted:
                 break
-            levels.append(dbfs(tone_amplitude(pcm, frequency, sample_rate=self.sample_rate)))
+            levels.append(self._frame_level(pcm, frequency))
             have += len(pcm)
         return levels[::-1]
+
+    def _frame_level(self, pcm: Pcm, frequency: float) -> float:
+        """One kept frame's level of ``frequency`` (dBFS), computed once."""
+        levels = self._tone_levels.setdefault(id(pcm), {})
+        found = levels.get(frequency)
+        if found is None:
+            found = levels[frequency] = dbfs(tone_amplitude(pcm, frequency, sample_rate=self.sample_rate))
+        return found
 
     def onset(self, frequency: float, *, after: float, min_dbfs: float = -30.0) -> float | None:
         """The arrival time of the first frame received after the monotonic time ``after`` in which ``frequency``
@@ -367,7 +382,7 @@ class ToneMeter:
         for arrived, pcm in self._chunks:
             if arrived < after:
                 continue
-            if dbfs(tone_amplitude(pcm, frequency, sample_rate=self.sample_rate)) >= min_dbfs:
+            if self._frame_level(pcm, frequency) >= min_dbfs:
                 return arrived
         return None
 

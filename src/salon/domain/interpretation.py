@@ -213,6 +213,10 @@ class Interpretation:
     def with_booth(self, booth: Booth) -> Interpretation:
         return replace(self, booths=tuple(booth if b.language == booth.language else b for b in self.booths))
 
+    def with_ducking(self, ducking_db: int) -> Interpretation:
+        """The room's ducking changed live: the floor's level under every channel's live interpreter."""
+        return replace(self, ducking_db=check_ducking(ducking_db))
+
     def interpreting(self, user_id: str) -> str | None:
         """The channel this member interprets, if any."""
         return next((b.language for b in self.booths if user_id in b.interpreters), None)

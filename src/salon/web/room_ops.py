@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from salon.app import interpretation, pings, rooms, stage
 from salon.app.ratelimit import PINGED_PER_MINUTE, PINGS_PER_HOUR, PINGS_PER_MINUTE
 from salon.app.services import Services
-from salon.web.schemas_interpretation import BoothTarget, InterpreterTarget, LanguagesSetting
+from salon.web.schemas_interpretation import BoothTarget, DuckingSetting, InterpreterTarget, LanguagesSetting
 from salon.web.schemas_rooms import CommandDone, HandsSetting, ModeratorChange, MuteTarget, PingDone, SelfMute, Target
 
 P = TypeVar("P", bound=BaseModel)
@@ -219,6 +219,13 @@ ROOM_COMMANDS: tuple[RoomCommand[Any, Any], ...] = (
             interpretation.check_languages(body.floor, body.channels),
             body.ducking_db,
         ),
+    ),
+    _command(
+        op="set_ducking",
+        path="/ducking",
+        summary="Change how far the floor goes down under a live interpreter, in every channel, live (moderators)",
+        body=DuckingSetting,
+        run=lambda services, actor, room, body: interpretation.set_ducking(services, actor, room, body.ducking_db),
     ),
     _command(
         op="assign_interpreter",

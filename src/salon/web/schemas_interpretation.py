@@ -55,6 +55,12 @@ class LanguagesSetting(Strict):
     ducking_db: DuckingDb = DEFAULT_DUCKING_DB
 
 
+class DuckingSetting(Strict):
+    """Change the room's ducking live, in every channel (the languages stay as they are)."""
+
+    ducking_db: DuckingDb
+
+
 class InterpreterTarget(Strict):
     language: Language
     user_id: MemberId

@@ -159,3 +159,32 @@ async def test_waiting_on_a_track_that_ends_raises() -> None:
         with pytest.raises(MediaStreamError):
             async with asyncio.timeout(5):
                 await meter.wait_until(lambda m: m.frames > 10)
+
+
+async def test_the_meter_computes_each_frames_tone_level_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A test judging the last second at every frame must not redo every frame's DFT each time: that starved the
+    # senders on the same event loop (a channel's broadcast stream went silent for seconds).
+    meter = await metered(stereo_frames(sine(440, 48000, amplitude=0.3)), keep_seconds=0.5)
+    import salon.client.audio as audio
+
+    computed: list[float] = []
+    real = audio.tone_amplitude
+
+    def counting(pcm: np.ndarray, frequency: float, **kw: int) -> float:
+        computed.append(frequency)
+        return real(pcm, frequency, **kw)
+
+    monkeypatch.setattr(audio, "tone_amplitude", counting)
+    first = meter.frame_tone_levels(440, 0.5)
+    assert len(computed) == len(first) == 25
+    assert meter.frame_tone_levels(440, 0.5) == first
+    assert meter.onset(440, after=0.0) is not None
+    assert len(computed) == 25  # nothing computed again
+    meter.frame_tone_levels(880, 0.5)
+    assert len(computed) == 50  # another tone is computed once too
+    # Frames no longer kept take their levels with them.
+    for frame in stereo_frames(sine(440, 9600, amplitude=0.3)):
+        meter._add(frame, time.monotonic())
+    kept = {id(pcm) for _, pcm in meter._chunks}
+    assert set(meter._tone_levels) <= kept
+    assert len(meter._tone_levels) == 15  # the 25 frames judged, less the 10 the new ones pushed out

@@ -16,6 +16,7 @@ from salon.domain.interpretation import (
     LANGUAGES,
     MAX_CHANNELS,
     Booth,
+    Interpretation,
     RoomLanguages,
     assign,
     check_ducking,
@@ -83,6 +84,12 @@ def test_ducking_stays_within_its_range() -> None:
     assert (check_ducking(low), check_ducking(high)) == (low, high)
     for db in (low - 1, high + 1, 0):
         assert refusal(lambda db=db: check_ducking(db)).data == {"field": "ducking_db"}  # type: ignore[misc]
+
+
+def test_the_ducking_changes_live_and_keeps_the_booths() -> None:
+    room = Interpretation("en", (Booth("ru", ("ivan",), "ivan"),), -15)
+    assert room.with_ducking(-30) == Interpretation("en", room.booths, -30)
+    assert refusal(lambda: room.with_ducking(-41)).code is ErrorCode.INVALID_INPUT
 
 
 def test_a_gain_in_db_becomes_the_mixers_percentage_and_never_silence() -> None:

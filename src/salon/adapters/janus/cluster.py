@@ -125,6 +125,9 @@ class JanusCluster:
     async def destroy_channel(self, room_id: str, language: str) -> None:
         await self.node_for(room_id).destroy_channel(room_id, language)
 
+    async def set_ducking(self, room_id: str, language: str, ducking_db: int) -> None:
+        await self.node_for(room_id).set_ducking(room_id, language, ducking_db)
+
     async def set_booth(self, room_id: str, booth: Booth) -> None:
         await self.node_for(room_id).set_booth(room_id, booth)
 
@@ -136,6 +139,9 @@ class JanusCluster:
     ) -> Jsep:
         node = self.node_for(room_id)
         return await node.open_channel_listen(room_id, language, user_id, interpreter_only=interpreter_only)
+
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
+        return await self.node_for(room_id).open_channel_stream(room_id, language, user_id, connection_id)
 
     async def add_interpret_candidate(
         self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from salon.adapters.broadcast.fleet import BroadcastFleet, BroadcastNode, stream_ssrc
-from salon.adapters.janus import media_rooms, speaker_mix
+from salon.adapters.broadcast.fleet import BroadcastFleet
+from salon.adapters.janus import media_channels, media_rooms, speaker_mix
 from salon.adapters.janus.api import (
     JanusError,
     JanusException,
@@ -53,7 +53,7 @@ from salon.adapters.janus.media_base import (
 from salon.adapters.janus.media_channels import ChannelMedia
 from salon.adapters.janus.media_interpretation import InterpretationOps
 from salon.adapters.janus.media_link import Link, LinkKeeper
-from salon.adapters.janus.media_rooms import BroadcastForward, RoomMedia, TalkingDetection
+from salon.adapters.janus.media_rooms import RoomMedia, TalkingDetection
 from salon.adapters.janus.plugins import (
     AUDIOBRIDGE,
     AUDIOBRIDGE_NO_SUCH_ROOM,
@@ -217,7 +217,7 @@ class JanusMedia(InterpretationOps, SpeakerMixOps):
             languages = {k[1] for k in (*self._channels, *self._booths, *self._ducking) if k[0] == room_id}
             if (link := self._links.current()) is not None:
                 for language in sorted(languages):
-                    await self._tear_down_channel(link, room_id, language)
+                    await self._tear_down_channel(link, room_id, language, restarting=restarting)
             for language in languages:  # out of reach: Janus forgets them when it restarts; not wished any more
                 self._booths.pop((room_id, language), None)
                 self._ducking.pop((room_id, language), None)
@@ -309,37 +309,6 @@ class JanusMedia(InterpretationOps, SpeakerMixOps):
                     await self._forward(link, room_id, room.janus_id, room.secret, room.broadcast, node)
             return self._broadcast.grant(node, room_id, user_id, connection_id)
 
-    async def _forward(
-        self,
-        link: Link,
-        stream: str,
-        ident: int,
-        secret: str,
-        forwards: dict[str, BroadcastForward],
-        node: BroadcastNode,
-    ) -> None:
-        """A new forward of the room to ``node`` with a new key, registered on the node first (so its first packets
-        are heard), replacing any earlier one. Never an old forward re-registered: a node's fresh SRTP session
-        expects the sequence to start over (its rollover counter is 0), which a forward older than 65,536 packets
-        (~22 min) no longer does."""
-        assert self._broadcast is not None
-        control = AudioBridge(link.bridge, admin_key=self._admin_key, room_secret=secret)
-        old = forwards.pop(node.name, None)
-        key = media_rooms.new_forward_key()
-        if old is not None:
-            try:
-                await control.stop_rtp_forward(ident, old.stream_id)
-            except JanusError as exc:  # gone already: nothing of it is left to stop
-                log.info("broadcast: the old forward of %s to %s: %s", stream, node.name, exc)
-        try:
-            await self._broadcast.register_room(node, stream, key)
-            stream_id = await media_rooms.forward_to_broadcast(
-                control, ident, node.rtp_host, node.rtp_port, stream_ssrc(stream), key
-            )
-        except JanusError as exc:
-            raise JanusUnavailable(f"forwarding {stream} to {node.name}: {exc}") from exc
-        forwards[node.name] = BroadcastForward(stream_id, key)
-
     async def audience_split(self, room_id: str) -> dict[str, int]:
         webrtc = sum(1 for c in self._conns.values() if c.room_id == room_id and c.media == "listen")
         broadcast = 0 if self._broadcast is None else await self._broadcast.listeners(room_id)
@@ -359,13 +328,15 @@ class JanusMedia(InterpretationOps, SpeakerMixOps):
         return MediaHealth([node], [] if self._broadcast is None else await self._broadcast.health())
 
     async def _cut_stream(self, room_id: str, user_id: str, reason: str) -> None:
-        """End the user's broadcast stream of the room (channels have none: not built on the broadcast tier)."""
+        """End the user's broadcast streams of the room: its Original and its channels'."""
         if self._broadcast is None:
             return
-        try:
-            await self._broadcast.cut(room_id, [user_id], reason)
-        except MediaUnavailable as exc:  # a node that cannot be told carries no stream to cut
-            log.warning("broadcast: cutting %s from %s (%s): %s", user_id, room_id, reason, exc)
+        languages = sorted({k[1] for k in (*self._channels, *self._booths) if k[0] == room_id})
+        for stream in (room_id, *(media_channels.stream_name(room_id, lang) for lang in languages)):
+            try:
+                await self._broadcast.cut(stream, [user_id], reason)
+            except MediaUnavailable as exc:  # a node that cannot be told carries no stream to cut
+                log.warning("broadcast: cutting %s from %s (%s): %s", user_id, stream, reason, exc)
 
     async def answer_listen(self, room_id: str, user_id: str, answer: Jsep) -> None:
         async with self._lock(self._user_locks, (room_id, user_id)):

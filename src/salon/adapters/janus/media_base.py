@@ -14,7 +14,8 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
-from salon.adapters.broadcast.fleet import BroadcastFleet
+from salon.adapters.broadcast.fleet import BroadcastFleet, BroadcastNode, stream_ssrc
+from salon.adapters.janus import media_rooms
 from salon.adapters.janus.api import (
     HANDLE_NOT_FOUND,
     UNAUTHORIZED,
@@ -25,13 +26,14 @@ from salon.adapters.janus.api import (
 from salon.adapters.janus.api import Jsep as JanusJsep
 from salon.adapters.janus.media_channels import ChannelMedia
 from salon.adapters.janus.media_link import Link, LinkKeeper
-from salon.adapters.janus.media_rooms import RoomMedia, TalkingDetection
+from salon.adapters.janus.media_rooms import BroadcastForward, RoomMedia, TalkingDetection
 from salon.adapters.janus.plugins import (
     AUDIOBRIDGE_NO_SUCH_ROOM,
     AUDIOBRIDGE_UNAUTHORIZED,
     STREAMING,
     STREAMING_NO_SUCH_MOUNTPOINT,
     STREAMING_UNAUTHORIZED,
+    AudioBridge,
     Streaming,
 )
 from salon.adapters.janus.transport import JanusHandle
@@ -142,6 +144,37 @@ class JanusMediaBase:
 
     def _count(self, media: _ConnKind) -> int:
         return sum(1 for c in self._conns.values() if c.media == media)
+
+    async def _forward(
+        self,
+        link: Link,
+        stream: str,
+        ident: int,
+        secret: str,
+        forwards: dict[str, BroadcastForward],
+        node: BroadcastNode,
+    ) -> None:
+        """A new forward of the room to ``node`` with a new key, registered on the node first (so its first packets
+        are heard), replacing any earlier one. Never an old forward re-registered: a node's fresh SRTP session
+        expects the sequence to start over (its rollover counter is 0), which a forward older than 65,536 packets
+        (~22 min) no longer does."""
+        assert self._broadcast is not None
+        control = AudioBridge(link.bridge, admin_key=self._admin_key, room_secret=secret)
+        old = forwards.pop(node.name, None)
+        key = media_rooms.new_forward_key()
+        if old is not None:
+            try:
+                await control.stop_rtp_forward(ident, old.stream_id)
+            except JanusError as exc:  # gone already: nothing of it is left to stop
+                log.info("broadcast: the old forward of %s to %s: %s", stream, node.name, exc)
+        try:
+            await self._broadcast.register_room(node, stream, key)
+            stream_id = await media_rooms.forward_to_broadcast(
+                control, ident, node.rtp_host, node.rtp_port, stream_ssrc(stream), key
+            )
+        except JanusError as exc:
+            raise JanusUnavailable(f"forwarding {stream} to {node.name}: {exc}") from exc
+        forwards[node.name] = BroadcastForward(stream_id, key)
 
     async def _add_candidate(
         self, room_id: str, user_id: str, media: _ConnKind, channel: str | None, candidate: dict[str, Any] | None
