@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import expect
+from playwright.sync_api import Browser
 
+from tests.support.app_modules import headless_chromium
 from tests.support.browser import Member, SalonApi, SalonServer, running_salon
 from tests.support.netns import NetNamespace, network_namespace
 
@@ -45,6 +47,14 @@ class Salon:
     admin: Member
     workdir: Path
     ready_in_s: float  # namespace made, salon serve answering, admin signed up
+
+
+@pytest.fixture(scope="module")
+def bare_chromium() -> Iterator[Browser]:
+    """Headless Chromium with no Salon server, for the tests that run the app's modules on a bare page
+    (``tests/support/app_modules.py``)."""
+    with headless_chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")

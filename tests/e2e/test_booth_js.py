@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.support.app_modules import app_modules_route, headless_chromium
+from tests.support.app_modules import load_app_modules
 
 ORIGIN = "http://booth.test"
 
@@ -54,27 +54,16 @@ window.tap = async (r, text) => {
 """
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with headless_chromium() as browser:
-        yield browser
-
-
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    page = browser.new_page()
+def page(bare_chromium: Browser) -> Iterator[Page]:
+    page = bare_chromium.new_page()
     try:
-        page.route(f"{ORIGIN}/**", app_modules_route(ORIGIN, "booth"))
-        page.goto(f"{ORIGIN}/")
-        page.add_script_tag(
-            type="module",
-            content=(
-                f"import * as b from '{ORIGIN}/app/screens/booth.js';"
-                f"import {{ live }} from '{ORIGIN}/app/live.js';"
-                "live.userId = 'ivan'; window.booth = b;"
-            ),
+        module = (
+            f"import * as b from '{ORIGIN}/app/screens/booth.js';"
+            f"import {{ live }} from '{ORIGIN}/app/live.js';"
+            "live.userId = 'ivan'; window.booth = b;"
         )
-        page.wait_for_function("window.booth !== undefined")
+        load_app_modules(page, ORIGIN, "booth", module, "window.booth !== undefined")
         page.add_script_tag(content=SETUP_JS)
         yield page
     finally:

@@ -14,34 +14,23 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from salon.domain.interpretation import LANGUAGES, MAX_CHANNELS
-from tests.support.app_modules import APP, app_modules_route, headless_chromium
+from tests.support.app_modules import APP, load_app_modules
 
 ORIGIN = "http://languages.test"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with headless_chromium() as browser:
-        yield browser
-
-
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    page = browser.new_page()
+def page(bare_chromium: Browser) -> Iterator[Page]:
+    page = bare_chromium.new_page()
     try:
-        page.route(f"{ORIGIN}/**", app_modules_route(ORIGIN, "languages"))
-        page.goto(f"{ORIGIN}/")
-        page.add_script_tag(
-            type="module",
-            content=(
-                f"import * as i from '{ORIGIN}/app/interpretation.js';"
-                f"import * as f from '{ORIGIN}/app/screens/languages_form.js';"
-                f"import * as r from '{ORIGIN}/app/screens/room_languages.js';"
-                f"import * as l from '{ORIGIN}/app/i18n.js';"
-                "window.m = { i, f, r, l };"
-            ),
+        module = (
+            f"import * as i from '{ORIGIN}/app/interpretation.js';"
+            f"import * as f from '{ORIGIN}/app/screens/languages_form.js';"
+            f"import * as r from '{ORIGIN}/app/screens/room_languages.js';"
+            f"import * as l from '{ORIGIN}/app/i18n.js';"
+            "window.m = { i, f, r, l };"
         )
-        page.wait_for_function("window.m !== undefined")
+        load_app_modules(page, ORIGIN, "languages", module, "window.m !== undefined")
         yield page
     finally:
         page.evaluate("localStorage.clear()")

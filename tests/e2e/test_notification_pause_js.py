@@ -6,33 +6,20 @@ The module is served from the app's own files on a made-up origin (its imports r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Browser
 
-from tests.support.app_modules import app_modules_route, headless_chromium
+from tests.support.app_modules import load_app_modules
 
 ORIGIN = "http://pause.test"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with headless_chromium() as browser:
-        yield browser
 
 
 def next_morning(browser: Browser, zone: str, now_utc: str) -> str:
     context = browser.new_context(timezone_id=zone)
     try:
         page = context.new_page()
-        page.route(f"{ORIGIN}/**", app_modules_route(ORIGIN, "pause"))
-        page.goto(f"{ORIGIN}/")
-        page.add_script_tag(
-            type="module",
-            content=f"import * as m from '{ORIGIN}/app/screens/settings_notifications.js'; window.pause = m;",
-        )
-        page.wait_for_function("() => window.pause !== undefined")
+        module = f"import * as m from '{ORIGIN}/app/screens/settings_notifications.js'; window.pause = m;"
+        load_app_modules(page, ORIGIN, "pause", module, "window.pause !== undefined")
         found: str = page.evaluate("(now) => window.pause.nextMorning(new Date(now)).toISOString()", now_utc)
         return found
     finally:
@@ -51,6 +38,6 @@ def next_morning(browser: Browser, zone: str, now_utc: str) -> str:
     ],
 )
 def test_until_tomorrow_morning_is_the_next_8_oclock_where_the_member_is(
-    browser: Browser, zone: str, now: str, expected: str
+    bare_chromium: Browser, zone: str, now: str, expected: str
 ) -> None:
-    assert next_morning(browser, zone, now) == expected
+    assert next_morning(bare_chromium, zone, now) == expected

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.support.app_modules import app_modules_route, headless_chromium
+from tests.support.app_modules import load_app_modules
 
 ORIGIN = "http://notices.test"
 
@@ -33,24 +33,12 @@ window.ids = (list) => list.map((n) => n.id);
 """
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with headless_chromium() as browser:
-        yield browser
-
-
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    page = browser.new_page()
+def page(bare_chromium: Browser) -> Iterator[Page]:
+    page = bare_chromium.new_page()
     try:
-        page.route(f"{ORIGIN}/**", app_modules_route(ORIGIN, "notices"))
-        page.goto(f"{ORIGIN}/")
-        page.add_script_tag(content=HELPERS_JS)
-        page.add_script_tag(
-            type="module",
-            content=f"import * as m from '{ORIGIN}/app/room_notices.js'; window.notices = m;",
-        )
-        page.wait_for_function("window.notices !== undefined")
+        module = f"import * as m from '{ORIGIN}/app/room_notices.js'; window.notices = m;"
+        load_app_modules(page, ORIGIN, "notices", module, "window.notices !== undefined", helpers=[HELPERS_JS])
         yield page
     finally:
         page.close()

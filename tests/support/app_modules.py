@@ -3,11 +3,11 @@ fake clock or fake data without a Salon server (``tests/e2e/test_*_js.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Browser, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -40,3 +40,15 @@ def headless_chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def load_app_modules(page: Page, origin: str, title: str, module: str, ready: str, helpers: Sequence[str] = ()) -> None:
+    """Open the bare page at ``origin`` serving the app's files, run the ``helpers`` scripts, then ``module`` (an ES
+    module importing from ``{origin}/app/...`` that puts what the test drives on ``window``), and wait until the
+    expression ``ready`` is true."""
+    page.route(f"{origin}/**", app_modules_route(origin, title))
+    page.goto(f"{origin}/")
+    for helper in helpers:
+        page.add_script_tag(content=helper)
+    page.add_script_tag(type="module", content=module)
+    page.wait_for_function(ready)
