@@ -1,5 +1,6 @@
 """Test support: small pieces every real-sound test through Janus needs — an aiortc peer with no STUN, SDP both ways,
-and a ticker measuring how late the test's own event loop ran (its ears are this process).
+waiting for ears to hear a tone or enough audio, and a ticker measuring how late the test's own event loop ran (its
+ears are this process).
 
 Shared by the tests in tests/integration/media that drive the media port (test_interpretation_channels.py,
 test_speaker_mix.py) and by bench/speaker_mix.py.
@@ -14,6 +15,11 @@ import time
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from salon.app.ports import Jsep
+from salon.client.audio import ToneMeter
+
+HEARD_DBFS = -30.0  # a tone sent at amplitude 0.3 arrives near -10.5 dBFS
+JUDGED_S = 1.0  # each step is judged on this much steady sound
+STEP_TIMEOUT = 10.0
 
 
 def no_stun() -> RTCConfiguration:
@@ -29,6 +35,22 @@ def description(jsep: Jsep | None) -> RTCSessionDescription:
 def local_jsep(pc: RTCPeerConnection) -> Jsep:
     # aiortc gathers every candidate before setLocalDescription returns: the SDP holds them, no trickle needed.
     return {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
+
+
+async def settle(ears: dict[str, ToneMeter], since: float, seconds: float = JUDGED_S + 0.3) -> None:
+    """Wait until every ear has received ``seconds`` of audio after the monotonic time ``since``."""
+    async with asyncio.timeout(STEP_TIMEOUT):
+        for meter in ears.values():
+            await meter.wait_until(lambda m: m.last_frame_at is not None and m.last_frame_at - since >= seconds)
+
+
+async def onset(ears: ToneMeter, frequency: float, after: float) -> float:
+    """When ``frequency`` was first heard (above HEARD_DBFS) after the monotonic time ``after``; waits for it."""
+    async with asyncio.timeout(STEP_TIMEOUT):
+        await ears.wait_until(lambda m: m.onset(frequency, after=after, min_dbfs=HEARD_DBFS) is not None)
+    found = ears.onset(frequency, after=after, min_dbfs=HEARD_DBFS)
+    assert found is not None
+    return found
 
 
 class LoopLag:

@@ -32,15 +32,22 @@ from salon.client.audio import ToneMeter, ToneTrack
 from salon.domain.interpretation import Booth, assign, offer_handover, take_floor, unassign
 from tests.support.janus import managed_janus
 from tests.support.netns import ADDRESS, INTERFACE, network_namespace
-from tests.support.webrtc_ears import LoopLag, description, local_jsep, no_stun
+from tests.support.webrtc_ears import (
+    HEARD_DBFS,
+    JUDGED_S,
+    STEP_TIMEOUT,
+    LoopLag,
+    description,
+    local_jsep,
+    no_stun,
+    onset,
+    settle,
+)
 
 ROOM, RU = "booth-room", "ru"
 FLOOR_HZ, BOOTH_HZ, PARTNER_HZ = 440.0, 660.0, 880.0
 DUCKING_DB = -15
-HEARD_DBFS = -30.0  # a tone sent at amplitude 0.3 arrives near -10.5 dBFS
 ABSENT_DBFS = -50.0  # below this a tone is not there (Opus noise floor of the other tone is ~-70 dBFS)
-JUDGED_S = 1.0  # each step is judged on this much steady sound
-STEP_TIMEOUT = 10.0
 WHOLE_TIMEOUT = 90.0
 CUT_WITHIN_S = 2.0
 
@@ -108,21 +115,6 @@ class Heard:
         starved receiver (a packet lost, a frame concealed) spread their energy thin instead of reading as a tone
         in a 20 ms frame."""
         return self.traces[f"{step} {ear} {frequency:g}"]
-
-
-async def settle(ears: dict[str, ToneMeter], since: float, seconds: float = JUDGED_S + 0.3) -> None:
-    """Wait until every ear has received ``seconds`` of audio after the monotonic time ``since``."""
-    async with asyncio.timeout(STEP_TIMEOUT):
-        for meter in ears.values():
-            await meter.wait_until(lambda m: m.last_frame_at is not None and m.last_frame_at - since >= seconds)
-
-
-async def onset(ears: ToneMeter, frequency: float, after: float) -> float:
-    async with asyncio.timeout(STEP_TIMEOUT):
-        await ears.wait_until(lambda m: m.onset(frequency, after=after, min_dbfs=HEARD_DBFS) is not None)
-    found = ears.onset(frequency, after=after, min_dbfs=HEARD_DBFS)
-    assert found is not None
-    return found
 
 
 async def scenario(folder: Path) -> Heard:

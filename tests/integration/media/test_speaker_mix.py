@@ -30,18 +30,25 @@ from salon.client.audio import ToneMeter, ToneTrack
 from salon.domain.speaker_tracks import MIDS
 from tests.support.janus import managed_janus
 from tests.support.netns import ADDRESS, INTERFACE, network_namespace
-from tests.support.webrtc_ears import LoopLag, description, local_jsep, no_stun
+from tests.support.webrtc_ears import (
+    HEARD_DBFS,
+    JUDGED_S,
+    STEP_TIMEOUT,
+    LoopLag,
+    description,
+    local_jsep,
+    no_stun,
+    onset,
+    settle,
+)
 
 ROOM = "mix-room"
 A_HZ, B_HZ, C_HZ, SHARED_HZ = 440.0, 660.0, 880.0, 1100.0
 TONES = (A_HZ, B_HZ, C_HZ, SHARED_HZ)
-HEARD_DBFS = -30.0  # a tone sent at amplitude 0.3 arrives near -10.5 dBFS
 ABSENT_DBFS = -50.0  # below this a tone is not there
 APART_DB = 20.0  # on a speaker's own track, anyone else is at least this far under them
 SOUNDING_DBFS = -40.0  # a frame in which no tone reaches this carries no sound (a dropout, or a silent track)
 NOTHING_DBFS = -120.0
-JUDGED_S = 1.0
-STEP_TIMEOUT = 10.0
 WHOLE_TIMEOUT = 120.0
 SILENCED_WITHIN_S = 2.0
 
@@ -74,21 +81,6 @@ class Heard:
 
     def trace(self, step: str, ear: str, frequency: float) -> float:
         return self.traces[f"{step} {ear} {frequency:g}"]
-
-
-async def settle(ears: dict[str, ToneMeter], since: float, seconds: float = JUDGED_S + 0.3) -> None:
-    """Wait until every ear has received ``seconds`` of audio after the monotonic time ``since``."""
-    async with asyncio.timeout(STEP_TIMEOUT):
-        for meter in ears.values():
-            await meter.wait_until(lambda m: m.last_frame_at is not None and m.last_frame_at - since >= seconds)
-
-
-async def heard_on(ears: ToneMeter, frequency: float, after: float) -> float:
-    async with asyncio.timeout(STEP_TIMEOUT):
-        await ears.wait_until(lambda m: m.onset(frequency, after=after, min_dbfs=HEARD_DBFS) is not None)
-    found = ears.onset(frequency, after=after, min_dbfs=HEARD_DBFS)
-    assert found is not None
-    return found
 
 
 async def scenario(folder: Path) -> Heard:
@@ -155,8 +147,8 @@ async def hear(media: JanusMedia, heard: Heard) -> None:
         tone_a.set_frequency(A_HZ)
         tone_b.set_frequency(B_HZ)
         started = time.monotonic()
-        await heard_on(ears["t0"], A_HZ, started)
-        await heard_on(ears["t1"], B_HZ, started)
+        await onset(ears["t0"], A_HZ, started)
+        await onset(ears["t1"], B_HZ, started)
         await settle(ears, time.monotonic())
         heard.record("two", ears)
         heard.tracks["two"] = media.speaker_tracks(ROOM)
@@ -170,7 +162,7 @@ async def hear(media: JanusMedia, heard: Heard) -> None:
         await speak("c", tone_c)
         tone_c.set_frequency(C_HZ)
         came = time.monotonic()
-        heard.numbers["new speaker heard on t0 s"] = await heard_on(ears["t0"], C_HZ, came) - came
+        heard.numbers["new speaker heard on t0 s"] = await onset(ears["t0"], C_HZ, came) - came
         await settle(ears, time.monotonic())
         heard.record("replaced", ears)
         heard.tracks["replaced"] = media.speaker_tracks(ROOM)
@@ -179,7 +171,7 @@ async def hear(media: JanusMedia, heard: Heard) -> None:
         await speak("d", ToneTrack(None))
         await speak("e", ToneTrack(None))
         await speak("f", ToneTrack(SHARED_HZ))
-        await heard_on(ears["others"], SHARED_HZ, time.monotonic())
+        await onset(ears["others"], SHARED_HZ, time.monotonic())
         await settle(ears, time.monotonic())
         heard.record("full", ears)
         heard.tracks["full"] = media.speaker_tracks(ROOM)
