@@ -104,6 +104,10 @@ WS_EXPECT: dict[str, tuple[Expect, dict[str, Any]]] = {
         {"room_id": "{room}", "language": "ru"},
     ),
     "media_channel_listen": (row(**IN_ROOM_OK, removed=REMOVED), {"room_id": "{room}", "language": "ru"}),
+    "media_channel_stream": (
+        row(**{**IN_ROOM_OK, "speaker": CONFLICT, "moderator": CONFLICT}, removed=REMOVED),
+        {"room_id": "{room}", "language": "ru"},
+    ),
     # Only the booth's interpreters connect into its channel (the media plane mutes all but the live one).
     "media_interpret": (
         row(listener=OK, hand_raised=OK),

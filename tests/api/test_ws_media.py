@@ -102,6 +102,28 @@ async def test_the_broadcast_tier_is_for_listeners_and_follows_the_stage(service
     assert await a.refused("media_stream", room_id=room) == "removed_from_room"
 
 
+async def test_a_listener_hears_a_channel_on_the_broadcast_tier(services: Services, url: str) -> None:
+    fake, room, (_, m), (ann, a) = await moderator_and_member(services, url)
+    await m.call("set_languages", room_id=room, floor="en", channels=["ru"])
+
+    assert await a.refused("media_channel_stream", room_id=room, language="ru") == "not_in_room", "join first"
+    await a.call("join", room_id=room)
+    await a.call("media_listen", room_id=room)
+    grant = await a.call("media_channel_stream", room_id=room, language="ru")
+    assert set(grant) == {"room_id", "language", "url", "expires_at"}
+    assert (grant["room_id"], grant["language"]) == (room, "ru")
+    assert (room, ann.id) in fake.streams, "the stream is bound to her connection"
+    assert fake.listening[(room, ann.id)] == "ru"
+    assert (room, ann.id, "listen") not in fake.connections, "one tier at a time: the WebRTC listener is closed"
+    assert await a.refused("media_channel_stream", room_id=room, language="de") == "not_found"
+    assert await a.refused("media_channel_stream", room_id=room, language="r1") == "invalid_input"
+    assert await m.refused("media_channel_stream", room_id=room, language="ru") == "conflict", "the stage hears live"
+
+    await m.call("remove", room_id=room, user_id=ann.id)
+    assert (room, ann.id) not in fake.streams, "removed: her channel stream is cut"
+    assert await a.refused("media_channel_stream", room_id=room, language="ru") == "removed_from_room"
+
+
 async def test_a_moderator_changes_the_ducking_live(services: Services, url: str) -> None:
     fake, room, (_, m), (_, a) = await moderator_and_member(services, url)
     await a.call("join", room_id=room)

@@ -266,3 +266,15 @@ async def test_moderators_change_the_ducking_live_in_every_channel(services: Ser
 async def test_a_room_without_languages_has_no_ducking_to_change(services: Services) -> None:
     room, p = await scene(services, None)
     await refused(ErrorCode.NOT_FOUND, interp.set_ducking(services, p["moda"], room, -30))
+
+
+async def test_listeners_hear_a_channel_on_the_broadcast_tier(services: Services) -> None:
+    room, p = await scene(services)
+    media = fake(services)
+    grant = await interp.open_channel_stream(services, p["lena"], room, "ru", "conn-1")
+    assert "ticket=" in grant.url
+    assert media.streams[(room, p["lena"])] == "conn-1"
+    assert media.listening[(room, p["lena"])] == "ru"
+    await refused(ErrorCode.NOT_FOUND, interp.open_channel_stream(services, p["lena"], room, "de", "conn-1"))
+    outsider = await add_member(services, "outsider")
+    await refused(ErrorCode.NOT_IN_ROOM, interp.open_channel_stream(services, outsider, room, "ru", "conn-2"))

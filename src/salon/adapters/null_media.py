@@ -82,6 +82,9 @@ class NullMedia:
     ) -> Jsep:
         raise MediaUnavailable("this process has no media plane")
 
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
+        raise MediaUnavailable("this process has no media plane")
+
     async def add_interpret_candidate(
         self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
     ) -> None:

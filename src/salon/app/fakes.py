@@ -342,6 +342,18 @@ class FakeMedia:
         self.interpreter_only[(room_id, user_id)] = interpreter_only
         return {"type": "offer", "sdp": f"v=0 fake offer to {user_id}"}
 
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
+        self.calls.append(("open_channel_stream", room_id, language, user_id))
+        self._admitted(room_id, user_id, "listener")
+        if (room_id, language) not in self.channels:
+            raise MediaRefused(f"room {room_id} has no {language} channel")
+        self.connections.pop((room_id, user_id, "listen"), None)
+        self.streams[(room_id, user_id)] = connection_id
+        self.listening[(room_id, user_id)] = language
+        return StreamGrant(
+            url=f"http://broadcast.invalid/v1/stream/{room_id}-{language}?ticket=fake-{user_id}", expires_at=0
+        )
+
     async def add_interpret_candidate(
         self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
     ) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from salon.app.interpretation_media import apply_to_media
 from salon.app.media import ask_media
-from salon.app.ports import Jsep, RoomMessage
+from salon.app.ports import Jsep, RoomMessage, StreamGrant
 from salon.app.room_access import access_room
 from salon.app.room_commands import presence_deadline
 from salon.app.services import Services
@@ -234,6 +234,15 @@ async def open_channel_listen(services: Services, user_id: str, room_id: str, la
     assert tag is not None
     only = me.role.on_stage
     return await ask_media(services.media.open_channel_listen(room_id, tag, user_id, interpreter_only=only))
+
+
+async def open_channel_stream(
+    services: Services, user_id: str, room_id: str, language: str, connection_id: str
+) -> StreamGrant:
+    """Hear a channel on the broadcast tier (the audience's; the stage hears through its own connection)."""
+    _, tag = await _hearing(services, user_id, room_id, language)
+    assert tag is not None
+    return await ask_media(services.media.open_channel_stream(room_id, tag, user_id, connection_id))
 
 
 async def _interpreter(services: Services, user_id: str, room_id: str, language: str) -> str:

@@ -238,6 +238,12 @@ class MediaPort(Protocol):
         one listen); answered with ``answer_listen``."""
         ...
 
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
+        """Like ``open_stream``, to a channel's mix on the broadcast tier (ending a WebRTC listen connection): a
+        ticket for the channel's stream. Cut, like the room's, when the user is removed or goes on stage, and ended
+        with the channel."""
+        ...
+
     async def add_interpret_candidate(
         self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
     ) -> None:

@@ -242,6 +242,12 @@ async def _media_channel_listen(s: Session, m: protocol.MediaChannelListen) -> R
     return {"room_id": m.data.room_id, "language": m.data.language, "jsep": jsep}
 
 
+@handles(protocol.MediaChannelStream)
+async def _media_channel_stream(s: Session, m: protocol.MediaChannelStream) -> Reply:
+    grant = await interpretation.open_channel_stream(s.services, s.user_id, m.data.room_id, m.data.language, s.key)
+    return {"room_id": m.data.room_id, "language": m.data.language, "url": grant.url, "expires_at": grant.expires_at}
+
+
 @handles(protocol.MediaInterpret)
 async def _media_interpret(s: Session, m: protocol.MediaInterpret) -> Reply:
     offer = m.data.jsep.model_dump()

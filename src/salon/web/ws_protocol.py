@@ -279,6 +279,13 @@ class MediaChannelListen(_Op):
     data: ChannelData
 
 
+class MediaChannelStream(_Op):
+    """Hear a channel on the broadcast tier."""
+
+    op: Literal["media_channel_stream"]
+    data: ChannelData
+
+
 class MediaInterpret(_Op):
     """An interpreter's connection into their channel (never the floor); muted in the media plane unless live."""
 
@@ -313,6 +320,7 @@ OPS: tuple[type[_Op], ...] = (
     MediaClose,
     MediaPickLanguage,
     MediaChannelListen,
+    MediaChannelStream,
     MediaInterpret,
     MediaInterpretCandidate,
     MediaInterpretClose,

@@ -140,6 +140,9 @@ class JanusCluster:
         node = self.node_for(room_id)
         return await node.open_channel_listen(room_id, language, user_id, interpreter_only=interpreter_only)
 
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
+        return await self.node_for(room_id).open_channel_stream(room_id, language, user_id, connection_id)
+
     async def add_interpret_candidate(
         self, room_id: str, language: str, user_id: str, candidate: dict[str, Any] | None
     ) -> None:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from salon.adapters.broadcast.fleet import BroadcastFleet
-from salon.adapters.janus import media_rooms, speaker_mix
+from salon.adapters.janus import media_channels, media_rooms, speaker_mix
 from salon.adapters.janus.api import (
     JanusError,
     JanusException,
@@ -217,7 +217,7 @@ class JanusMedia(InterpretationOps, SpeakerMixOps):
             languages = {k[1] for k in (*self._channels, *self._booths, *self._ducking) if k[0] == room_id}
             if (link := self._links.current()) is not None:
                 for language in sorted(languages):
-                    await self._tear_down_channel(link, room_id, language)
+                    await self._tear_down_channel(link, room_id, language, restarting=restarting)
             for language in languages:  # out of reach: Janus forgets them when it restarts; not wished any more
                 self._booths.pop((room_id, language), None)
                 self._ducking.pop((room_id, language), None)
@@ -328,13 +328,15 @@ class JanusMedia(InterpretationOps, SpeakerMixOps):
         return MediaHealth([node], [] if self._broadcast is None else await self._broadcast.health())
 
     async def _cut_stream(self, room_id: str, user_id: str, reason: str) -> None:
-        """End the user's broadcast stream of the room (channels have none: not built on the broadcast tier)."""
+        """End the user's broadcast streams of the room: its Original and its channels'."""
         if self._broadcast is None:
             return
-        try:
-            await self._broadcast.cut(room_id, [user_id], reason)
-        except MediaUnavailable as exc:  # a node that cannot be told carries no stream to cut
-            log.warning("broadcast: cutting %s from %s (%s): %s", user_id, room_id, reason, exc)
+        languages = sorted({k[1] for k in (*self._channels, *self._booths) if k[0] == room_id})
+        for stream in (room_id, *(media_channels.stream_name(room_id, lang) for lang in languages)):
+            try:
+                await self._broadcast.cut(stream, [user_id], reason)
+            except MediaUnavailable as exc:  # a node that cannot be told carries no stream to cut
+                log.warning("broadcast: cutting %s from %s (%s): %s", user_id, stream, reason, exc)
 
     async def answer_listen(self, room_id: str, user_id: str, answer: Jsep) -> None:
         async with self._lock(self._user_locks, (room_id, user_id)):

@@ -16,13 +16,14 @@ restarted app finds its channels again.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from salon.adapters.janus.api import JanusError, JanusUnavailable
-from salon.adapters.janus.media_rooms import FORWARD_HOST, RoomMedia, room_secret
+from salon.adapters.janus.media_rooms import FORWARD_HOST, BroadcastForward, RoomMedia, room_secret
 from salon.adapters.janus.plugins import (
     AUDIOBRIDGE,
     AUDIOBRIDGE_NO_SUCH_ROOM,
@@ -49,6 +50,13 @@ def channel_key(room_id: str, language: str) -> str:
     return f"{room_id}/channel/{language}"
 
 
+def stream_name(room_id: str, language: str) -> str:
+    """What the broadcast tier calls a channel's stream: an id-shaped name (the nodes take ``[A-Za-z0-9_-]+``),
+    derived so that every app instance finds it, and with no structure a room id could collide with by design."""
+    digest = hashlib.blake2b(channel_key(room_id, language).encode(), digest_size=15, person=b"salon.channel")
+    return "channel-" + digest.hexdigest()
+
+
 @dataclass
 class ChannelMedia:
     """What Janus holds for one channel of a live room, as this adapter made it."""
@@ -63,6 +71,7 @@ class ChannelMedia:
     floor_forward: int  # the forwarder's stream_id in the floor room
     floor_volume: int  # percent, as last set in Janus
     ducking_db: int  # the floor's level under a live interpreter
+    broadcast: dict[str, BroadcastForward] = field(default_factory=dict)  # the channel's forwards, by node name
 
 
 async def set_up(

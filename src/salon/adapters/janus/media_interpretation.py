@@ -25,6 +25,8 @@ from salon.app.ports import (
     Booth,
     Jsep,
     MediaRefused,
+    NoBroadcastTier,
+    StreamGrant,
 )
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,10 @@ class InterpretationOps(JanusMediaBase):
             link = self._links.require()
             await self._tear_down_channel(link, room_id, language)
 
-    async def _tear_down_channel(self, link: Link, room_id: str, language: str) -> None:
+    async def _tear_down_channel(self, link: Link, room_id: str, language: str, *, restarting: bool = False) -> None:
+        if self._broadcast is not None:
+            reason = "shutting_down" if restarting else "room_ended"
+            await self._broadcast.end_room(media_channels.stream_name(room_id, language), reason)
         self._booths.pop((room_id, language), None)
         self._ducking.pop((room_id, language), None)
         channel = self._channels.pop((room_id, language), None)
@@ -159,6 +164,24 @@ class InterpretationOps(JanusMediaBase):
                 raise MediaRefused(f"room {room_id} has no {language} channel")
             mountpoint = channel.booth_mountpoint if interpreter_only else channel.janus_id
             return await self._watch(link, room, user_id, mountpoint, language)
+
+    async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
+        if self._broadcast is None:
+            raise NoBroadcastTier("no broadcast nodes")
+        async with self._lock(self._user_locks, (room_id, user_id)):
+            link, _room = self._admitted_to(room_id, user_id, "listener")
+            if (room_id, language) not in self._channels:
+                raise MediaRefused(f"room {room_id} has no {language} channel")
+            await self._drop(room_id, user_id, "listen")  # one tier at a time
+            name = media_channels.stream_name(room_id, language)
+            node = await self._broadcast.place(name)
+            async with self._lock(self._room_locks, room_id):
+                channel = self._channels.get((room_id, language))
+                if channel is None:
+                    raise MediaRefused(f"the {language} channel of {room_id} ended")
+                if node.name not in channel.broadcast or not self._broadcast.carries(node, name):
+                    await self._forward(link, name, channel.janus_id, channel.secret, channel.broadcast, node)
+            return self._broadcast.grant(node, name, user_id, connection_id)
 
     async def switch_listen(
         self, room_id: str, user_id: str, language: str | None, *, interpreter_only: bool = False
