@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from salon.adapters.janus.media import JanusMedia
-from salon.adapters.janus.media_channels import channel_key
+from salon.adapters.janus.media_channels import booth_key, channel_key
 from salon.adapters.janus.plugins import AUDIOBRIDGE, STREAMING, STREAMING_NO_SUCH_MOUNTPOINT, janus_id
 from salon.adapters.janus.process import ManagedJanus
 from salon.adapters.janus.transport import JanusError, JanusTransport
@@ -31,7 +31,7 @@ from tests.integration.test_janus_media import (
 from tests.support.janus import managed_janus
 
 ROOM, RU = "booth-room", "ru"
-RU_KEY = channel_key(ROOM, RU)
+RU_KEY, RU_BOOTH = channel_key(ROOM, RU), booth_key(ROOM, RU)
 
 
 @pytest.fixture
@@ -70,23 +70,37 @@ async def test_a_channel_is_a_room_fed_by_the_floor_with_two_audiences_and_goes_
     await media.create_channel(ROOM, RU, -15)
     await media.create_channel(ROOM, RU, -15)  # idempotent
 
-    # The floor feeds the channel: a second forwarder of the floor's mix, to the channel's plain-RTP participant.
+    # The floor feeds the channel: two more forwarders of the floor's mix, to the channel room's floor feed and to
+    # the booth room's (what the interpreters hear). The booth room's voice goes to the channel room's booth feed,
+    # and to its own mountpoint (stage speakers: the interpreter only).
     floor_forwards = await inspect.bridge(ROOM).list_forwarders(janus_id(ROOM))
-    assert len(floor_forwards) == 2
-    [feed] = await inspect.bridge(RU_KEY).list_participants(janus_id(RU_KEY))
-    assert (feed.display, feed.muted) == ("floor", False)
-    assert len(await inspect.bridge(RU_KEY).list_forwarders(janus_id(RU_KEY))) == 2  # the channel, the booth only
-    for ident in (janus_id(RU_KEY), janus_id(f"{RU_KEY}/booth")):
+    assert len(floor_forwards) == 3
+    feeds = await inspect.bridge(RU_KEY).list_participants(janus_id(RU_KEY))
+    assert sorted((feed.display, feed.muted) for feed in feeds) == [("booth", False), ("floor", False)]
+    [booth_floor] = await inspect.bridge(RU_BOOTH).list_participants(janus_id(RU_BOOTH))
+    assert (booth_floor.display, booth_floor.muted) == ("floor", False)
+    channel_forwards = await inspect.bridge(RU_KEY).list_forwarders(janus_id(RU_KEY))
+    booth_forwards = await inspect.bridge(RU_BOOTH).list_forwarders(janus_id(RU_BOOTH))
+    assert (len(channel_forwards), len(booth_forwards)) == (1, 2)  # the channel; the booth only, the channel's feed
+    # Each room's forwards all carry one and the same mix (Janus 1.1.2 sends a second Opus forward of a mix with the
+    # length of the other mix it encoded last: docs/ARCHITECTURE.md).
+    assert [{f.group for f in forwards} for forwards in (floor_forwards, channel_forwards, booth_forwards)] == [
+        {None},
+        {None},
+        {"booth"},
+    ]
+    for ident in (janus_id(RU_KEY), janus_id(RU_BOOTH)):
         assert (await inspect.streaming(RU_KEY).info(ident)).viewers == 0
     new_ports = udp_listeners() - ports_before
-    assert {host for host, _port in new_ports} == {"127.0.0.1"}  # the feed and both mountpoints: loopback only
-    assert len(new_ports) == 3
+    assert {host for host, _port in new_ports} == {"127.0.0.1"}  # three feeds, two mountpoints: loopback only
+    assert len(new_ports) == 5
 
     await media.destroy_channel(ROOM, RU)
 
     assert not await inspect.bridge(RU_KEY).exists(janus_id(RU_KEY))
+    assert not await inspect.bridge(RU_BOOTH).exists(janus_id(RU_BOOTH))
     assert len(await inspect.bridge(ROOM).list_forwarders(janus_id(ROOM))) == 1
-    for ident in (janus_id(RU_KEY), janus_id(f"{RU_KEY}/booth")):
+    for ident in (janus_id(RU_KEY), janus_id(RU_BOOTH)):
         assert await mountpoint_gone(inspect, ident)
     await eventually(lambda: _no_new_ports(ports_before))
     assert user_handle_ids(media) == []
@@ -120,7 +134,7 @@ async def test_only_the_booth_publishes_the_live_one_unmuted_and_a_removed_one_i
         await media.open_interpret(ROOM, "fr", "ada", SPEAKER_OFFER)  # no such channel
 
     async def muted() -> dict[str | None, bool]:
-        return {p.display: p.muted for p in await inspect.bridge(RU_KEY).list_participants(janus_id(RU_KEY))}
+        return {p.display: p.muted for p in await inspect.bridge(RU_BOOTH).list_participants(janus_id(RU_BOOTH))}
 
     assert await muted() == {"floor": False, "ada": True, "bob": True}
     assert await inspect.participants(ROOM) == []  # never into the floor
@@ -141,6 +155,7 @@ async def test_only_the_booth_publishes_the_live_one_unmuted_and_a_removed_one_i
 
     await media.destroy_room(ROOM)  # takes its channels with it
     assert not await inspect.bridge(RU_KEY).exists(janus_id(RU_KEY))
+    assert not await inspect.bridge(RU_BOOTH).exists(janus_id(RU_BOOTH))
 
 
 async def _equals(read: Callable[[], Awaitable[dict[str | None, bool]]], expected: dict[str | None, bool]) -> bool:
@@ -211,14 +226,12 @@ async def test_a_room_made_again_after_janus_died_gets_its_channels_and_booths_b
     async with JanusTransport(janus.url, api_secret=janus.api_secret) as transport:
         session = await transport.create_session(event_timeout=5.0)
         inspect = Inspector(janus, transport, await session.attach(AUDIOBRIDGE), await session.attach(STREAMING))
-        [feed] = await inspect.bridge(RU_KEY).list_participants(janus_id(RU_KEY))
-        assert feed.display == "floor"
-        assert len(await inspect.bridge(ROOM).list_forwarders(janus_id(ROOM))) == 2  # its mountpoint, the channel
+        feeds = await inspect.bridge(RU_KEY).list_participants(janus_id(RU_KEY))
+        assert sorted(feed.display or "" for feed in feeds) == ["booth", "floor"]
+        assert len(await inspect.bridge(ROOM).list_forwarders(janus_id(ROOM))) == 3  # its mountpoint, the channel's two
         await media.open_interpret(ROOM, RU, "ada", SPEAKER_OFFER)  # still in the booth, and still live
-        assert {p.display: p.muted for p in await inspect.bridge(RU_KEY).list_participants(janus_id(RU_KEY))} == {
-            "floor": False,
-            "ada": False,
-        }
+        booth = await inspect.bridge(RU_BOOTH).list_participants(janus_id(RU_BOOTH))
+        assert {p.display: p.muted for p in booth} == {"floor": False, "ada": False}
         await media.open_channel_listen(ROOM, RU, "bob")
         await session.destroy()
 

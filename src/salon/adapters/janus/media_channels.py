@@ -1,16 +1,23 @@
 """Adapters layer: one interpretation channel of a Salon room in Janus, set up and torn down idempotently.
 
-A channel is an AudioBridge room of its own (docs/ARCHITECTURE.md, "Interpretation channels"):
+A channel is two AudioBridge rooms of its own (docs/ARCHITECTURE.md, "Interpretation channels"):
 
-- the **floor feed**: a plain-RTP participant (group ``floor``) fed by an ``rtp_forward`` of the floor room's mix to
-  the UDP port Janus gave it, at a reduced volume while an interpreter is live (ducking) and at 100 % otherwise;
-- the **booth**: the interpreters' WebRTC participants (group ``booth``), muted in Janus unless live;
-- two audiences, each a Streaming mountpoint fed by a forward of the channel room: the whole mix (listeners of the
-  channel) and the ``booth`` group's mix only (stage speakers, who hear the floor already).
+- the **booth room**: the interpreters' WebRTC participants (group ``booth``), muted in Janus unless live, and a
+  plain-RTP feed of the floor at full level (group ``floor``), which is what the interpreters hear. Only its
+  ``booth`` group (the live interpreter's voice) leaves it: forwarded to the booth mountpoint (stage speakers, who
+  hear the floor already) and to the channel room's booth feed;
+- the **channel room**: two plain-RTP participants, the **floor feed** (fed by an ``rtp_forward`` of the floor room's
+  mix, at a reduced volume while an interpreter is live (ducking) and at 100 % otherwise) and the **booth feed**;
+  its mix is forwarded to the channel's mountpoint (its WebRTC listeners) and to each broadcast node carrying it.
 
-Nothing flows back: the channel room's mix is forwarded only to its own mountpoints, so an interpreter never reaches
-the floor. Ids and secrets are derived from the room id and language as for rooms (:mod:`media_rooms`), so a
-restarted app finds its channels again.
+All the forwarders of each room carry one and the same mix (the channel room's whole mix; the booth room's
+``booth`` group): Janus 1.1.2 sends a second Opus forwarder of a mix with the byte length of whichever other mix it
+encoded last (docs/ARCHITECTURE.md, "Janus 1.1.2: one Opus forward per group"), which is what broke the channel's
+broadcast forward when the channel room also forwarded a ``booth`` group.
+
+Nothing flows back: the channel rooms' mixes go only to their own audiences, so an interpreter never reaches the
+floor. Ids and secrets are derived from the room id and language as for rooms (:mod:`media_rooms`), so a restarted
+app finds its channels again.
 """
 
 from __future__ import annotations
@@ -40,7 +47,9 @@ from salon.domain.interpretation import Booth
 
 log = logging.getLogger(__name__)
 
-FLOOR_GROUP: Final = "floor"
+FLOOR_FEED: Final = "floor"  # the plain-RTP participants' display names
+BOOTH_FEED: Final = "booth"
+FLOOR_GROUP: Final = "floor"  # the booth room's groups
 BOOTH_GROUP: Final = "booth"
 FEED_WAIT_S: Final = 2.0
 
@@ -48,6 +57,11 @@ FEED_WAIT_S: Final = 2.0
 def channel_key(room_id: str, language: str) -> str:
     """The name a channel's Janus objects are derived from (never a Salon room id: those hold no ``/``)."""
     return f"{room_id}/channel/{language}"
+
+
+def booth_key(room_id: str, language: str) -> str:
+    """The name the channel's booth room and booth mountpoint are derived from."""
+    return f"{channel_key(room_id, language)}/booth"
 
 
 def stream_name(room_id: str, language: str) -> str:
@@ -63,12 +77,16 @@ class ChannelMedia:
 
     room_id: str
     language: str
-    janus_id: int  # the channel's AudioBridge room and its full-mix mountpoint
-    booth_mountpoint: int  # the booth-only mix (stage speakers)
-    secret: str
+    janus_id: int  # the channel room and its mountpoint (the channel's listeners)
+    booth_room: int  # the interpreters' room; the booth mountpoint (stage speakers) has the same id
+    secret: str  # the channel room's
+    booth_secret: str  # the booth room's
     mountpoint_secret: str
     floor_handle: JanusHandle  # the floor feed's own participant handle (``configure`` sets its volume)
     floor_forward: int  # the forwarder's stream_id in the floor room
+    booth_handle: JanusHandle  # the booth feed's participant handle in the channel room
+    booth_floor_handle: JanusHandle  # the booth room's floor feed (what the interpreters hear)
+    booth_floor_forward: int  # its forwarder's stream_id in the floor room
     floor_volume: int  # percent, as last set in Janus
     ducking_db: int  # the floor's level under a live interpreter
     broadcast: dict[str, BroadcastForward] = field(default_factory=dict)  # the channel's forwards, by node name
@@ -85,67 +103,96 @@ async def set_up(
     ducking_db: int,
     prebuffer: int,
 ) -> ChannelMedia:
-    """Create the channel's room, its two mountpoints and forwards, and the floor feed (at full level: nobody is
-    live yet). A channel left over from an earlier session of ours is emptied and reused."""
-    key = channel_key(floor.room_id, language)
-    ident, booth_ident = janus_id(key), janus_id(f"{key}/booth")
-    secret = room_secret(admin_key, "room", key)
+    """Create the channel's two rooms, its two mountpoints and the forwards between them, and the floor feed (at
+    full level: nobody is live yet). A channel left over from an earlier session of ours is emptied and reused."""
+    key, booth = channel_key(floor.room_id, language), booth_key(floor.room_id, language)
+    ident, booth_ident = janus_id(key), janus_id(booth)
+    secret, booth_secret = room_secret(admin_key, "room", key), room_secret(admin_key, "room", booth)
     mountpoint_secret = room_secret(admin_key, "mountpoint", key)
     channel = AudioBridge(bridge_handle, admin_key=admin_key, room_secret=secret)
-    try:
-        await channel.create(
-            ident,
-            sampling_rate=48000,
-            audiolevel_event=False,  # who is talking is the floor's business; a booth has one live voice
-            allow_rtp_participants=True,
-            groups=(FLOOR_GROUP, BOOTH_GROUP),
-        )
-    except JanusError as exc:
-        if exc.code != AUDIOBRIDGE_ROOM_EXISTS:
-            raise
-        for participant in await channel.list_participants(ident):
-            await channel.kick(ident, participant.id)
-        for forwarder in await channel.list_forwarders(ident):
-            await channel.stop_rtp_forward(ident, forwarder.stream_id)
+    booth_room = AudioBridge(bridge_handle, admin_key=admin_key, room_secret=booth_secret)
+    await _empty_room(channel, ident, groups=())
+    await _empty_room(booth_room, booth_ident, groups=(FLOOR_GROUP, BOOTH_GROUP))
     audience = Streaming(streaming_handle, admin_key=admin_key, secret=mountpoint_secret)
     full_port = await _mountpoint(audience, ident)
     booth_port = await _mountpoint(audience, booth_ident)
     await channel.rtp_forward(ident, host=FORWARD_HOST, port=full_port, always_on=True)
-    await channel.rtp_forward(ident, host=FORWARD_HOST, port=booth_port, always_on=True, group=BOOTH_GROUP)
+    await booth_room.rtp_forward(booth_ident, host=FORWARD_HOST, port=booth_port, always_on=True, group=BOOTH_GROUP)
 
-    feed = await session.attach(AUDIOBRIDGE)
+    feeds: list[JanusHandle] = []
     try:
-        feed_ip, feed_port = await AudioBridge(feed).join_plain_rtp(
-            ident, display="floor", prebuffer=prebuffer, group=FLOOR_GROUP, volume=100
+        floor_feed, floor_port = await _feed(session, feeds, ident, FLOOR_FEED, None, prebuffer)
+        booth_feed, booth_feed_port = await _feed(session, feeds, ident, BOOTH_FEED, None, prebuffer)
+        booth_floor, booth_floor_port = await _feed(session, feeds, booth_ident, FLOOR_FEED, FLOOR_GROUP, prebuffer)
+        # always_on: a feed never starves, so the channel's floor and booth are never dropped and re-buffered.
+        await booth_room.rtp_forward(
+            booth_ident, host=FORWARD_HOST, port=booth_feed_port, always_on=True, group=BOOTH_GROUP
         )
-        if feed_ip != FORWARD_HOST:
-            # Janus binds the feed to the AudioBridge's local_ip and takes RTP there from anyone: never off the box.
-            raise JanusUnavailable(
-                f'the AudioBridge reads plain RTP on {feed_ip}, not {FORWARD_HOST}: set local_ip = "{FORWARD_HOST}" '
-                "in janus.plugin.audiobridge.jcfg for interpretation channels"
-            )
         stage = AudioBridge(bridge_handle, admin_key=admin_key, room_secret=floor.secret)
-        # always_on: the feed never starves, so the channel's floor is never dropped and re-buffered.
-        forward = await stage.rtp_forward(floor.janus_id, host=FORWARD_HOST, port=feed_port, always_on=True)
-        await _fed(channel, ident)
+        forward = await stage.rtp_forward(floor.janus_id, host=FORWARD_HOST, port=floor_port, always_on=True)
+        booth_forward = await stage.rtp_forward(
+            floor.janus_id, host=FORWARD_HOST, port=booth_floor_port, always_on=True
+        )
+        await _fed(channel, ident, (FLOOR_FEED, BOOTH_FEED))
+        await _fed(booth_room, booth_ident, (FLOOR_FEED,))
     except BaseException:
-        await _detach_quietly(feed)
+        for handle in feeds:
+            await _detach_quietly(handle)
         raise
     return ChannelMedia(
-        floor.room_id, language, ident, booth_ident, secret, mountpoint_secret, feed, forward, 100, ducking_db
+        floor.room_id, language, ident, booth_ident, secret, booth_secret, mountpoint_secret,
+        floor_feed, forward, booth_feed, booth_floor, booth_forward, 100, ducking_db,
+    )  # fmt: skip
+
+
+async def _empty_room(bridge: AudioBridge, ident: int, *, groups: tuple[str, ...]) -> None:
+    """Create the room, or empty one left over from an earlier session of ours (its participants and forwards)."""
+    try:
+        await bridge.create(
+            ident,
+            sampling_rate=48000,
+            audiolevel_event=False,  # who is talking is the floor's business; a booth has one live voice
+            allow_rtp_participants=True,
+            groups=groups,
+        )
+    except JanusError as exc:
+        if exc.code != AUDIOBRIDGE_ROOM_EXISTS:
+            raise
+        for participant in await bridge.list_participants(ident):
+            await bridge.kick(ident, participant.id)
+        for forwarder in await bridge.list_forwarders(ident):
+            await bridge.stop_rtp_forward(ident, forwarder.stream_id)
+
+
+async def _feed(
+    session: JanusSession, feeds: list[JanusHandle], ident: int, display: str, group: str | None, prebuffer: int
+) -> tuple[JanusHandle, int]:
+    """A plain-RTP participant of a channel's room on a handle of its own (kept in ``feeds`` for the caller to let
+    go on failure); the UDP port Janus reads it on."""
+    handle = await session.attach(AUDIOBRIDGE)
+    feeds.append(handle)
+    feed_ip, feed_port = await AudioBridge(handle).join_plain_rtp(
+        ident, display=display, prebuffer=prebuffer, group=group, volume=100
     )
+    if feed_ip != FORWARD_HOST:
+        # Janus binds the feed to the AudioBridge's local_ip and takes RTP there from anyone: never off the box.
+        raise JanusUnavailable(
+            f'the AudioBridge reads plain RTP on {feed_ip}, not {FORWARD_HOST}: set local_ip = "{FORWARD_HOST}" '
+            "in janus.plugin.audiobridge.jcfg for interpretation channels"
+        )
+    return handle, feed_port
 
 
-async def _fed(channel: AudioBridge, ident: int) -> None:
-    """Wait (bounded) until the floor feed has had its first packet, which Janus takes as its media set up (~20 ms:
-    the floor's forward is ``always_on``), so that the channel is fed when ``set_up`` returns. Not needed for
+async def _fed(room: AudioBridge, ident: int, displays: tuple[str, ...]) -> None:
+    """Wait (bounded) until both feeds have had their first packet, which Janus takes as their media set up (~20 ms:
+    the forwards are ``always_on``), so that the channel is fed when ``set_up`` returns. Not needed for
     correctness: the silence once blamed on an early ``configure`` was the sound test's own (docs/ARCHITECTURE.md)."""
     deadline = asyncio.get_running_loop().time() + FEED_WAIT_S
     while asyncio.get_running_loop().time() < deadline:
-        if any(p.display == "floor" and p.setup for p in await channel.list_participants(ident)):
+        if sum(p.display in displays and p.setup for p in await room.list_participants(ident)) == len(displays):
             return
         await asyncio.sleep(0.02)
-    log.warning("janus: the floor feed of channel room %s had no packet within %g s", ident, FEED_WAIT_S)
+    log.warning("janus: the feeds of room %s had no packet within %g s", ident, FEED_WAIT_S)
 
 
 async def _mountpoint(audience: Streaming, ident: int) -> int:
@@ -169,10 +216,10 @@ async def set_floor_volume(channel: ChannelMedia, volume: int) -> None:
 
 
 class Seat(Protocol):
-    """An interpreter's connection in the channel room, as the media adapter keeps it."""
+    """An interpreter's connection in the booth room, as the media adapter keeps it."""
 
     user_id: str
-    participant: int  # Janus's participant id in the channel room
+    participant: int  # Janus's participant id in the booth room
     muted: bool  # as Janus has it
 
 
@@ -191,7 +238,7 @@ async def _mute(control: AudioBridge, channel: ChannelMedia, seat: Seat, muted: 
     if seat.muted == muted:
         return
     try:
-        await (control.mute if muted else control.unmute)(channel.janus_id, seat.participant)
+        await (control.mute if muted else control.unmute)(channel.booth_room, seat.participant)
     except JanusError as exc:
         if exc.code not in (AUDIOBRIDGE_NO_SUCH_USER, AUDIOBRIDGE_NO_SUCH_ROOM):
             raise
@@ -207,26 +254,29 @@ async def tear_down(
     language: str,
     channel: ChannelMedia | None,
 ) -> None:
-    """Stop the floor's forward into the channel, destroy the channel's room (its participants and forwards go with
-    it) and mountpoints (their viewers' streams end). Anything already gone is fine."""
-    key = channel_key(floor_room_id, language)
+    """Stop the floor's forward into the channel, destroy the channel's two rooms (their participants and forwards
+    go with them) and mountpoints (their viewers' streams end). Anything already gone is fine."""
+    key, booth = channel_key(floor_room_id, language), booth_key(floor_room_id, language)
     if channel is not None:
         stage = AudioBridge(
             bridge_handle, admin_key=admin_key, room_secret=room_secret(admin_key, "room", floor_room_id)
         )
+        for forward in (channel.floor_forward, channel.booth_floor_forward):
+            try:
+                await stage.stop_rtp_forward(janus_id(floor_room_id), forward)
+            except JanusError as exc:  # the floor room went first: its forwards went with it
+                log.debug("janus: stopping a floor forward of %s: %s", key, exc)
+        for handle in (channel.floor_handle, channel.booth_handle, channel.booth_floor_handle):
+            await _detach_quietly(handle)
+    for name in (key, booth):
+        bridge = AudioBridge(bridge_handle, admin_key=admin_key, room_secret=room_secret(admin_key, "room", name))
         try:
-            await stage.stop_rtp_forward(janus_id(floor_room_id), channel.floor_forward)
-        except JanusError as exc:  # the floor room went first: its forwards went with it
-            log.debug("janus: stopping the floor forward of %s: %s", key, exc)
-        await _detach_quietly(channel.floor_handle)
-    bridge = AudioBridge(bridge_handle, admin_key=admin_key, room_secret=room_secret(admin_key, "room", key))
-    try:
-        await bridge.destroy(janus_id(key))
-    except JanusError as exc:
-        if exc.code != AUDIOBRIDGE_NO_SUCH_ROOM:
-            raise
+            await bridge.destroy(janus_id(name))
+        except JanusError as exc:
+            if exc.code != AUDIOBRIDGE_NO_SUCH_ROOM:
+                raise
     audience = Streaming(streaming_handle, admin_key=admin_key, secret=room_secret(admin_key, "mountpoint", key))
-    for ident in (janus_id(key), janus_id(f"{key}/booth")):
+    for ident in (janus_id(key), janus_id(booth)):
         try:
             await audience.destroy(ident)
         except JanusError as exc:

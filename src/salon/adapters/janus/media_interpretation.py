@@ -114,7 +114,7 @@ class InterpretationOps(JanusMediaBase):
         for conn in [c for c in conns if c.user_id not in booth.interpreters]:
             self._forget(conn)
             await self._detach(conn.handle)
-        control = AudioBridge(link.bridge, admin_key=self._admin_key, room_secret=channel.secret)
+        control = AudioBridge(link.bridge, admin_key=self._admin_key, room_secret=channel.booth_secret)
         try:
             await media_channels.apply_booth(
                 control, channel, booth, [c for c in conns if c.user_id in booth.interpreters]
@@ -136,7 +136,7 @@ class InterpretationOps(JanusMediaBase):
             try:
                 # Janus picks the participant id: the handle is fresh, and nothing outside needs to find it again.
                 joined = await AudioBridge(handle).join(
-                    channel.janus_id, jsep, display=user_id, muted=muted, prebuffer=self._prebuffer,
+                    channel.booth_room, jsep, display=user_id, muted=muted, prebuffer=self._prebuffer,
                     group=BOOTH_GROUP,
                 )  # fmt: skip
             except BaseException as exc:
@@ -162,7 +162,7 @@ class InterpretationOps(JanusMediaBase):
             channel = self._channels.get((room_id, language))
             if channel is None:
                 raise MediaRefused(f"room {room_id} has no {language} channel")
-            mountpoint = channel.booth_mountpoint if interpreter_only else channel.janus_id
+            mountpoint = channel.booth_room if interpreter_only else channel.janus_id
             return await self._watch(link, room, user_id, mountpoint, language)
 
     async def open_channel_stream(self, room_id: str, language: str, user_id: str, connection_id: str) -> StreamGrant:
@@ -196,7 +196,7 @@ class InterpretationOps(JanusMediaBase):
             if language is None:
                 mountpoint = room.janus_id
             elif (channel := self._channels.get((room_id, language))) is not None:
-                mountpoint = channel.booth_mountpoint if interpreter_only else channel.janus_id
+                mountpoint = channel.booth_room if interpreter_only else channel.janus_id
             else:
                 raise MediaRefused(f"room {room_id} has no {language} channel")
             try:
