@@ -70,30 +70,25 @@ async def test_a_channel_is_a_room_fed_by_the_floor_with_two_audiences_and_goes_
     await media.create_channel(ROOM, RU, -15)
     await media.create_channel(ROOM, RU, -15)  # idempotent
 
-    # The floor feeds the channel: two more forwarders of the floor's mix, to the channel room's floor feed and to
-    # the booth room's (what the interpreters hear). The booth room's voice goes to the channel room's booth feed,
-    # and to its own mountpoint (stage speakers: the interpreter only).
+    # The floor feeds the channel: one more forwarder of the floor's mix, to the channel room's floor feed. The booth
+    # room's voice goes to the channel room's booth feed, and to its own mountpoint (stage speakers: the interpreter
+    # only).
     floor_forwards = await inspect.bridge(ROOM).list_forwarders(janus_id(ROOM))
-    assert len(floor_forwards) == 3
+    assert len(floor_forwards) == 2
     feeds = await inspect.bridge(RU_KEY).list_participants(janus_id(RU_KEY))
     assert sorted((feed.display, feed.muted) for feed in feeds) == [("booth", False), ("floor", False)]
-    [booth_floor] = await inspect.bridge(RU_BOOTH).list_participants(janus_id(RU_BOOTH))
-    assert (booth_floor.display, booth_floor.muted) == ("floor", False)
+    assert await inspect.bridge(RU_BOOTH).list_participants(janus_id(RU_BOOTH)) == []
     channel_forwards = await inspect.bridge(RU_KEY).list_forwarders(janus_id(RU_KEY))
     booth_forwards = await inspect.bridge(RU_BOOTH).list_forwarders(janus_id(RU_BOOTH))
     assert (len(channel_forwards), len(booth_forwards)) == (1, 2)  # the channel; the booth only, the channel's feed
-    # Each room's forwards all carry one and the same mix (Janus 1.1.2 sends a second Opus forward of a mix with the
-    # length of the other mix it encoded last: docs/ARCHITECTURE.md).
-    assert [{f.group for f in forwards} for forwards in (floor_forwards, channel_forwards, booth_forwards)] == [
-        {None},
-        {None},
-        {"booth"},
-    ]
+    # No group forwards: each room's forwards carry its one mix (Janus 1.1.2 sends a second Opus forward of a mix with
+    # the length of the other mix it encoded last: docs/ARCHITECTURE.md).
+    assert {f.group for f in (*floor_forwards, *channel_forwards, *booth_forwards)} == {None}
     for ident in (janus_id(RU_KEY), janus_id(RU_BOOTH)):
         assert (await inspect.streaming(RU_KEY).info(ident)).viewers == 0
     new_ports = udp_listeners() - ports_before
-    assert {host for host, _port in new_ports} == {"127.0.0.1"}  # three feeds, two mountpoints: loopback only
-    assert len(new_ports) == 5
+    assert {host for host, _port in new_ports} == {"127.0.0.1"}  # two feeds, two mountpoints: loopback only
+    assert len(new_ports) == 4
 
     await media.destroy_channel(ROOM, RU)
 
@@ -136,22 +131,22 @@ async def test_only_the_booth_publishes_the_live_one_unmuted_and_a_removed_one_i
     async def muted() -> dict[str | None, bool]:
         return {p.display: p.muted for p in await inspect.bridge(RU_BOOTH).list_participants(janus_id(RU_BOOTH))}
 
-    assert await muted() == {"floor": False, "ada": True, "bob": True}
+    assert await muted() == {"ada": True, "bob": True}
     assert await inspect.participants(ROOM) == []  # never into the floor
     await media.set_booth(ROOM, Booth(RU, ("ada", "bob"), live="ada"))
-    assert await muted() == {"floor": False, "ada": False, "bob": True}
+    assert await muted() == {"ada": False, "bob": True}
     await media.set_booth(ROOM, Booth(RU, ("ada", "bob"), live="bob"))  # the handover
-    assert await muted() == {"floor": False, "ada": True, "bob": False}
+    assert await muted() == {"ada": True, "bob": False}
 
     await media.set_booth(ROOM, Booth(RU, ("ada",)))  # bob, live, removed from the booth
-    await eventually(lambda: _equals(muted, {"floor": False, "ada": True}))
+    await eventually(lambda: _equals(muted, {"ada": True}))
     with pytest.raises(MediaRefused):
         await media.open_interpret(ROOM, RU, "bob", SPEAKER_OFFER)
     await media.close_interpret(ROOM, RU, "ada")  # the interpreter's page closed
-    await eventually(lambda: _equals(muted, {"floor": False}))
+    await eventually(lambda: _equals(muted, {}))
     await media.open_interpret(ROOM, RU, "ada", SPEAKER_OFFER)
     await media.remove(ROOM, "ada")  # removed from the room: out of the booth's connections too
-    await eventually(lambda: _equals(muted, {"floor": False}))
+    await eventually(lambda: _equals(muted, {}))
 
     await media.destroy_room(ROOM)  # takes its channels with it
     assert not await inspect.bridge(RU_KEY).exists(janus_id(RU_KEY))
@@ -228,10 +223,10 @@ async def test_a_room_made_again_after_janus_died_gets_its_channels_and_booths_b
         inspect = Inspector(janus, transport, await session.attach(AUDIOBRIDGE), await session.attach(STREAMING))
         feeds = await inspect.bridge(RU_KEY).list_participants(janus_id(RU_KEY))
         assert sorted(feed.display or "" for feed in feeds) == ["booth", "floor"]
-        assert len(await inspect.bridge(ROOM).list_forwarders(janus_id(ROOM))) == 3  # its mountpoint, the channel's two
+        assert len(await inspect.bridge(ROOM).list_forwarders(janus_id(ROOM))) == 2  # its mountpoint, the channel
         await media.open_interpret(ROOM, RU, "ada", SPEAKER_OFFER)  # still in the booth, and still live
         booth = await inspect.bridge(RU_BOOTH).list_participants(janus_id(RU_BOOTH))
-        assert {p.display: p.muted for p in booth} == {"floor": False, "ada": False}
+        assert {p.display: p.muted for p in booth} == {"ada": False}
         await media.open_channel_listen(ROOM, RU, "bob")
         await session.destroy()
 

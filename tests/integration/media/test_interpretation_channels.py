@@ -438,13 +438,16 @@ def test_a_speaker_listening_to_a_channel_hears_the_interpreter_without_a_second
     assert heard.trace("nobody-live", "stage-ru", FLOOR_HZ) < ABSENT_DBFS
 
 
-def test_the_interpreter_hears_the_floor_and_not_themselves(heard: Heard) -> None:
-    assert heard.at("live", "interpreter", FLOOR_HZ) > HEARD_DBFS + DUCKING_DB  # the channel's mix minus self
-    # Judged frame by frame, not over the whole window: Janus peeks at a participant's first queued packet to mix it
-    # and pops the first one to take it back out (janus_audiobridge.c 8052, 8298), so a late packet that lands
-    # in front between the two can leak a frame of one's own voice back (seen once here, on a busy machine: -42 dBFS
-    # over a whole second, below -70 in most frames).
+def test_the_interpreter_never_hears_themselves_back(heard: Heard) -> None:
+    # The booth connection brings back the booth room's mix minus oneself: nothing of one's own voice, nor (the floor
+    # is not in the booth room) the floor, which an interpreter hears on their own listen connection, the Original's
+    # (the web app's booth connection is send-only). Judged frame by frame, not over the whole window: Janus peeks at
+    # a participant's first queued packet to mix it and pops the first one to take it back out
+    # (janus_audiobridge.c 8052, 8298), so a late packet that lands in front between the two can leak a frame of
+    # one's own voice back (seen once here, on a busy machine: -42 dBFS over a whole second, below -70 in most frames).
     assert heard.at("live", "interpreter", BOOTH_HZ) < ABSENT_DBFS
+    assert heard.at("live", "interpreter", FLOOR_HZ) < ABSENT_DBFS
+    assert heard.at("live", "original", FLOOR_HZ) > HEARD_DBFS
 
 
 def test_a_listener_switches_between_the_original_and_a_channel_on_one_connection(heard: Heard) -> None:

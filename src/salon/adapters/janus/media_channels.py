@@ -2,18 +2,17 @@
 
 A channel is two AudioBridge rooms of its own (docs/ARCHITECTURE.md, "Interpretation channels"):
 
-- the **booth room**: the interpreters' WebRTC participants (group ``booth``), muted in Janus unless live, and a
-  plain-RTP feed of the floor at full level (group ``floor``), which is what the interpreters hear. Only its
-  ``booth`` group (the live interpreter's voice) leaves it: forwarded to the booth mountpoint (stage speakers, who
-  hear the floor already) and to the channel room's booth feed;
+- the **booth room**: the interpreters' WebRTC participants, muted in Janus unless live (they hear the floor on
+  their own listen connection, the Original's). Its mix (the live interpreter's voice) is forwarded to the booth
+  mountpoint (stage speakers, who hear the floor already) and to the channel room's booth feed;
 - the **channel room**: two plain-RTP participants, the **floor feed** (fed by an ``rtp_forward`` of the floor room's
   mix, at a reduced volume while an interpreter is live (ducking) and at 100 % otherwise) and the **booth feed**;
   its mix is forwarded to the channel's mountpoint (its WebRTC listeners) and to each broadcast node carrying it.
 
-All the forwarders of each room carry one and the same mix (the channel room's whole mix; the booth room's
-``booth`` group): Janus 1.1.2 sends a second Opus forwarder of a mix with the byte length of whichever other mix it
-encoded last (docs/ARCHITECTURE.md, "Janus 1.1.2: one Opus forward per group"), which is what broke the channel's
-broadcast forward when the channel room also forwarded a ``booth`` group.
+Neither room has AudioBridge groups, so all the forwarders of each room carry its one mix: Janus 1.1.2 sends a
+second Opus forwarder of a mix with the byte length of whichever other mix it encoded last (docs/ARCHITECTURE.md,
+"Janus 1.1.2: one Opus forward per group"), which is what broke the channel's broadcast forward when one room also
+forwarded a ``booth`` group.
 
 Nothing flows back: the channel rooms' mixes go only to their own audiences, so an interpreter never reaches the
 floor. Ids and secrets are derived from the room id and language as for rooms (:mod:`media_rooms`), so a restarted
@@ -47,11 +46,10 @@ from salon.domain.interpretation import Booth
 
 log = logging.getLogger(__name__)
 
-FLOOR_FEED: Final = "floor"  # the plain-RTP participants' display names
+FLOOR_FEED: Final = "floor"  # the channel room's plain-RTP participants' display names
 BOOTH_FEED: Final = "booth"
-FLOOR_GROUP: Final = "floor"  # the booth room's groups
-BOOTH_GROUP: Final = "booth"
 FEED_WAIT_S: Final = 2.0
+HANDOVER_GAP_S: Final = 0.03  # between muting the outgoing interpreter and unmuting the incoming one
 
 
 def channel_key(room_id: str, language: str) -> str:
@@ -85,8 +83,6 @@ class ChannelMedia:
     floor_handle: JanusHandle  # the floor feed's own participant handle (``configure`` sets its volume)
     floor_forward: int  # the forwarder's stream_id in the floor room
     booth_handle: JanusHandle  # the booth feed's participant handle in the channel room
-    booth_floor_handle: JanusHandle  # the booth room's floor feed (what the interpreters hear)
-    booth_floor_forward: int  # its forwarder's stream_id in the floor room
     floor_volume: int  # percent, as last set in Janus
     ducking_db: int  # the floor's level under a live interpreter
     broadcast: dict[str, BroadcastForward] = field(default_factory=dict)  # the channel's forwards, by node name
@@ -111,49 +107,41 @@ async def set_up(
     mountpoint_secret = room_secret(admin_key, "mountpoint", key)
     channel = AudioBridge(bridge_handle, admin_key=admin_key, room_secret=secret)
     booth_room = AudioBridge(bridge_handle, admin_key=admin_key, room_secret=booth_secret)
-    await _empty_room(channel, ident, groups=())
-    await _empty_room(booth_room, booth_ident, groups=(FLOOR_GROUP, BOOTH_GROUP))
+    await _empty_room(channel, ident, allow_rtp_participants=True)
+    await _empty_room(booth_room, booth_ident, allow_rtp_participants=False)
     audience = Streaming(streaming_handle, admin_key=admin_key, secret=mountpoint_secret)
     full_port = await _mountpoint(audience, ident)
     booth_port = await _mountpoint(audience, booth_ident)
     await channel.rtp_forward(ident, host=FORWARD_HOST, port=full_port, always_on=True)
-    await booth_room.rtp_forward(booth_ident, host=FORWARD_HOST, port=booth_port, always_on=True, group=BOOTH_GROUP)
+    await booth_room.rtp_forward(booth_ident, host=FORWARD_HOST, port=booth_port, always_on=True)
 
     feeds: list[JanusHandle] = []
     try:
-        floor_feed, floor_port = await _feed(session, feeds, ident, FLOOR_FEED, None, prebuffer)
-        booth_feed, booth_feed_port = await _feed(session, feeds, ident, BOOTH_FEED, None, prebuffer)
-        booth_floor, booth_floor_port = await _feed(session, feeds, booth_ident, FLOOR_FEED, FLOOR_GROUP, prebuffer)
+        floor_feed, floor_port = await _feed(session, feeds, ident, FLOOR_FEED, prebuffer)
+        booth_feed, booth_feed_port = await _feed(session, feeds, ident, BOOTH_FEED, prebuffer)
         # always_on: a feed never starves, so the channel's floor and booth are never dropped and re-buffered.
-        await booth_room.rtp_forward(
-            booth_ident, host=FORWARD_HOST, port=booth_feed_port, always_on=True, group=BOOTH_GROUP
-        )
+        await booth_room.rtp_forward(booth_ident, host=FORWARD_HOST, port=booth_feed_port, always_on=True)
         stage = AudioBridge(bridge_handle, admin_key=admin_key, room_secret=floor.secret)
         forward = await stage.rtp_forward(floor.janus_id, host=FORWARD_HOST, port=floor_port, always_on=True)
-        booth_forward = await stage.rtp_forward(
-            floor.janus_id, host=FORWARD_HOST, port=booth_floor_port, always_on=True
-        )
         await _fed(channel, ident, (FLOOR_FEED, BOOTH_FEED))
-        await _fed(booth_room, booth_ident, (FLOOR_FEED,))
     except BaseException:
         for handle in feeds:
             await _detach_quietly(handle)
         raise
     return ChannelMedia(
         floor.room_id, language, ident, booth_ident, secret, booth_secret, mountpoint_secret,
-        floor_feed, forward, booth_feed, booth_floor, booth_forward, 100, ducking_db,
+        floor_feed, forward, booth_feed, 100, ducking_db,
     )  # fmt: skip
 
 
-async def _empty_room(bridge: AudioBridge, ident: int, *, groups: tuple[str, ...]) -> None:
+async def _empty_room(bridge: AudioBridge, ident: int, *, allow_rtp_participants: bool) -> None:
     """Create the room, or empty one left over from an earlier session of ours (its participants and forwards)."""
     try:
         await bridge.create(
             ident,
             sampling_rate=48000,
             audiolevel_event=False,  # who is talking is the floor's business; a booth has one live voice
-            allow_rtp_participants=True,
-            groups=groups,
+            allow_rtp_participants=allow_rtp_participants,
         )
     except JanusError as exc:
         if exc.code != AUDIOBRIDGE_ROOM_EXISTS:
@@ -165,14 +153,14 @@ async def _empty_room(bridge: AudioBridge, ident: int, *, groups: tuple[str, ...
 
 
 async def _feed(
-    session: JanusSession, feeds: list[JanusHandle], ident: int, display: str, group: str | None, prebuffer: int
+    session: JanusSession, feeds: list[JanusHandle], ident: int, display: str, prebuffer: int
 ) -> tuple[JanusHandle, int]:
-    """A plain-RTP participant of a channel's room on a handle of its own (kept in ``feeds`` for the caller to let
+    """A plain-RTP participant of the channel room on a handle of its own (kept in ``feeds`` for the caller to let
     go on failure); the UDP port Janus reads it on."""
     handle = await session.attach(AUDIOBRIDGE)
     feeds.append(handle)
     feed_ip, feed_port = await AudioBridge(handle).join_plain_rtp(
-        ident, display=display, prebuffer=prebuffer, group=group, volume=100
+        ident, display=display, prebuffer=prebuffer, volume=100
     )
     if feed_ip != FORWARD_HOST:
         # Janus binds the feed to the AudioBridge's local_ip and takes RTP there from anyone: never off the box.
@@ -227,23 +215,29 @@ async def apply_booth(control: AudioBridge, channel: ChannelMedia, booth: Booth,
     """Mute and unmute the booth's connected interpreters (``seats``) and set the floor's level as ``booth`` says:
     everyone but the live one muted first, then the floor's level, then the live one unmuted — so two are never
     live together, and the floor goes down before the interpreter comes up (and back up once nobody is live)."""
-    for seat in [s for s in seats if not booth.is_live(s.user_id)]:
-        await _mute(control, channel, seat, True)
+    muted_now = [await _mute(control, channel, seat, True) for seat in seats if not booth.is_live(seat.user_id)]
     await set_floor_volume(channel, booth.floor_volume(channel.ducking_db))
-    for seat in [s for s in seats if booth.is_live(s.user_id)]:
+    live = [seat for seat in seats if booth.is_live(seat.user_id) and seat.muted]
+    if live and any(muted_now):
+        # Janus reads each participant's `muted` as it mixes a tick, so a tick already under way when one voice was
+        # muted could still read the next one as unmuted: both in one frame. One tick and a half apart, never.
+        await asyncio.sleep(HANDOVER_GAP_S)
+    for seat in live:
         await _mute(control, channel, seat, False)
 
 
-async def _mute(control: AudioBridge, channel: ChannelMedia, seat: Seat, muted: bool) -> None:
+async def _mute(control: AudioBridge, channel: ChannelMedia, seat: Seat, muted: bool) -> bool:
+    """Whether Janus was told (False: it had it so already, or the connection is gone)."""
     if seat.muted == muted:
-        return
+        return False
     try:
         await (control.mute if muted else control.unmute)(channel.booth_room, seat.participant)
     except JanusError as exc:
         if exc.code not in (AUDIOBRIDGE_NO_SUCH_USER, AUDIOBRIDGE_NO_SUCH_ROOM):
             raise
-        return  # their connection ended meanwhile: the next one joins with the booth's state
+        return False  # their connection ended meanwhile: the next one joins with the booth's state
     seat.muted = muted
+    return True
 
 
 async def tear_down(
@@ -261,12 +255,11 @@ async def tear_down(
         stage = AudioBridge(
             bridge_handle, admin_key=admin_key, room_secret=room_secret(admin_key, "room", floor_room_id)
         )
-        for forward in (channel.floor_forward, channel.booth_floor_forward):
-            try:
-                await stage.stop_rtp_forward(janus_id(floor_room_id), forward)
-            except JanusError as exc:  # the floor room went first: its forwards went with it
-                log.debug("janus: stopping a floor forward of %s: %s", key, exc)
-        for handle in (channel.floor_handle, channel.booth_handle, channel.booth_floor_handle):
+        try:
+            await stage.stop_rtp_forward(janus_id(floor_room_id), channel.floor_forward)
+        except JanusError as exc:  # the floor room went first: its forwards went with it
+            log.debug("janus: stopping the floor forward of %s: %s", key, exc)
+        for handle in (channel.floor_handle, channel.booth_handle):
             await _detach_quietly(handle)
     for name in (key, booth):
         bridge = AudioBridge(bridge_handle, admin_key=admin_key, room_secret=room_secret(admin_key, "room", name))

@@ -13,7 +13,7 @@ from salon.adapters.janus.api import (
     JanusUnavailable,
 )
 from salon.adapters.janus.media_base import JanusMediaBase, _Conn, _jsep, _refusal
-from salon.adapters.janus.media_channels import BOOTH_GROUP, ChannelMedia
+from salon.adapters.janus.media_channels import ChannelMedia
 from salon.adapters.janus.media_link import Link
 from salon.adapters.janus.media_rooms import RoomMedia
 from salon.adapters.janus.plugins import (
@@ -136,9 +136,8 @@ class InterpretationOps(JanusMediaBase):
             try:
                 # Janus picks the participant id: the handle is fresh, and nothing outside needs to find it again.
                 joined = await AudioBridge(handle).join(
-                    channel.booth_room, jsep, display=user_id, muted=muted, prebuffer=self._prebuffer,
-                    group=BOOTH_GROUP,
-                )  # fmt: skip
+                    channel.booth_room, jsep, display=user_id, muted=muted, prebuffer=self._prebuffer
+                )
             except BaseException as exc:
                 self._detach_later(handle)
                 if isinstance(exc, JanusError):
