@@ -8,6 +8,7 @@ orders only from the app, over its private control port with a token derived fro
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
@@ -99,8 +100,7 @@ class BroadcastFleet:
     async def place(self, room_id: str) -> BroadcastNode:
         """The node for one more listener of ``room_id``: a node already carrying the room while it has room (one
         forward fewer for the media server), else the least loaded; ``MediaFull`` when every node is full."""
-        for name in self.nodes:
-            await self._refresh(name)
+        await asyncio.gather(*(self._refresh(name) for name in self.nodes))  # one round trip, not one per node
         open_nodes = [name for name, load in self._load.items() if load.listeners < self._max_listeners]
         if not open_nodes:
             raise MediaFull("every broadcast node is at its listener budget")
