@@ -26,14 +26,16 @@ const SWITCH_MARGIN_MS = 20;
 
 /** One HTTP response from the node: its reading, decoding and watchdog. */
 export class Connection {
-  /** `held`: its messages to the worklet wait (a switch's new stream) until the player promotes it. */
-  constructor(player, url, { held = false } = {}) {
+  /** `held`: its messages to the worklet wait (a switch's new stream) until the player promotes it, which it asks
+   * for once it holds `holdMs` of sound, and at least a chunk and the smallest margin. */
+  constructor(player, url, { held = false, holdMs = 0 } = {}) {
     this.player = player;
     this.url = url;
     this.abort = new AbortController();
     this.records = new RecordReader();
     this.held = held ? [] : null; // [message, transfer] pairs kept back while held
     this.heldFrames = 0;
+    this.holdMs = holdMs;
     this.settle = () => {};
     this.pipeline = new OpusPipeline({
       pcm: (planes) => this.post({ type: "pcm", planes }, planes.map((plane) => plane.buffer), planes[0].length),
@@ -58,7 +60,8 @@ export class Connection {
     this.held.push([message, transfer]);
     this.heldFrames += frames;
     const chunkMs = this.arriving ?? this.chunkMs ?? 0;
-    if (this.heldFrames >= ((chunkMs + SWITCH_MARGIN_MS) * SAMPLE_RATE) / 1000) this.player.promote(this);
+    const holdMs = Math.max(this.holdMs, chunkMs + SWITCH_MARGIN_MS);
+    if (this.heldFrames >= (holdMs * SAMPLE_RATE) / 1000) this.player.promote(this);
   }
 
   /** Promoted: what was kept back, in order; from now on messages go straight to the worklet. */

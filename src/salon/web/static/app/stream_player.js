@@ -87,7 +87,11 @@ export class StreamPlayer extends EventTarget {
   async switchTo(url) {
     if (this.connection === null || this.node === null) return this.start(url);
     this.dropPending();
-    const pending = new Connection(this, url, { held: true });
+    // Held until it fills the jitter buffer's target as it stands (the margin is kept across the switch), so that
+    // it plays in the block after the old one faded out.
+    const holdMs = (await this.stats())?.targetMs ?? 0;
+    if (this.connection === null || this.node === null) return this.start(url);
+    const pending = new Connection(this, url, { held: true, holdMs });
     this.pending = pending;
     const settled = new Promise((resolve) => {
       pending.settle = resolve;
@@ -102,7 +106,7 @@ export class StreamPlayer extends EventTarget {
     this.pending = null;
     this.disconnect();
     this.connection = connection;
-    this.node.port.postMessage({ type: "reset" });
+    this.node.port.postMessage({ type: "reset", keepMargin: true });
     for (const [message, transfer] of connection.release()) this.node.port.postMessage(message, transfer);
     connection.settle(true);
   }
