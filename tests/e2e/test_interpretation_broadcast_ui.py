@@ -119,7 +119,8 @@ def made_before_broken(log: list[tuple[str, str]], switches: list[int]) -> None:
     """The stream each pick opened (``switches``: how many streams had been asked before it) was answered while the
     one before it was still open."""
     asked = [url for what, url in log if what == "asked"]
-    assert switches and max(switches) < len(asked), (switches, log)
+    assert switches, log
+    assert max(switches) < len(asked), (switches, log)
     for index in switches:
         old, new = asked[index - 1], asked[index]
         answered = log.index(("answered", new))
@@ -232,11 +233,13 @@ def test_channels_on_the_broadcast_tier_switch_within_a_second(salon: Salon, tmp
         assert isinstance(watched, dict)
         assert watched["readings"] > 50, watched
     to_ru, to_original = timings["to_ru_s"], timings["to_original_s"]
-    assert isinstance(to_ru, list) and isinstance(to_original, list)
+    assert isinstance(to_ru, list)
+    assert isinstance(to_original, list)
     assert max(to_ru) < SWITCH_S, timings
     assert max(to_original) < SWITCH_S, timings
     floor_under_voice = timings["floor_under_voice_db"]
-    assert isinstance(floor_under_voice, float) and floor_under_voice >= DUCKED_DB, timings
+    assert isinstance(floor_under_voice, float)
+    assert floor_under_voice >= DUCKED_DB, timings
 
 
 async def languages_added_live(salon: Salon, workdir: Path) -> None:
