@@ -128,6 +128,15 @@ def made_before_broken(log: list[tuple[str, str]], switches: list[int]) -> None:
         assert answered < ended, f"the old stream ended before the new one answered: {log}"
 
 
+async def ended(log: list[tuple[str, str]], url: str, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Wait until the stream at ``url`` has ended (replaced by the page)."""
+    for _ in range(int(timeout / 0.05)):
+        if ("ended", url) in log:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the stream {url} did not end within {timeout:g} s: {log}")
+
+
 async def switch_keeps_floor(page: Page, value: str, streams: list[str], switches: list[int]) -> dict[str, object]:
     """Pick ``value`` while both sides carry the floor: a new stream is opened; how the floor was heard meanwhile."""
     before = len(streams)
@@ -256,6 +265,7 @@ async def languages_added_live(salon: Salon, workdir: Path) -> None:
         )
         try:
             streams = streams_opened(u)
+            log = stream_log(u)
             u_ops = ops_sent(u)
             await a.goto(f"/room/{room}")
             await a.get_by_role("button", name="Unmute").click()
@@ -273,12 +283,13 @@ async def languages_added_live(salon: Salon, workdir: Path) -> None:
             await expect(dialog).to_have_count(0)
             await expect(u.locator(".room-languages")).to_contain_text("English · Russian")
             await expect(u.get_by_label("Hear")).to_have_value("")
-            opened = len(streams)
+            original = streams[-1]
             await u.get_by_label("Hear").select_option("ru")
             await expect(u.get_by_test_id("language-status")).to_have_text(NOBODY_LIVE)
             assert await sent(u_ops, "media_channel_stream"), "the channel is its own broadcast stream"
+            await ended(log, original)  # the channel's stream took over
+            assert STREAM_PATH + "channel-" in streams[-1], streams
             await hears(u, FLOOR_HZ, timeout=10)  # the channel with nobody live plays the floor
-            assert len(streams) > opened, streams
             assert not WEBRTC_LISTEN_OPS & {str(m.get("op")) for m in u_ops}, "the listener stayed on broadcast"
         finally:
             await asyncio.gather(a_browser.close(), u_browser.close())

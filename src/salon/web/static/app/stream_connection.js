@@ -27,15 +27,15 @@ const SWITCH_MARGIN_MS = 20;
 /** One HTTP response from the node: its reading, decoding and watchdog. */
 export class Connection {
   /** `held`: its messages to the worklet wait (a switch's new stream) until the player promotes it, which it asks
-   * for once it holds `holdMs` of sound, and at least a chunk and the smallest margin. */
-  constructor(player, url, { held = false, holdMs = 0 } = {}) {
+   * for once it holds what `holdFor` says, and at least a chunk and the smallest margin. */
+  constructor(player, url, { held = false } = {}) {
     this.player = player;
     this.url = url;
     this.abort = new AbortController();
     this.records = new RecordReader();
     this.held = held ? [] : null; // [message, transfer] pairs kept back while held
     this.heldFrames = 0;
-    this.holdMs = holdMs;
+    this.holdMs = null; // unknown yet: not promoted before `holdFor`
     this.settle = () => {};
     this.pipeline = new OpusPipeline({
       pcm: (planes) => this.post({ type: "pcm", planes }, planes.map((plane) => plane.buffer), planes[0].length),
@@ -59,6 +59,17 @@ export class Connection {
     }
     this.held.push([message, transfer]);
     this.heldFrames += frames;
+    this.promoteWhenFull();
+  }
+
+  /** How much sound to hold before playing (the jitter buffer's target when the switch began). */
+  holdFor(ms) {
+    this.holdMs = ms;
+    this.promoteWhenFull();
+  }
+
+  promoteWhenFull() {
+    if (this.held === null || this.holdMs === null || this.closed) return;
     const chunkMs = this.arriving ?? this.chunkMs ?? 0;
     const holdMs = Math.max(this.holdMs, chunkMs + SWITCH_MARGIN_MS);
     if (this.heldFrames >= (holdMs * SAMPLE_RATE) / 1000) this.player.promote(this);

@@ -87,15 +87,14 @@ export class StreamPlayer extends EventTarget {
   async switchTo(url) {
     if (this.connection === null || this.node === null) return this.start(url);
     this.dropPending();
-    // Held until it fills the jitter buffer's target as it stands (the margin is kept across the switch), so that
-    // it plays in the block after the old one faded out.
-    const holdMs = (await this.stats())?.targetMs ?? 0;
-    if (this.connection === null || this.node === null) return this.start(url);
-    const pending = new Connection(this, url, { held: true, holdMs });
+    const pending = new Connection(this, url, { held: true });
     this.pending = pending;
     const settled = new Promise((resolve) => {
       pending.settle = resolve;
     });
+    // Held until it fills the jitter buffer's target as it stands (the margin is kept across the switch), so that
+    // it plays in the block after the old one faded out; asked of the worklet while the stream connects.
+    this.stats().then((stats) => pending.holdFor(stats?.targetMs ?? 0));
     if (!(await pending.open())) this.failed(pending);
     return settled;
   }
