@@ -58,10 +58,16 @@ def bare_chromium() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def salon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Salon]:
+def salon_settings() -> dict[str, str] | None:
+    """More ``SALON_*`` settings for the module's server (a module overrides this fixture to change them)."""
+    return None
+
+
+@pytest.fixture(scope="module")
+def salon(tmp_path_factory: pytest.TempPathFactory, salon_settings: dict[str, str] | None) -> Iterator[Salon]:
     workdir = tmp_path_factory.mktemp("e2e-salon")
     started = time.monotonic()
-    with network_namespace("salon-e2e") as ns, running_salon(ns, workdir) as server:
+    with network_namespace("salon-e2e") as ns, running_salon(ns, workdir, salon_settings) as server:
 
         async def seed() -> Member:
             async with SalonApi(server) as api:

@@ -15,8 +15,9 @@ person hears is measured on the audio their page receives (the harness's Web Aud
   floor again, saying so.
 * Two interpreters share a booth and hand over through their panels (Go live, Hand over to …, Take over, Stop
   interpreting); A, on stage hearing Russian, hears 660 Hz then 880 Hz and never both in one reading.
-* Languages given live through the moderators' Languages dialog move a broadcast-tier listener to WebRTC; the
-  picker appears, and a channel with nobody live plays the floor.
+* The server here has no broadcast tier (``SALON_AUDIENCE_TIER=webrtc``): everyone listens over WebRTC and the
+  picker moves the same connection (media_pick_language). The broadcast tier's channels, and languages given live,
+  are in test_interpretation_broadcast_ui.py.
 * Timings (pick → heard) are printed.
 """
 
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.async_api import Browser, Page, Playwright, WebSocket, async_playwright, expect
 
 from tests.e2e.conftest import Salon
@@ -61,6 +63,12 @@ SCENARIO_TIMEOUT = 240.0
 UI_TIMEOUT_MS = 15_000
 NOBODY_LIVE = "No interpreter live — you hear the original."
 MUSIC_MODE = "localStorage.setItem('salon.musicMode', '1');"  # test tones pass the microphone untouched
+
+
+@pytest.fixture(scope="module")
+def salon_settings() -> dict[str, str]:
+    """WebRTC only: a listener's pick moves their connection (on the broadcast tier it opens another stream)."""
+    return {"SALON_AUDIENCE_TIER": "webrtc"}
 
 
 async def open_as(
@@ -396,49 +404,3 @@ def test_two_interpreters_hand_over_in_their_booth_never_both_live(salon: Salon,
     print("\nhandover:", {k: round(v, 2) for k, v in timings.items()})
     assert timings["readings"] > 50, timings
     assert timings["both_live_readings"] == 0, timings
-
-
-async def languages_added_live(salon: Salon, workdir: Path) -> None:
-    """A moderator gives a room languages live through the Languages dialog: a listener on the broadcast tier moves
-    to WebRTC (a channel is picked on the same connection), keeps hearing the floor, and gets the picker."""
-    ann = salon.admin
-    async with SalonApi(salon.server) as api:
-        una = await api.add_member(ann, "una")
-        room = await api.create_room(ann, "Later, languages")
-    async with async_playwright() as playwright:
-        (a_browser, a), (u_browser, u) = await asyncio.gather(
-            open_as(playwright, salon, workdir, ann, FLOOR_HZ, DESKTOP),
-            open_as(playwright, salon, workdir, una, None, PHONE),
-        )
-        try:
-            streams: list[str] = []
-            u.on("request", lambda request: streams.append(request.url) if "/v1/stream/" in request.url else None)
-            u_ops = ops_sent(u)
-            await a.goto(f"/room/{room}")
-            await a.get_by_role("button", name="Unmute").click()
-            await u.goto(f"/room/{room}")
-            await hears(u, FLOOR_HZ, timeout=20)
-            assert streams, "a room without languages is heard on the broadcast tier"
-            await expect(u.get_by_label("Hear")).to_have_count(0)
-
-            await a.get_by_role("button", name="Room settings").click()
-            await a.get_by_role("dialog").get_by_role("button", name="Languages").click()
-            dialog = a.get_by_role("dialog", name="Languages")
-            await dialog.get_by_label("Spoken on stage").select_option("en")
-            await dialog.get_by_role("checkbox", name="Russian").check()
-            await dialog.get_by_label("The original under an interpreter (dB)").fill("-20")
-            await dialog.get_by_role("button", name="Save").click()
-            await expect(dialog).to_have_count(0)
-            await expect(u.locator(".room-languages")).to_contain_text("English · Russian")
-            await expect(u.get_by_label("Hear")).to_have_value("")
-            assert await sent(u_ops, "media_listen"), "the listener moved to WebRTC"
-            await hears(u, FLOOR_HZ, timeout=20)
-            await u.get_by_label("Hear").select_option("ru")
-            await expect(u.get_by_test_id("language-status")).to_have_text(NOBODY_LIVE)
-            await hears(u, FLOOR_HZ, timeout=10)  # the channel with nobody live plays the floor
-        finally:
-            await asyncio.gather(a_browser.close(), u_browser.close())
-
-
-def test_languages_added_live_move_a_broadcast_listener_to_webrtc(salon: Salon, tmp_path: Path) -> None:
-    salon.ns.run(lambda: languages_added_live(salon, tmp_path), timeout=SCENARIO_TIMEOUT)

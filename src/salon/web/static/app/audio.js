@@ -111,7 +111,7 @@ export class RoomAudio extends EventTarget {
     this.tier = null; // "broadcast" | "webrtc" while listening
     this.streamFailures = 0;
     // Interpretation (interpretation_audio.js sets these): the channel heard (null: the Original), and whether this
-    // room must be heard over WebRTC (a room with channels: the picker switches the same connection).
+    // member must hear the room over WebRTC (an interpreter: the lowest latency Salon has).
     this.language = null;
     this.webrtcOnly = false;
     this.mixer = null; // the SpeakerMixer while hearing the per-speaker mix
@@ -147,17 +147,23 @@ export class RoomAudio extends EventTarget {
   /** Hear the room's mix: on the broadcast tier when this browser and the server can, else through WebRTC. */
   async listen() {
     const gen = await this.reset("listen");
-    // The per-speaker mix carries the Original: a language channel (or a room heard only over WebRTC for its
-    // channels, which the picker moves) comes first.
+    // The per-speaker mix carries the Original: a language channel comes first.
     if (speakerMixOn() && !this.language) {
       if (await this.listenSpeakerMix(gen)) return;
       if (gen !== this.generation) return;
     }
-    if (!this.webrtcOnly && !this.language && StreamPlayer.supported() && this.streamFailures < STREAM_RETRIES) {
+    if (!this.webrtcOnly && StreamPlayer.supported() && this.streamFailures < STREAM_RETRIES) {
       if (await this.listenBroadcast(gen)) return;
       if (gen !== this.generation) return;
     }
     await this.listenWebRTC(gen);
+  }
+
+  /** A ticket for the stream of what this listener hears: the Original, or the channel picked. */
+  streamGrant() {
+    return this.language
+      ? live.call("media_channel_stream", { room_id: this.roomId, language: this.language })
+      : live.call("media_stream", { room_id: this.roomId });
   }
 
   /** The broadcast tier: a ticket from the server, one stream from a broadcast node. False when this server or
@@ -165,7 +171,7 @@ export class RoomAudio extends EventTarget {
   async listenBroadcast(gen) {
     let grant;
     try {
-      grant = await live.call("media_stream", { room_id: this.roomId });
+      grant = await this.streamGrant();
     } catch (error) {
       if (error?.code === "media_unavailable" && error?.data?.tier === "broadcast") this.streamFailures = STREAM_RETRIES;
       return false;
@@ -226,15 +232,18 @@ export class RoomAudio extends EventTarget {
     await answered;
   }
 
-  /** The language picker: a WebRTC listen connection is moved to the channel (or back to the Original) by the
-   * server, without renegotiating; any other way of listening is opened again on WebRTC. */
+  /** The language picker: on the broadcast tier the channel's stream (or the Original's) replaces the one playing,
+   * make-before-break; a WebRTC listen connection is moved to it by the server, without renegotiating; any other
+   * way of listening is opened again. */
   async pickLanguage(language) {
     this.language = language;
     if (this.kind !== "listen") return;
     // The per-speaker mix is a connection of its own (a track per speaker, the Original only): leaving it for a
     // channel, or coming back to it, is a new connection rather than a switch.
     const remix = speakerMixOn() && (this.mixer !== null || language === null);
-    if (!remix && this.tier === "webrtc" && this.pc?.connectionState === "connected") {
+    if (!remix && this.tier === "broadcast" && this.stream) {
+      if (await this.switchStream(language)) return;
+    } else if (!remix && this.tier === "webrtc" && this.pc?.connectionState === "connected") {
       try {
         await live.call("media_pick_language", { room_id: this.roomId, language });
         return;
@@ -243,6 +252,22 @@ export class RoomAudio extends EventTarget {
       }
     }
     await this.listen();
+  }
+
+  /** On the broadcast tier a channel is a stream of its own: a new ticket, and the new stream opened while the old
+   * one plays (StreamPlayer.switchTo). False when it could not be had, for the caller to listen again from scratch
+   * (with the retries and the WebRTC fallback of any stream); true too when a newer pick or reset took over. */
+  async switchStream(language) {
+    const { generation, stream } = this;
+    const current = () => generation === this.generation && stream === this.stream && language === this.language;
+    let grant;
+    try {
+      grant = await this.streamGrant();
+    } catch {
+      return !current();
+    }
+    if (!current()) return true;
+    return (await stream.switchTo(grant.url)) || !current();
   }
 
   /** The per-speaker mix (WebRTC only: the broadcast tier carries the one mix). False when the server refused it

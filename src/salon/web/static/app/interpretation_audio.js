@@ -1,5 +1,6 @@
 // What a member hears and says in a room with interpretation channels, beside the room's own sound (audio.js):
-// the listener's pick (the same WebRTC connection moved by the server: media_pick_language), a stage speaker's
+// the listener's pick (on the broadcast tier the channel's own stream, make-before-break; on WebRTC the same
+// connection moved by the server: media_pick_language), a stage speaker's
 // second connection that carries only the channel's interpreter (they hear the floor on stage already), and an
 // interpreter's microphone into their channel and nowhere else (media_interpret). The room session owns one
 // `RoomLanguages`; the screens read its state and call `pick`, `openBooth`, `closeBooth`.
@@ -65,14 +66,20 @@ export class RoomLanguages extends EventTarget {
     if (this.booth && this.booth.language !== mine) this.closeBooth();
     if (this.booth?.mic) this.applyBoothMute();
     const wasWebrtcOnly = audio.webrtcOnly;
-    // A room with channels is heard over WebRTC, so that the picker moves the same connection (no channel is on
-    // the broadcast tier yet); an interpreter hears the floor with the lowest latency Salon has.
-    audio.webrtcOnly = channels.length > 0 || Boolean(mine);
+    // An interpreter hears the floor over WebRTC, the lowest latency Salon has; every other listener listens as in
+    // any room (the broadcast tier when the server and the browser can), a channel picked included.
+    audio.webrtcOnly = Boolean(mine);
     const hear = state.me?.role === "listener" && !mine ? this.picked || null : null;
-    // Becoming an interpreter (or ceasing to be one) while listening moves the connection to the Original (or back).
-    if (hear !== audio.language && audio.kind === "listen" && audio.pc) audio.pickLanguage(hear).catch(() => {});
+    // Becoming an interpreter on the broadcast tier (or ceasing to be one) opens the sound again the other way;
+    // otherwise a change of what to hear (the Original when interpreting) moves the sound as the picker does.
+    // (A stream still being asked for has no tier yet: it is asked again too.)
+    const listening = audio.kind === "listen" && (audio.pc || audio.stream);
+    const tier = audio.webrtcOnly ? "webrtc" : "broadcast";
+    if (audio.kind === "listen" && audio.webrtcOnly !== wasWebrtcOnly && audio.tier !== tier) {
+      audio.language = hear;
+      this.session.syncMedia(true);
+    } else if (hear !== audio.language && listening) audio.pickLanguage(hear).catch(() => {});
     else audio.language = hear;
-    if (audio.webrtcOnly && !wasWebrtcOnly && audio.kind === "listen" && audio.tier === "broadcast") this.session.syncMedia(true);
     const onStage = state.mediaFor === "speak";
     if (onStage && this.picked && !mine) this.openEar(this.picked);
     else if (this.ear) this.closeEar(onStage); // moving to the audience: the new listen connection replaces it

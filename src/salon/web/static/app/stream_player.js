@@ -1,35 +1,22 @@
 // A room's sound from the broadcast tier: for big audiences, listeners read one long HTTP response from a broadcast
-// node (records of Opus packets, stream_records.js) instead of holding a WebRTC connection. fetch() reads it,
-// WebCodecs decodes it (stream_decoder.js) and an AudioWorklet plays it through a small adaptive jitter buffer
-// (stream_worklet.js). The sound goes out through the page's own <audio> element, as the WebRTC path's does, so
-// its volume, mute and the app's "tap to listen" keep working.
+// node (records of Opus packets, stream_records.js) instead of holding a WebRTC connection. fetch() reads it
+// (stream_connection.js), WebCodecs decodes it (stream_decoder.js) and an AudioWorklet plays it through a small
+// adaptive jitter buffer (stream_worklet.js). The sound goes out through the page's own <audio> element, as the WebRTC
+// path's does, so its volume, mute and the app's "tap to listen" keep working.
 //
 // Events: "hello" {roomId, chunkMs}; "playing" / "blocked" (as RoomAudio's: blocked waits for a tap and `play()`);
 // "notice" {code, message} then "ended" (the node ended the stream on purpose: removed, room_ended, on_stage, ...);
 // "refused" {status, code, message} then "ended" (the node said no: a used or expired ticket, a full node, ...);
 // "stalled" {reason} (the stream broke or went quiet: the caller calls `start()` again with a fresh ticket; the audio
-// graph is kept, so no new gesture is needed). `stop()` is for good: it closes the audio graph too.
+// graph is kept, so no new gesture is needed). `stop()` is for good: it closes the audio graph too. `switchTo(url)`
+// moves to another stream (an interpretation channel) make-before-break: the new one is read while the old one plays.
 
-import { OpusPipeline, SAMPLE_RATE } from "./stream_decoder.js";
-import { KIND_AUDIO, KIND_HELLO, KIND_NOTICE, RecordReader, jsonPayload } from "./stream_records.js";
+import { Connection } from "./stream_connection.js";
+import { SAMPLE_RATE } from "./stream_decoder.js";
 
-const CONTENT_TYPE = "application/vnd.salon.opus-stream";
 const WORKLET = new URL("./stream_worklet.js", import.meta.url);
 const PROCESSOR = "salon-stream";
-// A stream that sends nothing for max(1 s, 3 chunks) is dead: the node writes every chunk, silence included.
-const MIN_STALL_MS = 1000;
-const STALL_CHUNKS = 3;
-const CONNECT_TIMEOUT_MS = 10000; // before the first byte: a new connection may need a TLS handshake far away
-const CHECK_EVERY_MS = 250;
 const RESUME_WAIT_MS = 250; // AudioContext.resume() never settles while the browser refuses it
-const MAX_CHUNK_MS = 1000;
-// The node's chunk changes with its audience (the hello only says what it was at the start), so the jitter buffer
-// is told the chunk as it arrives: the median wait between the node's writes. Pieces of the body closer together
-// than BURST_MS are one write that TCP split.
-const BURST_MS = 8;
-const WAITS_KEPT = 15;
-const WAITS_NEEDED = 8;
-const CHUNK_CHANGE_MS = 5;
 
 export class StreamPlayer extends EventTarget {
   /** `player`: the <audio> element the sound goes out through. */
@@ -42,6 +29,7 @@ export class StreamPlayer extends EventTarget {
     this.node = null;
     this.destination = null;
     this.connection = null;
+    this.pending = null; // the stream being switched to, while the current one still plays (switchTo)
     this.statsWaiting = new Map(); // id → resolve
     this.statsId = 0;
   }
@@ -74,6 +62,7 @@ export class StreamPlayer extends EventTarget {
   /** Play the stream at `url` (its ticket included), replacing any stream playing now. True once the node
    * accepted it; false if it refused or could not be reached (the events say which). */
   async start(url) {
+    this.dropPending();
     this.disconnect();
     const connection = new Connection(this, url);
     this.connection = connection;
@@ -90,8 +79,55 @@ export class StreamPlayer extends EventTarget {
     return connection.open();
   }
 
+  /** Move to the stream at `url` (its ticket included) without a gap and without two streams heard at once: it is
+   * read while the current one keeps playing, its sound held back, and replaces it once it holds enough to start at
+   * once (the worklet fades the old one out over one block and drops the rest of it). Resolves to true once it plays
+   * (or when a newer `start`/`switchTo`/`stop` replaced it), false when it failed (refused, broken, ended): the
+   * current stream then plays on, and no event is sent for the failure. Without a stream playing, `start(url)`. */
+  async switchTo(url) {
+    if (this.connection === null || this.node === null) return this.start(url);
+    this.dropPending();
+    const pending = new Connection(this, url, { held: true });
+    this.pending = pending;
+    const settled = new Promise((resolve) => {
+      pending.settle = resolve;
+    });
+    // Held until it fills the jitter buffer's target as it stands (the margin is kept across the switch), so that
+    // it plays in the block after the old one faded out; asked of the worklet while the stream connects.
+    this.stats().then((stats) => pending.holdFor(stats?.targetMs ?? 0));
+    if (!(await pending.open())) this.failed(pending);
+    return settled;
+  }
+
+  /** A held stream has enough sound: it becomes the current one. */
+  promote(connection) {
+    if (connection !== this.pending || this.node === null) return;
+    this.pending = null;
+    this.disconnect();
+    this.connection = connection;
+    this.node.port.postMessage({ type: "reset", keepMargin: true });
+    for (const [message, transfer] of connection.release()) this.node.port.postMessage(message, transfer);
+    connection.settle(true);
+  }
+
+  /** A held stream that ended before it played: closed, the current one plays on. */
+  failed(connection) {
+    if (connection !== this.pending) return;
+    this.pending = null;
+    connection.close();
+    connection.settle(false);
+  }
+
+  dropPending() {
+    const pending = this.pending;
+    this.pending = null;
+    pending?.close();
+    pending?.settle(true); // replaced, not failed: whoever replaced it decides what plays
+  }
+
   /** Stop the sound and the stream; no event follows. */
   stop() {
+    this.dropPending();
     this.disconnect();
     if (this.context === null) return;
     if (this.node !== null) {
@@ -197,153 +233,10 @@ export class StreamPlayer extends EventTarget {
   }
 
   ended(connection, type, detail) {
+    if (connection === this.pending) this.failed(connection);
     if (connection !== this.connection) return;
     this.disconnect();
     this.dispatchEvent(new CustomEvent(type, { detail }));
     if (type !== "stalled") this.dispatchEvent(new CustomEvent("ended"));
-  }
-}
-
-/** One HTTP response from the node: its reading, decoding and watchdog. */
-class Connection {
-  constructor(player, url) {
-    this.player = player;
-    this.url = url;
-    this.abort = new AbortController();
-    this.records = new RecordReader();
-    this.pipeline = new OpusPipeline({
-      pcm: (planes) => player.post({ type: "pcm", planes }, planes.map((plane) => plane.buffer)),
-      gap: (frames) => player.post({ type: "gap", frames }),
-    });
-    this.chunkMs = null; // the hello's
-    this.arriving = null; // the chunk as measured, once enough writes came
-    this.told = null; // the chunk the jitter buffer was last told
-    this.waits = [];
-    this.lastByteAt = performance.now();
-    this.receiving = false; // a byte of the body arrived: from then on the stall rule applies
-    this.watchdog = null;
-    this.closed = false;
-  }
-
-  /** Connect; true once the node accepted the stream, which is then read in the background. */
-  async open() {
-    this.watchdog = setInterval(() => this.check(), CHECK_EVERY_MS);
-    let response;
-    try {
-      response = await fetch(this.url, {
-        signal: this.abort.signal,
-        cache: "no-store",
-        credentials: "omit", // the ticket is the credential; the node is another origin
-      });
-    } catch {
-      this.end("stalled", { reason: "network" });
-      return false;
-    }
-    if (this.closed) return false;
-    if (!response.ok) {
-      await this.refused(response);
-      return false;
-    }
-    if (response.headers.get("Content-Type") !== CONTENT_TYPE || response.body === null) {
-      this.end("stalled", { reason: "bad_response" });
-      return false;
-    }
-    this.read(response.body.getReader());
-    return true;
-  }
-
-  /** A refusal in the {code, message} shape is the node's word; anything else (a proxy's error page) may pass. */
-  async refused(response) {
-    const body = await response.json().catch(() => null);
-    if (this.closed) return;
-    if (body !== null && typeof body.code === "string") {
-      this.end("refused", { status: response.status, code: body.code, message: String(body.message ?? "") });
-    } else {
-      this.end("stalled", { reason: `http_${response.status}` });
-    }
-  }
-
-  async read(reader) {
-    for (;;) {
-      let piece;
-      try {
-        piece = await reader.read();
-      } catch {
-        break; // the connection failed
-      }
-      if (this.closed) return;
-      if (piece.done) break;
-      this.arrived(performance.now());
-      try {
-        for (const record of this.records.push(piece.value)) {
-          this.take(record);
-          if (this.closed) return;
-        }
-      } catch (error) {
-        console.error("broadcast stream:", error);
-        this.end("stalled", { reason: "bad_stream" });
-        return;
-      }
-    }
-    if (!this.closed) this.end("stalled", { reason: "closed" }); // the node ends streams with a notice: not the node
-  }
-
-  arrived(now) {
-    const wait = now - this.lastByteAt;
-    const first = !this.receiving;
-    this.lastByteAt = now;
-    this.receiving = true;
-    if (first || wait < BURST_MS) return;
-    this.waits.push(wait);
-    if (this.waits.length > WAITS_KEPT) this.waits.shift();
-    if (this.waits.length < WAITS_NEEDED) return;
-    const sorted = [...this.waits].sort((a, b) => a - b);
-    this.arriving = Math.round(sorted[sorted.length >> 1]);
-    this.tell(this.arriving);
-  }
-
-  /** Tell the jitter buffer the chunk, if it changed enough to matter. */
-  tell(chunkMs) {
-    if (this.told !== null && Math.abs(chunkMs - this.told) < CHUNK_CHANGE_MS) return;
-    this.told = chunkMs;
-    this.player.post({ type: "config", chunkMs });
-  }
-
-  take(record) {
-    if (record.kind === KIND_AUDIO) {
-      this.pipeline.push(record.seq, record.timestamp, record.payload);
-    } else if (record.kind === KIND_HELLO) {
-      const hello = jsonPayload(record.payload);
-      const chunkMs = hello?.chunk_ms;
-      if (Number.isInteger(chunkMs) && chunkMs > 0 && chunkMs <= MAX_CHUNK_MS) {
-        this.chunkMs = chunkMs;
-        if (this.arriving === null) this.tell(chunkMs);
-      }
-      const detail = { roomId: hello?.room_id ?? null, chunkMs: this.chunkMs };
-      this.player.dispatchEvent(new CustomEvent("hello", { detail }));
-    } else if (record.kind === KIND_NOTICE) {
-      const notice = jsonPayload(record.payload);
-      const code = typeof notice?.code === "string" ? notice.code : "unknown";
-      this.end("notice", { code, message: String(notice?.message ?? "") });
-    }
-    // Other kinds are for newer players: their length lets us step over them.
-  }
-
-  check() {
-    const chunkMs = this.arriving ?? this.chunkMs ?? 0;
-    const limit = this.receiving ? Math.max(MIN_STALL_MS, STALL_CHUNKS * chunkMs) : CONNECT_TIMEOUT_MS;
-    if (performance.now() - this.lastByteAt > limit) this.end("stalled", { reason: "timeout" });
-  }
-
-  end(type, detail) {
-    this.player.ended(this, type, detail);
-  }
-
-  close() {
-    if (this.closed) return;
-    this.closed = true;
-    clearInterval(this.watchdog);
-    this.abort.abort();
-    this.pipeline.close();
   }
 }

@@ -10,7 +10,8 @@
 // with fades on both sides.
 //
 // Messages from the main thread: {type: "pcm", planes: [Float32Array, ...]} (one plane: mono, two: stereo),
-// {type: "gap", frames}, {type: "config", chunkMs}, {type: "reset"} (a new stream: drop everything, wait again),
+// {type: "gap", frames}, {type: "config", chunkMs}, {type: "reset", keepMargin} (a new stream: drop everything, wait
+// again; `keepMargin` when it comes through the same network path, a switch of channel, whose jitter the margin fits),
 // {type: "stats", id} (answered with the same id and the numbers below).
 
 /* global sampleRate, currentFrame */
@@ -70,7 +71,7 @@ class StreamProcessor extends AudioWorkletProcessor {
     if (message.type === "pcm") this.write(message.planes);
     else if (message.type === "gap") this.gap(message.frames);
     else if (message.type === "config") this.chunk = Math.max(1, message.chunkMs) * MS;
-    else if (message.type === "reset") this.reset();
+    else if (message.type === "reset") this.reset(message.keepMargin === true);
     else if (message.type === "stats") this.port.postMessage({ type: "stats", id: message.id, ...this.numbers() });
   }
 
@@ -91,8 +92,10 @@ class StreamProcessor extends AudioWorkletProcessor {
     };
   }
 
-  /** A new stream: what plays now fades out over one block (no click), the rest of the old one is dropped. */
-  reset() {
+  /** A new stream: what plays now fades out over one block (no click), the rest of the old one is dropped. The margin
+   * starts again from the smallest unless `keepMargin` (measured 2026-12-03: a switch of channel that dropped it
+   * underran every few hundred ms on a loaded machine until it had grown back). */
+  reset(keepMargin = false) {
     if (this.playing && this.stopping === null) {
       this.stopping = { at: this.readAt + Math.min(this.writeAt - this.readAt, 128), next: this.writeAt };
     } else if (this.stopping !== null) {
@@ -103,7 +106,7 @@ class StreamProcessor extends AudioWorkletProcessor {
     this.playing = false;
     this.fadeInNext = true;
     this.fadeInPlay = true;
-    this.margin = MIN_MARGIN_MS * MS;
+    if (!keepMargin) this.margin = MIN_MARGIN_MS * MS;
     this.resetWindows();
   }
 
