@@ -19,7 +19,7 @@ ORIGIN = "http://booth.test"
 # A room's view with Ivan (me) and Bea in the Russian booth; `booth(...)` fills in who is live and any handover.
 SETUP_JS = """
 window.person = (id, name) => ({ user: { id, username: id, display_name: name, avatar_url: null }, role: "listener" });
-window.render = (channel, { micOk = true } = {}) => {
+window.render = (channel, { micOk = true, boothState = "off" } = {}) => {
   const calls = [];
   const toasts = [];
   const session = {
@@ -33,7 +33,11 @@ window.render = (channel, { micOk = true } = {}) => {
         ] },
       },
     },
-    languages: { boothState: "off", openBooth: async () => { calls.push(["open_mic"]); return micOk; } },
+    languages: {
+      boothState,
+      openBooth: async () => { calls.push(["open_mic"]); return micOk; },
+      takeBooth: async (take) => { calls.push(["mic_on"]); await take(); calls.push(["mic_by_state"]); },
+    },
     ui: { toast: (text) => toasts.push(text) },
   };
   const panel = window.booth.boothPanel(session, async (op, data) => calls.push([op, data]));
@@ -44,6 +48,7 @@ window.describe = (r) => r.panel && {
   label: r.panel.getAttribute("aria-label"),
   state: r.panel.querySelector("[role=status]").textContent,
   buttons: [...r.panel.querySelectorAll("button")].map((b) => [b.textContent, b.disabled]),
+  connection: r.panel.querySelector("[data-testid=booth-connection]")?.textContent ?? null,
 };
 window.tap = async (r, text) => {
   [...r.panel.querySelectorAll("button")].find((b) => b.textContent === text).click();
@@ -79,7 +84,7 @@ def test_nobody_live_offers_go_live_which_connects_the_microphone_then_takes_the
     assert got["seen"]["label"] == "Your booth: Russian"
     assert got["seen"]["state"] == "Nobody is live: listeners of this channel hear the stage in English."
     assert got["seen"]["buttons"] == [["Go live", False]]
-    assert got["after"]["calls"] == [["open_mic"], ["take_booth", {"language": "ru"}]]
+    assert got["after"]["calls"] == [["open_mic"], ["mic_on"], ["take_booth", {"language": "ru"}], ["mic_by_state"]]
 
 
 def test_a_refused_microphone_takes_nothing_and_says_so(page: Page) -> None:
@@ -127,7 +132,8 @@ def test_offered_the_booth_takes_over_in_one_tap(page: Page) -> None:
     )
     assert got["seen"]["state"] == "Bea Stone offers you the booth."
     assert got["seen"]["buttons"] == [["Take over", False]]
-    assert got["after"]["calls"] == [["open_mic"], ["take_booth", {"language": "ru"}]]
+    # The microphone sends from the tap (the media server unmutes it when the server agrees), then as the booth says.
+    assert got["after"]["calls"] == [["open_mic"], ["mic_on"], ["take_booth", {"language": "ru"}], ["mic_by_state"]]
 
 
 def test_partner_live_without_an_offer_leaves_nothing_to_tap(page: Page) -> None:
@@ -138,3 +144,13 @@ def test_partner_live_without_an_offer_leaves_nothing_to_tap(page: Page) -> None
 
 def test_someone_who_interprets_no_channel_gets_no_booth(page: Page) -> None:
     assert run(page, "return render({ interpreters: ['bea'] }).panel;") is None
+
+
+def test_a_microphone_connected_in_advance_is_said_to_be_muted_until_live(page: Page) -> None:
+    offered = run(page, "return describe(render({ live: 'bea', handover_to: 'ivan' }, { boothState: 'on' }));")
+    mine = run(page, "return describe(render({ live: 'ivan' }, { boothState: 'on' }));")
+    connecting = run(page, "return describe(render({}, { boothState: 'connecting' }));")
+    ready = "Your microphone is connected to the booth and muted: nobody hears you until you are live."
+    assert offered["connection"] == ready
+    assert mine["connection"] is None  # live: the state says so
+    assert connecting["connection"] == "Connecting your microphone…"

@@ -129,3 +129,42 @@ def test_moderators_make_and_unmake_interpreters_of_channels_with_room_in_the_bo
         ["assign_interpreter", {"language": "ru", "user_id": "bea"}],
         ["remove_interpreter", {"language": "ru", "user_id": "ivan"}],
     ]
+
+
+def test_interpreters_are_marked_on_their_tiles_with_the_live_one_said(page: Page) -> None:
+    # Ivan interprets Russian and is live; Bea shares his booth; Cy interprets nothing. The mark's words go into the
+    # tile's accessible name; its badge (hidden from assistive technology: the name says it) shows the same.
+    got = run(
+        page,
+        """const interpretation = { floor: "en", ducking_db: -15, channels: [
+          { language: "fr", interpreters: [], live: null, handover_to: null },
+          { language: "ru", interpreters: ["ivan", "bea"], live: "ivan", handover_to: null },
+        ] };
+        const seen = (id) => {
+          const mark = r.interpreterMark(interpretation, id);
+          const badge = mark?.badge;
+          return mark && { label: mark.label, badge: [...badge.children].map((s) => s.textContent),
+                           live: badge.classList.contains("live"), hidden: badge.getAttribute("aria-hidden") };
+        };
+        const en = ["ivan", "bea", "cy"].map(seen);
+        l.setLanguage("fr", false);
+        const fr = ["ivan", "bea"].map(seen);
+        return { en, fr, none: r.interpreterMark(null, "ivan") };""",
+    )
+    ivan, bea, cy = got["en"]
+    assert ivan == {
+        "label": "Interpreter · Russian, live",
+        "badge": ["Russian", "live"],
+        "live": True,
+        "hidden": "true",
+    }
+    assert bea == {
+        "label": "Interpreter · Russian",
+        "badge": ["Russian"],
+        "live": False,
+        "hidden": "true",
+    }
+    assert cy is None
+    assert got["fr"][0]["label"] == "Interprète · Russe, en direct"
+    assert got["fr"][0]["badge"] == ["Russe", "en direct"]
+    assert got["none"] is None

@@ -611,9 +611,16 @@ async def admin_screens(browser: Browser, salon: Salon, seeded: Seeded, device: 
     await context.close()
 
 
+BOOTH_READY_EN = "Your microphone is connected to the booth and muted: nobody hears you until you are live."
+BOOTH_READY_FR = (
+    "Votre micro est relié à la cabine, coupé : personne ne vous entend tant que vous n’êtes pas en direct."
+)
+
+
 async def interpretation_screens(browser: Browser, salon: Salon, audit: Audit) -> None:
     """A room with English on stage and Russian and French channels, in English and French: the listener's
-    language picker, the moderators' Languages dialog, the interpreter's booth (seeded here: none of the tour's
+    language picker with the interpreters marked on their tiles (Olga; the host, live in French), the moderators'
+    Languages dialog, the interpreter's booth, its microphone connected and muted (seeded here: none of the tour's
     people may leave the rooms they are in; after both tours, whose hallways count the rooms)."""
     async with SalonApi(salon.server) as api:
         http = api.http
@@ -630,10 +637,14 @@ async def interpretation_screens(browser: Browser, salon: Salon, audit: Audit) -
             ok(await http.post(f"{API}/rooms/{room}/join", headers=who.auth))
         body = {"language": "ru", "user_id": olga.user_id}
         ok(await http.post(f"{API}/rooms/{room}/interpreters", json=body, headers=host.auth))
+        # The host interprets into French too, live: the tiles then show both an interpreter and a live one.
+        body = {"language": "fr", "user_id": host.user_id}
+        ok(await http.post(f"{API}/rooms/{room}/interpreters", json=body, headers=host.auth))
+        ok(await http.post(f"{API}/rooms/{room}/booth/take", json={"language": "fr"}, headers=host.auth))
     for device in (PHONE, DESKTOP):
-        for lang, suffix, settings, languages in (
-            ("en", "", "Room settings", "Languages"),
-            ("fr", "-fr", "Réglages du salon", "Langues"),
+        for lang, suffix, settings, languages, olga_tile, ready in (
+            ("en", "", "Room settings", "Languages", "Olga Petrova, Interpreter · Russian", BOOTH_READY_EN),
+            ("fr", "-fr", "Réglages du salon", "Langues", "Olga Petrova, Interprète · Russe", BOOTH_READY_FR),
         ):
             pages = {}
             for who in (tom, host, olga):
@@ -645,6 +656,12 @@ async def interpretation_screens(browser: Browser, salon: Salon, audit: Audit) -
             page = pages[tom.username]
             await page.locator("#language-picker").select_option("ru")
             await expect(page.get_by_test_id("language-status")).not_to_be_empty()
+            # Interpreters are marked on their tiles: Olga in the audience, the host live on stage.
+            await expect(page.locator(f'li.person[data-user-id="{olga.user_id}"] button')).to_have_attribute(
+                "aria-label", olga_tile
+            )
+            live_badge = page.locator(f'li.person[data-user-id="{host.user_id}"] [data-testid=interpreter-badge]')
+            await expect(live_badge).to_have_attribute("data-live", "true")
             await audit.screen(page, f"tour-room-language-picker{suffix}")
             page = pages[host.username]
             await page.get_by_role("button", name=settings).click()
@@ -653,6 +670,8 @@ async def interpretation_screens(browser: Browser, salon: Salon, audit: Audit) -
             await audit.screen(page, f"tour-room-languages-dialog{suffix}")
             page = pages[olga.username]
             await expect(page.get_by_test_id("booth")).to_be_visible()
+            # Connected in advance, muted until live, and saying so.
+            await expect(page.get_by_test_id("booth-connection")).to_have_text(ready)
             await audit.screen(page, f"tour-room-booth{suffix}")
             for page in pages.values():
                 await page.context.close()

@@ -27,6 +27,7 @@ const SHAPES = {
   close: [["path", { d: "M6.5 6.5l11 11M17.5 6.5l-11 11" }]],
   volume: [["path", { d: "M4 9.5h3.5L12 5.5v13l-4.5-4H4z" }], ["path", { d: "M15.5 9a4 4 0 0 1 0 6M18 6.5a7.5 7.5 0 0 1 0 11" }]],
   settings: [["path", { d: "M4 7h9M17 7h3M4 17h3M11 17h9" }], ["circle", { cx: 15, cy: 7, r: 2 }], ["circle", { cx: 9, cy: 17, r: 2 }]],
+  headset: [["path", { d: "M4.5 15.5V12a7.5 7.5 0 0 1 15 0v3.5" }], ["rect", { x: 3.5, y: 13.5, width: 4, height: 6.5, rx: 1.5 }], ["rect", { x: 16.5, y: 13.5, width: 4, height: 6.5, rx: 1.5 }]],
   shield: [["path", { d: "M12 3 4.5 6v5.5c0 4.6 3.2 8.3 7.5 9.5 4.3-1.2 7.5-4.9 7.5-9.5V6z" }], ["path", { d: "m9 12 2 2 4-4" }]],
 };
 

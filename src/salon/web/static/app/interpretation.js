@@ -76,7 +76,13 @@ export const boothOf = (interpretation, tag) => (interpretation?.channels || [])
 
 /** The channel a member interprets, or null. */
 export function interpreting(interpretation, userId) {
-  return (interpretation?.channels || []).find((c) => c.interpreters.includes(userId))?.language || null;
+  return interpreterRole(interpretation, userId)?.language || null;
+}
+
+/** A member's place in the room's booths: `{language, live}` (live: holding the booth's floor now), or null. */
+export function interpreterRole(interpretation, userId) {
+  const booth = (interpretation?.channels || []).find((c) => c.interpreters.includes(userId));
+  return booth ? { language: booth.language, live: booth.live === userId } : null;
 }
 
 /** As languagesLine, from a room view's interpretation. */

@@ -65,6 +65,10 @@ export class RoomLanguages extends EventTarget {
     const mine = this.mine;
     if (this.booth && this.booth.language !== mine) this.closeBooth();
     if (this.booth?.mic) this.applyBoothMute();
+    // An interpreter's microphone is connected as soon as they are one (muted in the media server until they are
+    // live), so that "Go live" and "Take over" only change who is live: no second of silence while ICE completes.
+    // Not again on its own after a failure: the panel says so and its button tries again.
+    if (mine && !this.booth && this.boothState === "off") this.openBooth().catch(() => {});
     const wasWebrtcOnly = audio.webrtcOnly;
     // An interpreter hears the floor over WebRTC, the lowest latency Salon has; every other listener listens as in
     // any room (the broadcast tier when the server and the browser can), a channel picked included.
@@ -150,16 +154,23 @@ export class RoomLanguages extends EventTarget {
 
   // --- an interpreter's microphone, into their channel only -----------------------------------------------------
 
-  /** Connect the booth's microphone (muted by the media server until this interpreter is live). */
-  async openBooth() {
+  /** Connect the booth's microphone (muted by the media server until this interpreter is live); true once it is.
+   * A connection already made (or being made) for this channel is reused. */
+  openBooth() {
     const language = this.mine;
-    if (!language) return false;
-    if (this.booth?.language === language && this.boothState === "on") return true;
+    if (!language) return Promise.resolve(false);
+    if (this.booth?.language === language && this.boothState !== "failed") return this.booth.ready;
     this.closeBooth();
-    this.boothState = "connecting";
-    this.changed();
-    const booth = { pc: null, mic: null, language };
+    const booth = { pc: null, mic: null, language, taking: false, ready: null };
     this.booth = booth;
+    this.boothState = "connecting";
+    booth.ready = this.connectBooth(booth);
+    this.changed();
+    return booth.ready;
+  }
+
+  async connectBooth(booth) {
+    const { language } = booth;
     try {
       booth.mic = await openMicrophone();
       const servers = await iceServers();
@@ -168,6 +179,10 @@ export class RoomLanguages extends EventTarget {
         live.call("media_interpret_candidate", { room_id: this.roomId, language, candidate }),
       );
       booth.pc = pc;
+      // Connected ahead of need, it may fail long before a tap: then the panel says so and its button tries again.
+      pc.onconnectionstatechange = () => {
+        if (pc.connectionState === "failed" && this.booth === booth) this.boothFailed(booth, new Error("ice failed"));
+      };
       for (const track of booth.mic.getAudioTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [booth.mic] });
       this.applyBoothMute();
       await pc.setLocalDescription(await pc.createOffer());
@@ -180,22 +195,38 @@ export class RoomLanguages extends EventTarget {
       this.changed();
       return true;
     } catch (error) {
-      if (this.booth === booth) {
-        this.closeBooth(false);
-        this.boothState = "failed";
-        this.booth = null;
-        this.changed();
-        this.boothError = error;
-      }
+      if (this.booth === booth) this.boothFailed(booth, error);
       return false;
     }
   }
 
-  /** The microphone sends only while this interpreter is live (the media server mutes the others too). */
+  boothFailed(booth, error) {
+    this.closeBooth(Boolean(booth.pc));
+    this.boothState = "failed"; // not reconnected on its own (follow): a refused microphone would be asked again
+    this.boothError = error;
+    this.changed();
+  }
+
+  /** The microphone sends only while this interpreter is live (the media server mutes the others too), or from the
+   * tap that takes the booth: the media server unmutes it when the server agrees, with no event to wait for. */
   applyBoothMute() {
     const booth = (this.session.state.view?.interpretation?.channels || []).find((c) => c.language === this.booth?.language);
-    const live_ = booth?.live === live.userId;
-    for (const track of this.booth?.mic?.getAudioTracks() || []) track.enabled = live_;
+    const on = booth?.live === live.userId || Boolean(this.booth?.taking);
+    for (const track of this.booth?.mic?.getAudioTracks() || []) track.enabled = on;
+  }
+
+  /** Go live / Take over: the connected microphone sends from the tap while `take` (the op) runs. */
+  async takeBooth(take) {
+    const booth = this.booth;
+    if (!booth) return take();
+    booth.taking = true;
+    this.applyBoothMute();
+    try {
+      return await take();
+    } finally {
+      booth.taking = false;
+      this.applyBoothMute();
+    }
   }
 
   closeBooth(tellServer = true) {

@@ -27,12 +27,14 @@ export function boothPanel(session, call) {
   const partner = booth.interpreters.find((id) => id !== me) || null;
   const partnerName = partner ? nameOf(view, partner) : null;
   const iAmLive = booth.live === me;
+  // Usually connected already (interpretation_audio.js connects a booth's microphone in advance): the tap then only
+  // changes who is live.
   const takeFloor = async () => {
     if (!(await langs.openBooth())) {
       session.ui.toast(t("lang.booth_mic_failed"), "error");
       return;
     }
-    await call("take_booth", { language });
+    await langs.takeBooth(() => call("take_booth", { language }));
   };
   let main;
   let state;
@@ -54,7 +56,9 @@ export function boothPanel(session, call) {
     state = t("lang.booth_nobody_live", { floor: languageName(view.interpretation.floor) });
     main = h("button.primary.booth-main", { type: "button", onclick: takeFloor }, icon("mic"), t("lang.go_live"));
   }
-  const connection = { connecting: t("lang.booth_connecting"), failed: t("lang.booth_mic_failed") }[langs.boothState] || null;
+  // Connected but not live: said, since the microphone is open (the media server mutes it until then).
+  const ready = iAmLive ? null : t("lang.booth_ready");
+  const connection = { connecting: t("lang.booth_connecting"), failed: t("lang.booth_mic_failed"), on: ready }[langs.boothState] || null;
   return h(
     "section.booth.card",
     { "aria-label": t("lang.booth_title", { language: name }), "data-testid": "booth", dataset: { live: String(iAmLive) } },
@@ -62,7 +66,7 @@ export function boothPanel(session, call) {
     h("p.muted", {}, t("lang.booth_help", { floor: languageName(view.interpretation.floor), language: name })),
     h("p.booth-state", { role: "status" }, h("span.booth-dot", { "aria-hidden": "true" }), state),
     partner ? h("p.muted", {}, t("lang.booth_partner", { name: partnerName })) : null,
-    connection ? h("p.muted", {}, connection) : null,
+    connection ? h("p.muted", { "data-testid": "booth-connection" }, connection) : null,
     h("div.booth-actions", {}, main),
   );
 }

@@ -14,7 +14,7 @@ import { enterRoom } from "../room_session.js";
 import { moderationLogDialog, pingDialog, shareRoom } from "./room_dialogs.js";
 import { soundDialog, speakerVolumeControl } from "./room_sound.js";
 import { boothPanel } from "./booth.js";
-import { interpreterActions, languagePicker, languagesDialog, languagesHeader } from "./room_languages.js";
+import { interpreterActions, interpreterMark, languagePicker, languagesDialog, languagesHeader } from "./room_languages.js";
 import { handsSection, personActions, personTile } from "./room_people.js";
 import strings from "./room.strings.js";
 
@@ -138,7 +138,7 @@ export async function render(main, ctx) {
         : null,
       iAmMod ? handsSection(view, { onInviteUp: (p) => call("invite_up", { user_id: p.user.id }) }) : null,
       h("h2.visually-hidden", {}, t("room.stage")),
-      h("ul.stage", { "aria-label": t("room.stage") }, view.stage.map((p) => personTile(p, { speaking: state.speaking.has(p.user.id), onOpen: open }))),
+      h("ul.stage", { "aria-label": t("room.stage") }, view.stage.map((p) => personTile(p, { speaking: state.speaking.has(p.user.id), onOpen: open, interpreter: interpreterMark(view.interpretation, p.user.id) }))),
       h("h2", {}, t("room.audience"), " ", h("span.muted", {}, `(${view.listener_count})`)),
       iAmMod && tiers ? tiersLine(tiers) : null,
       audienceRows(view.audience, open),
@@ -165,7 +165,7 @@ export async function render(main, ctx) {
     const first = audience.filter((p) => rank.has(p.user.id)).sort((a, b) => rank.get(a.user.id) - rank.get(b.user.id));
     const rest = audience.filter((p) => !rank.has(p.user.id));
     const tiles = (people, label) =>
-      people.length ? h("ul.audience", { "aria-label": label }, people.map((p) => personTile(p, { speaking: false, onOpen: open }))) : null;
+      people.length ? h("ul.audience", { "aria-label": label }, people.map((p) => personTile(p, { speaking: false, onOpen: open, interpreter: interpreterMark(state.view.interpretation, p.user.id) }))) : null;
     return [
       first.length ? h("h3.muted", {}, t("room.followed_by_speakers")) : null,
       tiles(first, t("room.followed_by_speakers")),

@@ -3,6 +3,7 @@
 // "Interpreter for …" actions on a person's sheet. The sound itself is interpretation_audio.js's.
 
 import { h } from "../dom.js";
+import { icon } from "../icons.js";
 import { t } from "../i18n.js";
 import {
   DEFAULT_DUCKING_DB,
@@ -10,6 +11,7 @@ import {
   MAX_CHANNELS,
   boothOf,
   channelsOf,
+  interpreterRole,
   interpreting,
   interpretationLine,
   languageName,
@@ -20,6 +22,28 @@ import {
 export function languagesHeader(view) {
   const line = interpretationLine(view.interpretation);
   return line ? h("p.room-languages", {}, h("span.visually-hidden", {}, `${t("lang.languages")}: `), line) : null;
+}
+
+/**
+ * Who interprets, on their tile (stage and audience): the words for the tile's accessible name ("Interpreter ·
+ * Russian, live") and the small badge shown under the name; null for someone who interprets nothing.
+ */
+export function interpreterMark(interpretation, userId) {
+  const role = interpreterRole(interpretation, userId);
+  if (!role) return null;
+  const language = languageName(role.language);
+  const label = t("lang.tile_interpreter", { language });
+  const liveNow = t("lang.tile_live");
+  // A headset on the face and the language under the name ("live" under it while live): the word "Interpreter" is in
+  // the title and the accessible name, since it does not fit an audience tile's 72 px at a readable size.
+  const badge = h(
+    "span.interp-badge",
+    { class: role.live ? "live" : "", title: label, "aria-hidden": "true", dataset: { testid: "interpreter-badge", live: String(role.live) } },
+    h("span", {}, language),
+    role.live ? h("span", {}, liveNow) : null,
+  );
+  const corner = h("span.mark.interp-mark", { title: label, "aria-hidden": "true" }, icon("headset", { size: 13 }));
+  return { label: role.live ? `${label}, ${liveNow}` : label, badge, corner };
 }
 
 /** The picker, for anyone in a room with channels who does not interpret (interpreters hear the Original). */

@@ -1,4 +1,5 @@
-// The room's people: the stage as a grid of faces (a ring lights while someone speaks; mute and moderator marks),
+// The room's people: the stage as a grid of faces (a ring lights while someone speaks; mute, moderator and
+// interpreter marks),
 // the audience below, the raised hands for moderators, and the menu a tap on a person opens (what you may do to
 // them; the server decides in the end).
 
@@ -7,7 +8,8 @@ import { icon } from "../icons.js";
 import { t } from "../i18n.js";
 import { handQueue } from "../room_state.js";
 
-export function personTile(p, { speaking, onOpen }) {
+/** One person's tile; `interpreter`: their mark when they interpret a channel (room_languages.interpreterMark). */
+export function personTile(p, { speaking, onOpen, interpreter = null }) {
   const u = p.user;
   let corner = null;
   if (p.role !== "listener" && p.muted) {
@@ -18,6 +20,7 @@ export function personTile(p, { speaking, onOpen }) {
   }
   const state = [
     p.role === "moderator" ? t("room.moderator") : null,
+    interpreter?.label,
     p.role !== "listener" && p.muted ? t("room.muted") : null,
     p.hand_raised_at ? t("room.hand_raised") : null,
     speaking ? t("room.speaking") : null,
@@ -29,13 +32,14 @@ export function personTile(p, { speaking, onOpen }) {
     h(
       "button.person-button",
       { type: "button", "aria-label": [u.display_name, ...state].join(", "), onclick: () => onOpen(p) },
-      h("span.face", {}, avatar(u, p.role === "listener" ? "m" : "l"), corner),
+      h("span.face", {}, avatar(u, p.role === "listener" ? "m" : "l"), corner, interpreter?.corner),
       h(
         "span.name",
         { "aria-hidden": "true" },
         p.role === "moderator" ? h("span.mod-star", { title: t("room.moderator") }, icon("star", { size: 12, filled: true })) : null,
         firstName,
       ),
+      interpreter?.badge,
     ),
   );
 }
