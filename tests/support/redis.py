@@ -104,7 +104,9 @@ class RedisServer:
 
 
 def find_redis_server() -> str:
-    found = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
     if found is None:
         raise RedisStartError("redis-server not found: run scripts/install-system-deps.sh (Debian redis-server)")
     return found

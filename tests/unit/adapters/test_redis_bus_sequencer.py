@@ -31,6 +31,7 @@ class FakeStore:
         self.events: dict[str, list[RoomMessage]] = {}
         self.fetches: list[tuple[str, int]] = []
         self.gate: asyncio.Event | None = None  # when set, a fetch waits for it
+        self.fetching = asyncio.Event()
 
     def commit(self, room: str, upto: int, name: RoomEventName = NOTE) -> list[RoomMessage]:
         events = self.events.setdefault(room, [])
@@ -44,6 +45,7 @@ class FakeStore:
 
     async def fetch(self, room: str, after: int) -> list[RoomMessage]:
         self.fetches.append((room, after))
+        self.fetching.set()
         if self.gate is not None:
             await self.gate.wait()
         return [m for m in self.events.get(room, []) if m.seq > after]
@@ -149,8 +151,7 @@ async def test_a_fill_in_progress_holds_the_room_next_message(
     await seq.offer([events[0]])
     store.gate = asyncio.Event()
     filling = asyncio.create_task(seq.offer([events[2]]))  # 2 is missing: reads the database
-    while not store.fetches:
-        await asyncio.sleep(0)
+    await store.fetching.wait()
     following = asyncio.create_task(seq.offer([events[3]]))
     for _ in range(5):
         await asyncio.sleep(0)
@@ -166,7 +167,8 @@ async def test_the_ended_memory_is_bounded(
     monkeypatch.setattr("salon.adapters.redis_bus.sequencer.ENDED_MEMORY", 2)
     for room in ("a", "b", "c"):
         await seq.offer(store.commit(room, 1, ROOM_ENDED))
-    assert seq.last_seq("a") is None and seq.last_seq("c") == 1
+    assert seq.last_seq("a") is None
+    assert seq.last_seq("c") == 1
 
 
 async def test_a_fetch_is_needed_before_a_gap_can_be_filled(hub: RecordingBus) -> None:
@@ -218,7 +220,8 @@ async def test_own_and_broken_messages_are_skipped(
     await bus._receive(wire({"k": "room", "m": [["r", 1]]}))
     await bus._receive(wire({"k": "from_the_future"}))
     assert hub.rooms == []
-    assert "could not handle" in caplog.text and "unknown message kind" in caplog.text
+    assert "could not handle" in caplog.text
+    assert "unknown message kind" in caplog.text
 
 
 async def test_publishing_while_redis_is_away_still_delivers_here(bus: RedisBus, hub: RecordingBus) -> None:

@@ -1,7 +1,8 @@
 """scripts/install-system-deps.sh, run against fake ``dpkg-query``/``apt-get``/``systemctl``/``service``: it stops
-and disables the services a package brings (the stock PostgreSQL cluster, Janus, coturn, Redis, nginx's default site) only
-in the run that installs that package. On a server that runs PostgreSQL or coturn on purpose, `make install` (and
-every upgrade's `git pull && make install`, docs/DEPLOYMENT.md section 6) must leave them running."""
+and disables the services a package brings (the stock PostgreSQL cluster, Janus, coturn, Redis, nginx's default
+site) only in the run that installs that package. On a server that runs PostgreSQL, coturn or Redis on purpose,
+`make install` (and every upgrade's `git pull && make install`, docs/DEPLOYMENT.md section 6) must leave them
+running."""
 
 from __future__ import annotations
 
