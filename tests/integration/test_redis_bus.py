@@ -9,6 +9,8 @@ a user's sessions on A closes their socket on B; removal from a room on A stops 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
@@ -26,6 +28,7 @@ from salon.store.database import Database
 from salon.web.bus import local_hub, redis_bus, start_bus, stop_bus
 from salon.web.errors import WS_CLOSE_SESSION_ENDED
 from salon.web.hub import Hub
+from salon.web.metrics import SalonMetrics
 from tests.api.test_ws import Client, Member, member, new_room, opener
 from tests.support.live_server import serve
 from tests.support.redis import RedisServer, private_redis
@@ -163,6 +166,9 @@ async def test_a_dropped_bus_message_is_filled_from_the_database(
     ]
     await nothing_more(on_b)
     assert b.bus.sequencer.events_filled == 2
+    exposed = (await SalonMetrics().render(b.services)).decode()
+    assert "salon_bus_events_filled_total 2.0" in exposed
+    assert "salon_bus_connected 1.0" in exposed
 
 
 async def test_redis_restarted_between_two_events_loses_nothing(
@@ -200,6 +206,28 @@ async def test_closing_a_user_on_a_closes_their_socket_on_b(instances: tuple[Ins
     assert await bob_on_a.closed_with() == WS_CLOSE_SESSION_ENDED
     await sessions.end_session(a.services, cy.token_hash)  # logging out on A: close_sessions
     assert await cy_on_b.closed_with() == WS_CLOSE_SESSION_ENDED
+
+
+async def test_disabling_from_the_console_closes_the_socket_on_a_running_instance(
+    instances: tuple[Instance, Instance], db_url: str, settings: Settings
+) -> None:
+    a, b = instances
+    bob = await member(a.services, "bob")
+    bob_on_b = await b.client(bob)
+    env = {
+        **os.environ,
+        "SALON_DATA_DIR": str(settings.data_dir),
+        "SALON_DATABASE_URL": db_url,
+        "SALON_SECRET_KEY": settings.secret_key,
+        "SALON_REDIS_URL": str(settings.redis_url),
+    }
+    console = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "from salon.cli.main import main; main()", "user", "disable", "bob",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(console.communicate(), 60)
+    assert console.returncode == 0, out.decode()
+    assert await bob_on_b.closed_with() == WS_CLOSE_SESSION_ENDED, "at once, not at the next session sweep"
 
 
 async def test_removal_on_a_stops_delivery_on_b(instances: tuple[Instance, Instance]) -> None:
