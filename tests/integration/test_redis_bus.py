@@ -13,18 +13,21 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from salon.adapters.null_media import NullMedia
 from salon.adapters.redis_bus.bus import RedisBus
 from salon.app import accounts, sessions
 from salon.app.services import Services
 from salon.app.settings import Settings
 from salon.store.database import Database
+from salon.web.app import create_app
 from salon.web.bus import local_hub, redis_bus, start_bus, stop_bus
 from salon.web.errors import WS_CLOSE_SESSION_ENDED
 from salon.web.hub import Hub
@@ -243,3 +246,27 @@ async def test_removal_on_a_stops_delivery_on_b(instances: tuple[Instance, Insta
     actor = await a.client(ann)
     await actor.call("join", room_id=room)
     await nothing_more(on_b)
+
+
+async def test_the_app_lifespan_runs_the_redis_bus_when_configured(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @asynccontextmanager
+    async def no_janus(_: Settings) -> AsyncIterator[SimpleNamespace]:
+        yield SimpleNamespace(media=NullMedia(), stream_origins=[])
+
+    monkeypatch.setattr("salon.web.app.open_media_plane", no_janus)
+    for config in (settings, settings.model_copy(update={"redis_url": None})):
+        app = create_app(config)
+        async with app.router.lifespan_context(app):
+            bus = app.state.services.bus
+            if config.redis_url is None:
+                assert isinstance(bus, Hub), "one instance: the hub alone, as before"
+                continue
+            assert isinstance(bus, RedisBus)
+            assert bus.connected, "subscribed before serving"
+            assert local_hub(bus) is bus.local
+            assert isinstance(bus.local, Hub)
+            assert bus.local.on_following == bus.sequencer.known
+        if isinstance(bus, RedisBus):
+            assert not bus.connected, "stopped with the app"

@@ -81,7 +81,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             app.state.stream_origins = plane.stream_origins  # the pages' CSP lets the browser fetch streams there
             app.state.services = await build_services(settings, plane.media)
             await start_bus(app.state.services)  # subscribed before serving: no event of another instance missed
-            stack.push_async_callback(stop_bus, app.state.services)
             await recover_media(app.state.services)  # rooms live before a restart get their stage and audience back
         else:
             app.state.services = services
@@ -105,6 +104,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             if hub is not None:
                 await hub.close_all()
             if owned:
+                await stop_bus(app.state.services)  # before the database goes: a gap fill reads it
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(SHUTDOWN_MEDIA_S):
                         await release_media(app.state.services)

@@ -76,6 +76,7 @@ class RedisBus:
             log.warning("event bus: Redis at %s not reachable yet; serving, and still trying", _safe(self.url))
 
     async def stop(self) -> None:
+        self.connected = False  # what is published from now on (a shutdown's last events) stays here
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
