@@ -138,7 +138,10 @@ class RedisBus:
                 if lost:
                     self.reconnects += 1
                     log.warning("event bus: Redis is back at %s; catching up from the database", _safe(self.url))
-                    await self.sequencer.catch_up()
+                    try:
+                        await self.sequencer.catch_up()
+                    except Exception:  # the database is away too: each room's next message fills its gap
+                        log.exception("event bus: catching up from the database failed")
                 lost, delay = False, RETRY_MIN_S
                 self._subscribed.set()
                 while True:
