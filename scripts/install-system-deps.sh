@@ -48,6 +48,9 @@ PACKAGES=(
     python3-venv
     curl
     procps
+    # Several instances share live events through Redis (SALON_REDIS_URL, docs/DEPLOYMENT.md); the tests start
+    # their own private redis-server (tests/support/redis.py), so the package's own service is stopped below.
+    redis-server
 )
 
 SUDO=()
@@ -139,7 +142,7 @@ if ((${#missing[@]} > 0)); then
 fi
 
 # A service is stopped and disabled only by the run that installs its package: on a server that runs PostgreSQL,
-# coturn or nginx on purpose, `make install` (and every upgrade's `git pull && make install`) leaves them alone.
+# coturn, Redis or nginx on purpose, `make install` (and every upgrade's `git pull && make install`) leaves them alone.
 just_installed() {
     local pkg
     for pkg in "${missing[@]}"; do
@@ -147,7 +150,7 @@ just_installed() {
     done
     return 1
 }
-for service in postgresql janus coturn; do
+for service in postgresql janus coturn redis-server; do
     if just_installed "$service"; then
         neutralise_service "$service"
     fi

@@ -183,6 +183,14 @@ async def events_since(services: Services, viewer_id: str, room_id: str, after: 
     return Missed([RoomMessage(room_id, s, n, d) for s, n, d in rows], False, seq)
 
 
+async def committed_events_after(services: Services, room_id: str, after: int) -> list[RoomMessage]:
+    """The room's retained events after ``after``, in order: what an instance's event bus fills a gap with when a
+    bus message went missing (adapters/redis_bus). No viewer: the hub only delivers to connections it admitted."""
+    async with services.db.read() as conn:
+        rows = await repo.events_after(conn, room_id, after)
+    return [RoomMessage(room_id, s, n, d) for s, n, d in rows]
+
+
 async def end_room(services: Services, actor_id: str, room_id: str) -> Result:
     def decide(ctx: Context) -> Outcome:
         return rules.end_room(ctx.room, actor_id, ctx.actor, ctx.actor_is_admin, ctx.stage, services.clock.now())

@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     data_dir: Path = Path("data")
     database_url: str | None = None
+    # Several instances (docs/DEPLOYMENT.md): the Redis they share live events through (redis://, rediss:// or
+    # unix://). Unset: one instance, events fanned out in this process.
+    redis_url: str | None = None
     public_url: str = ""
     dev: bool = False
     secret_key: str = ""
@@ -294,6 +297,15 @@ class Settings(BaseSettings):
                 return [ipaddress.ip_network(str(v).strip()) for v in value if str(v).strip()]
             except ValueError as exc:
                 raise ValueError(f"SALON_{(info.field_name or '').upper()}: {exc}") from None
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if not value:  # SALON_REDIS_URL= (empty) is unset
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("SALON_REDIS_URL must start with redis://, rediss:// or unix://")
         return value
 
     @field_validator("turn_urls", "stun_urls", mode="before")

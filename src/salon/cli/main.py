@@ -69,7 +69,10 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
+    """Run ``work`` with the services. With ``SALON_REDIS_URL`` its events (a room ended, a member disabled) go out
+    on the event bus, so running instances act on them at once."""
     from salon.web.app import build_services
+    from salon.web.bus import start_bus, stop_bus
 
     async def _main() -> T:
         try:
@@ -78,11 +81,13 @@ def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T
             typer.echo(f"error: {exc.message} ({exc.code})", err=True)
             raise typer.Exit(1) from None
         try:
+            await start_bus(services)
             return await work(services)
         except DomainError as exc:
             typer.echo(f"error: {shown(exc.message)} ({exc.code})", err=True)
             raise typer.Exit(1) from None
         finally:
+            await stop_bus(services)
             await services.db.dispose()
 
     return asyncio.run(_main())

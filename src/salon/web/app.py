@@ -23,6 +23,7 @@ from salon.app.services import build_services as build_app_services
 from salon.app.settings import Settings
 from salon.domain.api_paths import API_PREFIX
 from salon.web.api_docs import OPENAPI_PATH, install_api_docs
+from salon.web.bus import local_hub, make_bus, start_bus, stop_bus
 from salon.web.errors import ERROR_RESPONSES, install_error_handlers
 from salon.web.hallway_live import run_ticker
 from salon.web.headers import SalonAPI
@@ -53,9 +54,10 @@ SHUTDOWN_MEDIA_S = 10.0  # releasing rooms' media must not hold a shutdown forev
 
 
 async def build_services(settings: Settings, media: MediaPort | None = None) -> Services:
-    """The web app's services: the in-process hub as the event bus, and ``media`` as the media plane. Without one
-    (console commands, seeding: no audio) the media port is ``NullMedia``; ``salon serve`` passes Janus."""
-    return await build_app_services(settings, bus=Hub(settings), media=NullMedia() if media is None else media)
+    """The web app's services: the in-process hub as the event bus (behind the Redis bus with ``SALON_REDIS_URL``:
+    web/bus.py), and ``media`` as the media plane. Without one (console commands, seeding: no audio) the media port
+    is ``NullMedia``; ``salon serve`` passes Janus."""
+    return await build_app_services(settings, bus=make_bus(settings), media=NullMedia() if media is None else media)
 
 
 def install_presence(services: Services, hub: Hub) -> None:
@@ -78,6 +80,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             await stack.enter_async_context(open_turn(settings))  # the managed coturn, if SALON_TURN=managed
             app.state.stream_origins = plane.stream_origins  # the pages' CSP lets the browser fetch streams there
             app.state.services = await build_services(settings, plane.media)
+            await start_bus(app.state.services)  # subscribed before serving: no event of another instance missed
             await recover_media(app.state.services)  # rooms live before a restart get their stage and audience back
         else:
             app.state.services = services
@@ -86,12 +89,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             asyncio.create_task(run_media_events(app.state.services), name="media-events"),
             asyncio.create_task(run_reminders(app.state.services), name="event-reminders"),
         ]
-        if isinstance(app.state.services.bus, Hub):
-            install_presence(app.state.services, app.state.services.bus)
-            background.append(asyncio.create_task(run_sweeper(app.state.services, app.state.services.bus)))
-            background.append(
-                asyncio.create_task(run_ticker(app.state.services, app.state.services.bus), name="hallway-ticker")
-            )
+        hub = local_hub(app.state.services.bus)
+        if hub is not None:
+            install_presence(app.state.services, hub)
+            background.append(asyncio.create_task(run_sweeper(app.state.services, hub)))
+            background.append(asyncio.create_task(run_ticker(app.state.services, hub), name="hallway-ticker"))
         try:
             yield
         finally:
@@ -99,9 +101,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            if isinstance(app.state.services.bus, Hub):
-                await app.state.services.bus.close_all()
+            if hub is not None:
+                await hub.close_all()
             if owned:
+                await stop_bus(app.state.services)  # before the database goes: a gap fill reads it
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(SHUTDOWN_MEDIA_S):
                         await release_media(app.state.services)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -129,6 +129,9 @@ class Hub:
         self._hallway_dirty: set[str] = set()
         self._hallway_opened: set[str] = set()  # of which, rooms that opened
         self.hallway: HallwayWatchers | None = None
+        # Told (room, seq) when a connection starts following a room from a state complete up to ``seq``: the
+        # Redis bus's sequencer (adapters/redis_bus) needs no database fill for the room's events up to there.
+        self.on_following: Callable[[str, int], None] | None = None
         # Since start, for the metrics (web/metrics.py): room events published, the frames they became (one per
         # live subscriber), and connections dropped because their send queue was full.
         self.events_published = 0
@@ -309,6 +312,8 @@ class Hub:
         buffered = pending.pop(conn)
         if not pending:
             del self._pending[room_id]
+        if self.on_following is not None:
+            self.on_following(room_id, seq)
         for start_frame in start:
             if not self.send(conn, start_frame):
                 return False

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from salon.adapters.redis_bus.bus import RedisBus
 from salon.app.health import live_room_count, media_health
 from salon.app.media_health import MediaHealth
 from salon.app.services import Services
+from salon.web.bus import local_hub
 from salon.web.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -88,8 +90,11 @@ class SalonMetrics:
         if scrape is None:  # a collect() outside render() (the registry describing itself): nothing live to say
             return
         services = scrape.services
-        if isinstance(services.bus, Hub):
-            yield from _hub_metrics(services.bus)
+        hub = local_hub(services.bus)
+        if hub is not None:
+            yield from _hub_metrics(hub)
+        if isinstance(services.bus, RedisBus):
+            yield from _bus_metrics(services.bus)
         refusals = CounterMetricFamily(
             "salon_rate_limit_refusals", "Requests and messages refused by a rate limit, by limit.", labels=["limit"]
         )
@@ -108,6 +113,38 @@ class _LiveCollector:
 
     def collect(self) -> Iterator[Metric]:
         return self._metrics.live()
+
+
+def _bus_metrics(bus: RedisBus) -> Iterator[Metric]:
+    """The Redis event bus (several instances): its link to Redis, and how often the database filled a gap."""
+    yield GaugeMetricFamily(
+        "salon_bus_connected", "1 when subscribed to Redis (the event bus), else 0.", value=int(bus.connected)
+    )
+    yield CounterMetricFamily(
+        "salon_bus_reconnects", "Times the event bus subscribed to Redis again after losing it.", value=bus.reconnects
+    )
+    yield CounterMetricFamily(
+        "salon_bus_messages_received", "Messages from other instances received through Redis.", value=bus.received
+    )
+    unsent = CounterMetricFamily(
+        "salon_bus_publish_unsent",
+        "Messages not published to Redis, by reason (failed: Redis refused or dropped; skipped: known to be away).",
+        labels=["reason"],
+    )
+    unsent.add_metric(["failed"], bus.publish_failures)
+    unsent.add_metric(["skipped"], bus.publish_skipped)
+    yield unsent
+    sequencer = bus.sequencer
+    yield CounterMetricFamily(
+        "salon_bus_events_filled",
+        "Room events missed on the bus and read from the database.",
+        value=sequencer.events_filled,
+    )
+    yield CounterMetricFamily(
+        "salon_bus_events_lost",
+        "Room events missed on the bus and already out of the retained window (their clients resync).",
+        value=sequencer.events_lost,
+    )
 
 
 def _hub_metrics(hub: Hub) -> Iterator[Metric]:

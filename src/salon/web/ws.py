@@ -30,6 +30,7 @@ from salon.app.services import Services
 from salon.domain.errors import DomainError, ErrorCode, refuse
 from salon.web import ws_protocol as protocol
 from salon.web.auth import Actor, websocket_actor
+from salon.web.bus import local_hub
 from salon.web.deps import get_services
 from salon.web.errors import (
     WS_CLOSE_FORBIDDEN_ORIGIN,
@@ -290,9 +291,10 @@ if _unhandled:  # pragma: no cover - a programming error caught at import
 
 
 def _hub(services: Services) -> Hub:
-    if not isinstance(services.bus, Hub):
-        raise RuntimeError("the WebSocket endpoint needs services.bus to be a web.hub.Hub")
-    return services.bus
+    hub = local_hub(services.bus)
+    if hub is None:
+        raise RuntimeError("the WebSocket endpoint needs a web.hub.Hub as services.bus (or behind the Redis bus)")
+    return hub
 
 
 @router.websocket("/ws")

@@ -129,3 +129,15 @@ def test_the_per_speaker_mix_cap_has_a_default_and_is_read_from_the_environment(
     monkeypatch.setenv("SALON_SPEAKER_MIX_MAX_LISTENERS", "0")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_the_redis_url_is_optional_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().redis_url is None, "one instance: the in-process hub"
+    monkeypatch.setenv("SALON_REDIS_URL", "")
+    assert Settings().redis_url is None
+    for url in ("redis://10.0.0.5:6379/0", "rediss://:secret@redis.example:6380", "unix:///run/redis/redis.sock"):
+        monkeypatch.setenv("SALON_REDIS_URL", url)
+        assert Settings().redis_url == url
+    monkeypatch.setenv("SALON_REDIS_URL", "10.0.0.5:6379")
+    with pytest.raises(ValidationError, match="redis://"):
+        Settings()

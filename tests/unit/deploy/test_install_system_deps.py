@@ -1,7 +1,8 @@
 """scripts/install-system-deps.sh, run against fake ``dpkg-query``/``apt-get``/``systemctl``/``service``: it stops
-and disables the services a package brings (the stock PostgreSQL cluster, Janus, coturn, nginx's default site) only
-in the run that installs that package. On a server that runs PostgreSQL or coturn on purpose, `make install` (and
-every upgrade's `git pull && make install`, docs/DEPLOYMENT.md section 6) must leave them running."""
+and disables the services a package brings (the stock PostgreSQL cluster, Janus, coturn, Redis, nginx's default
+site) only in the run that installs that package. On a server that runs PostgreSQL, coturn or Redis on purpose,
+`make install` (and every upgrade's `git pull && make install`, docs/DEPLOYMENT.md section 6) must leave them
+running."""
 
 from __future__ import annotations
 
@@ -56,6 +57,6 @@ def test_services_of_packages_already_installed_are_left_alone(tmp_path: Path) -
 
 
 def test_the_run_that_installs_a_package_neutralises_its_service(tmp_path: Path) -> None:
-    calls = run_script(tmp_path, missing=["postgresql", "coturn", "certbot"])
+    calls = run_script(tmp_path, missing=["postgresql", "coturn", "certbot", "redis-server"])
     assert any(c.startswith("apt-get install") and "postgresql" in c and "coturn" in c for c in calls), calls
-    assert stopped_or_disabled(calls) == {"postgresql", "coturn", "certbot.timer"}, calls
+    assert stopped_or_disabled(calls) == {"postgresql", "coturn", "certbot.timer", "redis-server"}, calls
