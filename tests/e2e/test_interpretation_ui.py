@@ -462,4 +462,3 @@ def test_two_interpreters_hand_over_in_their_booth_never_both_live(salon: Salon,
     # Take over only changes who is live: the partner's microphone was connected (muted) before the tap.
     assert timings["take_over_sent_s"] < TAKE_OVER_SENT_S, timings
     assert timings["take_over_heard_s"] < TAKE_OVER_HEARD_S, timings
-
