@@ -31,6 +31,7 @@ from tests.support.services import make_services
 Expect = dict[str, tuple[int, str | None]]
 CANDIDATE = "candidate:1 1 udp 2122260223 198.18.0.1 9 typ host"
 MEDIA_REFUSED = (409, "media_refused")
+SPEAKER_MIX_UNAVAILABLE = (409, "speaker_mix_unavailable")
 
 # op → (the HTTP row whose expectations it shares, or its own; the data it sends, with placeholders)
 WS_EXPECT: dict[str, tuple[Expect, dict[str, Any]]] = {
@@ -74,9 +75,16 @@ WS_EXPECT: dict[str, tuple[Expect, dict[str, Any]]] = {
     # no connection, is a conflict for those allowed to ask at all; closing one's own connection is always fine.
     "media_listen": (row(**IN_ROOM_OK, removed=REMOVED), {"room_id": "{room}"}),
     # Volume per speaker is a way for the audience to hear the room; people on stage hear it through their own
-    # connection (media_refused).
+    # connection (media_refused). The audience passes the check, and the media plane then refuses it in the scene's
+    # room, which has interpretation channels (speaker_mix_unavailable: Janus 1.1.2, adapters/janus/forward_rules.py).
     "media_speaker_mix": (
-        row(listener=OK, hand_raised=OK, speaker=MEDIA_REFUSED, moderator=MEDIA_REFUSED, removed=REMOVED),
+        row(
+            listener=SPEAKER_MIX_UNAVAILABLE,
+            hand_raised=SPEAKER_MIX_UNAVAILABLE,
+            speaker=MEDIA_REFUSED,
+            moderator=MEDIA_REFUSED,
+            removed=REMOVED,
+        ),
         {"room_id": "{room}"},
     ),
     # The broadcast tier is for the audience: people on stage hear the room through their own connection.

@@ -1,6 +1,7 @@
 """Volume per speaker over the WebSocket, against the in-memory media plane: a listener opts into the per-speaker mix
 (each speaker on a track of their own), someone on stage is refused it, a room at its cap says so with its own code,
-and the room hears which track carries whom as people come on stage."""
+a room with interpretation channels or a broadcast audience refuses it with another (and a channel made later ends
+it, with a signal), and the room hears which track carries whom as people come on stage."""
 
 from __future__ import annotations
 
@@ -87,3 +88,36 @@ async def test_the_room_hears_which_track_carries_whom(services: Services, url: 
     assert await signal(a, "speaker_tracks") == {"tracks": {mod.id: "t0", ann.id: "t1"}}
     await m.call("move_to_audience", room_id=room, user_id=ann.id)
     assert await signal(a, "speaker_tracks") == {"tracks": {mod.id: "t0"}}
+
+
+async def test_a_room_with_a_channel_or_a_broadcast_audience_refuses_the_mix_with_its_own_code(
+    services: Services, url: str
+) -> None:
+    fake, room, (_mod, m), (ann, a) = await moderator_and_member(services, url)
+    await a.call("join", room_id=room)
+    await m.call("set_languages", room_id=room, floor="en", channels=["fr"])
+    frame = await a.answer(await a.send("media_speaker_mix", room_id=room))
+    assert frame["type"] == "error", frame
+    assert frame["error"]["code"] == "speaker_mix_unavailable"
+    assert "interpretation channels or a broadcast audience" in frame["error"]["message"]
+    assert (room, ann.id) not in fake.speaker_mix
+    assert (await a.call("media_listen", room_id=room))["jsep"]["type"] == "offer", "the one mix is there"
+
+    await m.call("set_languages", room_id=room, floor=None)
+    await a.call("media_speaker_mix", room_id=room)  # no channel any more: the mix again
+    await a.call("media_stream", room_id=room)  # a broadcast audience
+    assert await a.refused("media_speaker_mix", room_id=room) == "speaker_mix_unavailable"
+
+
+@pytest.mark.usefixtures("media_events")
+async def test_a_channel_made_after_an_opt_in_ends_the_mix_and_the_room_is_told(services: Services, url: str) -> None:
+    fake, room, (_mod, m), (ann, a) = await moderator_and_member(services, url)
+    await a.call("join", room_id=room)
+    await a.call("subscribe", room_id=room)
+    await a.call("media_speaker_mix", room_id=room)
+    assert (room, ann.id) in fake.speaker_mix
+
+    await m.call("set_languages", room_id=room, floor="en", channels=["fr"])
+    assert await signal(a, "speaker_mix_ended") == {"code": "speaker_mix_unavailable"}
+    assert (room, ann.id) not in fake.speaker_mix
+    assert (room, ann.id, "listen") not in fake.connections, "her per-speaker connection ended with it"

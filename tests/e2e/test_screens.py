@@ -446,8 +446,11 @@ async def start_screens(browser: Browser, salon: Salon, seeded: Seeded, device: 
 
 async def speaker_volume_screens(browser: Browser, salon: Salon, seeded: Seeded, device: Device, audit: Audit) -> None:
     """Volume per speaker, as Jonas, a listener in Inès's room: the Sound dialog with the switch turned on, then
-    Inès's card with her volume; in English and French. (The switch is remembered on the device: set back after.)"""
+    Inès's card with her volume; in English and French. (The switch is remembered on the device: set back after.)
+    On from the first load: a listener who started on the broadcast tier would give the room a broadcast audience,
+    which rules the per-speaker mix out (adapters/janus/forward_rules.py)."""
     context = await new_context(browser, salon.server, device)
+    await context.add_init_script("localStorage.setItem('salon.speakerMix', '1');")
     await log_in(context, salon.server, seeded.people["jonas"])
     page = await audit.watch(await context.new_page())
     ines = seeded.people["ines"]
@@ -458,7 +461,6 @@ async def speaker_volume_screens(browser: Browser, salon: Salon, seeded: Seeded,
     ):
         suffix = "" if lang == "en" else "-fr"
         await page.evaluate(f"localStorage.setItem('salon.lang', '{lang}')")
-        await page.evaluate("localStorage.removeItem('salon.speakerMix')")
         await page.reload()
         await page.get_by_role("button", name=sound, exact=True).click()
         dialog = page.get_by_test_id("sound-dialog")

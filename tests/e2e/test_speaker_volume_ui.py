@@ -8,6 +8,12 @@ on the page's output — the stream its one <audio> element plays, after the per
 * The room allows one per-speaker listener here (``SALON_SPEAKER_MIX_MAX_LISTENERS=1``): Cyd, who turns it on next,
   is told it is not available and keeps hearing the room as one mix, Ann included.
 * Lee turns the switch off: back to the one mix, Ann heard again.
+* Lee turns it on again, then the moderator gives the room an interpretation channel: the per-speaker mix is taken
+  down (Janus 1.1.2 spoils a second forward of the whole mix beside group forwards: adapters/janus/forward_rules.py),
+  Lee is told why (a toast and the dialog, whose switch is shown unavailable) and hears the one mix, both speakers.
+
+The server is WebRTC only (``SALON_AUDIENCE_TIER=webrtc``): a broadcast audience rules the per-speaker mix out too,
+and these listeners would otherwise start on the broadcast tier.
 """
 
 from __future__ import annotations
@@ -87,7 +93,7 @@ def salon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Salon]:
     """This module's own server: one per-speaker listener per room, so a second one is refused."""
     workdir = tmp_path_factory.mktemp("e2e-speaker-volume")
     started = time.monotonic()
-    settings = {"SALON_SPEAKER_MIX_MAX_LISTENERS": "1"}
+    settings = {"SALON_SPEAKER_MIX_MAX_LISTENERS": "1", "SALON_AUDIENCE_TIER": "webrtc"}
     with network_namespace("salon-smix") as ns, running_salon(ns, workdir, settings) as server:
 
         async def seed() -> Member:
@@ -279,6 +285,23 @@ async def scenario(salon: Salon, workdir: Path) -> dict[str, float]:
             # Lee turns it off: the one mix again, where Ann's volume is the room's.
             await per_speaker_switch(lee_page, on=False)
             await expect(lee_page.get_by_test_id("speaker-mix-status")).to_have_text("")
+            await until_output(lee_page, "both", timeout=20)
+            await lee_page.get_by_role("dialog", name="Sound").get_by_role("button", name="Close").click()
+
+            # On again, then interpretation comes to the room: the per-speaker mix goes, Lee is told, one mix plays.
+            await per_speaker_switch(lee_page, on=True)
+            status = lee_page.get_by_test_id("speaker-mix-status")
+            await expect(status).to_have_text("On: tap a speaker on stage to set their volume.")
+            async with SalonApi(salon.server) as api:
+                languages = {"floor": "en", "channels": ["fr"]}
+                response = await api.http.post(f"{API}/rooms/{room}/languages", json=languages, headers=ann.auth)
+                assert not response.is_error, response.text
+            unavailable = "Volume per speaker is not available in rooms with interpretation channels"
+            await expect(lee_page.locator(".toast", has_text=unavailable)).to_be_visible()
+            await expect(status).to_contain_text(unavailable)
+            switch = lee_page.get_by_role("dialog", name="Sound").get_by_role("switch", name="Hear each speaker")
+            await expect(switch).to_be_disabled()
+            await snap(lee_page, "speaker-volume-unavailable")
             await until_output(lee_page, "both", timeout=20)
         finally:
             await asyncio.gather(a_browser.close(), b_browser.close(), l_browser.close())

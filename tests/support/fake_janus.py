@@ -285,6 +285,11 @@ class PluginModel:
                 room["participants"][pid] = {"display": body.get("display"), "setup": False, "muted": body["muted"]}
                 if room["groups"]:
                     room["participants"][pid]["group"] = body["group"]
+                if "rtp" in body:  # plain RTP (a channel's floor feed): no SDP; fed at once, as by an always-on forward
+                    room["participants"][pid]["setup"] = True
+                    rtp = {"ip": "127.0.0.1", "port": 41000 + pid % 1000, "payload_type": body["rtp"]["payload_type"]}
+                    return Later({"audiobridge": "joined", "room": body["room"], "id": pid, "participants": others,
+                                  "rtp": rtp})  # fmt: skip
                 return Later({"audiobridge": "joined", "room": body["room"], "id": pid, "participants": others}, ANSWER)
             case "mute" | "unmute" | "kick":
                 if body["id"] not in room["participants"]:

@@ -22,6 +22,7 @@ from salon.app.ports import (
     MediaRefused,
     MediaRole,
     RoomMessage,
+    SpeakerMixUnavailable,
     StreamGrant,
 )
 from salon.domain.speaker_tracks import SpeakerTracks, follow
@@ -162,6 +163,7 @@ class FakeMedia:
     tracks: dict[str, SpeakerTracks] = field(default_factory=dict)  # room -> its per-speaker mix's assignment
     speaker_mix: set[tuple[str, str]] = field(default_factory=set)  # (room, user) whose listen is the per-speaker mix
     speaker_mix_max_listeners: int = 100  # per room, like the Janus adapter's setting
+    broadcast: set[str] = field(default_factory=set)  # rooms forwarded to the broadcast tier (its first stream on)
     queue: asyncio.Queue[MediaEvent] = field(default_factory=asyncio.Queue)
     up: bool = True  # what health() says of its one pretend Janus node (a test sets False: the media plane is down)
 
@@ -179,6 +181,8 @@ class FakeMedia:
         for stream in [k for k in self.streams if k[0] == room_id]:
             del self.streams[stream]
         self.tracks.pop(room_id, None)  # the room ended: nobody to tell
+        self.broadcast.discard(room_id)
+        self.speaker_mix -= {k for k in self.speaker_mix if k[0] == room_id}
         for language in [k[1] for k in self.channels if k[0] == room_id]:
             await self.destroy_channel(room_id, language)
 
@@ -216,6 +220,15 @@ class FakeMedia:
             self.queue.put_nowait(MediaEvent(room_id, "speaker_tracks"))
         self.tracks[room_id] = after
 
+    def _end_speaker_mix(self, room_id: str) -> None:
+        """A channel or a broadcast forward takes the room's per-speaker mix down, as the Janus adapter does: its
+        listeners' connections end, and the event says so."""
+        taking = [k for k in self.speaker_mix if k[0] == room_id]
+        for key in taking:
+            self._drop_listen(*key)
+        if taking:
+            self.queue.put_nowait(MediaEvent(room_id, "speaker_mix_ended"))
+
     def _drop_listen(self, room_id: str, user_id: str) -> None:
         self.connections.pop((room_id, user_id, "listen"), None)
         self.speaker_mix.discard((room_id, user_id))
@@ -235,6 +248,8 @@ class FakeMedia:
     async def open_speaker_mix(self, room_id: str, user_id: str) -> Jsep:
         self.calls.append(("open_speaker_mix", room_id, user_id))
         self._admitted(room_id, user_id, "listener")
+        if room_id in self.broadcast or any(k[0] == room_id for k in self.channels):  # as the Janus adapter's rule
+            raise SpeakerMixUnavailable(f"room {room_id} has interpretation channels or a broadcast audience")
         self._drop_listen(room_id, user_id)
         if sum(1 for k in self.speaker_mix if k[0] == room_id) >= self.speaker_mix_max_listeners:
             raise MediaFull(f"room {room_id} carries {self.speaker_mix_max_listeners} per-speaker listeners")
@@ -275,6 +290,8 @@ class FakeMedia:
         self.calls.append(("open_stream", room_id, user_id))
         self._admitted(room_id, user_id, "listener")
         self._drop_listen(room_id, user_id)
+        self._end_speaker_mix(room_id)
+        self.broadcast.add(room_id)
         self.streams[(room_id, user_id)] = connection_id
         return StreamGrant(url=f"http://broadcast.invalid/v1/stream/{room_id}?ticket=fake-{user_id}", expires_at=0)
 
@@ -293,11 +310,13 @@ class FakeMedia:
         self.interpreting.clear()
         self.tracks.clear()
         self.speaker_mix.clear()
+        self.broadcast.clear()
 
     async def create_channel(self, room_id: str, language: str, ducking_db: int) -> None:
         self.calls.append(("create_channel", room_id, language))
         if room_id not in self.rooms:
             raise MediaRefused(f"room {room_id} has no media")
+        self._end_speaker_mix(room_id)
         self.channels[(room_id, language)] = ducking_db
         self.booths.setdefault((room_id, language), Booth(language))
 

@@ -5,7 +5,8 @@ port, which enforces the same admission on its own side. The media port's refusa
 ``conflict`` when a request does not fit the connection's state, ``media_unavailable`` when the media plane is down
 (or has no broadcast tier, with ``data.tier``), ``room_full`` when the tier asked for is at its budget.
 The per-speaker mix (``open_speaker_mix``) has its own: ``media_refused`` for someone on stage, ``speaker_mix_full``
-when the room's per-speaker listeners are at the cap (the client goes back to the one mix).
+when the room's per-speaker listeners are at the cap, ``speaker_mix_unavailable`` in a room with interpretation
+channels or a broadcast audience (the client goes back to the one mix).
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from salon.app.ports import Jsep, MediaFull, MediaKind, MediaRefused, MediaUnavailable, NoBroadcastTier, StreamGrant
+from salon.app.ports import (
+    Jsep,
+    MediaFull,
+    MediaKind,
+    MediaRefused,
+    MediaUnavailable,
+    NoBroadcastTier,
+    SpeakerMixUnavailable,
+    StreamGrant,
+)
 from salon.app.room_access import access_room
 from salon.app.services import Services
 from salon.domain.errors import ErrorCode, refuse
@@ -80,6 +90,12 @@ async def _speaker_mix_offer(services: Services, user_id: str, room_id: str) -> 
     except MediaFull:
         message = "Volume per speaker is in use by as many listeners as this room allows; you hear the one mix."
         raise refuse(ErrorCode.SPEAKER_MIX_FULL, message) from None
+    except SpeakerMixUnavailable:
+        message = (
+            "Volume per speaker is not available in rooms with interpretation channels or a broadcast audience;"
+            " you hear the one mix."
+        )
+        raise refuse(ErrorCode.SPEAKER_MIX_UNAVAILABLE, message) from None
 
 
 async def open_stream(services: Services, user_id: str, room_id: str, connection_id: str) -> StreamGrant:

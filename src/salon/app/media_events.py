@@ -6,6 +6,9 @@
 * ``speaker_tracks`` (which track of the per-speaker mix carries each speaker changed): the room's new mapping goes
   out at once as a ``speaker_tracks`` signal, so listeners on that mix re-map their volumes. It changes only when
   people come on or leave the stage, so nothing needs coalescing.
+* ``speaker_mix_ended`` (the per-speaker mix was taken down for a channel or a broadcast audience): a
+  ``speaker_mix_ended`` signal to the room's followers, so its listeners' clients go back to the one mix at once
+  (their per-speaker connections are cut) and say why.
 * ``media_reset`` (the media server restarted and lost everything): ``recover_media`` waits for it to answer, then
   re-creates every live room from the database — the stage and the audience, each participant admitted with their
   role and mute — and tells each room's followers to reconnect their media (``media_reset`` signal). The rooms'
@@ -117,6 +120,8 @@ async def handle(services: Services, speaking: Speaking, event: MediaEvent) -> N
     elif event.kind == "speaker_tracks":
         tracks = services.media.speaker_tracks(event.room_id)
         await services.bus.publish_signal(event.room_id, "speaker_tracks", {"tracks": tracks})
+    elif event.kind == "speaker_mix_ended":
+        await services.bus.publish_signal(event.room_id, "speaker_mix_ended", {"code": "speaker_mix_unavailable"})
     else:
         speaking.apply(event)
 

@@ -82,12 +82,14 @@ ALL_ROOMS = "*"
 class MediaEvent:
     """Something the media plane noticed: ``speaking`` on/off, that a user's connection ended on its side
     (``hung_up``), that the room's per-speaker mix carries its speakers on other tracks now (``speaker_tracks``,
-    ``user_id`` None: read ``MediaPort.speaker_tracks``), or that it lost its state (``media_reset``, once per loss,
+    ``user_id`` None: read ``MediaPort.speaker_tracks``), that the room's per-speaker mix was taken down to make way
+    for an interpretation channel or a broadcast audience (``speaker_mix_ended``: its listeners' connections are
+    cut; they hear the one mix again), or that it lost its state (``media_reset``, once per loss,
     with ``room_id`` ``ALL_ROOMS``: the app calls ``reconnect`` and re-creates every live room; every client must
     reconnect its media)."""
 
     room_id: str
-    kind: Literal["speaking", "stopped_speaking", "hung_up", "speaker_tracks", "media_reset"]
+    kind: Literal["speaking", "stopped_speaking", "hung_up", "speaker_tracks", "speaker_mix_ended", "media_reset"]
     user_id: str | None = None
     media: MediaKind | None = None
 
@@ -104,6 +106,12 @@ class MediaUnavailable(Exception):
 class MediaFull(Exception):
     """The tier asked for is at its budget (a Janus node's WebRTC listeners, a broadcast node's listeners,
     a room's per-speaker mix listeners)."""
+
+
+class SpeakerMixUnavailable(Exception):
+    """The room's per-speaker mix cannot be made while the room has an interpretation channel or a broadcast
+    audience (Janus 1.1.2 would spoil their sound: docs/ARCHITECTURE.md, "Janus 1.1.2: one Opus forward per
+    group"). Not a passing state like ``MediaFull``: it lasts while the channel or the audience does."""
 
 
 class NoBroadcastTier(Exception):
@@ -161,7 +169,9 @@ class MediaPort(Protocol):
         listener's client sets each speaker's volume. Replaces the user's listen connection (one room, one listen);
         answered with ``answer_listen``, candidates with ``add_candidate(..., "listen", ...)``. ``MediaRefused`` unless
         admitted as a listener (a speaker hears the stage through their own connection); ``MediaFull`` when the room's
-        per-speaker listeners are at the cap. ``open_listen`` goes back to the one mix.
+        per-speaker listeners are at the cap; ``SpeakerMixUnavailable`` in a room with an interpretation channel or
+        a broadcast audience (and making either later takes the mix down: ``speaker_mix_ended``). ``open_listen``
+        goes back to the one mix.
 
         The tracks are the offer's mids, ``domain.speaker_tracks.MIDS`` (``t0``..``t3`` then ``others``)."""
         ...

@@ -38,6 +38,8 @@ class ErrorCode(StrEnum):
     MEDIA_UNAVAILABLE = "media_unavailable"
     MEDIA_REFUSED = "media_refused"  # a media connection the member's place does not call for (the stage's mix)
     SPEAKER_MIX_FULL = "speaker_mix_full"  # the room's per-speaker listeners are at the cap: hear the one mix
+    # not in a room with interpretation channels or a broadcast audience (Janus 1.1.2's forwards): hear the one mix
+    SPEAKER_MIX_UNAVAILABLE = "speaker_mix_unavailable"
     SELF_TARGET = "self_target"  # following or blocking yourself
     BLOCKED = "blocked"  # the other member blocked you
     UNBLOCK_FIRST = "unblock_first"  # you blocked the other member

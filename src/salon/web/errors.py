@@ -45,6 +45,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MEDIA_UNAVAILABLE: 503,
     ErrorCode.MEDIA_REFUSED: 409,
     ErrorCode.SPEAKER_MIX_FULL: 409,
+    ErrorCode.SPEAKER_MIX_UNAVAILABLE: 409,
     ErrorCode.SELF_TARGET: 422,
     ErrorCode.BLOCKED: 403,
     ErrorCode.UNBLOCK_FIRST: 409,

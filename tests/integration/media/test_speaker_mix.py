@@ -8,7 +8,10 @@ each ear heard at each step; each test below judges one promise on those records
 Steps: (1) speakers at 440 Hz and 660 Hz: each on a track of their own, both in the one mix; a second opt-in is
 refused at the cap (1 here); (2) the 440 Hz speaker leaves the stage and an 880 Hz one comes up: heard on the freed
 ``t0``; (3) two silent speakers fill ``t2`` and ``t3``, and a fifth, at 1100 Hz, is heard on ``others``; (4) the
-880 Hz speaker is muted: ``t0`` falls silent, the others play on.
+880 Hz speaker is muted: ``t0`` falls silent, the others play on; (5) an interpretation channel is made: the
+per-speaker mix is taken down first (Janus 1.1.2 would spoil the channel's floor feed or the Original beside its group
+forwards: adapters/janus/forward_rules.py), the opted-in listener's connection ends, the Original and the channel's
+listeners hear the floor cleanly, and opting in is then refused.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from aiortc import RTCPeerConnection
 
 from salon.adapters.janus.config import ManagedJanusConfig
 from salon.adapters.janus.media import JanusMedia
-from salon.app.ports import MediaFull
+from salon.app.ports import MediaFull, SpeakerMixUnavailable
 from salon.client.audio import ToneMeter, ToneTrack
 from salon.domain.speaker_tracks import MIDS
 from tests.support.janus import managed_janus
@@ -51,6 +54,14 @@ SOUNDING_DBFS = -40.0  # a frame in which no tone reaches this carries no sound 
 NOTHING_DBFS = -120.0
 WHOLE_TIMEOUT = 120.0
 SILENCED_WITHIN_S = 2.0
+CLEAN = 0.9  # the share of a window's frames that must carry the floor: a spoiled forward's cut packets carry none
+
+
+def sounding(ears: ToneMeter, seconds: float = JUDGED_S) -> float:
+    """The share of the last ``seconds``' frames in which some tone reaches SOUNDING_DBFS."""
+    per_tone = [ears.frame_tone_levels(tone, seconds) for tone in TONES]
+    frames = list(zip(*per_tone, strict=True))
+    return sum(max(tones) >= SOUNDING_DBFS for tones in frames) / len(frames) if frames else 0.0
 
 
 def level(ears: ToneMeter, frequency: float, seconds: float = JUDGED_S) -> float:
@@ -120,6 +131,15 @@ async def hear(media: JanusMedia, heard: Heard) -> None:
             await media.answer_listen(ROOM, user, local_jsep(pc))
             return ears
 
+        async def listen_channel(user: str, language: str) -> ToneMeter:
+            pc = await peer()
+            await pc.setRemoteDescription(description(await media.open_channel_listen(ROOM, language, user)))
+            await pc.setLocalDescription(await pc.createAnswer())
+            [receiver] = pc.getReceivers()
+            ears = await stack.enter_async_context(ToneMeter(receiver.track))
+            await media.answer_listen(ROOM, user, local_jsep(pc))
+            return ears
+
         async def listen_per_speaker(user: str) -> dict[str, ToneMeter]:
             pc = await peer()
             await pc.setRemoteDescription(description(await media.open_speaker_mix(ROOM, user)))
@@ -131,7 +151,7 @@ async def hear(media: JanusMedia, heard: Heard) -> None:
             return ears
 
         await media.create_room(ROOM)
-        for user in ("plain", "mixer", "late"):
+        for user in ("plain", "mixer", "late", "french"):
             await media.admit(ROOM, user, "listener", False)
         tone_a, tone_b, tone_c = ToneTrack(None), ToneTrack(None), ToneTrack(None)
         await speak("a", tone_a)
@@ -189,6 +209,24 @@ async def hear(media: JanusMedia, heard: Heard) -> None:
         await settle(ears, time.monotonic())
         heard.record("muted", ears)
 
+        # (5) Interpretation comes: a channel is made while the per-speaker mix is on. The mix is taken down first
+        # (its group forwards and mountpoint, the mixer's connection); the Original and the channel hear the floor.
+        webrtc = (await media.audience_split(ROOM))["webrtc"]
+        await media.create_channel(ROOM, "fr", -15)
+        heard.numbers["webrtc listeners ended by the channel"] = webrtc - (await media.audience_split(ROOM))["webrtc"]
+        floor = {"plain": ears["plain"], "channel": await listen_channel("french", "fr")}
+        async with asyncio.timeout(STEP_TIMEOUT):
+            await floor["channel"].wait_until(lambda m: m.frames >= 10)
+        await onset(floor["channel"], B_HZ, time.monotonic() - 0.2)
+        await settle(floor, time.monotonic())
+        heard.record("channel", floor)
+        for name, meter in floor.items():
+            heard.numbers[f"channel: {name} sounding share"] = sounding(meter)
+        try:
+            await media.open_speaker_mix(ROOM, "late")
+        except SpeakerMixUnavailable as exc:
+            heard.refusals["channel"] = str(exc)
+
 
 @pytest.fixture(scope="module")
 def heard(tmp_path_factory: pytest.TempPathFactory) -> Heard:
@@ -244,3 +282,16 @@ def test_muting_a_speaker_silences_their_track_and_only_theirs(heard: Heard) -> 
     assert heard.at("muted", "t1", B_HZ) > HEARD_DBFS
     assert heard.at("muted", "others", SHARED_HZ) > HEARD_DBFS
     assert heard.trace("muted", "plain", C_HZ) < ABSENT_DBFS
+
+
+def test_a_channel_made_after_an_opt_in_takes_the_mix_down_and_the_floor_is_heard_cleanly(heard: Heard) -> None:
+    for ear in ("plain", "channel"):  # the Original and the channel's floor feed, both forwards of the whole mix
+        assert heard.numbers[f"channel: {ear} sounding share"] >= CLEAN, ear
+        assert heard.at("channel", ear, B_HZ) > HEARD_DBFS, ear
+        assert heard.at("channel", ear, SHARED_HZ) > HEARD_DBFS, ear
+        assert heard.trace("channel", ear, B_HZ) > HEARD_DBFS, ear  # over the whole window, dropouts included
+    assert heard.numbers["webrtc listeners ended by the channel"] == 1, "the mixer's connection, and only it"
+
+
+def test_opting_in_is_refused_in_a_room_with_a_channel(heard: Heard) -> None:
+    assert "interpretation channels or a broadcast audience" in heard.refusals["channel"]

@@ -306,6 +306,8 @@ class JanusMedia(InterpretationOps, SpeakerMixOps):
             node = await self._broadcast.place(room_id)
             async with self._lock(self._room_locks, room_id):
                 if node.name not in room.broadcast or not self._broadcast.carries(node, room_id):
+                    if node.name not in room.broadcast:  # one more forward of the whole mix
+                        await self._make_way_for_forward(link, room)
                     await self._forward(link, room_id, room.janus_id, room.secret, room.broadcast, node)
             return self._broadcast.grant(node, room_id, user_id, connection_id)
 

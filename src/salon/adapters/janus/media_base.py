@@ -142,6 +142,11 @@ class JanusMediaBase:
         self._register(_Conn(room_id, user_id, "listen", handle, channel=channel, mix=mix), link, room)
         return {"type": offer["type"], "sdp": offer["sdp"]}
 
+    async def _make_way_for_forward(self, link: Link, room: RoomMedia) -> None:
+        """Before one more forward of a floor room's whole mix: take down what cannot stay beside it (the per-speaker
+        mix, :class:`salon.adapters.janus.speaker_mix.SpeakerMixOps`, which implements this)."""
+        raise NotImplementedError
+
     def _count(self, media: _ConnKind) -> int:
         return sum(1 for c in self._conns.values() if c.media == media)
 

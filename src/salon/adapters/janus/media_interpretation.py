@@ -49,6 +49,7 @@ class InterpretationOps(JanusMediaBase):
 
     async def _set_up_channel(self, link: Link, room: RoomMedia, language: str, ducking_db: int) -> None:
         room_id = room.room_id
+        await self._make_way_for_forward(link, room)  # the floor feed is a forward of the whole mix (forward_rules)
         try:
             channel = await media_channels.set_up(
                 link.session, link.bridge, link.streaming, self._admin_key, room, language,

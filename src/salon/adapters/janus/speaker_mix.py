@@ -10,8 +10,13 @@ channels hear exactly what they would without them. The per-speaker mix itself i
 - one ``rtp_forward`` per group, of that group's mix only, to its stream's port.
 
 So its cost is bounded by the stage (one encode per track per 20 ms) and not by the audience, beyond Janus's
-per-viewer work. The mountpoint's id and secret are derived from the room id (:mod:`media_rooms`), so a restarted app
-finds and replaces it; the forwards end with the floor room.
+per-viewer work. It never coexists with a second forward of the floor's whole mix (an interpretation channel's floor
+feed, a broadcast node): Janus 1.1.2 would spoil that forward's packets (:mod:`forward_rules`). An opt-in in such a
+room is refused (``SpeakerMixUnavailable``), and a channel or a broadcast forward made later takes the mix down first
+(:meth:`SpeakerMixOps._make_way_for_forward`): its listeners' connections are cut and the app tells them.
+
+The mountpoint's id and secret are derived from the room id (:mod:`media_rooms`), so a restarted app finds and
+replaces it; the forwards end with the floor room.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from salon.adapters.janus import forward_rules
 from salon.adapters.janus.api import JanusError, JanusUnavailable
 from salon.adapters.janus.media_base import JanusMediaBase
+from salon.adapters.janus.media_link import Link
 from salon.adapters.janus.media_rooms import FORWARD_HOST, RoomMedia, room_secret
 from salon.adapters.janus.plugins import (
     STREAMING_CANT_CREATE,
@@ -30,7 +37,7 @@ from salon.adapters.janus.plugins import (
     janus_id,
 )
 from salon.adapters.janus.transport import JanusHandle
-from salon.app.ports import Jsep, MediaEvent, MediaFull, MediaUnavailable
+from salon.app.ports import Jsep, MediaEvent, MediaFull, MediaUnavailable, SpeakerMixUnavailable
 from salon.domain.speaker_tracks import MIDS, OTHERS, SpeakerTracks, follow
 
 log = logging.getLogger(__name__)
@@ -105,6 +112,20 @@ async def retag(handle: JanusHandle, group: str) -> bool:
     return True
 
 
+async def take_down(
+    bridge_handle: JanusHandle, streaming_handle: JanusHandle, admin_key: str, room: RoomMedia, mix: SpeakerMix
+) -> None:
+    """End a live room's per-speaker mix: its group forwards (so the floor room has no group forward left) and its
+    mountpoint. A forward already gone is fine."""
+    stage = AudioBridge(bridge_handle, admin_key=admin_key, room_secret=room.secret)
+    for stream_id in mix.forwards.values():
+        try:
+            await stage.stop_rtp_forward(room.janus_id, stream_id)
+        except JanusError as exc:
+            log.debug("janus: stopping a per-speaker forward of %s: %s", room.room_id, exc)
+    await tear_down(streaming_handle, admin_key, room.room_id)
+
+
 async def tear_down(streaming_handle: JanusHandle, admin_key: str, room_id: str) -> None:
     """Destroy the room's per-speaker mountpoint (its viewers' streams end); already gone, or never made, is fine.
     Its forwards end with the floor room, or with :func:`set_up`'s next run."""
@@ -128,6 +149,8 @@ class SpeakerMixOps(JanusMediaBase):
     async def open_speaker_mix(self, room_id: str, user_id: str) -> Jsep:
         async with self._lock(self._user_locks, (room_id, user_id)), self._lock(self._room_locks, room_id):
             link, room = self._admitted_to(room_id, user_id, "listener")
+            if not forward_rules.may_coexist(group_forwards=True, whole_mix=self._whole_mix_forwards(room)):
+                raise SpeakerMixUnavailable(f"room {room_id} has interpretation channels or a broadcast audience")
             await self._drop(room_id, user_id, "listen")  # before counting: replacing one's own takes no place
             if sum(1 for c in self._conns.values() if c.mix and c.room_id == room_id) >= self._speaker_mix_listeners:
                 raise MediaFull(f"room {room_id} carries its {self._speaker_mix_listeners} per-speaker listeners")
@@ -142,6 +165,36 @@ class SpeakerMixOps(JanusMediaBase):
                     raise JanusUnavailable("the media server was lost while the per-speaker mix was being made")
                 self._mixes[room_id] = mix
             return await self._watch(link, room, user_id, mix.janus_id, None, mix=True)
+
+    def _whole_mix_forwards(self, room: RoomMedia) -> int:
+        """The floor's forwards of its whole mix: the Original's, each channel's (as wished: one being made again
+        after a loss counts), each broadcast node's."""
+        languages = {k[1] for k in (*self._channels, *self._ducking) if k[0] == room.room_id}
+        return forward_rules.whole_mix_forwards(channels=len(languages), broadcast_nodes=len(room.broadcast))
+
+    async def _make_way_for_forward(self, link: Link, room: RoomMedia) -> None:
+        """One more forward of the floor's whole mix is about to be made (a channel's floor feed, a broadcast node):
+        if the per-speaker mix could not stay beside it (:mod:`forward_rules`), take it down first — its forwards
+        and mountpoint, its listeners' connections — and tell the app (``speaker_mix_ended``), which tells the
+        clients; they hear the one mix again. Interpretation and a big audience win over volumes per speaker.
+        Called with the room's lock held."""
+        room_id = room.room_id
+        mix = self._mixes.get(room_id)
+        if mix is None or forward_rules.may_coexist(group_forwards=True, whole_mix=self._whole_mix_forwards(room) + 1):
+            return
+        del self._mixes[room_id]
+        conns = [c for c in self._conns.values() if c.room_id == room_id and c.mix]
+        for conn in conns:
+            self._forget(conn)
+        try:
+            await take_down(link.bridge, link.streaming, self._admin_key, room, mix)
+        except JanusError as exc:
+            raise JanusUnavailable(f"taking down the per-speaker mix of room {room_id}: {exc}") from exc
+        finally:
+            for conn in conns:
+                await self._detach(conn.handle)
+            self._emit(MediaEvent(room_id, "speaker_mix_ended"))
+        log.info("janus: per-speaker mix of room %s taken down for a forward of its whole mix", room_id)
 
     def speaker_tracks(self, room_id: str) -> dict[str, str]:
         return self._tracks.get(room_id, SpeakerTracks()).mapping()

@@ -34,6 +34,8 @@ const STREAM_RETRY_MS = [250, 1000, 2000, 4000];
 // Notices after which a new stream would only be refused or is not wanted: the room session follows the room's
 // events (removed, ended, on stage) and decides what to open next.
 const FINAL_NOTICES = new Set(["removed", "room_ended", "on_stage", "replaced"]);
+// The server's refusals of the per-speaker mix that the person is told about (anything else: "failed").
+const REFUSALS = { speaker_mix_full: "full", speaker_mix_unavailable: "unavailable" };
 
 const MUSIC_MODE_KEY = "salon.musicMode";
 const VOLUME_KEY = "salon.volume";
@@ -115,7 +117,8 @@ export class RoomAudio extends EventTarget {
     this.language = null;
     this.webrtcOnly = false;
     this.mixer = null; // the SpeakerMixer while hearing the per-speaker mix
-    // "on" | "full" (the server had no room for it: one mix instead) | "failed" (refused otherwise: one mix) | null
+    // "on" | "full" (the server had no room for it: one mix instead) | "unavailable" (not in a room with channels or
+    // a broadcast audience: one mix) | "failed" (refused otherwise: one mix) | null
     this.speakerMix = null;
     this.player.volume = roomVolume();
     this.onProcessing = () => this.applyProcessing().catch(() => {});
@@ -293,7 +296,7 @@ export class RoomAudio extends EventTarget {
       this.pc = null;
       mixer.stop();
       this.mixer = null;
-      this.setSpeakerMix(error?.code === "speaker_mix_full" ? "full" : "failed");
+      this.setSpeakerMix(REFUSALS[error?.code] || "failed");
       return false;
     }
     if (gen !== this.generation) return true;
@@ -310,6 +313,13 @@ export class RoomAudio extends EventTarget {
   setSpeakerMix(state) {
     this.speakerMix = state;
     this.dispatchEvent(new CustomEvent("speaker-mix", { detail: { state } }));
+  }
+
+  /** The server took the room's per-speaker mix down (the room's `speaker_mix_ended` signal: a channel or a
+   * broadcast audience came, and our connection to the mix was cut): listen again, which asks for the mix, is told
+   * `speaker_mix_unavailable` and goes on with the one mix. Nothing to do for anyone not on the mix. */
+  speakerMixEnded() {
+    if (this.kind === "listen" && this.mixer) this.listen().catch(() => {});
   }
 
   /** Which track carries each speaker now (the room's `speaker_tracks` signal). */

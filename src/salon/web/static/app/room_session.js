@@ -10,7 +10,7 @@ import { RoomLanguages } from "./interpretation_audio.js";
 import { live } from "./live.js";
 import { endedMessage, nameIn, noticesFor } from "./room_notices.js";
 import { findMe } from "./room_state.js";
-import { speakerMixFullMessage } from "./speaker_volumes.js";
+import { speakerMixRefusal } from "./speaker_volumes.js";
 
 const FOLLOW_CHANGES = new Set(["participant_joined", "participant_left", "role_changed"]);
 
@@ -73,8 +73,12 @@ class RoomSession extends EventTarget {
     this.languages = new RoomLanguages(this); // interpretation channels: the picker, a speaker's channel, a booth
     this.audio.addEventListener("blocked", () => this.set({ blocked: true }));
     this.audio.addEventListener("playing", () => this.state.blocked && this.set({ blocked: false }));
-    // Volume per speaker refused for want of room: said out loud, not only in the Sound dialog (one mix instead).
-    this.audio.addEventListener("speaker-mix", (e) => e.detail.state === "full" && this.ui.toast(speakerMixFullMessage(), "error"));
+    // Volume per speaker refused (no room for more, or not in a room with channels or a broadcast audience): said
+    // out loud, not only in the Sound dialog (one mix instead).
+    this.audio.addEventListener("speaker-mix", (e) => {
+      const refusal = speakerMixRefusal(e.detail.state);
+      if (refusal) this.ui.toast(refusal, "error");
+    });
   }
 
   get title() {
@@ -215,6 +219,8 @@ class RoomSession extends EventTarget {
       }
     } else if (frame.name === "speaker_tracks") {
       this.audio.setSpeakerTracks(frame.data.tracks);
+    } else if (frame.name === "speaker_mix_ended") {
+      this.audio.speakerMixEnded();
     } else if (frame.name === "media_reset") {
       this.syncMedia(true);
     }

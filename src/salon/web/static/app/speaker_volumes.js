@@ -28,6 +28,19 @@ export function speakerMixFullMessage() {
   return t("speaker_mix.full");
 }
 
+/** What a listener is told in a room whose interpretation channels or broadcast audience rule the mix out (the
+ * server's `speaker_mix_unavailable`, on asking or when a channel or the audience comes after). */
+export function speakerMixUnavailableMessage() {
+  return t("speaker_mix.unavailable");
+}
+
+/** The message for a refused per-speaker mix's state ("full" | "unavailable"), or null for any other state. */
+export function speakerMixRefusal(state) {
+  if (state === "full") return speakerMixFullMessage();
+  if (state === "unavailable") return speakerMixUnavailableMessage();
+  return null;
+}
+
 /** Whether this device asks for the per-speaker mix when listening. */
 export function speakerMixOn() {
   return localStorage.getItem(MIX_KEY) === "1";

@@ -8,8 +8,8 @@ import {
   SHARED_TRACK,
   setSpeakerMixOn,
   setSpeakerVolume,
-  speakerMixFullMessage,
   speakerMixOn,
+  speakerMixRefusal,
   speakerVolume,
 } from "../speaker_volumes.js";
 import { h } from "../dom.js";
@@ -112,13 +112,16 @@ function speakerMixPart(id, onStage, audio) {
   function show() {
     const staged = onStage();
     const onChannel = !staged && Boolean(audio?.language);
-    input.disabled = staged || onChannel;
+    const state = audio?.speakerMix ?? null;
+    // Not in this room (its interpretation channels or broadcast audience rule it out): shown unavailable, and why.
+    const unavailable = !staged && !onChannel && state === "unavailable";
+    input.disabled = staged || onChannel || unavailable;
     stageNote.hidden = !staged;
     channelNote.hidden = !onChannel;
-    const state = audio?.speakerMix ?? null;
-    status.classList.toggle("form-error", (state === "full" || state === "failed") && input.checked);
+    const refusal = speakerMixRefusal(state);
+    status.classList.toggle("form-error", (refusal !== null || state === "failed") && input.checked);
     if (staged || onChannel || !input.checked) status.textContent = "";
-    else if (state === "full") status.textContent = speakerMixFullMessage();
+    else if (refusal) status.textContent = refusal;
     else if (state === "failed") status.textContent = t("sound.per_speaker_failed");
     else status.textContent = t(state === "on" ? "sound.per_speaker_active" : "sound.per_speaker_connecting");
   }
@@ -155,7 +158,8 @@ export function speakerVolumeControl(person, { audio, openSound }) {
       h("button", { type: "button", onclick: openSound }, t("speaker.turn_on", { name })),
     );
   }
-  if (audio?.speakerMix === "full") return h("div.speaker-volume", {}, h("p.small.form-error", { role: "status" }, speakerMixFullMessage()));
+  const refusal = speakerMixRefusal(audio?.speakerMix);
+  if (refusal) return h("div.speaker-volume", {}, h("p.small.form-error", { role: "status" }, refusal));
   const id = `speaker-volume-${++dialogCount}`;
   const shared = audio?.mixer?.trackOf(person.user.id) === SHARED_TRACK;
   const percent = (value) => (value === 0 ? t("speaker.silenced") : new Intl.NumberFormat(lang(), { style: "percent" }).format(value));
