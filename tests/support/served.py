@@ -48,6 +48,11 @@ class LiveApi:
     known: dict[str, list[str]] = field(default_factory=dict)  # path parameter → ids of seeded objects
     accepted: set[str] = field(default_factory=set)  # operations that answered 2xx at least once
 
+    @property
+    def engine(self) -> str:
+        """``sqlite`` or ``postgres``: the engine the server's store runs on."""
+        return "sqlite" if self.services.db.is_sqlite else "postgres"
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
 
