@@ -35,13 +35,14 @@ check: $(STAMP)
 	$(VENV)/bin/mypy src bench
 	MYPYPATH=src $(VENV)/bin/mypy --explicit-package-bases tests
 
-# The in-process suites (unit, API, CLI: most of the tests, CPU-bound; no module-scoped fixtures) run on two workers;
-# the suites that start real engines, namespaces and Chromium run one at a time, so each starts its engines once.
-# Each run lists its slowest tests, to keep an eye on the time make test takes.
-IN_PROCESS := tests/unit tests/api tests/cli
+# The tests marked `parallel` (unit, API, CLI and the database-only integration modules: most of the tests,
+# CPU-bound; no engine, fixed port or timing of their own) run on two workers; the tests that start real engines,
+# namespaces and Chromium, or measure sound or time, run one at a time, so each starts its engines once. Each run
+# lists its slowest tests, to keep an eye on the time make test takes (docs/ARCHITECTURE.md, "How long make test
+# takes").
 test: install check domain-coverage
-	$(VENV)/bin/pytest -q -p no:cacheprovider -n 2 --durations=10 $(IN_PROCESS)
-	$(VENV)/bin/pytest -q -p no:cacheprovider --durations=15 tests $(addprefix --ignore=,$(IN_PROCESS))
+	$(VENV)/bin/pytest -q -p no:cacheprovider -n 2 --durations=10 -m parallel tests
+	$(VENV)/bin/pytest -q -p no:cacheprovider --durations=15 -m "not parallel" tests
 
 # The rules are the product: every line and branch of domain/ is exercised by its unit tests.
 domain-coverage: $(STAMP)

@@ -23,10 +23,21 @@ from salon.store.migrate import upgrade
 from tests.support.postgres import PostgresServer, create_database, drop_database, throwaway_postgres
 from tests.support.services import make_services
 
+# The suites that run in-process (no engine, port or timing of their own): `make test` runs every test marked
+# ``parallel`` on two pytest-xdist workers, the rest one at a time. Other modules opt in with
+# ``pytestmark = pytest.mark.parallel``.
+IN_PROCESS = [Path(__file__).parent / name for name in ("unit", "api", "cli")]
 BACKENDS = [b.strip() for b in os.environ.get("SALON_TEST_BACKENDS", "sqlite,postgres").split(",") if b.strip()]
 _counter = itertools.count()
 TEMPLATE = "salon_template"
 SQLITE_PREFIX = "sqlite+aiosqlite:///"
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.path.is_relative_to(suite) for suite in IN_PROCESS):
+            item.add_marker(pytest.mark.parallel)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,8 @@ from salon.store import repo_accounts as repo
 from salon.store.tables import sessions, users
 from tests.support.accounts import PASSWORD, actor_of, member, sign_up, sign_up_code
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 def bus(services: Services) -> RecordingBus:
     assert isinstance(services.bus, RecordingBus)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 
 from salon.app import admin
@@ -14,6 +15,8 @@ from salon.app.services import Services
 from salon.domain.errors import DomainError, ErrorCode
 from salon.store.tables import users
 from tests.support.accounts import member
+
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
 
 ROUNDS = 5
 

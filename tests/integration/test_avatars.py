@@ -14,6 +14,8 @@ from salon.app.sessions import Actor
 from salon.domain.errors import DomainError, ErrorCode
 from tests.support.accounts import member
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 def image_bytes(fmt: str, size: tuple[int, int] = (300, 200), mode: str = "RGB", **save: object) -> bytes:
     out = BytesIO()

@@ -17,6 +17,8 @@ from salon.store.backup_db import BackupToolError, pg_dump, pg_restore
 from tests.conftest import TEMPLATE
 from tests.support.postgres import PostgresServer, create_database, drop_database
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 # A name with a quote and an "=": given as it is to --dbname, libpq would read it as a connection string.
 ODD_NAME = "salon b'up=copy"
 

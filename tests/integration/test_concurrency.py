@@ -25,6 +25,8 @@ from salon.store.tables import invites as invites_table
 from salon.store.tables import users
 from tests.support.accounts import PASSWORD, member
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 def count_decisions(monkeypatch: pytest.MonkeyPatch, module: ModuleType, name: str) -> list[bool]:
     """Record what each call of a conditional-update repository function decided (proof that all of them raced)."""

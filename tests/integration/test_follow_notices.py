@@ -25,6 +25,8 @@ from tests.support.notices import as_actor, told
 from tests.support.people import add_member
 from tests.support.scheduled_events import schedule
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 async def open_room(services: Services, mod: str, kind: RoomType = RoomType.OPEN, title: str = "Talk") -> str:
     return str((await create_room(services, mod, NewRoom(title, "", [], kind)))["room"]["id"])

@@ -14,6 +14,8 @@ from salon.domain.rooms import RoomType
 from tests.integration.test_hallway import follow
 from tests.support.people import add_member
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 async def test_listeners_followed_by_someone_on_stage_come_first(services: Services) -> None:
     assert isinstance(services.clock, FakeClock)

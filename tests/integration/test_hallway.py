@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from salon.app import hallway, stage
@@ -17,6 +18,8 @@ from salon.app.services import Services
 from salon.domain.rooms import RoomType
 from salon.store.tables import follows
 from tests.support.people import add_member
+
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
 
 
 async def new_room(services: Services, mod: str, title: str, kind: RoomType = RoomType.OPEN) -> str:

@@ -4,6 +4,8 @@ in a number of queries that does not grow with the number of rooms changed (and 
 
 from __future__ import annotations
 
+import pytest
+
 from salon.app import hallway, stage
 from salon.app.rooms import NewRoom, create_room, end_room
 from salon.app.services import Services
@@ -13,6 +15,8 @@ from salon.domain.rooms import RoomType
 from salon.store.tables import follows
 from tests.integration.test_hallway import counting_queries
 from tests.support.people import add_member
+
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
 
 
 async def _follow(services: Services, follower: str, followee: str) -> None:

@@ -24,6 +24,8 @@ from salon.domain.room_view import apply_event
 from salon.domain.rooms import RoomType
 from tests.support.people import add_member
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 EN_RU_FR = RoomLanguages("en", ("ru", "fr"))
 
 

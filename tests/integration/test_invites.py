@@ -17,6 +17,8 @@ from salon.store.tables import invites as invites_table
 from tests.support.accounts import member, sign_up
 from tests.support.accounts import sign_up_code as redeem
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 async def test_a_member_spends_their_quota(services: Services) -> None:
     ada = await member(services, "ada")

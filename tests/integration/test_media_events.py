@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from salon.app import stage
 from salon.app.fakes import FakeMedia, RecordingBus
 from salon.app.media_events import Speaking, flush_speakers, handle, recover_until_done, run_media_events
@@ -13,6 +15,8 @@ from salon.app.rooms import NewRoom, create_room, end_room
 from salon.app.services import Services
 from salon.domain.rooms import RoomType
 from tests.support.people import add_member
+
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
 
 
 def fakes(services: Services) -> tuple[FakeMedia, RecordingBus]:

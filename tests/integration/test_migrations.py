@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from salon.store.database import Database
 from salon.store.tables import metadata
+
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
 
 
 async def test_migrated_schema_matches_the_declared_tables(database: Database) -> None:

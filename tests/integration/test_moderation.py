@@ -21,6 +21,8 @@ from salon.domain.rooms import RoomType
 from salon.store import repo_rooms
 from tests.support.people import add_member
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 def actor(user_id: str, *, admin: bool = False) -> Actor:
     return Actor(user_id=user_id, username=user_id, is_admin=admin, session_hash="")

@@ -23,6 +23,8 @@ from salon.store.migrate import alembic_config, upgrade
 from tests.support.accounts import actor_of, member, sign_up, sign_up_code
 from tests.support.notices import told
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 def room(title: str) -> NewRoom:
     return NewRoom(title=title, description="", topics=[], type=RoomType.OPEN)

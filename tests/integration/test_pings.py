@@ -25,6 +25,8 @@ from tests.support.notices import Note, as_actor
 from tests.support.notices import told as told_any
 from tests.support.people import add_member
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 async def told(services: Services, user_id: str, kind: str = PINGED) -> list[Note]:
     """The pings the member was told about (the follows set up here also tell "followed you": test_onboarding.py)."""

@@ -22,6 +22,8 @@ from salon.store.tables import notifications
 from tests.support.scheduled_events import actor, schedule
 from tests.support.services import make_services
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 def soon_pushes(services: Services) -> list[str]:
     assert isinstance(services.bus, RecordingBus)

@@ -21,6 +21,8 @@ from salon.domain.scheduled_events import COHOSTS_MAX, EventChanges, EventStatus
 from salon.store.tables import blocks, event_reminders
 from tests.support.scheduled_events import actor, schedule
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 async def refusal(call: object) -> DomainError:
     with pytest.raises(DomainError) as exc:

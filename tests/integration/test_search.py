@@ -15,6 +15,8 @@ from salon.store.tables import blocks, users
 from tests.support.people import add_member
 from tests.support.scheduled_events import actor, schedule
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 async def names(services: Services, viewer: str, text: str) -> list[str]:
     return [m["username"] for m in (await search.search(services, viewer, text)).members]

@@ -16,6 +16,8 @@ from salon.web.hub import Hub
 from salon.web.sweeper import sweep_once
 from tests.support.accounts import sign_up
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 class Socket:
     def __init__(self) -> None:

@@ -21,6 +21,8 @@ from salon.domain.rooms import RoomType
 from salon.store.tables import blocks, follows, users
 from tests.support.people import add_member
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 async def person(services: Services, username: str, *, admin: bool = False) -> Actor:
     user_id = await add_member(services, username, admin=admin)

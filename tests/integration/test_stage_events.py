@@ -20,6 +20,8 @@ from salon.domain.rooms import RoomType
 from salon.store import repo_presence
 from tests.support.people import add_member
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 async def verify(services: Services, viewer: str, room_id: str, action: Callable[[], Awaitable[Result]]) -> Result:
     bus = services.bus

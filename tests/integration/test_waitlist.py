@@ -10,6 +10,8 @@ from salon.app.services import Services
 from salon.domain.errors import DomainError, ErrorCode
 from tests.support.accounts import member, sign_up_code
 
+pytestmark = pytest.mark.parallel  # the database only: make test runs it on two workers
+
 
 async def test_asking_and_listing(services: Services, clock: FakeClock) -> None:
     root = await member(services, "root", admin=True)

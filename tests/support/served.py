@@ -48,6 +48,11 @@ class LiveApi:
     known: dict[str, list[str]] = field(default_factory=dict)  # path parameter → ids of seeded objects
     accepted: set[str] = field(default_factory=set)  # operations that answered 2xx at least once
 
+    @property
+    def engine(self) -> str:
+        """``sqlite`` or ``postgres``: the engine the server's store runs on."""
+        return "sqlite" if self.services.db.is_sqlite else "postgres"
+
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
 
@@ -65,7 +70,8 @@ async def _seed(api: LiveApi) -> None:
     api.leaver_id = await add_member(services, "leaver")
     api.token = await api.new_token(fuzzer)
     other_token = await api.new_token(other)
-    async with httpx.AsyncClient(base_url=api.base_url + API_PREFIX, trust_env=False) as http:
+    # a generous timeout: seeding is no timing test, and a loaded 2-core machine answers slowly
+    async with httpx.AsyncClient(base_url=api.base_url + API_PREFIX, trust_env=False, timeout=60) as http:
 
         async def post(path: str, token: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
             response = await http.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
