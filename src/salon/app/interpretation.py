@@ -79,8 +79,12 @@ async def _command(
         if reached.participant is not None:
             await repo_presence.renew(conn, room_id, actor_id, presence_deadline(services, now))
     if messages:
-        await services.bus.publish_room(messages)
-        await apply_to_media(services, room_id, before, change.interpretation)
+        # The media plane first: a client that hears of its new booth connects into it at once, and must find itself
+        # in it (`open_interpret` refuses who is not in the booth yet).
+        try:
+            await apply_to_media(services, room_id, before, change.interpretation)
+        finally:
+            await services.bus.publish_room(messages)
     return Done(seq, change.interpretation)
 
 
