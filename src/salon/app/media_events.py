@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass, field
 
 from salon.app.interpretation_media import open_channels
-from salon.app.ports import MediaEvent, MediaUnavailable
+from salon.app.ports import MediaEvent, MediaUnavailable, SharesRooms
 from salon.app.services import Services
 from salon.store import repo_interpretation
 from salon.store import repo_rooms as repo
@@ -68,21 +68,47 @@ async def flush_speakers(services: Services, speaking: Speaking) -> None:
 
 
 async def recover_media(services: Services) -> list[str]:
-    """Re-create the media of every live room after the media plane lost its state; the rooms re-created."""
+    """Re-create the media of every live room after the media plane lost its state; the rooms re-created. With
+    several instances (``SharesRooms``), only the rooms this instance drives: those it holds, and those nobody
+    holds, which it takes."""
     await services.media.reconnect()
     async with services.db.read() as conn:
         live = await repo.live_rooms(conn)
-        people = {room.id: await repo.visible_participants(conn, room.id, False) for room in live}
-        channels = {room.id: await repo_interpretation.load(conn, room.id) for room in live}
+    if isinstance(services.media, SharesRooms):
+        mine = set(await services.media.claim([room.id for room in live]))
+        live = [room for room in live if room.id in mine]
     for room in live:
-        await services.media.create_room(room.id)
-        for p in people[room.id]:
-            await services.media.admit(room.id, p.user_id, "speaker" if p.role.on_stage else "listener", p.muted)
-        await open_channels(services, room.id, channels[room.id])  # after the room: a channel hears its floor
+        await _restore(services, room.id)
     for room in live:
         await services.bus.publish_signal(room.id, "media_reset", {})
     log.info("media re-created for %d live rooms", len(live))
     return [room.id for room in live]
+
+
+async def _restore(services: Services, room_id: str) -> None:
+    """One room's media from the database: its stage and audience (each participant admitted with their role and
+    mute), then its interpretation channels (a channel hears its floor)."""
+    async with services.db.read() as conn:
+        people = await repo.visible_participants(conn, room_id, False)
+        channels = await repo_interpretation.load(conn, room_id)
+    await services.media.create_room(room_id)
+    for p in people:
+        await services.media.admit(room_id, p.user_id, "speaker" if p.role.on_stage else "listener", p.muted)
+    await open_channels(services, room_id, channels)
+
+
+async def rebuild_room(services: Services, room_id: str) -> bool:
+    """Take over one room's media on this instance (its previous driver is gone: docs/ARCHITECTURE.md, "Several
+    instances: who drives a room's media"): re-create it from the database, as after a media reset, and tell its
+    followers to reconnect their media. False, doing nothing, when the room is not live (it ended meanwhile)."""
+    async with services.db.read() as conn:
+        live = await repo.live_ids(conn, [room_id])
+    if room_id not in live:
+        return False
+    await _restore(services, room_id)
+    await services.bus.publish_signal(room_id, "media_reset", {})
+    log.info("media of room %s taken over and re-created here", room_id)
+    return True
 
 
 async def release_media(services: Services) -> None:

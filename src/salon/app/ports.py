@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from salon.domain.interpretation import Booth as Booth  # re-exported, like MediaKind
 from salon.domain.media import MediaKind as MediaKind  # re-exported: the port speaks the domain's word
@@ -273,3 +273,14 @@ class MediaPort(Protocol):
         ...
 
     def events(self) -> AsyncIterator[MediaEvent]: ...
+
+
+@runtime_checkable
+class SharesRooms(Protocol):
+    """A media port shared by several instances, each room driven by one of them (the Redis lease:
+    docs/ARCHITECTURE.md, "Several instances: who drives a room's media")."""
+
+    async def claim(self, room_ids: list[str]) -> list[str]:
+        """Of these live rooms, those this instance drives from now on: the ones it holds, and the ones nobody
+        holds, which it takes. A media reset re-creates only those here (the others' drivers keep theirs)."""
+        ...

@@ -28,6 +28,7 @@ from salon.web.errors import ERROR_RESPONSES, install_error_handlers
 from salon.web.hallway_live import run_ticker
 from salon.web.headers import SalonAPI
 from salon.web.hub import Hub
+from salon.web.media_routing import make_media, start_media, stop_media
 from salon.web.metrics import SalonMetrics
 from salon.web.openapi import install_openapi
 from salon.web.pages import STATIC
@@ -57,7 +58,8 @@ async def build_services(settings: Settings, media: MediaPort | None = None) -> 
     """The web app's services: the in-process hub as the event bus (behind the Redis bus with ``SALON_REDIS_URL``:
     web/bus.py), and ``media`` as the media plane. Without one (console commands, seeding: no audio) the media port
     is ``NullMedia``; ``salon serve`` passes Janus."""
-    return await build_app_services(settings, bus=make_bus(settings), media=NullMedia() if media is None else media)
+    plane = NullMedia() if media is None else make_media(settings, media)  # routed by room with several instances
+    return await build_app_services(settings, bus=make_bus(settings), media=plane)
 
 
 def install_presence(services: Services, hub: Hub) -> None:
@@ -81,6 +83,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             app.state.stream_origins = plane.stream_origins  # the pages' CSP lets the browser fetch streams there
             app.state.services = await build_services(settings, plane.media)
             await start_bus(app.state.services)  # subscribed before serving: no event of another instance missed
+            await start_media(app.state.services)  # serving the rooms' calls before claiming rooms to re-create
             await recover_media(app.state.services)  # rooms live before a restart get their stage and audience back
         else:
             app.state.services = services
@@ -108,6 +111,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(SHUTDOWN_MEDIA_S):
                         await release_media(app.state.services)
+                await stop_media(app.state.services)  # after releasing: the rooms' leases go with their media
                 await app.state.services.db.dispose()
             await stack.aclose()
 
