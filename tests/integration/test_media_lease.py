@@ -166,6 +166,22 @@ async def test_when_a_dies_b_takes_the_room_over_and_rebuilds_it(instances: tupl
     assert b.plane.members[(room, ann.id)][0] == "speaker"
 
 
+async def test_when_a_dies_b_takes_its_room_over_without_any_call(instances: tuple[Instance, Instance]) -> None:
+    a, b = instances
+    mod = await member(a.services, "moda")
+    room = await new_room(a.services, mod)
+    watcher = await following(b, mod, room)  # on B; nobody of the room calls the media plane
+    await a.media.stop(release=False)
+    deadline = asyncio.get_running_loop().time() + 10 * TTL_S  # expiry, then two of B's looks: ~3 TTL_S
+    while b.media.held != {room}:
+        assert asyncio.get_running_loop().time() < deadline, "B did not take the room over"
+        await asyncio.sleep(0.05)
+    signal = await watcher.expect("signal")
+    assert (signal["room_id"], signal["name"]) == (room, "media_reset")
+    assert b.media.held == {room}
+    assert b.plane.members == {(room, mod.id): ("speaker", True)}
+
+
 async def test_a_holder_that_does_not_answer_in_time_is_media_unavailable(
     instances: tuple[Instance, Instance],
 ) -> None:

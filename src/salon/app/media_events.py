@@ -97,6 +97,11 @@ async def _restore(services: Services, room_id: str) -> None:
     await open_channels(services, room_id, channels)
 
 
+async def live_room_ids(services: Services) -> list[str]:
+    async with services.db.read() as conn:
+        return [room.id for room in await repo.live_rooms(conn)]
+
+
 async def rebuild_room(services: Services, room_id: str) -> bool:
     """Take over one room's media on this instance (its previous driver is gone: docs/ARCHITECTURE.md, "Several
     instances: who drives a room's media"): re-create it from the database, as after a media reset, and tell its

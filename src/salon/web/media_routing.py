@@ -9,7 +9,7 @@ import functools
 from salon.adapters.redis_media.lease import RedisLeases
 from salon.adapters.redis_media.routing import LEASE_TTL_S, RPC_TIMEOUT_S, RoutedMedia
 from salon.adapters.redis_media.rpc import RedisRpc, connect
-from salon.app.media_events import rebuild_room
+from salon.app.media_events import live_room_ids, rebuild_room
 from salon.app.ports import MediaPort
 from salon.app.services import Services
 from salon.app.settings import Settings
@@ -31,9 +31,11 @@ def routed_media(
 
 async def start_media(services: Services) -> None:
     """Serve the other instances' calls for the rooms held here and renew their leases (when routed); a room taken
-    over is rebuilt from this database."""
+    over is rebuilt from this database, which also says which rooms are live (to take those nobody drives)."""
     if isinstance(services.media, RoutedMedia):
-        await services.media.start(functools.partial(rebuild_room, services))
+        await services.media.start(
+            functools.partial(rebuild_room, services), functools.partial(live_room_ids, services)
+        )
 
 
 async def stop_media(services: Services, *, release: bool = True) -> None:

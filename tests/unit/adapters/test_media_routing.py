@@ -72,6 +72,9 @@ class MemoryLeases:
     async def holder(self, room_id: str) -> str | None:
         return self._live(room_id)
 
+    async def holders(self, room_ids: list[str]) -> list[str | None]:
+        return [self._live(room_id) for room_id in room_ids]
+
 
 class Network:
     """The instances' channels: a request reaches a started instance's handler, as JSON both ways."""
@@ -112,13 +115,18 @@ class Cluster:
         self.live: set[str] = set()
         self.rebuilt: list[tuple[str, str]] = []  # (instance, room)
 
-    async def instance(self, name: str, *, rpc_timeout_s: float = 2.0) -> tuple[RoutedMedia, FakeMedia]:
+    async def instance(
+        self, name: str, *, rpc_timeout_s: float = 2.0, watching: bool = False
+    ) -> tuple[RoutedMedia, FakeMedia]:
         local = FakeMedia()
         routed = RoutedMedia(
             local, self.leases, MemoryTransport(self.network, name), ttl_s=TTL_S, rpc_timeout_s=rpc_timeout_s
         )
-        await routed.start(self._rebuilder(name, routed))
+        await routed.start(self._rebuilder(name, routed), self._live_rooms if watching else None)
         return routed, local
+
+    async def _live_rooms(self) -> list[str]:
+        return sorted(self.live)
 
     def _rebuilder(self, name: str, routed: RoutedMedia) -> Callable[[str], Awaitable[bool]]:
         async def rebuild(room_id: str) -> bool:
@@ -230,6 +238,37 @@ async def test_a_dead_holder_s_room_is_taken_over_and_rebuilt_on_the_next_call(c
     assert b_media.members == {(ROOM, "mod"): ("speaker", False), (ROOM, "ann"): ("listener", False)}
     assert b_media.connections == {(ROOM, "ann", "listen"): "offered"}
     assert ("open_listen", ROOM, "ann") not in a_media.calls
+
+
+async def test_a_dead_holder_s_room_is_taken_over_without_any_call(cluster: Cluster) -> None:
+    a, _ = await cluster.instance("a")
+    b, b_media = await cluster.instance("b", watching=True)
+    await opened(cluster, a)
+    await a.stop(release=False)
+    deadline = asyncio.get_running_loop().time() + TTL_S * 6  # expiry, then two looks of B's
+    while b.held != {ROOM}:
+        assert asyncio.get_running_loop().time() < deadline, "B did not take the orphaned room over"
+        await asyncio.sleep(0.02)
+    assert cluster.rebuilt == [("b", ROOM)]
+    assert b_media.members == {(ROOM, "mod"): ("speaker", False), (ROOM, "ann"): ("listener", False)}
+
+
+async def test_a_room_seen_unheld_once_is_left_to_its_create_room(cluster: Cluster) -> None:
+    a, _ = await cluster.instance("a")
+    b, _ = await cluster.instance("b")
+    b._live_rooms = cluster._live_rooms  # looks by hand, no timer
+    cluster.live.add(ROOM)  # committed live; its create_room not yet made
+    await b.watch()
+    assert b.held == set()
+    await a.create_room(ROOM)
+    await b.watch()
+    cluster.live.add("r2")  # a live room nobody ever drives (its opener died before create_room)
+    await b.watch()
+    assert b.held == set()
+    await b.watch()
+    assert b.held == {"r2"}
+    assert cluster.rebuilt == [("b", "r2")]
+    assert await cluster.leases.holder(ROOM) == "a"
 
 
 async def test_a_held_lease_is_renewed_past_its_ttl(cluster: Cluster) -> None:

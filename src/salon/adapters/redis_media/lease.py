@@ -76,6 +76,10 @@ class Leases(Protocol):
 
     async def holder(self, room_id: str) -> str | None: ...
 
+    async def holders(self, room_ids: list[str]) -> list[str | None]:
+        """``holder`` of each room, in order (one round trip)."""
+        ...
+
 
 class RedisLeases:
     def __init__(self, redis: Redis, *, prefix: str = PREFIX) -> None:
@@ -102,6 +106,15 @@ class RedisLeases:
 
     async def holder(self, room_id: str) -> str | None:
         value = await self.redis.get(self.prefix + room_id)
-        if value is None:
-            return None
-        return value.decode() if isinstance(value, bytes) else str(value)
+        return _text(value)
+
+    async def holders(self, room_ids: list[str]) -> list[str | None]:
+        if not room_ids:
+            return []
+        return [_text(v) for v in await self.redis.mget([self.prefix + room_id for room_id in room_ids])]
+
+
+def _text(value: bytes | str | None) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)

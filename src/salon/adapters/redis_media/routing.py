@@ -51,6 +51,7 @@ RPC_TIMEOUT_S = 15.0  # past the Janus adapter's own request timeout (10 s): its
 RETRY_S = 0.05  # between two looks at a lease that is about to change hands
 
 Rebuild = Callable[[str], Awaitable[bool]]
+LiveRooms = Callable[[], Awaitable[list[str]]]
 
 # The room whose media this task is rebuilding: the rebuild's own calls run here without waiting for the room.
 _rebuilding: ContextVar[str | None] = ContextVar("rebuilding", default=None)
@@ -87,7 +88,10 @@ class RoutedMedia:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tracks: dict[str, dict[str, str]] = {}  # the last per-speaker tracks of rooms held elsewhere
         self._rebuild: Rebuild | None = None
-        self._renewer: asyncio.Task[None] | None = None
+        self._live_rooms: LiveRooms | None = None
+        self._orphans: set[str] = set()  # live rooms nobody held at the last look
+        self._leaving = False  # this instance is stopping: it hands its rooms over and takes none by itself
+        self._tasks: list[asyncio.Task[None]] = []
         # For the logs and tests.
         self.forwarded = 0
         self.served = 0
@@ -96,22 +100,28 @@ class RoutedMedia:
 
     # --- life ----------------------------------------------------------------------------------------------------
 
-    async def start(self, rebuild: Rebuild) -> None:
+    async def start(self, rebuild: Rebuild, live_rooms: LiveRooms | None = None) -> None:
         """Serve the other instances' calls for rooms held here, and renew the leases; ``rebuild`` re-creates a
-        room taken over (False: the room is not live)."""
+        room taken over (False: the room is not live). With ``live_rooms`` (the database's), also look every
+        ``ttl_s`` for live rooms nobody holds (``watch``), so a dead instance's rooms come back without waiting
+        for a call."""
         self._rebuild = rebuild
+        self._live_rooms = live_rooms
         await self.transport.start(self._serve)
-        self._renewer = asyncio.create_task(self._renew_loop(), name="media-leases")
+        self._tasks.append(asyncio.create_task(self._renew_loop(), name="media-leases"))
+        if live_rooms is not None:
+            self._tasks.append(asyncio.create_task(self._watch_loop(), name="media-orphans"))
 
     async def stop(self, *, release: bool = True) -> None:
         """Stop serving and renewing; ``release``: end the leases still held (a graceful stop: the next call
         elsewhere takes those rooms over at once). Without it the leases expire after ``ttl_s``, as a dead
         instance's do."""
-        if self._renewer is not None:
-            self._renewer.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
-            self._renewer = None
+                await task
+        self._tasks.clear()
         if release:
             for room_id in sorted(self.held):
                 with contextlib.suppress(RedisError, OSError):
@@ -137,6 +147,30 @@ class RoutedMedia:
                 self.held.discard(room_id)
                 self.lost += 1
                 log.warning("media routing: room %s is driven by another instance now (this one was late)", room_id)
+
+    async def _watch_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl_s)
+            try:
+                await self.watch()
+            except Exception:  # the database or Redis away: the next look, or the room's next call, takes it
+                log.exception("media routing: looking for rooms nobody drives failed")
+
+    async def watch(self) -> None:
+        """Take over the live rooms that nobody held at the last look and still nobody holds (twice: a room just
+        opened is taken by its ``create_room`` in between), rebuilding each."""
+        assert self._live_rooms is not None
+        if self._leaving:
+            return
+        rooms = [r for r in await self._live_rooms() if r not in self.held and r not in self._taking]
+        holders = await self.leases.holders(rooms)
+        orphans = {room_id for room_id, holder in zip(rooms, holders, strict=True) if holder is None}
+        for room_id in sorted(orphans & self._orphans):
+            try:
+                await self._holder(room_id, "watch")
+            except MediaUnavailable as exc:
+                log.warning("media routing: room %s not taken over: %s", room_id, exc)
+        self._orphans = orphans - self.held
 
     @property
     def _ttl_ms(self) -> int:
@@ -283,6 +317,7 @@ class RoutedMedia:
 
     async def destroy_room(self, room_id: str, *, restarting: bool = False) -> None:
         if restarting:  # this instance is stopping: only its own rooms, handed over by releasing their leases
+            self._leaving = True
             if room_id in self.held:
                 await self._here("destroy_room", room_id, [room_id], {"restarting": True})
             return
