@@ -271,6 +271,19 @@ async def test_a_room_seen_unheld_once_is_left_to_its_create_room(cluster: Clust
     assert await cluster.leases.holder(ROOM) == "a"
 
 
+async def test_a_room_ended_elsewhere_loses_its_media_at_the_next_look(cluster: Cluster) -> None:
+    a, a_media = await cluster.instance("a")
+    a._live_rooms = cluster._live_rooms
+    await opened(cluster, a)
+    await a.watch()
+    assert a_media.rooms == {ROOM}
+    cluster.live.discard(ROOM)  # `salon room end` from the console: the database only
+    await a.watch()
+    assert a_media.rooms == set()
+    assert a.held == set()
+    assert await cluster.leases.holder(ROOM) is None
+
+
 async def test_a_held_lease_is_renewed_past_its_ttl(cluster: Cluster) -> None:
     a, _ = await cluster.instance("a")
     b, b_media = await cluster.instance("b")

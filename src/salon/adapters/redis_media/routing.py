@@ -158,11 +158,17 @@ class RoutedMedia:
 
     async def watch(self) -> None:
         """Take over the live rooms that nobody held at the last look and still nobody holds (twice: a room just
-        opened is taken by its ``create_room`` in between), rebuilding each."""
+        opened is taken by its ``create_room`` in between), rebuilding each; end the media of rooms held here that
+        are no longer live (ended by a process that does not drive media: ``salon room end``)."""
         assert self._live_rooms is not None
         if self._leaving:
             return
-        rooms = [r for r in await self._live_rooms() if r not in self.held and r not in self._taking]
+        held_before = set(self.held)  # taken before the read: a room missing from it has ended
+        live = await self._live_rooms()
+        for room_id in sorted(held_before & self.held - set(live)):  # ended where its holder was not told (console)
+            log.info("media routing: room %s ended elsewhere; its media goes", room_id)
+            await self._here("destroy_room", room_id, [room_id], {})
+        rooms = [r for r in live if r not in self.held and r not in self._taking]
         holders = await self.leases.holders(rooms)
         orphans = {room_id for room_id, holder in zip(rooms, holders, strict=True) if holder is None}
         for room_id in sorted(orphans & self._orphans):
