@@ -21,7 +21,9 @@ from types import SimpleNamespace
 import pytest
 
 from salon.adapters.redis_bus.bus import RedisBus
+from salon.adapters.redis_media.lease import RedisLeases
 from salon.adapters.redis_media.routing import RoutedMedia
+from salon.adapters.redis_media.rpc import connect
 from salon.app.fakes import FakeMedia
 from salon.app.media_events import recover_media, release_media
 from salon.app.services import Services
@@ -220,6 +222,32 @@ async def test_recovery_on_b_leaves_a_s_rooms_to_a(instances: tuple[Instance, In
     assert await recover_media(b.services) == [room]
     assert b.plane.rooms == {room}
     assert b.media.held == {room}
+
+
+async def test_the_lease_scripts_on_a_real_redis(redis_server: RedisServer) -> None:
+    redis = connect(redis_server.url)
+    leases = RedisLeases(redis, prefix="test-lease:")
+    try:
+        assert await leases.acquire("r1", "a", 60_000)
+        assert not await leases.acquire("r1", "b", 60_000), "held: nobody else takes it"
+        assert await leases.holders(["r1", "r2"]) == ["a", None]
+        await leases.release("r1", "b")  # not b's to release
+        assert await leases.holder("r1") == "a"
+        assert await leases.acquire("r2", "b", 60_000)
+        await redis.delete("test-lease:r3")
+        # a's own (extended), another's (refused, untouched), and one gone (taken again: Redis restarted empty)
+        assert await leases.renew_many(["r1", "r2", "r3"], "a", 90_000) == [True, False, True]
+        assert 60_000 < await redis.pttl("test-lease:r1") <= 90_000
+        assert await leases.holders(["r1", "r2", "r3"]) == ["a", "b", "a"]
+        assert await leases.renew_many([], "a", 1) == []
+        await leases.release("r1", "a")
+        assert await leases.holder("r1") is None
+        assert await leases.acquire("r4", "a", 50)
+        await asyncio.sleep(0.2)
+        assert await leases.holder("r4") is None, "expired"
+    finally:
+        await redis.delete("test-lease:r1", "test-lease:r2", "test-lease:r3", "test-lease:r4")
+        await redis.aclose()
 
 
 async def test_the_app_lifespan_routes_media_when_redis_is_configured(

@@ -14,21 +14,8 @@ from redis.asyncio import Redis
 
 PREFIX = "salon:media-lease:"
 
-# 1: renewed (or taken again from nobody); 0: another instance holds it.
-_RENEW = """
-local held = redis.call('GET', KEYS[1])
-if held == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-if not held then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-"""
-
-# The same for many rooms at once (one round trip per renewal tick): a list of 1/0, in the keys' order.
+# Renew each key held by ARGV[1] (or take it again from nobody: Redis restarted empty, or the holder was late and
+# nobody took it); one round trip per renewal tick. A list of 1 (held by ARGV[1] now) / 0 (another holds it).
 _RENEW_MANY = """
 local out = {}
 for i, key in ipairs(KEYS) do
@@ -62,12 +49,9 @@ class Leases(Protocol):
         """Take the room's lease if nobody holds it."""
         ...
 
-    async def renew(self, room_id: str, holder: str, ttl_ms: int) -> bool:
-        """Extend ``holder``'s lease (or take it again if nobody holds it); False if another instance holds it."""
-        ...
-
     async def renew_many(self, room_ids: list[str], holder: str, ttl_ms: int) -> list[bool]:
-        """``renew`` for each room, in order."""
+        """Extend each of ``holder``'s leases (or take one again if nobody holds it); False where another instance
+        holds it. In ``room_ids``' order."""
         ...
 
     async def release(self, room_id: str, holder: str) -> None:
@@ -85,15 +69,11 @@ class RedisLeases:
     def __init__(self, redis: Redis, *, prefix: str = PREFIX) -> None:
         self.redis = redis
         self.prefix = prefix
-        self._renew = redis.register_script(_RENEW)
         self._renew_many = redis.register_script(_RENEW_MANY)
         self._release = redis.register_script(_RELEASE)
 
     async def acquire(self, room_id: str, holder: str, ttl_ms: int) -> bool:
         return bool(await self.redis.set(self.prefix + room_id, holder, nx=True, px=ttl_ms))
-
-    async def renew(self, room_id: str, holder: str, ttl_ms: int) -> bool:
-        return bool(await self._renew(keys=[self.prefix + room_id], args=[holder, ttl_ms]))
 
     async def renew_many(self, room_ids: list[str], holder: str, ttl_ms: int) -> list[bool]:
         if not room_ids:
