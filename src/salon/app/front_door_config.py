@@ -23,6 +23,11 @@ SERVER_TIMEOUT = "30s"
 DEFAULT_BIND = "127.0.0.1:8000"  # where `salon proxy-config` (SALON_PORT's default) sends nginx's traffic
 DEFAULT_STATS = "127.0.0.1:8404"
 DEFAULT_CHECK_INTERVAL_MS = 2000
+# /readyz gives each of its checks (database, media plane) 2 s (app/health.CHECK_TIMEOUT_S): a slower answer is a
+# failure. Without `timeout check` HAProxy would time a check out after `inter` (short in the tests).
+CHECK_TIMEOUT = "3s"
+FALL = 3  # failed checks in a row before an instance is out: one slow answer is not a dead instance
+RISE = 2  # good checks in a row before it is back
 DEFAULT_MAXCONN = 20_000  # connections at once (two file descriptors each); HAProxy raises its limit as root
 INSTANCE_HEADER = "X-Salon-Instance"
 
@@ -139,6 +144,7 @@ def render(door: FrontDoor) -> str:
         f"    timeout tunnel {TUNNEL_TIMEOUT}  # an upgraded WebSocket: as nginx's proxy_read_timeout",
         "    timeout client-fin 30s",
         "    timeout queue 10s",
+        f"    timeout check {CHECK_TIMEOUT}  # /readyz waits up to 2 s on each of its own checks",
         "    # A connection refused by an instance that has just died (before the checks see it) is tried again,",
         "    # on another instance: a reconnecting client never meets the dead one.",
         "    retries 3",
@@ -158,10 +164,13 @@ def render(door: FrontDoor) -> str:
         "    http-check expect status 200",
         "    # Which instance answered: the web app and the tests can tell where a WebSocket landed.",
         f"    http-response set-header {INSTANCE_HEADER} %[srv_name]",
-        # A box that vanishes (power, network) sends no reset: its clients would wait for the tunnel timeout. Cut
-        # them as soon as the checks mark it down, so they reconnect here and resume from their last seq.
+        # A failed check takes the instance out of rotation for new connections only: no `on-marked-down
+        # shutdown-sessions`. Checks fail together when the database blips or the box is busy, and cutting every
+        # session then turned a slow moment into a 502 for every request in flight (measured: docs/ARCHITECTURE.md).
+        # A client of an instance that vanished without a reset finds out by itself (the web app's heartbeat).
+        "    # A failed check stops new connections to the instance; those it holds stay (docs/ARCHITECTURE.md).",
         f"    default-server check inter {inter}ms fastinter {max(inter // 2, 100)}ms downinter {inter}ms"
-        " fall 2 rise 2 on-marked-down shutdown-sessions",
+        f" fall {FALL} rise {RISE}",
         *(f"    server {name} {at}" for name, at in zip(door.names, door.instances, strict=True)),
         "",
         "# The front door's own state, on loopback only: every instance up or down (/, or /;csv), and /healthz for",
