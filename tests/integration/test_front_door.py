@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
@@ -36,6 +37,7 @@ from salon.app.settings import Settings
 from salon.app.system import SystemClock
 from salon.domain.api_paths import API_PREFIX
 from salon.store.database import Database
+from salon.store.tables import users
 from tests.api.test_ws import Client, Member
 from tests.conftest import TEMPLATE
 from tests.support.front_door import FrontDoor, instances_behind_a_front_door, wait_for
@@ -219,7 +221,7 @@ async def test_the_invite_quota_is_exact_with_50_concurrent_requests_over_three_
     assert {(a.status_code, a.json()["code"]) for a in refused} == {(409, "no_invites_left")}
     assert len(refused) == 48
     async with database.read() as conn:
-        left = (await conn.exec_driver_sql(f"SELECT invites_left FROM users WHERE id = '{inviter.id}'")).scalar()
+        left = (await conn.execute(select(users.c.invites_left).where(users.c.id == inviter.id))).scalar_one()
     assert left == 0
 
 

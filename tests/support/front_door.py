@@ -56,7 +56,8 @@ class Instance:
         return self.proc is not None and self.proc.poll() is None
 
     def start(self, env: Mapping[str, str]) -> None:
-        argv = [str(Path(sys.executable).parent / "salon"), "serve", f"--port={self.port}", f"--data-dir={self.data_dir}"]
+        salon = str(Path(sys.executable).parent / "salon")
+        argv = [salon, "serve", f"--port={self.port}", f"--data-dir={self.data_dir}"]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 argv, env=dict(env), cwd=self.data_dir.parent, stdin=subprocess.DEVNULL, stdout=log, stderr=log
@@ -132,7 +133,8 @@ class FrontDoor:
                 not in {"FRONTEND", "BACKEND"}}  # fmt: skip
 
     def all_up(self) -> bool:
-        assert self.proc is not None and self.proc.poll() is None, self.log_path.read_text(errors="replace")
+        assert self.proc is not None
+        assert self.proc.poll() is None, self.log_path.read_text(errors="replace")
         try:
             return set(self.stats().values()) == {"UP"}
         except httpx.HTTPError:  # not listening yet
@@ -195,7 +197,8 @@ def instances_behind_a_front_door(
     ready, and HAProxy in front of them with every instance UP."""
     port, stats_port = free_port(), free_port()
     instances = [
-        Instance(f"salon-{n}", free_port(), folder / f"i{n}" / "data", folder / f"i{n}.log") for n in range(1, count + 1)
+        Instance(f"salon-{n}", free_port(), folder / f"i{n}" / "data", folder / f"i{n}.log")
+        for n in range(1, count + 1)
     ]
     door = FrontDoor(port, stats_port, front_door_config(instances, port, stats_port, *config_flags), folder, instances)
     with ExitStack() as stack:
