@@ -46,6 +46,8 @@ from tests.support.postgres import PostgresServer, create_database, drop_databas
 from tests.support.redis import RedisServer, private_redis
 from tests.support.services import make_services
 
+pytestmark = pytest.mark.postgres  # one PostgreSQL database for the three instances, whatever SALON_TEST_BACKENDS says
+
 SECRET_KEY = "f" * 48
 CHECK_INTERVAL_MS = 200  # HAProxy asks each /readyz five times a second: a dead instance is out in ~0.4 s
 CLIENT_ADDRESS = "127.0.0.5"  # loopback too, but not the front door's own address (127.0.0.1)
