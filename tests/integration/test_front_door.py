@@ -261,6 +261,8 @@ async def test_killing_an_instance_its_client_resumes_through_the_front_door_and
 
         door.by_name(victim_name).kill()
         wait_for(lambda: door.stats()[victim_name].startswith("DOWN"), f"HAProxy to mark {victim_name} down")
+        own = await http.get(f"http://127.0.0.1:{door.stats_port}/healthz")
+        assert own.status_code == 200, "the front door itself is fine"
         # while the victim's client is away, through the front door (so on the instances left)
         for step in ("raise", "lower", "raise"):
             assert (await api(http, ann, "POST", f"/rooms/{room}/hand/{step}")).status_code == 200
