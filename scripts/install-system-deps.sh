@@ -51,6 +51,10 @@ PACKAGES=(
     # Several instances share live events through Redis (SALON_REDIS_URL, docs/DEPLOYMENT.md); the tests start
     # their own private redis-server (tests/support/redis.py), so the package's own service is stopped below.
     redis-server
+    # The front door of several instances (docs/DEPLOYMENT.md, "Several instances behind a front door"): HAProxy
+    # runs what `salon front-door-config` prints; tests/integration/test_front_door.py starts its own, so the
+    # package's own service (stock config, no Salon in it) is stopped below.
+    haproxy
 )
 
 SUDO=()
@@ -142,7 +146,7 @@ if ((${#missing[@]} > 0)); then
 fi
 
 # A service is stopped and disabled only by the run that installs its package: on a server that runs PostgreSQL,
-# coturn, Redis or nginx on purpose, `make install` (and every upgrade's `git pull && make install`) leaves them alone.
+# coturn, Redis, HAProxy or nginx on purpose, `make install` (and every upgrade's `git pull && make install`) leaves them alone.
 just_installed() {
     local pkg
     for pkg in "${missing[@]}"; do
@@ -150,7 +154,7 @@ just_installed() {
     done
     return 1
 }
-for service in postgresql janus coturn redis-server; do
+for service in postgresql janus coturn redis-server haproxy; do
     if just_installed "$service"; then
         neutralise_service "$service"
     fi

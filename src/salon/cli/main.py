@@ -23,6 +23,7 @@ from salon.app.sessions import Actor
 from salon.app.settings import Settings
 from salon.cli.backup import register as register_backup_commands
 from salon.cli.doctor import doctor
+from salon.cli.front_door import front_door_config
 from salon.cli.logs import configure_logging, uvicorn_log_options
 from salon.cli.proxy import proxy_config
 from salon.cli.runtime import run_server, tune_gc
@@ -43,6 +44,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(room_app, name="room")
 app.add_typer(report_app, name="report")
 app.command("proxy-config")(proxy_config)
+app.command("front-door-config")(front_door_config)
 app.command()(doctor)  # cli/doctor.py
 register_backup_commands(app)
 

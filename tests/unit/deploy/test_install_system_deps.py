@@ -1,8 +1,8 @@
 """scripts/install-system-deps.sh, run against fake ``dpkg-query``/``apt-get``/``systemctl``/``service``: it stops
 and disables the services a package brings (the stock PostgreSQL cluster, Janus, coturn, Redis, nginx's default
-site) only in the run that installs that package. On a server that runs PostgreSQL, coturn or Redis on purpose,
-`make install` (and every upgrade's `git pull && make install`, docs/DEPLOYMENT.md section 6) must leave them
-running."""
+site, HAProxy) only in the run that installs that package. On a server that runs PostgreSQL, coturn, Redis or
+HAProxy on purpose, `make install` (and every upgrade's `git pull && make install`, docs/DEPLOYMENT.md section 6)
+must leave them running."""
 
 from __future__ import annotations
 
@@ -57,6 +57,6 @@ def test_services_of_packages_already_installed_are_left_alone(tmp_path: Path) -
 
 
 def test_the_run_that_installs_a_package_neutralises_its_service(tmp_path: Path) -> None:
-    calls = run_script(tmp_path, missing=["postgresql", "coturn", "certbot", "redis-server"])
+    calls = run_script(tmp_path, missing=["postgresql", "coturn", "certbot", "redis-server", "haproxy"])
     assert any(c.startswith("apt-get install") and "postgresql" in c and "coturn" in c for c in calls), calls
-    assert stopped_or_disabled(calls) == {"postgresql", "coturn", "certbot.timer", "redis-server"}, calls
+    assert stopped_or_disabled(calls) == {"postgresql", "coturn", "certbot.timer", "redis-server", "haproxy"}, calls
