@@ -27,9 +27,12 @@ class Services:
     dirty_audiences: set[str] = field(default_factory=set)
 
 
-async def build_services(settings: Settings, *, bus: EventBus, media: MediaPort) -> Services:
-    """Everything the use cases need, built once, from the adapters the caller chose for the ports. Applies the
-    migrations first, so that a fresh data folder just works."""
+async def build_services(
+    settings: Settings, *, bus: EventBus, media: MediaPort, limits: RateLimits | None = None
+) -> Services:
+    """Everything the use cases need, built once, from the adapters the caller chose for the ports (``limits``: in
+    this instance's memory unless given, shared through Redis by ``web/bus.py``). Applies the migrations first, so
+    that a fresh data folder just works."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.db_url)
     from salon.app.backups import backup_before_migrations  # here: backups → avatars → services at import time
@@ -47,6 +50,6 @@ async def build_services(settings: Settings, *, bus: EventBus, media: MediaPort)
         ids=RandomIds(),
         bus=bus,
         media=media,
-        limits=RateLimits(settings),
+        limits=RateLimits(settings) if limits is None else limits,
         secret=settings.resolved_secret(),
     )

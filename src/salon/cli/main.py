@@ -88,6 +88,7 @@ def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T
             raise typer.Exit(1) from None
         finally:
             await stop_bus(services)
+            await services.limits.aclose()
             await services.db.dispose()
 
     return asyncio.run(_main())

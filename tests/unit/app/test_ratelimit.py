@@ -30,12 +30,12 @@ def backoff() -> Backoff:
     )
 
 
-def retry_after(b: Backoff, key: str, now: datetime) -> int | None:
+async def retry_after(b: Backoff, key: str, now: datetime) -> int | None:
     """Seconds until the key may try again; None when it is not locked."""
-    if b.is_free(key, now):
+    if await b.is_free(key, now):
         return None
     with pytest.raises(DomainError) as exc:
-        b.check(key, now)
+        await b.check(key, now)
     assert exc.value.code is ErrorCode.RATE_LIMITED
     assert exc.value.data["limit"] == "login_pair"
     seconds = int(exc.value.data["retry_after"])
@@ -43,42 +43,42 @@ def retry_after(b: Backoff, key: str, now: datetime) -> int | None:
     return seconds
 
 
-def test_the_lock_starts_at_the_threshold_doubles_and_never_passes_the_cap() -> None:
+async def test_the_lock_starts_at_the_threshold_doubles_and_never_passes_the_cap() -> None:
     b, now = backoff(), T0
     for _ in range(LOGIN_PAIR_FAILURES - 1):
-        b.fail("k", now)
-        assert retry_after(b, "k", now) is None
+        await b.fail("k", now)
+        assert await retry_after(b, "k", now) is None
     locks = []
     for _ in range(12):
-        b.fail("k", now)
-        locks.append(retry_after(b, "k", now))
+        await b.fail("k", now)
+        locks.append(await retry_after(b, "k", now))
         now += timedelta(seconds=LOGIN_PAIR_LOCK_MAX_S)
-        assert retry_after(b, "k", now) is None
+        assert await retry_after(b, "k", now) is None
     assert locks == [60, 120, 240, 480, 960, 1920] + [LOGIN_PAIR_LOCK_MAX_S] * 6
-    assert retry_after(b, "other", now) is None, "a lock holds for its own key only"
+    assert await retry_after(b, "other", now) is None, "a lock holds for its own key only"
 
 
-def test_a_success_or_a_quiet_day_forgets_the_failures() -> None:
+async def test_a_success_or_a_quiet_day_forgets_the_failures() -> None:
     b = backoff()
     for _ in range(LOGIN_PAIR_FAILURES):
-        b.fail("k", T0)
-    b.succeed("k")
-    assert retry_after(b, "k", T0) is None
+        await b.fail("k", T0)
+    await b.succeed("k")
+    assert await retry_after(b, "k", T0) is None
     for _ in range(LOGIN_PAIR_FAILURES):
-        b.fail("k", T0)
+        await b.fail("k", T0)
     later = T0 + timedelta(seconds=LOGIN_PAIR_MEMORY_S)
-    b.fail("k", later)  # the first failure of a new count, not the sixth
-    assert retry_after(b, "k", later) is None
+    await b.fail("k", later)  # the first failure of a new count, not the sixth
+    assert await retry_after(b, "k", later) is None
 
 
-def test_forgotten_keys_are_pruned_as_the_table_grows() -> None:
+async def test_forgotten_keys_are_pruned_as_the_table_grows() -> None:
     b = backoff()
     for i in range(1500):
-        b.fail(f"old{i}", T0)
+        await b.fail(f"old{i}", T0)
     later = T0 + timedelta(seconds=LOGIN_PAIR_MEMORY_S)
     for i in range(1500):
-        b.fail(f"new{i}", later)
-    assert set(b._keys) == {f"new{i}" for i in range(1500)}
+        await b.fail(f"new{i}", later)
+    assert set(b.local._keys) == {f"new{i}" for i in range(1500)}
 
 
 @pytest.mark.parametrize(
