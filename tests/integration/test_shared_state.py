@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 
 from salon.adapters.redis_state.presence import RedisLiveness
 from salon.app import accounts, stage
+from salon.app.audience import flush_counts
 from salon.app.fakes import FakeClock
 from salon.app.ratelimit import LOGIN_PAIR_FAILURES, SEARCHES_PER_MINUTE
 from salon.app.services import Services
@@ -35,7 +36,7 @@ from salon.domain.errors import DomainError, ErrorCode
 from salon.store import repo_presence, repo_rooms
 from salon.store.database import Database
 from salon.web.app import install_presence
-from salon.web.bus import make_limits, redis_bus, start_bus, stop_bus
+from salon.web.bus import make_audience_pace, make_limits, redis_bus, start_bus, stop_bus
 from salon.web.hub import Hub
 from salon.web.metrics import SalonMetrics
 from salon.web.presence import Departures
@@ -48,6 +49,7 @@ from tests.support.services import make_services
 WAIT_S = 10.0
 GRACE_S = 20.0
 IDLE_S = 120.0
+BATCHED_PAST = 3  # listeners: past this a room's audience is a batched count
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +78,7 @@ def settings(tmp_path: Path, redis_server: RedisServer) -> Settings:
         redis_url=redis_server.url,
         presence_grace_s=GRACE_S,
         presence_idle_s=IDLE_S,
+        audience_batch_threshold=BATCHED_PAST,
     )
 
 
@@ -126,6 +129,9 @@ async def start(database: Database, db_url: str, settings: Settings, redis: Redi
             services = make_services(settings, db, clock=clock, bus=redis_bus(hub, url))
             services.limits = make_limits(settings)
             stack.push_async_callback(services.limits.aclose)
+            services.audience_pace = pace = make_audience_pace(settings)
+            assert pace is not None
+            stack.push_async_callback(pace.close)
             await start_bus(services)
             stack.push_async_callback(stop_bus, services)
             liveness = RedisLiveness(url, hub.user_ids, settle_s=0)
@@ -216,6 +222,25 @@ async def test_with_redis_away_each_instance_counts_in_its_own_memory(
         assert f"salon_rate_limit_store_errors_total {float(errors)}" in exposed
     finally:
         redis_server.start()
+
+
+# --- listener counts -----------------------------------------------------------------------------------------------
+
+
+async def test_a_batched_room_gets_one_listener_count_a_second_whichever_instances_saw_it_change(
+    pair: tuple[Instance, Instance],
+) -> None:
+    a, b = pair
+    mod = await member(a.services, "mod")
+    room = await new_room(a.services, mod)
+    crowd = [await member(a.services, f"l{i}") for i in range(BATCHED_PAST + 3)]
+    for i, m in enumerate(crowd):  # arrivals through both instances: each marks the room dirty
+        await stage.join((a if i % 2 else b).services, m.id, room)
+    assert room in a.services.dirty_audiences
+    assert room in b.services.dirty_audiences
+    counts = [m.data for m in [*await flush_counts(a.services), *await flush_counts(b.services)] if m.room_id == room]
+    assert counts == [{"listener_count": len(crowd)}], "one count in the second, read from the database"
+    assert room in b.services.dirty_audiences, "B's change is kept for its next tick, not lost"
 
 
 # --- presence ------------------------------------------------------------------------------------------------------

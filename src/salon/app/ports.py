@@ -125,6 +125,18 @@ class Liveness(Protocol):
     async def close(self) -> None: ...
 
 
+class AudiencePace(Protocol):
+    """Several instances: which of this instance's dirty batched rooms it may publish a listener count for now, so
+    that a room gets at most one a second whichever instances saw its audience change."""
+
+    async def claim(self, room_ids: Sequence[str], seconds: float) -> set[str]:
+        """The rooms no instance published a count for in the last ``seconds``; each is claimed for that long.
+        Raises ``SharedStateUnavailable`` when that cannot be known now."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 MediaRole = Literal["speaker", "listener"]
 # A session description as WebRTC and Janus write it: {"type": "offer" | "answer", "sdp": "v=0..."}.
 Jsep = dict[str, str]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from salon.app.ports import Clock, EventBus, Ids, MediaPort
+from salon.app.ports import AudiencePace, Clock, EventBus, Ids, MediaPort
 from salon.app.ratelimit import RateLimits
 from salon.app.settings import Settings
 from salon.app.system import RandomIds, SystemClock
@@ -25,6 +25,8 @@ class Services:
     secret: str
     # Batched rooms whose listener count changed quietly since the last flush (see app/audience.py).
     dirty_audiences: set[str] = field(default_factory=set)
+    # Several instances: at most one listener count a second per room across all of them (adapters/redis_state).
+    audience_pace: AudiencePace | None = None
 
 
 async def build_services(

@@ -23,7 +23,7 @@ from salon.app.services import build_services as build_app_services
 from salon.app.settings import Settings
 from salon.domain.api_paths import API_PREFIX
 from salon.web.api_docs import OPENAPI_PATH, install_api_docs
-from salon.web.bus import local_hub, make_bus, make_limits, make_liveness, start_bus, stop_bus
+from salon.web.bus import local_hub, make_audience_pace, make_bus, make_limits, make_liveness, start_bus, stop_bus
 from salon.web.errors import ERROR_RESPONSES, install_error_handlers
 from salon.web.hallway_live import run_ticker
 from salon.web.headers import SalonAPI
@@ -57,9 +57,11 @@ async def build_services(settings: Settings, media: MediaPort | None = None) -> 
     """The web app's services: the in-process hub as the event bus (behind the Redis bus with ``SALON_REDIS_URL``:
     web/bus.py), and ``media`` as the media plane. Without one (console commands, seeding: no audio) the media port
     is ``NullMedia``; ``salon serve`` passes Janus."""
-    return await build_app_services(
+    services = await build_app_services(
         settings, bus=make_bus(settings), media=NullMedia() if media is None else media, limits=make_limits(settings)
     )
+    services.audience_pace = make_audience_pace(settings)
+    return services
 
 
 def install_presence(services: Services, hub: Hub, liveness: Liveness | None = None) -> None:
@@ -108,6 +110,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             if owned:
                 await stop_bus(app.state.services)  # before the database goes: a gap fill reads it
                 await app.state.services.limits.aclose()
+                if app.state.services.audience_pace is not None:
+                    await app.state.services.audience_pace.close()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(SHUTDOWN_MEDIA_S):
                         await release_media(app.state.services)

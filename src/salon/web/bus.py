@@ -1,13 +1,15 @@
 """Web layer: which event bus this instance runs — the in-process hub alone, or the hub behind the Redis bus when
 ``SALON_REDIS_URL`` is set (several instances) — and the hub inside either, for the WebSocket endpoint, presence,
 the sweeper, the hallway ticker and the metrics. With Redis, the rest of the live state is shared there too: the
-rate limits (``make_limits``) and who is connected anywhere (``make_liveness``); adapters/redis_state."""
+rate limits (``make_limits``), who is connected anywhere (``make_liveness``) and the listener counts' pace
+(``make_audience_pace``); adapters/redis_state."""
 
 from __future__ import annotations
 
 import functools
 
 from salon.adapters.redis_bus.bus import RedisBus
+from salon.adapters.redis_state.audience import RedisAudiencePace
 from salon.adapters.redis_state.limits import shared_limits
 from salon.adapters.redis_state.presence import RedisLiveness
 from salon.app.ports import EventBus, Liveness
@@ -30,6 +32,11 @@ def make_bus(settings: Settings) -> EventBus:
 def make_limits(settings: Settings) -> RateLimits:
     """The rate limits: in this instance's memory, or in Redis for every instance (closed by ``aclose``)."""
     return RateLimits(settings, None if settings.redis_url is None else shared_limits(settings.redis_url))
+
+
+def make_audience_pace(settings: Settings) -> RedisAudiencePace | None:
+    """Several instances: one listener count a second per room across them all (app/audience.py)."""
+    return None if settings.redis_url is None else RedisAudiencePace(settings.redis_url)
 
 
 def make_liveness(settings: Settings, hub: Hub) -> Liveness:
