@@ -24,6 +24,7 @@ CONFINED: dict[str, set[str]] = {
     "starlette": {"web"},
     "uvicorn": {"web", "cli"},
     "uvloop": {"broadcast"},  # the broadcast node's loop; `salon serve` gets uvloop through uvicorn
+    "redis": {"adapters"},  # the Redis bus and the shared live state (adapters/redis_bus, adapters/redis_state)
     "alembic": {"store"},
     "sqlalchemy": {"store"},
     "sqlalchemy.ext.asyncio": {"store", "app"},

@@ -191,7 +191,7 @@ def _device_token(services: Services, user_id: str, known: Device | None) -> str
 
 async def _count_failure(services: Services, pair: str, account: str, address: str) -> None:
     limits = services.limits
-    limits.login_pair.fail(pair, services.clock.now())
+    await limits.login_pair.fail(pair, services.clock.now())
     for limit, key in [(limits.login_account, account), (limits.failed_login, address)]:
         with contextlib.suppress(DomainError):  # already full: the next attempt is refused by the check
             await limits.hit(limit, key)
@@ -225,7 +225,7 @@ async def log_in(
     device = read_device_token(services.secret, device_token, services.clock.now())
     known = device if device is not None and user is not None and device.user_id == user.id else None
     pair = f"{account}|" + (f"device:{known.device_id}" if known is not None else address)
-    limits.login_pair.check(pair, services.clock.now())
+    await limits.login_pair.check(pair, services.clock.now())
     if known is None:
         await limits.check(limits.login_account, account)
         await limits.check(limits.failed_login, address)
@@ -237,7 +237,7 @@ async def log_in(
     if user is None or not ok:
         await _count_failure(services, pair, account, address)
         raise refuse(ErrorCode.BAD_CREDENTIALS, BAD_CREDENTIALS_MESSAGE)
-    limits.login_pair.succeed(pair)
+    await limits.login_pair.succeed(pair)
     new_hash = await hash_password(password) if needs_rehash(user.password_hash) else None
     async with services.db.transaction() as conn:
         await repo.delete_expired_sessions(conn, services.clock.now(), user.id)

@@ -2,7 +2,9 @@
 
 Past the batching threshold a listener arriving or leaving emits no event of its own (5,000 people joining would
 otherwise be 5,000 events to 5,000 clients); ``flush_counts`` turns the rooms marked dirty into one
-``listener_count`` event each. ``run_flusher`` calls it every second for the life of the app. ``audience_tiers``
+``listener_count`` event each. ``run_flusher`` calls it every second for the life of the app. The count is read
+from the database, so it is right whichever instance publishes it; with several instances ``Services.audience_pace``
+(Redis) lets one of them publish a given room's count in a second, not each. ``audience_tiers``
 tells a room's moderators how its audience hears it (WebRTC or the broadcast tier).
 """
 
@@ -12,7 +14,7 @@ import asyncio
 import logging
 
 from salon.app.media import ask_media
-from salon.app.ports import RoomMessage
+from salon.app.ports import AudiencePace, RoomMessage, SharedStateUnavailable
 from salon.app.room_access import access_room
 from salon.app.services import Services
 from salon.domain.media import check_audience_reader
@@ -27,6 +29,8 @@ FLUSH_INTERVAL_S = 1.0
 async def flush_counts(services: Services) -> list[RoomMessage]:
     dirty = sorted(services.dirty_audiences)
     services.dirty_audiences.clear()
+    if dirty and services.audience_pace is not None:
+        dirty = await _paced(services, services.audience_pace, dirty)
     published: list[RoomMessage] = []
     for room_id in dirty:
         async with services.db.transaction() as conn:
@@ -43,6 +47,18 @@ async def flush_counts(services: Services) -> list[RoomMessage]:
         await services.bus.publish_room([message])
         published.append(message)
     return published
+
+
+async def _paced(services: Services, pace: AudiencePace, dirty: list[str]) -> list[str]:
+    """Several instances: the rooms another instance published a count for within the second stay dirty here for
+    the next tick (the count is read from the database then, so it is never stale). Redis away: every instance
+    publishes its own, as a single one would (at most one a second per instance)."""
+    try:
+        claimed = await pace.claim(dirty, FLUSH_INTERVAL_S)
+    except SharedStateUnavailable:
+        return dirty
+    services.dirty_audiences.update(r for r in dirty if r not in claimed)
+    return [r for r in dirty if r in claimed]
 
 
 async def audience_tiers(services: Services, user_id: str, room_id: str) -> dict[str, int]:

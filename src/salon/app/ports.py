@@ -5,7 +5,7 @@ Real implementations live in ``salon.adapters``; unit tests use the in-memory fa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -68,6 +68,73 @@ class EventBus(Protocol):
     async def leave_room(self, room_id: str, user_id: str, reason: str) -> None:
         """Stop delivering a room's events to a user's connections (removed, or the room ended)."""
         ...
+
+
+class SharedStateUnavailable(Exception):
+    """The store of live state shared between instances (Redis) did not answer."""
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    """One key's failures (the log-in lock, ``app/ratelimit.Backoff``): how many, the last one, the lock."""
+
+    count: int
+    last: datetime
+    locked_until: datetime | None
+
+
+class FailureStore(Protocol):
+    """Where ``Backoff`` keeps its failures: this instance's memory, or Redis shared by every instance. Each
+    operation is atomic, so concurrent failures on several instances all count. Raises ``SharedStateUnavailable``
+    when a shared store does not answer."""
+
+    async def get(self, key: str) -> FailureRecord | None: ...
+
+    async def add_failure(self, key: str, now: datetime, forget_before: datetime) -> int:
+        """Count one more failure at ``now`` (the count restarts when the last one was at or before
+        ``forget_before``) and return the count."""
+        ...
+
+    async def lock(self, key: str, until: datetime) -> None:
+        """Lock a key that has failures until ``until``, or keep its later lock."""
+        ...
+
+    async def forget(self, key: str) -> None: ...
+
+
+class Liveness(Protocol):
+    """Who has a live connection: to this instance only (one instance), or to any running instance (Redis). The
+    hub tells it who arrived and left here; presence asks it about a batch of members at once."""
+
+    def arrived(self, user_id: str) -> None: ...
+
+    def left(self, user_id: str) -> None:
+        """The member's last connection to this instance closed."""
+        ...
+
+    async def connected(self, user_ids: Sequence[str]) -> set[str]:
+        """Those of ``user_ids`` connected to some running instance (one round trip at most). Raises
+        ``SharedStateUnavailable`` when that cannot be known now."""
+        ...
+
+    async def vanished(self) -> set[str]:
+        """Members who were connected to an instance that has since stopped answering (its record expired) and are
+        connected nowhere else; each is reported once."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class AudiencePace(Protocol):
+    """Several instances: which of this instance's dirty batched rooms it may publish a listener count for now, so
+    that a room gets at most one a second whichever instances saw its audience change."""
+
+    async def claim(self, room_ids: Sequence[str], seconds: float) -> set[str]:
+        """The rooms no instance published a count for in the last ``seconds``; each is claimed for that long.
+        Raises ``SharedStateUnavailable`` when that cannot be known now."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 MediaRole = Literal["speaker", "listener"]

@@ -3,20 +3,22 @@
 
 Every participation has a deadline, ``participants.present_until``. A sign of life in the room (creating or joining
 it, any command the member runs there, over HTTP or the WebSocket) moves it on to ``presence_idle_s`` from now;
-the member's last live connection closing cuts every one of theirs to ``presence_grace_s`` from then, and so does
-a server start for everyone. ``sweep`` takes out of their rooms, as "leave quietly" would, the members whose
-deadline has passed and who have no live connection; the deadline of a member who does have one is renewed (a live
+the member's last live connection closing cuts every one of theirs to ``presence_grace_s`` from then, and so do
+a server start for everyone and, with several instances, an instance found dead for the members it held. ``sweep``
+takes out of their rooms, as "leave quietly" would, the members whose deadline has passed and who have no live
+connection (to any instance); the deadline of a member who does have one is renewed (a live
 connection is a sign of life in every room the member is in).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from salon.app.ports import SharedStateUnavailable
 from salon.app.room_commands import Context, Extra, presence_deadline, run_command
 from salon.app.services import Services
 from salon.domain import stage as rules
@@ -28,7 +30,8 @@ log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500  # participations looked at per sweep; the rest wait for the next one
 
-Connected = Callable[[str], bool]
+# Those of a batch of members who have a live connection (to this instance, or to any: ``ports.Liveness``).
+Connected = Callable[[Sequence[str]], Awaitable[set[str]]]
 
 
 def grace(services: Services) -> timedelta:
@@ -46,8 +49,10 @@ async def record_departures(services: Services, gone: Mapping[str, datetime]) ->
 
 
 async def after_start(services: Services, started_at: datetime) -> int:
-    """The server started: nobody is connected yet, so everyone in a room is held for the grace period from the
-    start, as if their connection had closed then (participations renewed since the start are left alone)."""
+    """The server started: nobody is connected here yet, so everyone in a room is held for the grace period from
+    the start, as if their connection had closed then (participations renewed since the start are left alone).
+    Members connected to other running instances are cut too, and kept: the sweep asks whether a member is
+    connected anywhere before taking them out, and renews those who are."""
     async with services.db.transaction() as conn:
         return await repo_presence.cut_all(
             conn, started_at + grace(services), untouched_before=presence_deadline(services, started_at)
@@ -59,13 +64,16 @@ async def sweep(services: Services, connected: Connected) -> list[tuple[str, str
     now = services.clock.now()
     async with services.db.read() as conn:
         due = await repo_presence.due(conn, now, SWEEP_BATCH)
-    held = [(room_id, user_id) for room_id, user_id in due if connected(user_id)]
+    if not due:
+        return []
+    live = await connected(sorted({user_id for _, user_id in due}))  # one question for the whole batch
+    held = [(room_id, user_id) for room_id, user_id in due if user_id in live]
     if held:
         async with services.db.transaction() as conn:
             await repo_presence.renew_many(conn, held, presence_deadline(services, now))
     left = []
     for room_id, user_id in due:
-        if not connected(user_id) and await _leave_if_still_absent(services, room_id, user_id, now, connected):
+        if user_id not in live and await _leave_if_still_absent(services, room_id, user_id, now, connected):
             left.append((room_id, user_id))
     return left
 
@@ -79,7 +87,9 @@ async def _leave_if_still_absent(
 ) -> bool:
     async def check(conn: AsyncConnection, ctx: Context) -> None:  # the room is locked: no command runs meanwhile
         until = await repo_presence.deadline(conn, room_id, user_id)
-        if ctx.actor is None or until is None or until > now or connected(user_id):
+        if ctx.actor is None or until is None or until > now:
+            raise _StillHere
+        if await connected([user_id]):  # came back since the batch was asked (one question per departure)
             raise _StillHere
 
     def decide(ctx: Context) -> Outcome:
@@ -87,7 +97,8 @@ async def _leave_if_still_absent(
 
     try:
         await run_command(services, room_id, user_id, decide, extra=Extra(load=check))
-    except (_StillHere, DomainError):  # back in time, or the room ended or they left meanwhile
+    except (_StillHere, DomainError, SharedStateUnavailable):  # back in time, the room ended or they left meanwhile;
+        # or whether they came back cannot be known now: nobody is taken out on a guess
         return False
     log.info("presence: %s left room %s (no live connection, no sign of life)", user_id, room_id)
     return True

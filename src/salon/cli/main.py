@@ -90,6 +90,9 @@ def run_with_services(settings: Settings, work: Callable[[Services], Awaitable[T
             raise typer.Exit(1) from None
         finally:
             await stop_bus(services)
+            await services.limits.aclose()
+            if services.audience_pace is not None:
+                await services.audience_pace.close()
             await services.db.dispose()
 
     return asyncio.run(_main())

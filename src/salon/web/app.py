@@ -16,14 +16,14 @@ from salon.adapters.null_media import NullMedia
 from salon.adapters.turn.runtime import open_turn
 from salon.app.audience import run_flusher
 from salon.app.media_events import recover_media, release_media, run_media_events
-from salon.app.ports import MediaPort
+from salon.app.ports import Liveness, MediaPort
 from salon.app.reminders import run_reminders
 from salon.app.services import Services
 from salon.app.services import build_services as build_app_services
 from salon.app.settings import Settings
 from salon.domain.api_paths import API_PREFIX
 from salon.web.api_docs import OPENAPI_PATH, install_api_docs
-from salon.web.bus import local_hub, make_bus, start_bus, stop_bus
+from salon.web.bus import local_hub, make_audience_pace, make_bus, make_limits, make_liveness, start_bus, stop_bus
 from salon.web.errors import ERROR_RESPONSES, install_error_handlers
 from salon.web.hallway_live import run_ticker
 from salon.web.headers import SalonAPI
@@ -59,14 +59,16 @@ async def build_services(settings: Settings, media: MediaPort | None = None) -> 
     web/bus.py), and ``media`` as the media plane. Without one (console commands, seeding: no audio) the media port
     is ``NullMedia``; ``salon serve`` passes Janus."""
     plane = NullMedia() if media is None else make_media(settings, media)  # routed by room with several instances
-    return await build_app_services(settings, bus=make_bus(settings), media=plane)
+    services = await build_app_services(settings, bus=make_bus(settings), media=plane, limits=make_limits(settings))
+    services.audience_pace = make_audience_pace(settings)
+    return services
 
 
-def install_presence(services: Services, hub: Hub) -> None:
-    """Presence (web/presence.py): its start-up rule, then members with no live connection and no sign of life in a
-    room leave it. ``hub.close_all`` stops it."""
+def install_presence(services: Services, hub: Hub, liveness: Liveness | None = None) -> None:
+    """Presence (web/presence.py): its start-up rule, then members with no live connection (to any instance, with
+    Redis) and no sign of life in a room leave it. ``hub.close_all`` stops it."""
     if hub.departures is None:
-        hub.departures = Departures(services, hub.is_connected)
+        hub.departures = Departures(services, make_liveness(services.settings, hub) if liveness is None else liveness)
         hub.departures.start()
 
 
@@ -108,6 +110,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 await hub.close_all()
             if owned:
                 await stop_bus(app.state.services)  # before the database goes: a gap fill reads it
+                await app.state.services.limits.aclose()
+                if app.state.services.audience_pace is not None:
+                    await app.state.services.audience_pace.close()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(SHUTDOWN_MEDIA_S):
                         await release_media(app.state.services)

@@ -191,6 +191,10 @@ class Hub:
         """Whether the member has a live connection here (presence: they stay in their rooms)."""
         return user_id in self._by_user
 
+    def user_ids(self) -> list[str]:
+        """The members with a live connection here (presence across instances writes them to Redis)."""
+        return list(self._by_user)
+
     def session_hashes(self) -> list[str]:
         """The sessions that have live connections."""
         return list(self._by_session)

@@ -101,6 +101,12 @@ class SalonMetrics:
         for name, count in sorted(services.limits.refusal_counts().items()):
             refusals.add_metric([name], count)
         yield refusals
+        if services.limits.is_shared:
+            yield CounterMetricFamily(
+                "salon_rate_limit_store_errors",
+                "Calls to the shared rate-limit store (Redis) that failed; this instance's memory stood in.",
+                value=services.limits.outage.errors,
+            )
         if scrape.rooms_live is not None:
             yield GaugeMetricFamily("salon_rooms_live", "Rooms open now (not ended).", value=scrape.rooms_live)
         if scrape.media is not None:

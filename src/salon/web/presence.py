@@ -3,7 +3,9 @@ is in the database (``app/presence.py``).
 
 The hub says when a member's last live connection closes (``gone``) and when one opens (``back``); departures are
 written in batches, each with the time it happened. A sweep every few seconds takes out of their rooms the members
-whose deadline passed and who have no live connection here. The first thing the timers do is the start-up rule:
+whose deadline passed and who have no live connection here — or, with several instances, to any running instance
+(``adapters/redis_state/presence.py``); members of an instance that died are held for the grace period from when it
+is found dead. The first thing the timers do is the start-up rule:
 everyone in a room is held for the grace period from the start, as if their connection had closed then, so members
 who never come back after a restart do not stay in the audience until the room ends. A shutdown is nobody going
 away: ``close`` drops departures not yet written, and the next start applies the start-up rule anyway.
@@ -14,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from salon.app import presence, stage_invites
+from salon.app.ports import Liveness, SharedStateUnavailable
 from salon.app.services import Services
 
 log = logging.getLogger(__name__)
@@ -25,13 +28,36 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY_S = 5.0  # at most; a shorter grace period is swept four times per period
 
 
-class Departures:
-    """Departures waiting to be written, and the sweeper. ``connected(user_id)``: whether the member has a live
-    connection to this instance. The timers run on the services' clock, so tests move time on instead of waiting."""
+class LocalLiveness:
+    """``Liveness`` of one instance: a live connection is one to this instance's hub (``is_connected``)."""
 
-    def __init__(self, services: Services, connected: Callable[[str], bool]) -> None:
+    def __init__(self, is_connected: Callable[[str], bool]) -> None:
+        self._is_connected = is_connected
+
+    def arrived(self, user_id: str) -> None:
+        pass
+
+    def left(self, user_id: str) -> None:
+        pass
+
+    async def connected(self, user_ids: Sequence[str]) -> set[str]:
+        return {u for u in user_ids if self._is_connected(u)}
+
+    async def vanished(self) -> set[str]:
+        return set()  # no other instance to lose
+
+    async def close(self) -> None:
+        pass
+
+
+class Departures:
+    """Departures waiting to be written, and the sweeper. ``liveness``: who has a live connection (here, or to any
+    instance with Redis: ``adapters/redis_state/presence.py``). The timers run on the services' clock, so tests move
+    time on instead of waiting."""
+
+    def __init__(self, services: Services, liveness: Liveness) -> None:
         self._services = services
-        self._connected = connected
+        self.liveness = liveness
         self._clock = services.clock
         self.sweep_every_s = min(SWEEP_EVERY_S, services.settings.presence_grace_s / 4)
         self._gone: dict[str, datetime] = {}
@@ -49,6 +75,7 @@ class Departures:
         """The member's last connection closed: their rooms are held for the grace period from now."""
         if self._closed:
             return
+        self.liveness.left(user_id)
         self._gone[user_id] = self._clock.now()
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="presence-departures")
@@ -56,6 +83,8 @@ class Departures:
     def back(self, user_id: str) -> None:
         """The member connected again; while connected, they stay in every room of theirs."""
         self._gone.pop(user_id, None)
+        if not self._closed:
+            self.liveness.arrived(user_id)
 
     def pending(self) -> set[str]:
         """Members whose departure is not written yet."""
@@ -68,6 +97,8 @@ class Departures:
 
     async def close(self) -> None:
         """Shutting down: nobody leaves because the server stops."""
+        if self._closed:
+            return
         self._closed = True
         self._gone.clear()
         for task in (self._writer, self._sweeper):
@@ -75,6 +106,14 @@ class Departures:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await self.liveness.close()
+
+    async def sweep_once(self) -> list[tuple[str, str]]:
+        """Members of instances found dead are held for the grace period from now; then the sweep."""
+        vanished = await self.liveness.vanished()
+        if vanished:
+            await presence.record_departures(self._services, dict.fromkeys(vanished, self._clock.now()))
+        return await presence.sweep(self._services, self.liveness.connected)
 
     async def _write(self) -> None:
         while self._gone:
@@ -95,7 +134,9 @@ class Departures:
             await self._clock.sleep(self.sweep_every_s)
             await self.settle()
             try:
-                await presence.sweep(self._services, self._connected)
+                await self.sweep_once()
+            except SharedStateUnavailable as exc:  # nobody is taken out on a guess
+                log.info("presence sweep skipped: %s", exc)
             except Exception:
                 log.exception("presence sweep failed; retrying next tick")
             try:  # the same timer lets unanswered invitations up lapse (app/stage_invites.py)

@@ -62,7 +62,9 @@ class Session:
         self.actor = actor
         self.key = services.ids.new_id()
         per_second = services.settings.ws_messages_per_second * FLOOD_FACTOR
-        self.flood = Limit("ws_flood", RateLimitItemPerSecond(per_second), "Far too many messages; disconnected.")
+        self.flood = Limit(
+            "ws_flood", RateLimitItemPerSecond(per_second), "Far too many messages; disconnected.", shared=False
+        )
         # The connection's request id (web/observe.py set it for the handshake); each op gets "<that>-<n>".
         self.request_id = current_request_id() or new_request_id()
         self.ops = 0
