@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
+from salon.app import passwords
 from salon.app.fakes import FakeClock
 from salon.app.services import Services
 from salon.app.settings import Settings
@@ -38,6 +40,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if any(item.path.is_relative_to(suite) for suite in IN_PROCESS):
             item.add_marker(pytest.mark.parallel)
+
+
+# argon2id at its production cost (19 MiB, 2 passes: ~45 ms a hash or verification, more on a loaded machine) is
+# paid at every sign-up, log-in and password change a test makes in-process; at argon2's least cost it is ~0.1 ms.
+# The tests of the hashing itself (its parameters, the upgrade of an old hash, the dummy verification's timing) say
+# ``@pytest.mark.real_password_hashing``. A server a test starts as its own process hashes at the real cost.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        monkeypatch.setattr(passwords, "_hasher", CHEAP_HASHER)
+    passwords._dummy_hash.cache_clear()  # made with the hasher of the test that first needed it
+    yield
+    passwords._dummy_hash.cache_clear()
 
 
 @pytest.fixture(scope="session")

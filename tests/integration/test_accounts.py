@@ -256,6 +256,7 @@ async def test_failed_log_ins_are_rate_limited_per_address(services: Services) -
     assert ok.user.username == "ada"
 
 
+@pytest.mark.real_password_hashing  # upgraded to the production parameters
 async def test_an_old_hash_is_upgraded_at_log_in(services: Services) -> None:
     signed = await sign_up(services, "ada")
     old = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)

@@ -11,6 +11,8 @@ from argon2 import PasswordHasher
 from salon.app import passwords
 from salon.app.passwords import dummy_verify, hash_password, is_common, needs_rehash, verify_password
 
+pytestmark = pytest.mark.real_password_hashing  # these test the production hasher (tests/conftest.py lowers it)
+
 
 async def test_hash_is_argon2id_with_our_parameters() -> None:
     hashed = await hash_password("correct horse battery staple")
