@@ -29,6 +29,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from salon.adapters.cancellation import stop_if_cancelled
 from salon.adapters.redis_bus.sequencer import Fetch, RoomSequencer
 from salon.app.ports import EventBus, RoomMessage
 
@@ -131,6 +132,7 @@ class RedisBus:
         delay = RETRY_MIN_S
         lost = False
         while True:
+            stop_if_cancelled()
             pubsub: PubSub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
@@ -145,6 +147,7 @@ class RedisBus:
                 lost, delay = False, RETRY_MIN_S
                 self._subscribed.set()
                 while True:
+                    stop_if_cancelled()
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_S)
                     if message is not None and message["type"] == "message":
                         await self._receive(message["data"])

@@ -29,6 +29,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from salon.adapters.cancellation import stop_if_cancelled
 from salon.adapters.redis_media import codec
 from salon.adapters.redis_media.calls import ROOM_OPS, RoomCalls
 from salon.adapters.redis_media.lease import Leases
@@ -117,6 +118,7 @@ class RoutedMedia(RoomCalls):
 
     async def _renew_loop(self) -> None:
         while True:
+            stop_if_cancelled()
             await asyncio.sleep(self.ttl_s / 3)
             try:
                 await self.renew()
@@ -139,6 +141,7 @@ class RoutedMedia(RoomCalls):
 
     async def _watch_loop(self) -> None:
         while True:
+            stop_if_cancelled()
             await asyncio.sleep(self.ttl_s)
             try:
                 await self.watch()

@@ -23,6 +23,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from salon.adapters.cancellation import stop_if_cancelled
+
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "salon:media:"
@@ -109,12 +111,14 @@ class RedisRpc:
     async def _subscribe_loop(self) -> None:
         delay, lost = RETRY_MIN_S, False
         while True:
+            stop_if_cancelled()
             pubsub: PubSub = self.redis.pubsub()
             try:
                 await pubsub.subscribe(self.channel(self.me))
                 self.connected, lost, delay = True, False, RETRY_MIN_S
                 self._subscribed.set()
                 while True:
+                    stop_if_cancelled()
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=POLL_S)
                     if message is not None and message["type"] == "message":
                         self._receive(message["data"])

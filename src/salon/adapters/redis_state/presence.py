@@ -28,6 +28,7 @@ from typing import cast
 from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import RedisError
 
+from salon.adapters.cancellation import stop_if_cancelled
 from salon.adapters.redis_state.client import KEY_PREFIX, client, pool
 from salon.app.ports import SharedStateUnavailable
 
@@ -205,6 +206,7 @@ class RedisLiveness:
         loop = asyncio.get_running_loop()
         next_beat = loop.time()
         while True:
+            stop_if_cancelled()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, next_beat - loop.time())):
                     await self._wake.wait()
