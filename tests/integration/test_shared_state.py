@@ -46,6 +46,9 @@ from tests.support.live_server import serve
 from tests.support.redis import RedisServer, private_redis
 from tests.support.services import make_services
 
+# Database-only and a private redis-server on a unix socket: safe beside other tests, so it runs on two workers.
+pytestmark = pytest.mark.parallel
+
 WAIT_S = 10.0
 GRACE_S = 20.0
 IDLE_S = 120.0
