@@ -33,6 +33,7 @@ from salon.web.app import create_app
 from salon.web.bus import redis_bus, start_bus, stop_bus
 from salon.web.hub import Hub
 from salon.web.media_routing import routed_media, start_media, stop_media
+from salon.web.metrics import SalonMetrics
 from tests.api.test_ws import Client, Member, member, new_room, opener
 from tests.support.live_server import serve
 from tests.support.redis import RedisServer, private_redis
@@ -136,6 +137,11 @@ async def test_a_room_opened_on_a_is_driven_by_a_for_a_member_on_b(instances: tu
     assert b.media.held == set()
     assert b.media.forwarded >= 5
     assert a.media.served == b.media.forwarded
+    exposed_a, exposed_b = [(await SalonMetrics().render(i.services)).decode() for i in (a, b)]
+    assert "salon_media_rooms_held 1.0" in exposed_a
+    assert "salon_media_rooms_held 0.0" in exposed_b
+    assert f'salon_media_routed_calls_total{{direction="forwarded"}} {float(b.media.forwarded)}' in exposed_b
+    assert f'salon_media_routed_calls_total{{direction="served"}} {float(a.media.served)}' in exposed_a
 
 
 async def test_when_a_dies_b_takes_the_room_over_and_rebuilds_it(instances: tuple[Instance, Instance]) -> None:
@@ -155,6 +161,7 @@ async def test_when_a_dies_b_takes_the_room_over_and_rebuilds_it(instances: tupl
     assert offer["jsep"]["type"] == "offer"
     assert b.media.held == {room}
     assert b.media.taken_over == 1
+    assert "salon_media_rooms_taken_over_total 1.0" in (await SalonMetrics().render(b.services)).decode()
     assert await b.media.leases.holder(room) == b.media.me
     # rebuilt from the database, as after a media reset: the stage and the audience with their roles
     assert b.plane.rooms == {room}

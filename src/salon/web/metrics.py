@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessColl
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from salon.adapters.redis_bus.bus import RedisBus
+from salon.adapters.redis_media.routing import RoutedMedia
 from salon.app.health import live_room_count, media_health
 from salon.app.media_health import MediaHealth
 from salon.app.services import Services
@@ -95,6 +96,8 @@ class SalonMetrics:
             yield from _hub_metrics(hub)
         if isinstance(services.bus, RedisBus):
             yield from _bus_metrics(services.bus)
+        if isinstance(services.media, RoutedMedia):
+            yield from _routing_metrics(services.media)
         refusals = CounterMetricFamily(
             "salon_rate_limit_refusals", "Requests and messages refused by a rate limit, by limit.", labels=["limit"]
         )
@@ -119,6 +122,33 @@ class _LiveCollector:
 
     def collect(self) -> Iterator[Metric]:
         return self._metrics.live()
+
+
+def _routing_metrics(media: RoutedMedia) -> Iterator[Metric]:
+    """Which instance drives which room's media (several instances): the leases held here and the calls carried."""
+    yield GaugeMetricFamily(
+        "salon_media_rooms_held",
+        "Rooms whose media this instance drives (their lease is held here).",
+        value=len(media.held),
+    )
+    calls = CounterMetricFamily(
+        "salon_media_routed_calls",
+        "Media calls between instances: forwarded (sent to a room's holder), served (answered here for another).",
+        labels=["direction"],
+    )
+    calls.add_metric(["forwarded"], media.forwarded)
+    calls.add_metric(["served"], media.served)
+    yield calls
+    yield CounterMetricFamily(
+        "salon_media_rooms_taken_over",
+        "Rooms taken over here after their holder died, rebuilt from the database.",
+        value=media.taken_over,
+    )
+    yield CounterMetricFamily(
+        "salon_media_rooms_lost",
+        "Rooms this instance drove that another took over (this one was late renewing).",
+        value=media.lost,
+    )
 
 
 def _bus_metrics(bus: RedisBus) -> Iterator[Metric]:
