@@ -27,8 +27,4 @@ async def test_a_loop_whose_cancellation_was_swallowed_still_stops() -> None:
     async with asyncio.timeout(2):
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert turns >= 2
-
-
-async def test_outside_a_cancelled_task_it_does_nothing() -> None:
-    stop_if_cancelled()
+    assert turns >= 2  # every turn before the cancel went through the check without raising
